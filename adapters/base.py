@@ -1,0 +1,288 @@
+"""The adapter interface every store implements.
+
+Shape (after go-ycsb's DB interface and fsspec's AbstractFileSystem):
+
+* lifecycle: ``connect`` / ``close`` (also a context manager); ``prepare(ns)`` / ``drop(ns)`` create and
+  remove the harness's own namespace only (names start with :data:`NAMESPACE_PREFIX`);
+  ``init_worker`` is a per-worker hook.  Every worker owns its own adapter instance, hence its own
+  connection.
+* per-operation core with YCSB semantics: insert, read (all or some fields), update, delete,
+  scan(start_key, count, fields) in key order, and ``query`` (equality filter on one field, count or sum).
+* batch (columnar) interface: ``write_batch`` / ``read_batch`` with Arrow tables.  An adapter that has a
+  real bulk path declares ``batch_write=NATIVE``; otherwise the timing proxy runs
+  :func:`fallback_write_batch`, which loops over the per-op methods *through the proxy* so every row is
+  still measured as an operation.
+* ``capabilities`` declares, per operation, native / emulated / unsupported.  Defaults are strict (the
+  pyarrow.fs habit): an adapter declares only where it deviates.  Nothing in the harness branches on an
+  adapter's name.
+* ``server_info()``: the engine and version that actually answered.
+
+Adapters never time themselves: the runner wraps them in :class:`storagebench.measurement.TimedAdapter`.
+Driver exceptions are translated at one boundary per adapter (:meth:`Adapter.translate_errors`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from storagebench.errors import AdapterError, NotFound, Unsupported
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: Every table, bucket, directory, collection or label the harness creates starts with this.
+NAMESPACE_PREFIX = "sbench_"
+
+Record = dict[str, str]
+
+
+class Support(StrEnum):
+    NATIVE = "native"
+    EMULATED = "emulated"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter can do and how.  Strict defaults; declare only deviations."""
+
+    insert: Support = Support.NATIVE
+    read: Support = Support.NATIVE
+    update: Support = Support.NATIVE
+    delete: Support = Support.NATIVE
+    scan: Support = Support.NATIVE
+    query: Support = Support.NATIVE
+    #: bulk paths; EMULATED means the generic per-operation fallback runs (and is measured per row)
+    batch_write: Support = Support.EMULATED
+    batch_read: Support = Support.EMULATED
+    #: the store keeps what it is given (False only for the null adapter): reads can be verified
+    stores_data: bool = True
+    #: update of a missing key raises NotFound (instead of silently creating it)
+    update_requires_existing: bool = True
+    #: delete of a missing key raises NotFound (instead of being a silent no-op)
+    delete_reports_missing: bool = True
+
+    OPERATIONS: ClassVar[tuple[str, ...]] = (
+        "insert", "read", "update", "delete", "scan", "query", "batch_write", "batch_read",
+    )
+
+    def support(self, operation: str) -> Support:
+        value = getattr(self, operation)
+        assert isinstance(value, Support)
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Support) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Capabilities:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in known:
+                kwargs[key] = Support(value) if known[key].type in ("Support", Support) else value
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Query:
+    """An equality filter on one field and an aggregate over the matching records.
+
+    ``sum`` adds the values of ``sum_field`` read as integers (the query workload generates them so).
+    """
+
+    field: str
+    equals: str
+    aggregate: Literal["count", "sum"] = "count"
+    sum_field: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    count: int
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What actually answered: e.g. engine="FerretDB", version="1.24.2", details={"backend": ...}."""
+
+    engine: str
+    version: str
+    details: dict[str, str] = field(default_factory=dict)
+
+    def label(self) -> str:
+        extra = ", ".join(f"{k} {v}" for k, v in self.details.items())
+        return f"{self.engine} {self.version}" + (f" ({extra})" if extra else "")
+
+
+class AdapterOptions(BaseModel):
+    """Base of each adapter's options model; unknown keys are errors, secrets use ``SecretStr``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_NS_RE = re.compile(r"^[a-z0-9_]+$")
+
+
+def check_namespace(namespace: str) -> str:
+    """Refuse any namespace the harness does not own (the namespace-safety rule)."""
+    if not namespace.startswith(NAMESPACE_PREFIX) or not _NS_RE.match(namespace):
+        raise ValueError(f"namespace {namespace!r} must start with {NAMESPACE_PREFIX!r} and be [a-z0-9_]")
+    return namespace
+
+
+class Adapter(ABC):
+    """One store.  Subclasses set ``name``, ``Options``, maybe ``capabilities``, and implement the ops."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[AdapterOptions]] = AdapterOptions
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: exception types of the driver that mean "cannot reach the server"
+    description: ClassVar[str] = ""
+
+    def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
+        if isinstance(options, AdapterOptions):
+            self.options = options
+        else:
+            self.options = self.Options.model_validate(dict(options or {}))
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the connection; raise :class:`~storagebench.errors.Unavailable` if the store is not there."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection.  Must be safe to call twice."""
+
+    def __enter__(self) -> Adapter:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def prepare(self, namespace: str, fields: Sequence[str]) -> None:
+        """Create the namespace (table / bucket / directory / label) for records with these fields."""
+
+    @abstractmethod
+    def drop(self, namespace: str) -> None:
+        """Remove the namespace and everything in it; touch nothing else.  No error if absent."""
+
+    def init_worker(self, worker_id: int) -> None:  # noqa: B027 - optional hook
+        """Per-worker setup after connect (e.g. prepared statements)."""
+
+    @abstractmethod
+    def server_info(self) -> ServerInfo:
+        """The engine and version that answered."""
+
+    def client_info(self) -> dict[str, str]:
+        """Versions of the client libraries in use (recorded in result files)."""
+        return {}
+
+    # -- per-operation core ------------------------------------------------------------------------
+    @abstractmethod
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None: ...
+
+    @abstractmethod
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        """Return the requested fields (all when ``fields`` is None); raise NotFound if absent."""
+
+    @abstractmethod
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        """Overwrite the given fields, keep the others."""
+
+    @abstractmethod
+    def delete(self, namespace: str, key: str) -> None: ...
+
+    @abstractmethod
+    def scan(
+        self, namespace: str, start_key: str, count: int, fields: Sequence[str] | None = None
+    ) -> list[tuple[str, Record]]:
+        """Up to ``count`` records with key >= start_key, in key order."""
+
+    @abstractmethod
+    def query(self, namespace: str, query: Query) -> QueryResult: ...
+
+    # -- batch (columnar) interface ----------------------------------------------------------------
+    def write_batch(self, namespace: str, batch: pa.Table) -> None:
+        """Write rows given as an Arrow table with a ``key`` column and one string column per field.
+
+        Only called by the harness when ``capabilities.batch_write`` is NATIVE; otherwise the timing
+        proxy runs :func:`fallback_write_batch` so each row is measured.
+        """
+        raise Unsupported(f"{self.name}: no native batch write")
+
+    def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
+        """Read every record of the namespace as an Arrow table sorted by ``key``."""
+        raise Unsupported(f"{self.name}: no native batch read")
+
+    # -- error boundary ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        """Wrap driver calls; subclasses override :meth:`map_error` to classify driver exceptions."""
+        try:
+            yield
+        except AdapterError:
+            raise
+        except Exception as exc:
+            raise self.map_error(exc) from exc
+
+    def map_error(self, exc: Exception) -> AdapterError:
+        return AdapterError(f"{type(exc).__name__}: {exc}")
+
+
+class PerOperation(Protocol):
+    """The part of an adapter the batch fallback needs (an Adapter or the timing proxy around one)."""
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None: ...
+
+    def scan(
+        self, namespace: str, start_key: str, count: int, fields: Sequence[str] | None = None
+    ) -> list[tuple[str, Record]]: ...
+
+
+def fallback_write_batch(ops: PerOperation, namespace: str, batch: pa.Table) -> None:
+    """Generic batch write: one insert per row (callers pass the timing proxy, so each is measured)."""
+    columns = batch.to_pydict()
+    keys = columns.pop("key")
+    names = list(columns)
+    for i, key in enumerate(keys):
+        ops.insert(namespace, key, {name: columns[name][i] for name in names})
+
+
+def fallback_read_batch(ops: PerOperation, namespace: str, fields: Sequence[str], page: int = 1000) -> pa.Table:
+    """Generic batch read: page through the namespace with scans, in key order."""
+    import pyarrow as pa
+
+    keys: list[str] = []
+    columns: dict[str, list[str]] = {f: [] for f in fields}
+    start = ""
+    while True:
+        rows = ops.scan(namespace, start, page + (1 if keys else 0), list(fields))
+        if keys and rows and rows[0][0] == keys[-1]:
+            rows = rows[1:]
+        for key, record in rows:
+            keys.append(key)
+            for f in fields:
+                columns[f].append(record.get(f, ""))
+        if len(rows) < page:
+            break
+        start = keys[-1]
+    return pa.table({"key": keys, **columns})
+
+
+def require_found(found: bool, namespace: str, key: str) -> None:
+    if not found:
+        raise NotFound(f"{namespace}/{key}")

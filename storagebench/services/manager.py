@@ -1,0 +1,310 @@
+"""Start, stop and inspect local engines: pid files, port checks, readiness, endpoints file."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storagebench.errors import ServiceError
+from storagebench.results import atomic_write_text
+from storagebench.services.base import ProcessSpec, Service, ServiceContext, storagebench_home
+from storagebench.services.ports import HOST
+
+
+def endpoints_file(home: Path | None = None) -> Path:
+    """Where ``services up`` records how to reach each engine; adapters read it for their defaults."""
+    return (home or storagebench_home()) / "endpoints.json"
+
+
+def load_endpoints(home: Path | None = None) -> dict[str, dict[str, Any]]:
+    path = endpoints_file(home)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_endpoints(ctx: ServiceContext, name: str, values: dict[str, Any] | None) -> None:
+    data = load_endpoints(ctx.home)
+    if values is None:
+        data.pop(name, None)
+    else:
+        data[name] = values
+    atomic_write_text(endpoints_file(ctx.home), json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def port_holder(port: int) -> str | None:
+    """Who listens on 127.0.0.1:port (or any address), as 'pid N (cmd)', or None if free."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+            return None
+        except OSError:
+            pass
+    try:
+        out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True,
+                             timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return out.split("users:")[-1].strip() if "users:" in out else "an unknown process"
+
+
+@dataclass
+class ProcessState:
+    name: str
+    pid: int
+    alive: bool
+    rss_bytes: int
+
+
+def _pid_file(ctx: ServiceContext, service: str, proc: str) -> Path:
+    return ctx.run_dir / f"{service}.{proc}.pid"
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _is_ours(pid: int, argv0: str) -> bool:
+    """Only signal a pid whose command line still is the one we started (pids get reused)."""
+    cmd = _cmdline(pid)
+    if not cmd:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        if stat.read_text().split(") ")[-1].split()[0] == "Z":
+            return False
+    except OSError:
+        return False
+    return any(os.path.basename(part) == os.path.basename(argv0) for part in cmd[:3])
+
+
+def _tree_rss(pid: int) -> int:
+    """RSS of the process and its descendants, in bytes."""
+    total = 0
+    stack = [pid]
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().split(") ")[-1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    while stack:
+        p = stack.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        stack.extend(children.get(p, []))
+    return total
+
+
+class Manager:
+    def __init__(self, ctx: ServiceContext, names: list[str], loader: Callable[[str], type[Service]]) -> None:
+        self.ctx = ctx
+        self.known = names
+        self.loader = loader
+
+    def service(self, name: str) -> Service:
+        if name not in self.known:
+            raise ServiceError(f"unknown service {name!r}; known: {', '.join(self.known)}")
+        return self.loader(name)(self.ctx)
+
+    def names(self, names: list[str] | None) -> list[str]:
+        chosen = names or list(self.known)
+        for name in chosen:
+            self.service(name)  # validates
+        ordered: list[str] = []
+
+        def visit(n: str) -> None:
+            for dep in self.loader(n).requires:
+                visit(dep)
+            if n not in ordered:
+                ordered.append(n)
+
+        for name in chosen:
+            visit(name)
+        return ordered
+
+    # -- state -------------------------------------------------------------------------------------
+    def processes(self, name: str) -> list[ProcessState]:
+        states = []
+        for pid_file in sorted(self.ctx.run_dir.glob(f"{name}.*.pid")):
+            try:
+                record = json.loads(pid_file.read_text())
+                pid, argv0 = int(record["pid"]), str(record["argv0"])
+            except (OSError, ValueError, KeyError):
+                continue
+            alive = _is_ours(pid, argv0)
+            states.append(ProcessState(pid_file.name.split(".")[1], pid, alive, _tree_rss(pid) if alive else 0))
+        return states
+
+    def is_up(self, name: str) -> bool:
+        procs = self.processes(name)
+        return bool(procs) and all(p.alive for p in procs)
+
+    # -- up ----------------------------------------------------------------------------------------
+    def up(self, names: list[str] | None = None) -> dict[str, str]:
+        versions: dict[str, str] = {}
+        for name in self.names(names):
+            versions[name] = self._up_one(self.service(name))
+        return versions
+
+    def _up_one(self, svc: Service) -> str:
+        echo = self.ctx.echo
+        if self.is_up(svc.name):
+            try:
+                version = svc.probe()
+                echo(f"[{svc.name}] already up: {version}")
+                _write_endpoints(self.ctx, svc.name, svc.endpoints())
+                return version
+            except Exception:
+                echo(f"[{svc.name}] processes alive but not answering; restarting")
+        if self.processes(svc.name):
+            echo(f"[{svc.name}] found dead or stale processes; cleaning up before restart")
+            self._stop(svc)
+        for role, port in svc.ports.items():
+            holder = port_holder(port)
+            if holder:
+                raise ServiceError(f"{svc.name}: port {port} ({role}) on {HOST} is taken by {holder}; "
+                                   f"stop it or free the port, then run `storagebench services up {svc.name}`")
+        started = time.monotonic()
+        svc.provision()
+        self.ctx.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ctx.log_dir.mkdir(parents=True, exist_ok=True)
+        for spec in svc.processes():
+            self._spawn(svc, spec)
+        version = self._wait_ready(svc)
+        _write_endpoints(self.ctx, svc.name, svc.endpoints())
+        echo(f"[{svc.name}] up in {time.monotonic() - started:.1f}s: {version}")
+        return version
+
+    def _spawn(self, svc: Service, spec: ProcessSpec) -> None:
+        log = self.ctx.log_dir / f"{svc.name}.{spec.name}.log"
+        preexec = None
+        if spec.user:
+            pw = pwd.getpwnam(spec.user)
+
+            def preexec() -> None:
+                os.setgid(pw.pw_gid)
+                os.setuid(pw.pw_uid)
+
+        with log.open("ab") as out:
+            proc = subprocess.Popen(list(map(str, spec.argv)), cwd=spec.cwd, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env={**os.environ, **spec.env},
+                                    start_new_session=True, preexec_fn=preexec)
+        record = {"pid": proc.pid, "argv0": str(spec.argv[0]), "log": str(log)}
+        _pid_file(self.ctx, svc.name, spec.name).write_text(json.dumps(record))
+
+    def _wait_ready(self, svc: Service) -> str:
+        deadline = time.monotonic() + svc.start_timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            dead = [p for p in self.processes(svc.name) if not p.alive]
+            if dead:
+                logs = ", ".join(str(self.ctx.log_dir / f"{svc.name}.{p.name}.log") for p in dead)
+                raise ServiceError(f"{svc.name}: process {dead[0].name} exited during start-up; see {logs}")
+            try:
+                return svc.probe()
+            except Exception as exc:
+                last = exc
+                time.sleep(1.0)
+        raise ServiceError(f"{svc.name}: not ready after {svc.start_timeout:.0f}s ({last}); "
+                           f"logs in {self.ctx.log_dir}")
+
+    # -- down --------------------------------------------------------------------------------------
+    def down(self, names: list[str] | None = None, clean: bool = False) -> None:
+        for name in reversed(self.names(names)):
+            svc = self.service(name)
+            self._stop(svc)
+            _write_endpoints(self.ctx, name, None)
+            if clean:
+                import shutil
+
+                shutil.rmtree(svc.data_dir, ignore_errors=True)
+            self.ctx.echo(f"[{name}] down" + (" (data removed)" if clean else ""))
+
+    def _stop(self, svc: Service) -> None:
+        procs = self.processes(svc.name)
+        if any(p.alive for p in procs):
+            try:
+                svc.stop_hook()
+            except Exception as exc:  # the signals below still stop it
+                self.ctx.echo(f"[{svc.name}] clean shutdown failed ({exc}); sending signals")
+        for proc in reversed(procs):
+            if _is_ours(proc.pid, self._argv0(svc.name, proc.name)):
+                self._kill_group(proc.pid)
+            _pid_file(self.ctx, svc.name, proc.name).unlink(missing_ok=True)
+
+    def _argv0(self, service: str, proc: str) -> str:
+        try:
+            return str(json.loads(_pid_file(self.ctx, service, proc).read_text())["argv0"])
+        except (OSError, ValueError, KeyError):
+            return ""
+
+    @staticmethod
+    def _kill_group(pid: int, grace: float = 20.0) -> None:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            try:  # reap if it is our child
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.2)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    # -- status ------------------------------------------------------------------------------------
+    def status(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        rows = []
+        for name in names or list(self.known):
+            svc = self.service(name)
+            procs = self.processes(name)
+            state = "down"
+            version = ""
+            if procs and all(p.alive for p in procs):
+                try:
+                    version = svc.probe()
+                    state = "up"
+                except Exception as exc:
+                    state = f"not answering ({exc})"
+            elif procs:
+                dead = ", ".join(p.name for p in procs if not p.alive)
+                state = f"crashed ({dead} exited; `storagebench services up {name}` restarts it)"
+            rows.append({
+                "service": name, "state": state, "version": version,
+                "ports": ", ".join(f"{r} {p}" for r, p in svc.ports.items()),
+                "pids": ", ".join(str(p.pid) for p in procs if p.alive),
+                "rss_mib": round(sum(p.rss_bytes for p in procs) / 2**20, 1),
+            })
+        return rows
