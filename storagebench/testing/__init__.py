@@ -1,0 +1,1 @@
+"""Test support importable by out-of-tree adapters: the conformance suite and engine gating."""

@@ -1,0 +1,41 @@
+"""Gate tests on real engines.
+
+``require_engine("postgres")`` returns the adapter options for a running engine (from the endpoints
+file that ``storagebench services up`` writes), after a real client round trip.  When the engine is
+not there: with ``CI=true`` the test *fails* with what to do; locally it skips with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from storagebench.services import load_service
+from storagebench.services.base import ServiceContext
+from storagebench.services.manager import load_endpoints
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_engine(name: str) -> dict[str, Any]:
+    ctx = ServiceContext(echo=lambda _msg: None)
+    endpoints = load_endpoints(ctx.home).get(name)
+    reason = ""
+    if endpoints is None:
+        reason = f"engine {name!r} is not up (no entry in the endpoints file)"
+    else:
+        try:
+            load_service(name)(ctx).probe()
+        except Exception as exc:
+            reason = f"engine {name!r} does not answer: {exc}"
+    if reason:
+        message = f"{reason}; start it with `storagebench services up {name}`"
+        if in_ci():
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
+    assert endpoints is not None
+    return dict(endpoints)
