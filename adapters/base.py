@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from storagebench.errors import AdapterError, NotFound, Unsupported
+from storagebench.errors import AdapterError, NotFound, StorageBenchError, Unsupported, UsageError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -70,6 +70,8 @@ class Capabilities:
     update_requires_existing: bool = True
     #: delete of a missing key raises NotFound (instead of being a silent no-op)
     delete_reports_missing: bool = True
+    #: several OS processes may use the store at once (False: the runner refuses processes > 1)
+    multiprocess: bool = True
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
         "insert", "read", "update", "delete", "scan", "query", "batch_write", "batch_read",
@@ -138,7 +140,7 @@ _NS_RE = re.compile(r"^[a-z0-9_]+$")
 def check_namespace(namespace: str) -> str:
     """Refuse any namespace the harness does not own (the namespace-safety rule)."""
     if not namespace.startswith(NAMESPACE_PREFIX) or not _NS_RE.match(namespace):
-        raise ValueError(f"namespace {namespace!r} must start with {NAMESPACE_PREFIX!r} and be [a-z0-9_]")
+        raise UsageError(f"namespace {namespace!r} must start with {NAMESPACE_PREFIX!r} and be [a-z0-9_]")
     return namespace
 
 
@@ -234,7 +236,7 @@ class Adapter(ABC):
         """Wrap driver calls; subclasses override :meth:`map_error` to classify driver exceptions."""
         try:
             yield
-        except AdapterError:
+        except StorageBenchError:
             raise
         except Exception as exc:
             raise self.map_error(exc) from exc

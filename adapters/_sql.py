@@ -1,0 +1,136 @@
+"""Shared logic of the embedded SQL adapters (SQLite, DuckDB): one table per namespace.
+
+Data model: ``CREATE TABLE <namespace> (key TEXT PRIMARY KEY, field0 TEXT, ...)``; scans are
+``WHERE key >= ? ORDER BY key LIMIT ?`` on the primary-key index; the query is
+``SELECT count(*), sum(CAST(f AS BIGINT)) WHERE field = ?``.  Identifiers are never user text: the
+namespace passes :func:`check_namespace` and field names are checked against ``[a-z0-9_]+``.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from adapters.base import Adapter, Query, QueryResult, Record, check_namespace, require_found
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a safe identifier: {name!r}")
+    return name
+
+
+class EmbeddedSQLAdapter(Adapter):
+    """DB-API adapter with ``?`` parameters; subclasses open the connection and list a table's columns."""
+
+    conn: Any = None
+
+    @abstractmethod
+    def _columns(self, namespace: str) -> list[str]:
+        """Field columns of the namespace's table (without ``key``); [] when the table is absent."""
+
+    @abstractmethod
+    def _table_exists(self, namespace: str) -> bool: ...
+
+    _field_cache: dict[str, list[str]]
+
+    def fields_of(self, namespace: str) -> list[str]:
+        cache = self.__dict__.setdefault("_field_cache", {})
+        if namespace not in cache:
+            cache[namespace] = self._columns(namespace)
+        return list(cache[namespace])
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self.translate_errors():
+            return self.conn.execute(sql, params)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def prepare(self, namespace: str, fields: Sequence[str]) -> None:
+        check_namespace(namespace)
+        cols = ", ".join(f"{ident(f)} TEXT" for f in fields)
+        self._execute(f"CREATE TABLE IF NOT EXISTS {namespace} (key TEXT PRIMARY KEY, {cols})")
+        self._commit()
+        self.__dict__.setdefault("_field_cache", {}).pop(namespace, None)
+
+    def drop(self, namespace: str) -> None:
+        check_namespace(namespace)
+        self._execute(f"DROP TABLE IF EXISTS {namespace}")
+        self._commit()
+        self.__dict__.setdefault("_field_cache", {}).pop(namespace, None)
+
+    def _commit(self) -> None:
+        with self.translate_errors():
+            self.conn.commit()
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        names = [ident(n) for n in values]
+        marks = ", ".join("?" for _ in range(len(names) + 1))
+        self._execute(f"INSERT INTO {namespace} (key, {', '.join(names)}) VALUES ({marks})",
+                      [key, *values.values()])
+        self._commit()
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        names = [ident(f) for f in fields] if fields is not None else self.fields_of(namespace)
+        row = self._execute(f"SELECT {', '.join(names)} FROM {namespace} WHERE key = ?", [key]).fetchone()
+        require_found(row is not None, namespace, key)
+        return {n: v for n, v in zip(names, row, strict=True) if v is not None}
+
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        sets = ", ".join(f"{ident(n)} = ?" for n in values)
+        cur = self._execute(f"UPDATE {namespace} SET {sets} WHERE key = ?", [*values.values(), key])
+        changed = self._rowcount(cur, namespace, key)
+        self._commit()
+        require_found(changed > 0, namespace, key)
+
+    def delete(self, namespace: str, key: str) -> None:
+        cur = self._execute(f"DELETE FROM {namespace} WHERE key = ?", [key])
+        changed = self._rowcount(cur, namespace, key)
+        self._commit()
+        require_found(changed > 0, namespace, key)
+
+    def _rowcount(self, cursor: Any, namespace: str, key: str) -> int:
+        return int(cursor.rowcount)
+
+    def scan(self, namespace: str, start_key: str, count: int,
+             fields: Sequence[str] | None = None) -> list[tuple[str, Record]]:
+        names = [ident(f) for f in fields] if fields is not None else self.fields_of(namespace)
+        rows = self._execute(
+            f"SELECT key, {', '.join(names)} FROM {namespace} WHERE key >= ? ORDER BY key LIMIT ?",
+            [start_key, count]).fetchall()
+        return [(row[0], {n: v for n, v in zip(names, row[1:], strict=True) if v is not None}) for row in rows]
+
+    def query(self, namespace: str, query: Query) -> QueryResult:
+        where = ident(query.field)
+        if query.aggregate == "sum":
+            target = ident(query.sum_field or "")
+            row = self._execute(f"SELECT count(*), sum(CAST({target} AS BIGINT)) FROM {namespace} "
+                                f"WHERE {where} = ?", [query.equals]).fetchone()
+            return QueryResult(int(row[0]), int(row[1] or 0))
+        row = self._execute(f"SELECT count(*) FROM {namespace} WHERE {where} = ?", [query.equals]).fetchone()
+        return QueryResult(int(row[0]))
+
+    # -- bulk path: one transaction of executemany; read back in key order ---------------------------
+    def write_batch(self, namespace: str, batch: Any) -> None:
+        names = [ident(n) for n in batch.column_names]
+        marks = ", ".join("?" for _ in names)
+        rows = list(zip(*(batch.column(n).to_pylist() for n in names), strict=True))
+        with self.translate_errors():
+            self.conn.executemany(f"INSERT INTO {namespace} ({', '.join(names)}) VALUES ({marks})", rows)
+            self.conn.commit()
+
+    def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> Any:
+        import pyarrow as pa
+
+        names = [ident(f) for f in fields] if fields is not None else self.fields_of(namespace)
+        rows = self._execute(f"SELECT key, {', '.join(names)} FROM {namespace} ORDER BY key").fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
+        return pa.table({name: pa.array(list(col), pa.string())
+                         for name, col in zip(["key", *names], columns, strict=True)})

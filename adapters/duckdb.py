@@ -1,0 +1,84 @@
+"""DuckDB (embedded, columnar): see :mod:`adapters._sql` for the data model.
+
+DuckDB allows one writing process per database file, so this adapter declares ``multiprocess=False``;
+threads in one process share the database and each opens its own cursor.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import duckdb
+
+from adapters._sql import EmbeddedSQLAdapter
+from adapters.base import AdapterOptions, Capabilities, ServerInfo, Support
+from storagebench.errors import AdapterError, AlreadyExists, Unavailable
+from storagebench.services.base import storagebench_home
+
+_DATABASES: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+class DuckDBOptions(AdapterOptions):
+    path: Path = storagebench_home() / "data" / "embedded" / "duckdb.db"
+    threads: int = 1
+
+
+class DuckDBAdapter(EmbeddedSQLAdapter):
+    name = "duckdb"
+    description = "DuckDB file database (embedded, columnar, no server)"
+    Options = DuckDBOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, multiprocess=False)
+    options: DuckDBOptions
+
+    def connect(self) -> None:
+        key = str(self.options.path)
+        try:
+            with _LOCK:
+                if key not in _DATABASES:
+                    self.options.path.parent.mkdir(parents=True, exist_ok=True)
+                    _DATABASES[key] = duckdb.connect(key, config={"threads": self.options.threads})
+                self.conn = _DATABASES[key].cursor()
+        except (OSError, duckdb.Error) as exc:
+            raise Unavailable(f"duckdb: cannot open {self.options.path}: {exc}") from exc
+
+    def _columns(self, namespace: str) -> list[str]:
+        rows = self._execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                             "ORDER BY ordinal_position", [namespace]).fetchall()
+        return [r[0] for r in rows if r[0] != "key"]
+
+    def _table_exists(self, namespace: str) -> bool:
+        return bool(self._execute("SELECT 1 FROM information_schema.tables WHERE table_name = ?",
+                                  [namespace]).fetchone())
+
+    def _commit(self) -> None:
+        pass  # autocommit
+
+    def _rowcount(self, cursor: Any, namespace: str, key: str) -> int:
+        row = cursor.fetchone()  # DuckDB returns the affected count as a result row
+        return int(row[0]) if row else 0
+
+    def write_batch(self, namespace: str, batch: Any) -> None:
+        with self.translate_errors():
+            self.conn.register("sbench_incoming", batch)
+            try:
+                cols = ", ".join(batch.column_names)
+                self.conn.execute(f"INSERT INTO {namespace} ({cols}) SELECT {cols} FROM sbench_incoming")
+            finally:
+                self.conn.unregister("sbench_incoming")
+
+    def server_info(self) -> ServerInfo:
+        return ServerInfo("DuckDB", duckdb.__version__, {"file": str(self.options.path)})
+
+    def client_info(self) -> dict[str, str]:
+        return {"duckdb": duckdb.__version__}
+
+    def map_error(self, exc: Exception) -> AdapterError:
+        if isinstance(exc, duckdb.ConstraintException):
+            return AlreadyExists(str(exc))
+        if isinstance(exc, duckdb.IOException):
+            return Unavailable(f"duckdb: {exc}")
+        return AdapterError(f"duckdb: {type(exc).__name__}: {exc}")

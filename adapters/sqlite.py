@@ -1,0 +1,63 @@
+"""SQLite (embedded, Python's sqlite3): see :mod:`adapters._sql` for the data model.
+
+One database file (WAL mode, so readers and a writer in other processes proceed together); each worker
+opens its own connection.  Bulk path: ``executemany`` in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import ClassVar
+
+from adapters._sql import EmbeddedSQLAdapter
+from adapters.base import AdapterOptions, Capabilities, ServerInfo, Support
+from storagebench.errors import AdapterError, AlreadyExists, Unavailable
+from storagebench.services.base import storagebench_home
+
+
+class SQLiteOptions(AdapterOptions):
+    path: Path = storagebench_home() / "data" / "embedded" / "sqlite.db"
+    busy_timeout_s: float = 30.0
+    synchronous: str = "NORMAL"
+
+
+class SQLiteAdapter(EmbeddedSQLAdapter):
+    name = "sqlite"
+    description = "SQLite file database (embedded, no server)"
+    Options = SQLiteOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(batch_write=Support.NATIVE, batch_read=Support.NATIVE)
+    options: SQLiteOptions
+
+    def connect(self) -> None:
+        try:
+            self.options.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.options.path, timeout=self.options.busy_timeout_s,
+                                        check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            if self.options.synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+                raise ValueError(f"synchronous must be OFF/NORMAL/FULL/EXTRA, not {self.options.synchronous}")
+            self.conn.execute(f"PRAGMA synchronous={self.options.synchronous.upper()}")
+        except (OSError, sqlite3.Error, ValueError) as exc:
+            raise Unavailable(f"sqlite: cannot open {self.options.path}: {exc}") from exc
+
+    def _columns(self, namespace: str) -> list[str]:
+        rows = self._execute(f"PRAGMA table_info({namespace})").fetchall()
+        return [r[1] for r in rows if r[1] != "key"]
+
+    def _table_exists(self, namespace: str) -> bool:
+        return bool(self._execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                  [namespace]).fetchone())
+
+    def server_info(self) -> ServerInfo:
+        return ServerInfo("SQLite", sqlite3.sqlite_version, {"file": str(self.options.path)})
+
+    def client_info(self) -> dict[str, str]:
+        return {"sqlite3 (Python)": sqlite3.sqlite_version}
+
+    def map_error(self, exc: Exception) -> AdapterError:
+        if isinstance(exc, sqlite3.IntegrityError):
+            return AlreadyExists(str(exc))
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return Unavailable(f"sqlite: {exc}")
+        return AdapterError(f"sqlite: {type(exc).__name__}: {exc}")

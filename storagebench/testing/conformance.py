@@ -1,0 +1,228 @@
+"""The conformance suite every adapter must pass.
+
+An adapter's test file is a few lines::
+
+    class TestMyStore(AdapterConformance):
+        @pytest.fixture
+        def adapter_factory(self):
+            return lambda: MyStoreAdapter(options)
+
+Tests read ``adapter.capabilities`` to know what to expect; they never look at the adapter's name.
+An adapter that does not keep data (``stores_data=False``, the null adapter) is held to "every
+operation succeeds and returns the right type".
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import pyarrow as pa
+import pytest
+
+from adapters.base import Adapter, Query, Record, Support, fallback_read_batch, fallback_write_batch
+from storagebench.errors import NotFound, Unsupported
+
+FIELDS = ["field0", "field1", "field2"]
+
+
+def record(i: int) -> dict[str, str]:
+    return {"field0": f"v0-{i}", "field1": f"g{i % 3}", "field2": str(i * 10)}
+
+
+class _CountingOps:
+    """Stands in for the timing proxy: counts per-operation calls made by the batch fallback."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.calls: dict[str, int] = {}
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        self.calls["insert"] = self.calls.get("insert", 0) + 1
+        self.adapter.insert(namespace, key, values)
+
+    def scan(self, namespace: str, start_key: str, count: int,
+             fields: Sequence[str] | None = None) -> list[tuple[str, Record]]:
+        self.calls["scan"] = self.calls.get("scan", 0) + 1
+        return self.adapter.scan(namespace, start_key, count, fields)
+
+
+class AdapterConformance:
+    """Subclass and provide an ``adapter_factory`` fixture."""
+
+    @pytest.fixture
+    def adapter_factory(self) -> Callable[[], Adapter]:  # pragma: no cover - subclasses provide it
+        raise NotImplementedError("provide an adapter_factory fixture")
+
+    @pytest.fixture
+    def adapter(self, adapter_factory: Callable[[], Adapter]) -> Iterator[Adapter]:
+        adapter = adapter_factory()
+        adapter.connect()
+        yield adapter
+        adapter.close()
+
+    @pytest.fixture
+    def ns(self, adapter: Adapter) -> Iterator[str]:
+        namespace = f"sbench_t_{uuid.uuid4().hex[:10]}"
+        adapter.prepare(namespace, FIELDS)
+        yield namespace
+        adapter.drop(namespace)
+
+    @pytest.fixture
+    def loaded(self, adapter: Adapter, ns: str) -> str:
+        for i in range(10):
+            adapter.insert(ns, f"user{i:03d}", record(i))
+        return ns
+
+    def stores(self, adapter: Adapter) -> bool:
+        return adapter.capabilities.stores_data
+
+    # -- lifecycle and identity -----------------------------------------------------------------------
+    def test_server_info_names_engine_and_version(self, adapter: Adapter) -> None:
+        info = adapter.server_info()
+        assert info.engine.strip() and info.version.strip()
+
+    def test_close_is_idempotent(self, adapter_factory: Callable[[], Adapter]) -> None:
+        adapter = adapter_factory()
+        with adapter:
+            pass
+        adapter.close()
+
+    def test_refuses_foreign_namespace(self, adapter: Adapter) -> None:
+        with pytest.raises(ValueError):
+            adapter.prepare("usertable", FIELDS)
+        with pytest.raises(ValueError):
+            adapter.drop("usertable")
+
+    def test_capabilities_cover_every_operation(self, adapter: Adapter) -> None:
+        for op in adapter.capabilities.OPERATIONS:
+            assert isinstance(adapter.capabilities.support(op), Support)
+
+    # -- CRUD ----------------------------------------------------------------------------------------
+    def test_insert_then_read_all_fields(self, adapter: Adapter, loaded: str) -> None:
+        got = adapter.read(loaded, "user004")
+        if self.stores(adapter):
+            assert got == record(4)
+        else:
+            assert isinstance(got, dict)
+
+    def test_read_field_subset(self, adapter: Adapter, loaded: str) -> None:
+        got = adapter.read(loaded, "user004", ["field1"])
+        if self.stores(adapter):
+            assert got == {"field1": record(4)["field1"]}
+
+    def test_read_missing_is_not_found(self, adapter: Adapter, ns: str) -> None:
+        if not self.stores(adapter):
+            pytest.skip("declared stores_data=False: reads cannot miss")
+        with pytest.raises(NotFound):
+            adapter.read(ns, "nosuchkey")
+
+    def test_update_changes_only_given_fields(self, adapter: Adapter, loaded: str) -> None:
+        adapter.update(loaded, "user002", {"field0": "changed"})
+        if self.stores(adapter):
+            assert adapter.read(loaded, "user002") == {**record(2), "field0": "changed"}
+
+    def test_update_missing_key(self, adapter: Adapter, ns: str) -> None:
+        if adapter.capabilities.update_requires_existing and self.stores(adapter):
+            with pytest.raises(NotFound):
+                adapter.update(ns, "nosuchkey", {"field0": "x"})
+        else:
+            adapter.update(ns, "nosuchkey", {"field0": "x"})
+
+    def test_delete_removes_record(self, adapter: Adapter, loaded: str) -> None:
+        adapter.delete(loaded, "user003")
+        if self.stores(adapter):
+            with pytest.raises(NotFound):
+                adapter.read(loaded, "user003")
+            assert adapter.read(loaded, "user004") == record(4)
+
+    def test_delete_missing_key(self, adapter: Adapter, ns: str) -> None:
+        if adapter.capabilities.delete_reports_missing and self.stores(adapter):
+            with pytest.raises(NotFound):
+                adapter.delete(ns, "nosuchkey")
+        else:
+            adapter.delete(ns, "nosuchkey")
+
+    def test_values_round_trip_unicode_and_quotes(self, adapter: Adapter, ns: str) -> None:
+        odd = {"field0": "it's \"quoted\" \\ and ünïcødé", "field1": "", "field2": "a,b\tc\nd"}
+        adapter.insert(ns, "user-odd", odd)
+        if self.stores(adapter):
+            assert adapter.read(ns, "user-odd") == odd
+
+    # -- scan ------------------------------------------------------------------------------------------
+    def test_scan_returns_key_order_from_start(self, adapter: Adapter, ns: str) -> None:
+        for i in (7, 1, 9, 3, 5, 0, 8, 2, 6, 4):  # inserted out of order on purpose
+            adapter.insert(ns, f"user{i:03d}", record(i))
+        rows = adapter.scan(ns, "user003", 4)
+        if self.stores(adapter):
+            assert [k for k, _ in rows] == ["user003", "user004", "user005", "user006"]
+            assert rows[0][1] == record(3)
+
+    def test_scan_start_between_keys_and_past_end(self, adapter: Adapter, loaded: str) -> None:
+        rows = adapter.scan(loaded, "user0055", 3)
+        tail = adapter.scan(loaded, "user008", 100)
+        if self.stores(adapter):
+            assert [k for k, _ in rows] == ["user006", "user007", "user008"]
+            assert [k for k, _ in tail] == ["user008", "user009"]
+            assert adapter.scan(loaded, "zzz", 5) == []
+
+    def test_scan_field_subset(self, adapter: Adapter, loaded: str) -> None:
+        rows = adapter.scan(loaded, "user000", 2, ["field2"])
+        if self.stores(adapter):
+            assert rows == [("user000", {"field2": "0"}), ("user001", {"field2": "10"})]
+
+    # -- query -----------------------------------------------------------------------------------------
+    def test_query_count_and_sum(self, adapter: Adapter, loaded: str) -> None:
+        if adapter.capabilities.query is Support.UNSUPPORTED:
+            with pytest.raises(Unsupported):
+                adapter.query(loaded, Query("field1", "g1"))
+            return
+        count = adapter.query(loaded, Query("field1", "g1"))
+        total = adapter.query(loaded, Query("field1", "g1", "sum", "field2"))
+        if self.stores(adapter):
+            matching = [i for i in range(10) if i % 3 == 1]  # 1, 4, 7
+            assert count.count == len(matching)
+            assert total.count == len(matching)
+            assert total.total == sum(i * 10 for i in matching)
+            assert adapter.query(loaded, Query("field1", "none")).count == 0
+
+    # -- namespaces --------------------------------------------------------------------------------------
+    def test_namespaces_are_isolated(self, adapter: Adapter, loaded: str) -> None:
+        other = f"sbench_t_{uuid.uuid4().hex[:10]}"
+        adapter.prepare(other, FIELDS)
+        try:
+            adapter.insert(other, "user000", {"field0": "other", "field1": "x", "field2": "1"})
+            if self.stores(adapter):
+                assert adapter.read(loaded, "user000") == record(0)
+                assert [k for k, _ in adapter.scan(other, "", 100)] == ["user000"]
+        finally:
+            adapter.drop(other)
+        if self.stores(adapter):
+            assert adapter.read(loaded, "user001") == record(1)
+
+    def test_drop_absent_namespace_is_quiet(self, adapter: Adapter) -> None:
+        adapter.drop(f"sbench_t_absent_{uuid.uuid4().hex[:8]}")
+
+    def test_drop_then_prepare_starts_empty(self, adapter: Adapter, loaded: str) -> None:
+        adapter.drop(loaded)
+        adapter.prepare(loaded, FIELDS)
+        assert adapter.scan(loaded, "", 10) == []
+
+    # -- batch ---------------------------------------------------------------------------------------------
+    def test_batch_write_then_read_back(self, adapter: Adapter, ns: str) -> None:
+        n = 250
+        batch = pa.table({"key": [f"user{i:05d}" for i in range(n)],
+                          **{f: [record(i)[f] for i in range(n)] for f in FIELDS}})
+        ops = _CountingOps(adapter)
+        if adapter.capabilities.batch_write is Support.NATIVE:
+            adapter.write_batch(ns, batch)
+        else:
+            fallback_write_batch(ops, ns, batch)
+            assert ops.calls["insert"] == n, "the fallback must go through per-operation inserts"
+        if adapter.capabilities.batch_read is Support.NATIVE:
+            back = adapter.read_batch(ns, FIELDS)
+        else:
+            back = fallback_read_batch(ops, ns, FIELDS, page=100)
+        if self.stores(adapter):
+            assert back.column_names[0] == "key"
+            assert back.select(["key", *FIELDS]).to_pydict() == batch.to_pydict()
