@@ -1,0 +1,33 @@
+"""Finding adapters: every adapter, built-in or not, is an entry point in ``storagebench.adapters``."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+
+from adapters.base import Adapter
+from storagebench.errors import UsageError
+
+GROUP = "storagebench.adapters"
+
+
+@cache
+def available() -> dict[str, str]:
+    """name -> "module:Class" of every registered adapter."""
+    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+
+
+@cache
+def load_adapter(name: str) -> type[Adapter]:
+    eps = {ep.name: ep for ep in entry_points(group=GROUP)}
+    if name not in eps:
+        raise UsageError(f"unknown adapter {name!r}; available: {', '.join(sorted(eps))} "
+                         f"(see `storagebench list`)")
+    try:
+        cls = eps[name].load()
+    except ImportError as exc:
+        raise UsageError(f"adapter {name!r} cannot be loaded ({exc}); install its extra: "
+                         f"pip install 'storagebench[{name}]'") from None
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise UsageError(f"entry point {name!r} does not name an Adapter subclass")
+    return cls

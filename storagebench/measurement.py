@@ -1,0 +1,225 @@
+"""Measurement: the one timing proxy around every adapter, HdrHistograms, throughput time series.
+
+Latencies are recorded in nanoseconds into HdrHistograms (1 ns .. 1 h, 3 significant digits), one per
+(operation, status).  The hot path appends to plain lists; :meth:`Recorder.flush` moves them into the
+histograms in bulk (``np.unique`` + ``record_value(v, count)``), which keeps per-operation overhead low
+without losing a single value.  Histograms from different workers merge exactly (``add``), and they
+travel between processes in HdrHistogram's standard compressed encoding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+
+from adapters.base import Adapter, Query, QueryResult, Record, Support, fallback_write_batch
+from storagebench.errors import NotFound, Unavailable, Unsupported
+
+LOWEST_NS = 1
+HIGHEST_NS = 3_600_000_000_000
+SIGNIFICANT_DIGITS = 3
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
+
+OK, NOT_FOUND, ERROR, UNEXPECTED, UNAVAILABLE = "OK", "NOT_FOUND", "ERROR", "UNEXPECTED", "UNAVAILABLE"
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+
+
+def encode(hist: HdrHistogram) -> str:
+    encoded = hist.encode()
+    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)
+
+
+def decode(text: str) -> HdrHistogram:
+    return HdrHistogram.decode(text.encode())
+
+
+def record_many(hist: HdrHistogram, values: Sequence[int] | np.ndarray) -> None:
+    if len(values) == 0:
+        return
+    arr = np.clip(np.asarray(values, dtype=np.int64), LOWEST_NS, HIGHEST_NS)
+    uniq, counts = np.unique(arr, return_counts=True)
+    for v, c in zip(uniq.tolist(), counts.tolist(), strict=True):
+        hist.record_value(v, c)
+
+
+def summarize(hist: HdrHistogram, seconds: float) -> dict[str, Any]:
+    """Count, ops/s, mean, percentiles and max, in microseconds (as YCSB prints)."""
+    count = hist.get_total_count()
+    if count == 0:
+        return {"count": 0}
+    us = 1000.0
+    stats: dict[str, Any] = {
+        "count": count,
+        "ops_per_sec": count / seconds if seconds > 0 else None,
+        "mean_us": hist.get_mean_value() / us,
+        "min_us": hist.get_min_value() / us,
+        "max_us": hist.get_max_value() / us,
+    }
+    for p in PERCENTILES:
+        stats[f"p{p:g}_us"] = hist.get_value_at_percentile(p) / us
+    return stats
+
+
+@dataclass
+class Recorder:
+    """Per-worker measurements.  ``measuring`` is False during warm-up."""
+
+    intended: bool = False
+    measuring: bool = True
+    started_ns: int = 0
+    pending: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    pending_intended: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    histograms: dict[tuple[str, str], HdrHistogram] = field(default_factory=dict)
+    intended_histograms: dict[tuple[str, str], HdrHistogram] = field(default_factory=dict)
+    #: operations completed per second since started_ns (measured ones only)
+    series_ops: list[int] = field(default_factory=list)
+    series_errors: list[int] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    done: int = 0
+    failed: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def add(self, op: str, status: str, start_ns: int, end_ns: int, intended_ns: int = 0) -> None:
+        self.done += 1
+        if status not in (OK, NOT_FOUND):
+            self.failed += 1
+        if not self.measuring:
+            return
+        key = (op, status)
+        bucket = self.pending.get(key)
+        if bucket is None:
+            bucket = self.pending[key] = []
+        bucket.append(end_ns - start_ns)
+        if self.intended:
+            self.pending_intended.setdefault(key, []).append(end_ns - (intended_ns or start_ns))
+        second = (end_ns - self.started_ns) // 1_000_000_000
+        series = self.series_ops
+        while len(series) <= second:
+            series.append(0)
+            self.series_errors.append(0)
+        series[second] += 1
+        if status not in (OK, NOT_FOUND):
+            self.series_errors[second] += 1
+
+    def error(self, message: str) -> None:
+        if len(self.errors) < 50 or message in self.errors:
+            self.errors[message] = self.errors.get(message, 0) + 1
+
+    def flush(self) -> None:
+        for source, target in ((self.pending, self.histograms), (self.pending_intended, self.intended_histograms)):
+            for key, values in source.items():
+                if values:
+                    hist = target.get(key)
+                    if hist is None:
+                        hist = target[key] = new_histogram()
+                    record_many(hist, values)
+                    values.clear()
+
+    def export(self) -> dict[str, Any]:
+        """Plain data for another process: encoded histograms, series, errors."""
+        self.flush()
+        return {
+            "histograms": {f"{op}|{st}": encode(h) for (op, st), h in self.histograms.items()},
+            "intended": {f"{op}|{st}": encode(h) for (op, st), h in self.intended_histograms.items()},
+            "series_ops": self.series_ops, "series_errors": self.series_errors,
+            "errors": self.errors, "rows": self.rows,
+        }
+
+
+def merge_exports(exports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Merge worker exports exactly: histograms added, series summed second by second."""
+    hists: dict[str, HdrHistogram] = {}
+    intended: dict[str, HdrHistogram] = {}
+    ops: list[int] = []
+    errs: list[int] = []
+    errors: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    for ex in exports:
+        for source, target in ((ex["histograms"], hists), (ex["intended"], intended)):
+            for key, text in source.items():
+                h = decode(text)
+                if key in target:
+                    target[key].add(h)
+                else:
+                    target[key] = h
+        for series, total in ((ex["series_ops"], ops), (ex["series_errors"], errs)):
+            for i, v in enumerate(series):
+                if i >= len(total):
+                    total.append(0)
+                total[i] += v
+        for msg, n in ex["errors"].items():
+            errors[msg] = errors.get(msg, 0) + n
+        for op, n in ex.get("rows", {}).items():
+            rows[op] = rows.get(op, 0) + n
+    return {"histograms": hists, "intended": intended, "series_ops": ops, "series_errors": errs,
+            "errors": errors, "rows": rows}
+
+
+class TimedAdapter:
+    """The one timing proxy: every operation of every adapter goes through here.
+
+    Returns the adapter's result, or None when the operation failed (the status is recorded).
+    """
+
+    def __init__(self, adapter: Adapter, recorder: Recorder) -> None:
+        self.adapter = adapter
+        self.recorder = recorder
+        self.intended_ns = 0  # set by the runner before each operation when a target rate is used
+        self.last_status = OK
+
+    def _timed(self, op: str, fn: Any, *args: Any) -> Any:
+        start = time.perf_counter_ns()
+        try:
+            result = fn(*args)
+            status = OK
+        except NotFound:
+            result, status = None, NOT_FOUND
+        except Unavailable as exc:
+            result, status = None, UNAVAILABLE
+            self.recorder.error(f"{op}: {exc}")
+        except Exception as exc:  # counted, reported with its reason; the run goes on
+            result, status = None, ERROR
+            self.recorder.error(f"{op}: {type(exc).__name__}: {exc}")
+        self.recorder.add(op, status, start, time.perf_counter_ns(), self.intended_ns)
+        self.last_status = status
+        return result
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        self._timed("insert", self.adapter.insert, namespace, key, values)
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record | None:
+        result: Record | None = self._timed("read", self.adapter.read, namespace, key, fields)
+        return result
+
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        self._timed("update", self.adapter.update, namespace, key, values)
+
+    def delete(self, namespace: str, key: str) -> None:
+        self._timed("delete", self.adapter.delete, namespace, key)
+
+    def scan(self, namespace: str, start_key: str, count: int,
+             fields: Sequence[str] | None = None) -> list[tuple[str, Record]]:
+        result = self._timed("scan", self.adapter.scan, namespace, start_key, count, fields)
+        return result if result is not None else []
+
+    def query(self, namespace: str, query: Query) -> QueryResult | None:
+        result: QueryResult | None = self._timed("query", self.adapter.query, namespace, query)
+        return result
+
+    def write_batch(self, namespace: str, batch: Any) -> None:
+        """Native bulk path timed per batch (rows counted); otherwise the per-row fallback, timed per row."""
+        if self.adapter.capabilities.batch_write is Support.NATIVE:
+            self._timed("batch_write", self.adapter.write_batch, namespace, batch)
+            self.recorder.rows["batch_write"] = self.recorder.rows.get("batch_write", 0) + batch.num_rows
+        elif self.adapter.capabilities.batch_write is Support.UNSUPPORTED:
+            raise Unsupported(f"{self.adapter.name}: batch write unsupported")
+        else:
+            fallback_write_batch(self, namespace, batch)

@@ -1,0 +1,1 @@
+"""Workload specifications (declarative YAML here, or YCSB ``.properties`` files) and their generators."""

@@ -1,0 +1,200 @@
+"""Workload specification: YCSB CoreWorkload property names, validated.
+
+A workload is a YAML file in this folder (``workloads/a.yaml`` ...) or a YCSB ``.properties`` file
+(``storagebench run -P workloads/workloada -p recordcount=5000``).  Unknown properties are errors, except
+YCSB properties that do not change what is measured here (listed in :data:`YCSB_IGNORED`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from storagebench.errors import UsageError
+
+WORKLOAD_DIR = Path(__file__).parent
+
+#: YCSB properties accepted in .properties files that do not change what storagebench measures
+YCSB_IGNORED = frozenset({
+    "workload", "db", "exporter", "exportfile", "measurementtype", "measurement.interval",
+    "status.interval", "hdrhistogram.percentiles", "hdrhistogram.fileoutput", "histogram.buckets",
+    "timeseries.granularity", "dataintegrity", "table", "core_workload_insertion_retry_limit",
+    "core_workload_insertion_retry_interval", "fieldlengthdistribution",
+})
+
+Proportion = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class WorkloadSpec(BaseModel):
+    """One workload.  Field names are YCSB's property names (plus a few storagebench ones)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    description: str = ""
+    recordcount: int = Field(default=1000, ge=0)
+    operationcount: int = Field(default=1000, ge=0)
+    #: stop the run phase after this many seconds even if operationcount is not reached (0 = no limit)
+    maxexecutiontime: float = Field(default=0.0, ge=0.0)
+    #: seconds at the start of the run phase whose operations are executed but not measured
+    warmup: float = Field(default=0.0, ge=0.0)
+    #: target operations per second across all workers (0 = as fast as possible)
+    target: float = Field(default=0.0, ge=0.0)
+    fieldcount: int = Field(default=10, ge=1, le=1000)
+    fieldlength: int = Field(default=100, ge=1, le=1_000_000)
+    fieldnameprefix: str = Field(default="field", pattern=r"^[a-z][a-z0-9_]*$")
+    keyprefix: str = Field(default="user", pattern=r"^[A-Za-z0-9_]*$")
+    zeropadding: int = Field(default=1, ge=1, le=40)
+    readallfields: bool = True
+    writeallfields: bool = False
+    readproportion: float = Field(default=0.95, ge=0.0, le=1.0)
+    updateproportion: float = Field(default=0.05, ge=0.0, le=1.0)
+    insertproportion: float = Proportion
+    scanproportion: float = Proportion
+    readmodifywriteproportion: float = Proportion
+    deleteproportion: float = Proportion
+    queryproportion: float = Proportion
+    requestdistribution: Literal["uniform", "zipfian", "latest", "hotspot"] = "uniform"
+    zipfianconstant: float = Field(default=0.99, gt=0.0, lt=1.0)
+    hotspotdatafraction: float = Field(default=0.2, ge=0.0, le=1.0)
+    hotspotopnfraction: float = Field(default=0.8, ge=0.0, le=1.0)
+    minscanlength: int = Field(default=1, ge=1)
+    maxscanlength: int = Field(default=1000, ge=1)
+    scanlengthdistribution: Literal["uniform", "zipfian"] = "uniform"
+    insertorder: Literal["hashed", "ordered"] = "hashed"
+    #: query workload: field filtered on, how many distinct values it has, field summed
+    queryfield: str = "field0"
+    querygroups: int = Field(default=100, ge=1)
+    querysumfield: str = "field1"
+    queryaggregate: Literal["count", "sum"] = "sum"
+    #: rows per insert call in the load phase (1 = per-operation inserts, as YCSB; >1 = batch interface)
+    loadbatchsize: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkloadSpec:
+        if self.minscanlength > self.maxscanlength:
+            raise ValueError("minscanlength must not exceed maxscanlength")
+        if self.operationcount and sum(self.proportions().values()) <= 0:
+            raise ValueError("at least one operation proportion must be > 0")
+        fields = self.field_names()
+        if self.queryproportion > 0:
+            for name in (self.queryfield, self.querysumfield):
+                if name not in fields:
+                    raise ValueError(f"query field {name!r} is not one of {fields[0]}..{fields[-1]}")
+            if self.queryfield == self.querysumfield:
+                raise ValueError("queryfield and querysumfield must differ")
+        return self
+
+    def proportions(self) -> dict[str, float]:
+        return {
+            "read": self.readproportion, "update": self.updateproportion, "insert": self.insertproportion,
+            "scan": self.scanproportion, "read_modify_write": self.readmodifywriteproportion,
+            "delete": self.deleteproportion, "query": self.queryproportion,
+        }
+
+    def operations(self) -> list[str]:
+        """Operations this workload uses in its run phase (what an adapter must support)."""
+        ops = {op for op, p in self.proportions().items() if p > 0}
+        if "read_modify_write" in ops:
+            ops |= {"read", "update"}
+        ops.discard("read_modify_write")
+        return sorted(ops | {"insert"})
+
+    def field_names(self) -> list[str]:
+        return [f"{self.fieldnameprefix}{i}" for i in range(self.fieldcount)]
+
+
+def _coerce(value: str) -> Any:
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(value.strip())
+        except ValueError:
+            pass
+    return value.strip()
+
+
+def parse_properties(text: str) -> dict[str, Any]:
+    """Java-style ``key=value`` lines (``#``/``!`` comments, ``:`` separators) as YCSB reads them."""
+    props: dict[str, Any] = {}
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        sep = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
+        if sep <= 0:
+            raise UsageError(f"line {lineno}: expected key=value, got {raw!r}")
+        props[line[:sep].strip()] = _coerce(line[sep + 1:])
+    return props
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``-p key=value`` arguments."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-p expects key=value, got {pair!r}")
+        out[key.strip()] = _coerce(value)
+    return out
+
+
+def build(data: dict[str, Any], origin: str) -> WorkloadSpec:
+    try:
+        return WorkloadSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'workload'}: {err['msg']}" for err in exc.errors())
+        raise UsageError(f"invalid workload {origin}: {problems}") from None
+
+
+def load_file(path: Path, overrides: dict[str, Any] | None = None) -> WorkloadSpec:
+    """Load a YAML workload or a YCSB .properties file (anything not ending in .yaml/.yml)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read workload file {path}: {exc.strerror}") from None
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"workload {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"workload {path} must be a mapping of properties")
+        data.setdefault("name", path.stem)
+    else:
+        try:
+            data = parse_properties(text)
+        except UsageError as exc:
+            raise UsageError(f"workload {path}: {exc}") from None
+        for key in YCSB_IGNORED & data.keys():
+            data.pop(key)
+        data.setdefault("name", _ycsb_name(path.stem))
+    data.update(overrides or {})
+    return build(data, str(path))
+
+
+def _ycsb_name(stem: str) -> str:
+    name = stem.lower().replace("-", "_").replace(".", "_")
+    return name.removeprefix("workload") or name
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in WORKLOAD_DIR.glob("*.yaml"))
+
+
+def resolve(name_or_path: str, overrides: dict[str, Any] | None = None) -> WorkloadSpec:
+    """A built-in workload by name (``a``, ``query`` ...) or a path to a workload file."""
+    builtin = WORKLOAD_DIR / f"{name_or_path}.yaml"
+    if builtin.exists():
+        return load_file(builtin, overrides)
+    path = Path(name_or_path)
+    if path.exists():
+        return load_file(path, overrides)
+    raise UsageError(f"unknown workload {name_or_path!r}: not a built-in ({', '.join(builtin_names())}) "
+                     f"and no such file")
