@@ -213,7 +213,13 @@ class Manager:
             proc = subprocess.Popen(list(map(str, spec.argv)), cwd=spec.cwd, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env={**os.environ, **spec.env},
                                     start_new_session=True, preexec_fn=preexec)
-        record = {"pid": proc.pid, "argv0": str(spec.argv[0]), "log": str(log)}
+        # Popen can return while the child is still inside exec(): /proc/<pid>/cmdline is not yet the
+        # new program's, and the liveness check would call it dead.  Wait for the exec to finish.
+        deadline = time.monotonic() + 5.0
+        argv0 = str(spec.argv[0])
+        while not _is_ours(proc.pid, argv0) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        record = {"pid": proc.pid, "argv0": argv0, "log": str(log)}
         _pid_file(self.ctx, svc.name, spec.name).write_text(json.dumps(record))
 
     def _wait_ready(self, svc: Service) -> str:

@@ -1,0 +1,135 @@
+"""HDFS: a one-datanode MiniDFSCluster from ``hadoop-client-minicluster`` (Maven Central).
+
+``docker/hdfs/pom.xml`` resolves ``org.apache.hadoop:hadoop-client-minicluster:<HADOOP>`` (a shaded jar
+that carries MiniDFSCluster) into ``<cache>/maven/repo``; ``docker/hdfs/MiniDFS.java`` is compiled
+against it into ``<cache>/hdfs/<HADOOP>/classes``.  The launcher binds the NameNode RPC (8020), its
+HTTP/WebHDFS endpoint (9870) and every datanode address to 127.0.0.1 (WebHDFS redirects reads and
+writes to the datanode, so its address must be reachable too), disables permissions, and formats the
+name directory only on the first start: data under ``<home>/data/hdfs`` survives restarts.
+
+Recipe notes (verified): Hadoop 3.5.0 runs on JDK 17 without ``--add-opens`` flags; the minicluster
+ships no slf4j binding (we add slf4j-simple at WARN).
+
+The probe is a WebHDFS round trip with the ``hdfs`` client (HdfsCLI, what the adapter uses by default):
+GETHOMEDIRECTORY + LISTSTATUS, then the NameNode's JMX bean ``NameNodeInfo`` for the version and the
+number of live datanodes (writes need one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from storagebench.errors import ServiceError
+from storagebench.services.base import ProcessSpec, Service
+from storagebench.services.versions import HADOOP
+
+DOCKER_ROOT = Path(__file__).resolve().parents[2] / "docker"
+#: the user WebHDFS requests run as (permissions are off; this only names the home directory)
+HDFS_USER = "storagebench"
+
+
+def java_program() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise ServiceError("java not found on PATH (a JDK 17 is needed for the local HDFS and HBase)")
+    return java
+
+
+def build_java_launcher(svc: Service, target: Path, pom_dir: Path, properties: Mapping[str, str],
+                        sources: Sequence[Path] = ()) -> list[str]:
+    """Resolve the pom's classpath into ``target/classpath.txt`` and compile ``sources`` into
+    ``target/classes``; return the classpath (classes first).  Redone only when the pom, the sources
+    or the properties change (a stamp file records their hash).  Shared with the HBase service."""
+    digest = hashlib.sha256(json.dumps(sorted(properties.items())).encode())
+    for path in (pom_dir / "pom.xml", *sources):
+        digest.update(path.read_bytes())
+    stamp = target / ".complete"
+    cp_file = target / "classpath.txt"
+    classes = target / "classes"
+    if not (stamp.exists() and stamp.read_text() == digest.hexdigest()):
+        target.mkdir(parents=True, exist_ok=True)
+        svc.step(f"resolve the {svc.name} classpath with Maven",
+                 ["mvn", "-B", "-q", "-f", str(pom_dir / "pom.xml"),
+                  f"-Dmaven.repo.local={svc.ctx.cache / 'maven' / 'repo'}",
+                  *(f"-D{k}={v}" for k, v in properties.items()),
+                  "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}"])
+        if sources:
+            shutil.rmtree(classes, ignore_errors=True)
+            classes.mkdir(parents=True)
+            svc.step(f"compile the {svc.name} launcher",
+                     ["javac", "-d", str(classes), "-cp", cp_file.read_text().strip(), *map(str, sources)])
+        stamp.write_text(digest.hexdigest())
+    jars = [j for j in cp_file.read_text().strip().split(":") if j]
+    return ([str(classes)] if sources else []) + jars
+
+
+def _get_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def namenode_version(http_url: str, timeout: float = 5.0) -> tuple[str, int]:
+    """(software version, live datanodes) from the NameNode's JMX bean ``NameNodeInfo``."""
+    beans = _get_json(f"{http_url}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo", timeout)["beans"]
+    if not beans:
+        raise ServiceError("hdfs: the NameNode has no NameNodeInfo JMX bean (not a NameNode?)")
+    info = beans[0]
+    version = str(info.get("SoftwareVersion") or str(info["Version"]).split(",")[0])
+    live = json.loads(info.get("LiveNodes") or "{}")
+    return version, len(live)
+
+
+class MiniDFSService(Service):
+    name = "hdfs"
+    description = f"HDFS {HADOOP} (MiniDFSCluster from hadoop-client-minicluster): 1 NameNode + 1 DataNode"
+    start_timeout = 180.0
+    heap = "-Xmx512m"
+
+    @property
+    def root(self) -> Path:
+        return self.ctx.cache / "hdfs" / HADOOP
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.ports['webhdfs']}"
+
+    def _classpath(self) -> list[str]:
+        return build_java_launcher(self, self.root, DOCKER_ROOT / "hdfs", {"hadoop.version": HADOOP},
+                                   [DOCKER_ROOT / "hdfs" / "MiniDFS.java"])
+
+    def provision(self) -> None:
+        self._classpath()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def processes(self) -> list[ProcessSpec]:
+        argv = [java_program(), self.heap, "-XX:+UseSerialGC", "-Xss512k",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Djava.net.preferIPv4Stack=true",
+                "-cp", ":".join(self._classpath()), "MiniDFS",
+                str(self.data_dir / "minidfs"), str(self.ports["namenode"]), str(self.ports["webhdfs"])]
+        return [ProcessSpec("minidfs", argv, cwd=self.data_dir)]
+
+    def probe(self) -> str:
+        try:
+            import hdfs
+        except ImportError as exc:
+            raise ServiceError("hdfs: the probe needs HdfsCLI: pip install storagebench[hdfs]") from exc
+        client = hdfs.InsecureClient(self.http_url, user=HDFS_USER, timeout=5)
+        client.status("/")  # GETFILESTATUS
+        client.list("/")  # LISTSTATUS
+        home = _get_json(f"{self.http_url}/webhdfs/v1/?op=GETHOMEDIRECTORY&user.name={HDFS_USER}")
+        if "Path" not in home:
+            raise ServiceError(f"hdfs: unexpected GETHOMEDIRECTORY answer {home}")
+        version, live = namenode_version(self.http_url)
+        if live < 1:
+            raise ServiceError("hdfs: NameNode answers but no DataNode is live yet")
+        return f"HDFS {version}"
+
+    def endpoints(self) -> dict[str, Any]:
+        return {"url": self.http_url, "namenode": f"hdfs://{self.host}:{self.ports['namenode']}",
+                "user": HDFS_USER}
