@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from storagebench import __version__
-from storagebench.errors import StorageBenchError
+from storagebench.errors import StorageBenchError, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,10 +20,143 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"storagebench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser(
+        "run", help="run workloads on stores, write result files and the report",
+        description="Run workloads (load + run phase each) on every store, write one JSON result file per "
+                    "(store, workload, phase) under RESULTS_DIR/<run-id>/ and a report.html beside them. "
+                    "With no flags: the embedded stores (sqlite, duckdb, localdir) on YCSB A-F, delete and "
+                    "query.",
+        epilog="examples:\n  storagebench run\n  storagebench run --stores postgres,sqlite --workloads a,c\n"
+               "  storagebench run -P ycsb/workloads/workloada -p recordcount=5000 -p operationcount=20000\n"
+               "  STORAGEBENCH_POSTGRES_PASSWORD=... storagebench run --config bench.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--config", type=Path, help="YAML or TOML file with run settings and per-store options")
+    run.add_argument("--stores", help="comma-separated store names (see `storagebench list`)")
+    run.add_argument("--workloads", help="comma-separated built-in workload names or workload files")
+    run.add_argument("-P", dest="workload_files", action="append", type=Path, default=[],
+                     help="a workload file: YAML, or YCSB .properties (repeatable)")
+    run.add_argument("-p", dest="props", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a workload property, YCSB names (repeatable), e.g. -p recordcount=5000")
+    run.add_argument("--threads", type=int, help="client threads per process (default 1)")
+    run.add_argument("--processes", type=int, help="client processes (default 1)")
+    run.add_argument("--seed", type=int, help="seed for keys, values and operation choice (default 42)")
+    run.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
+    run.add_argument("--run-id", help="name of the run folder (default: UTC timestamp + random suffix)")
+    run.add_argument("--no-report", action="store_true", help="do not build report.html at the end")
+    run.set_defaults(handler=cmd_run)
+
+    lst = sub.add_parser("list", help="list adapters (with capabilities) and built-in workloads")
+    lst.set_defaults(handler=cmd_list)
+
+    rep = sub.add_parser("report", help="build report.html from a run folder's result files")
+    rep.add_argument("run_dir", type=Path, help="results/<run-id>")
+    rep.add_argument("-o", "--output", type=Path, help="output file (default: <run_dir>/report.html)")
+    rep.set_defaults(handler=cmd_report)
+
     from storagebench.services import cli as services_cli
 
     services_cli.add_parser(sub)
     return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from storagebench import config as cfg
+    from storagebench import suite
+    from workloads import spec as wspec
+
+    file_data = cfg.load_config_file(args.config) if args.config else {}
+    flags: dict[str, Any] = {
+        "threads": args.threads, "processes": args.processes, "seed": args.seed,
+        "results_dir": args.results_dir, "run_id": args.run_id,
+    }
+    if args.stores:
+        flags["stores"] = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if args.workloads:
+        flags["workloads"] = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    elif args.workload_files:
+        flags["workloads"] = []
+    overrides = wspec.parse_overrides(args.props)
+    if overrides:
+        flags["properties"] = overrides
+    if args.no_report:
+        flags["report"] = False
+    config = cfg.build_config(file_data, flags)
+    extra = [wspec.load_file(p, dict(config.properties)) for p in args.workload_files]
+    specs = suite.resolve_workloads(config, extra)
+    if not specs:
+        raise UsageError("no workloads given")
+    # validate and reach every store before anything is created
+    stores = suite.preflight(config)
+    run_id = config.run_id or suite.new_run_id()
+    run_dir = config.results_dir / run_id
+    if run_dir.exists():
+        raise UsageError(f"run folder {run_dir} already exists; choose another --run-id (earlier runs are "
+                         f"never overwritten)")
+    run_dir.mkdir(parents=True)
+    console = Console(stderr=True)
+    console.print(f"run [bold]{run_id}[/]: stores {', '.join(s.name for s in stores)}; workloads "
+                  f"{', '.join(s.name for s in specs)}; {config.threads} thread(s) x {config.processes} process(es)")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:>9} ops/s  {task.fields[failed]} failed"), TimeRemainingColumn())
+    started = time.monotonic()
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def on_progress(label: str, total: int, done: int, failed: int) -> None:
+            if label not in tasks:
+                tasks[label] = (bar.add_task(label, total=total, rate="", failed=0), time.monotonic())
+            task, t0 = tasks[label]
+            rate = done / max(time.monotonic() - t0, 1e-9)
+            bar.update(task, completed=done, rate=f"{rate:,.0f}", failed=failed)
+
+        suite.execute(config, stores, specs, run_dir, run_id, on_progress, echo=bar.console.print)
+    console.print(f"finished in {time.monotonic() - started:.1f}s; results in {run_dir}")
+    if config.report:
+        from report.html import write_report
+
+        path = write_report(run_dir)
+        print(path.resolve())
+    else:
+        print(run_dir.resolve())
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from adapters.base import Capabilities
+    from storagebench.adapters import available, load_adapter
+    from workloads import spec as wspec
+
+    ops = Capabilities.OPERATIONS
+    table = Table("adapter", *ops, "description", title="adapters")
+    for name in sorted(available()):
+        try:
+            cls = load_adapter(name)
+        except UsageError as exc:
+            table.add_row(name, *["-" for _ in ops], f"not loadable: {exc}")
+            continue
+        table.add_row(name, *[str(cls.capabilities.support(op)) for op in ops], cls.description)
+    console = Console()
+    console.print(table)
+    wtable = Table("workload", "description", title="built-in workloads (-P takes files, YAML or YCSB)")
+    for name in wspec.builtin_names():
+        wtable.add_row(name, wspec.resolve(name).description)
+    console.print(wtable)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from report.html import write_report
+
+    if not args.run_dir.is_dir():
+        raise UsageError(f"no such run folder: {args.run_dir}")
+    print(write_report(args.run_dir, args.output).resolve())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,3 +28,57 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=False, default=str) + "\n")
+
+
+def git_commit() -> dict[str, Any]:
+    """The commit of the checkout the harness runs from (and whether it had local changes)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=5, check=True).stdout.strip())
+        return {"commit": sha, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def machine_info() -> dict[str, Any]:
+    import platform
+    import socket
+
+    info: dict[str, Any] = {
+        "hostname": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory_gib"] = round(int(line.split()[1]) / 2**20, 1)
+                break
+    except OSError:
+        pass
+    return info
+
+
+def result_path(run_dir: Path, store: str, workload: str, phase: str) -> Path:
+    return run_dir / f"{store}__{workload}__{phase}.json"
+
+
+def load_results(run_dir: Path) -> list[dict[str, Any]]:
+    """Every result file of a run, in a stable order; files that are not ours are ignored."""
+    results = []
+    for path in sorted(run_dir.glob("*__*__*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("kind") == "storagebench.result":
+            results.append(data)
+    return results

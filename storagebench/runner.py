@@ -68,9 +68,10 @@ class _Worker:
         self.fields = spec.field_names()
         self.consecutive_failures = 0
         self.aborted = ""
+        self.done = 0  # operations (or rows) of this phase completed, for progress
 
     def _publish(self) -> None:
-        self.progress[2 * self.worker] = self.recorder.done
+        self.progress[2 * self.worker] = self.done
         self.progress[2 * self.worker + 1] = self.recorder.failed
 
     def _failed(self, proxy: TimedAdapter) -> bool:
@@ -118,6 +119,7 @@ class _Worker:
             if size == 1:
                 for key in names:
                     proxy.insert(ns, key, self.values.record(key))
+                    self.done += 1
                     if self._failed(proxy):
                         return
             else:
@@ -127,6 +129,7 @@ class _Worker:
                     keys = names[b:b + size]
                     cols = {f: [self.values.value(k, f) for k in keys] for f in self.fields}
                     proxy.write_batch(ns, pa.table({"key": keys, **cols}))
+                    self.done += len(keys)
                     if self._failed(proxy):
                         return
             self._publish()
@@ -200,6 +203,7 @@ class _Worker:
                         status = proxy.last_status
                     rec.add("read_modify_write", status, t0, now(), proxy.intended_ns)
                 done += 1
+                self.done = done
                 if self._failed(proxy):
                     return
                 if done % PROGRESS_EVERY == 0:

@@ -47,7 +47,8 @@ def kudu_client_classpath(cache: Path | None = None) -> list[str]:
     lib = kudu_cache_dir(cache) / "client-lib"
     jars = sorted(str(p) for p in lib.glob("*.jar"))
     if not (lib / ".complete").exists() or not any("kudu-client" in Path(j).name for j in jars):
-        raise ServiceError(f"kudu: Java client jars not found under {lib}; run `storagebench services up kudu`")
+        raise ServiceError(f"kudu: Java client jars not found under {lib}; "
+                           "run `storagebench services up kudu`")
     return jars
 
 
@@ -70,9 +71,10 @@ class KuduService(Service):
         return self.root / "binary" / f"kudu-binary-{KUDU}-{_PLATFORM}"
 
     def _maven(self, description: str, *goal: str) -> None:
-        self.step(description, ["mvn", "-B", "-q", "-f", DOCKER_DIR / "pom.xml",
+        self.step(description, ["mvn", "-B", "-q", "-f", str(DOCKER_DIR / "pom.xml"),
                                 f"-Dmaven.repo.local={self.ctx.cache / 'maven' / 'repo'}",
-                                f"-Dkudu.version={KUDU}", *goal])
+                                f"-Dkudu.version={KUDU}", f"-Dsbench.build.dir={self.root / 'maven-build'}",
+                                *goal])
 
     def provision(self) -> None:
         if not (self.root / "binary" / ".complete").exists():
@@ -104,17 +106,20 @@ class KuduService(Service):
             f"--fs_wal_dir={base / 'wal'}", f"--fs_data_dirs={base / 'data'}", f"--log_dir={base / 'logs'}",
             "--logtostderr", "--enable_minidumps=false",
             f"--memory_limit_hard_bytes={memory_mib * 2**20}",
-            "--num_reactor_threads=2", "--rpc_num_acceptors_per_address=1", "--maintenance_manager_num_threads=1",
+            "--num_reactor_threads=2", "--rpc_num_acceptors_per_address=1",
+            "--maintenance_manager_num_threads=1",
         ]
 
     def processes(self) -> list[ProcessSpec]:
         bin_dir = self.binary_home / "bin"
         ports = self.ports
         master = [str(bin_dir / "kudu-master"),
-                  *self._common_flags("master", ports["master"], ports["master_http"], self.master_memory_mib),
+                  *self._common_flags("master", ports["master"], ports["master_http"],
+                                      self.master_memory_mib),
                   "--default_num_replicas=1", "--rpc_num_service_threads=2", "--block_cache_capacity_mb=16"]
         tserver = [str(bin_dir / "kudu-tserver"),
-                   *self._common_flags("tserver", ports["tserver"], ports["tserver_http"], self.tserver_memory_mib),
+                   *self._common_flags("tserver", ports["tserver"], ports["tserver_http"],
+                                       self.tserver_memory_mib),
                    f"--tserver_master_addrs={self.master_addresses}", "--rpc_num_service_threads=4",
                    f"--block_cache_capacity_mb={self.tserver_block_cache_mib}"]
         env = self._env()
@@ -125,18 +130,21 @@ class KuduService(Service):
     def master_addresses(self) -> str:
         return f"{self.host}:{self.ports['master']}"
 
-    def _cli(self, *args: str) -> Any:
-        """Run the bundled ``kudu`` CLI with ``-format=json`` and return the parsed answer."""
-        proc = subprocess.run([str(self.binary_home / "bin" / "kudu"), *args, "-format=json"],
-                              capture_output=True, text=True, timeout=30, env={**os.environ, **self._env()},
-                              check=False)
+    def _cli(self, *args: str) -> str:
+        """Run the bundled ``kudu`` CLI; return its output, raise with its error when it fails."""
+        proc = subprocess.run([str(self.binary_home / "bin" / "kudu"), *args], capture_output=True, text=True,
+                              timeout=30, env={**os.environ, **self._env()}, check=False)
         if proc.returncode != 0:
-            raise ServiceError(f"kudu {' '.join(args)}: {(proc.stderr or proc.stdout).strip()[:300]}")
-        return json.loads(proc.stdout)
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            reason = lines[-1] if lines else f"exit {proc.returncode}"
+            raise ServiceError(f"kudu {' '.join(args[:2])}: {reason}")
+        return proc.stdout
 
     def probe(self) -> str:
-        masters = self._cli("master", "list", self.master_addresses, "-columns=uuid,version")
-        tservers = self._cli("tserver", "list", self.master_addresses, "-columns=uuid,version")
+        masters = json.loads(self._cli("master", "list", self.master_addresses,
+                                       "-columns=uuid,version", "-format=json"))
+        tservers = json.loads(self._cli("tserver", "list", self.master_addresses,
+                                        "-columns=uuid", "-format=json"))
         if not tservers:
             raise ServiceError("kudu: master answers but no tablet server has registered yet")
         self._cli("table", "list", self.master_addresses)

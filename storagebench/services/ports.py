@@ -14,6 +14,6 @@ PORTS: dict[str, dict[str, int]] = {
     "s3": {"http": 7070},
     "hdfs": {"namenode": 8020, "webhdfs": 9870},
     "hbase": {"zookeeper": 2181, "thrift": 9090},
-    "kudu": {"master": 7051, "tserver": 7050},
+    "kudu": {"master": 7051, "tserver": 7050, "master_http": 8051, "tserver_http": 8050},
     "neo4j": {"bolt": 7687},
 }

@@ -1,0 +1,1 @@
+"""The comparative report: built from result files alone."""

@@ -1,0 +1,110 @@
+"""Run configuration: defaults, a YAML/TOML file, environment overrides, command-line flags.
+
+Precedence for a store's options (later wins): the adapter's defaults < the endpoints file written by
+``storagebench services up`` < the config file's ``options.<store>`` < ``STORAGEBENCH_<STORE>_<OPTION>``
+environment variables.  Everything is validated before anything is created.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.base import AdapterOptions
+from storagebench.adapters import load_adapter
+from storagebench.errors import UsageError
+from storagebench.services.manager import load_endpoints
+
+#: the embedded default: stores that need no server
+DEFAULT_STORES = ["sqlite", "duckdb", "localdir"]
+DEFAULT_WORKLOADS = ["a", "b", "c", "d", "e", "f", "delete", "query"]
+ENV_PREFIX = "STORAGEBENCH_"
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stores: list[str] = Field(default_factory=lambda: list(DEFAULT_STORES), min_length=1)
+    workloads: list[str] = Field(default_factory=lambda: list(DEFAULT_WORKLOADS))
+    threads: int = Field(default=1, ge=1, le=1024)
+    processes: int = Field(default=1, ge=1, le=256)
+    seed: int = Field(default=42, ge=0)
+    results_dir: Path = Path("results")
+    run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    #: YCSB properties applied to every workload, over what the workload files say (e.g. recordcount)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    #: per-store adapter options
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    report: bool = True
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"config file {path} is malformed: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must be a mapping")
+    return data
+
+
+def build_config(file_data: dict[str, Any], flags: dict[str, Any]) -> RunConfig:
+    data = {**file_data, **{k: v for k, v in flags.items() if v is not None}}
+    if "properties" in flags:
+        data["properties"] = {**file_data.get("properties", {}), **flags["properties"]}
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(f"invalid configuration: {_problems(exc)}") from None
+
+
+def env_options(store: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    prefix = f"{ENV_PREFIX}{store.upper()}_"
+    env = os.environ if environ is None else environ
+    return {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)}
+
+
+def store_options(store: str, config: RunConfig, environ: dict[str, str] | None = None) -> AdapterOptions:
+    """The validated options of one store (raises UsageError naming the bad option)."""
+    cls = load_adapter(store)
+    merged: dict[str, Any] = {}
+    merged.update(load_endpoints().get(store, {}))
+    merged.update(config.options.get(store, {}))
+    merged.update(env_options(store, environ))
+    try:
+        return cls.Options.model_validate(merged)
+    except ValidationError as exc:
+        raise UsageError(f"invalid options for store {store!r}: {_problems(exc)} "
+                         f"(set them under options.{store} in the config file or as "
+                         f"{ENV_PREFIX}{store.upper()}_<OPTION>)") from None
+
+
+def plain_options(options: AdapterOptions) -> dict[str, Any]:
+    """Options as plain values for worker processes (secrets revealed: never written anywhere)."""
+    out: dict[str, Any] = {}
+    for name in type(options).model_fields:
+        value = getattr(options, name)
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        out[name] = value
+    return out
+
+
+def redacted_options(options: AdapterOptions) -> dict[str, Any]:
+    """Options for result files and logs: SecretStr fields come out as '**********'."""
+    return options.model_dump(mode="json")

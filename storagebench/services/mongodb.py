@@ -1,0 +1,157 @@
+"""The MongoDB wire API, served by FerretDB v1 on our own PostgreSQL.
+
+No package registry ships a real ``mongod``, so the local "mongodb" engine is FerretDB 1.24.2 (the last
+release that runs on plain PostgreSQL) built from the Go module proxy into the cache.  It stores every
+MongoDB database as a schema of the PostgreSQL database ``ferretdb`` in the ``postgres`` service's
+cluster.  What answers is reported as FerretDB, never as MongoDB.
+
+Why not ``go install``: FerretDB panics at start-up unless ``build/version/version.txt`` was generated
+into its source tree (its release build does that).  So provisioning downloads the module, copies it to
+the cache, writes that file, and runs ``go build`` there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from storagebench.errors import ServiceError
+from storagebench.services.base import ProcessSpec, Service
+from storagebench.services.versions import FERRETDB
+
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+#: the PostgreSQL database FerretDB keeps its data in (created in the postgres service's cluster)
+FERRETDB_PG_DATABASE = "ferretdb"
+
+
+def go_env(cache: Path) -> dict[str, str]:
+    """Environment for the go tool with every download and build artefact under ``<cache>/go``."""
+    root = cache / "go"
+    return {
+        "GOPATH": str(root),
+        "GOMODCACHE": str(root / "mod"),
+        "GOCACHE": str(root / "build"),
+        "GOFLAGS": "-buildvcs=false -modcacherw",
+        "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local"),
+        # one compile job at a time: two cores are shared with running engines
+        "GOMAXPROCS": os.environ.get("GOMAXPROCS", "2"),
+    }
+
+
+def go_binary() -> str:
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        raise ServiceError("the go tool is needed to build this engine (Go >= 1.22 on PATH)")
+    return go
+
+
+def module_cache_dir(cache: Path, module: str, version: str) -> Path:
+    """Where ``go mod download`` puts ``module@version`` (upper-case letters are escaped as !lower)."""
+    escaped = "".join(f"!{c.lower()}" if c.isupper() else c for c in module)
+    return cache / "go" / "mod" / f"{escaped}@{version}"
+
+
+class FerretDBService(Service):
+    name = "mongodb"
+    description = f"FerretDB {FERRETDB} (MongoDB wire protocol) on the postgres service"
+    requires = ("postgres",)
+    start_timeout = 60.0
+
+    @property
+    def binary(self) -> Path:
+        return self.ctx.cache / "go" / f"ferretdb-{FERRETDB}" / "ferretdb"
+
+    @property
+    def port(self) -> int:
+        return self.ports["wire"]
+
+    def _postgres(self) -> Any:
+        from storagebench.services.postgres import PostgresService
+
+        return PostgresService(self.ctx)
+
+    def provision(self) -> None:
+        if not self.binary.exists():
+            self._build()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._ensure_database()
+
+    def _build(self) -> None:
+        go = go_binary()
+        env = go_env(self.ctx.cache)
+        work = self.ctx.cache / "go"
+        work.mkdir(parents=True, exist_ok=True)
+        self.step(f"go mod download {FERRETDB_MODULE}@{FERRETDB}",
+                  [go, "mod", "download", f"{FERRETDB_MODULE}@{FERRETDB}"], cwd=work, env=env)
+        source = work / "src" / f"ferretdb-{FERRETDB}"
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(module_cache_dir(self.ctx.cache, FERRETDB_MODULE, FERRETDB), source)
+        for folder, _dirs, files in os.walk(source):  # the module cache is read-only
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(Path(folder) / name, 0o644)
+        version_dir = source / "build" / "version"
+        (version_dir / "version.txt").write_text(f"{FERRETDB}\n")
+        (version_dir / "package.txt").write_text("storagebench\n")
+        partial = self.binary.with_name("ferretdb.partial")
+        self.step(f"go build ferretdb {FERRETDB} (a few minutes the first time)",
+                  [go, "build", "-p", "1", "-trimpath", "-o", partial, "./cmd/ferretdb"],
+                  cwd=source, env=env)
+        partial.rename(self.binary)
+        shutil.rmtree(source, ignore_errors=True)
+
+    def _ensure_database(self) -> None:
+        """FerretDB wants its PostgreSQL database to exist; create it once (postgres is up: requires)."""
+        import psycopg2
+
+        pg = self._postgres()
+        try:
+            conn = psycopg2.connect(connect_timeout=5, **{("dbname" if k == "database" else k): v
+                                                           for k, v in pg.endpoints().items()})
+        except psycopg2.Error as exc:
+            raise ServiceError(f"mongodb: cannot reach the postgres service to create database "
+                               f"{FERRETDB_PG_DATABASE!r} ({exc}); run `storagebench services up postgres`") from exc
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (FERRETDB_PG_DATABASE,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{FERRETDB_PG_DATABASE}"')
+                    self.ctx.echo(f"[mongodb] created PostgreSQL database {FERRETDB_PG_DATABASE!r}")
+        finally:
+            conn.close()
+
+    def processes(self) -> list[ProcessSpec]:
+        pg = self._postgres().endpoints()
+        url = f"postgres://{pg['user']}@{pg['host']}:{pg['port']}/{FERRETDB_PG_DATABASE}"
+        argv = [str(self.binary), "--handler=postgresql", f"--postgresql-url={url}",
+                f"--listen-addr={self.host}:{self.port}", "--debug-addr=-", "--telemetry=disable",
+                f"--state-dir={self.data_dir}", "--log-level=WARN"]
+        return [ProcessSpec("ferretdb", argv, cwd=self.data_dir)]
+
+    def probe(self) -> str:
+        import pymongo
+
+        client: Any = pymongo.MongoClient(host=self.host, port=self.port, serverSelectionTimeoutMS=3000,
+                                          connectTimeoutMS=3000, directConnection=True)
+        try:
+            info = client.admin.command("buildInfo")
+        finally:
+            client.close()
+        label = describe_build_info(info)
+        if "ferretdbVersion" in info:  # FerretDB does not report its backend: ask the backend itself
+            label += f" on {self._postgres().probe()}"
+        return label
+
+    def endpoints(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port}
+
+
+def describe_build_info(info: dict[str, Any]) -> str:
+    """'FerretDB 1.24.2 (MongoDB wire 7.0.42)' or 'MongoDB 7.0.12' from a buildInfo reply."""
+    wire = str(info.get("version", "?"))
+    if "ferretdbVersion" in info:
+        return f"FerretDB {str(info['ferretdbVersion']).removeprefix('v')} (MongoDB wire {wire})"
+    return f"MongoDB {wire}"

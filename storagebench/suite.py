@@ -1,0 +1,232 @@
+"""A whole benchmark run: validate everything, then for each store and workload: prepare, load, run,
+drop, and write one result file per phase.  One store failing never loses another store's results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adapters.base import Adapter, AdapterOptions, Support
+from storagebench import __version__
+from storagebench.adapters import load_adapter
+from storagebench.config import RunConfig, plain_options, redacted_options, store_options
+from storagebench.errors import StorageBenchError, Unavailable, UsageError
+from storagebench.measurement import ERROR, OK, UNAVAILABLE, UNEXPECTED, summarize
+from storagebench.measurement import encode as encode_hist
+from storagebench.results import SCHEMA_VERSION, git_commit, machine_info, result_path, write_json
+from storagebench.runner import PhaseOutcome, PhasePlan, run_phase
+from workloads import spec as workload_spec
+from workloads.spec import WorkloadSpec
+
+Progress = Callable[[str, int, int, int], None]  # (label, total, done, failed)
+
+
+@dataclass
+class StorePlan:
+    name: str
+    adapter: type[Adapter]
+    options: AdapterOptions
+    server: dict[str, Any]
+    client: dict[str, str]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+def resolve_workloads(config: RunConfig, extra: list[WorkloadSpec] | None = None) -> list[WorkloadSpec]:
+    specs = [workload_spec.resolve(name, dict(config.properties)) for name in config.workloads]
+    specs.extend(extra or [])
+    names = [s.name for s in specs]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise UsageError(f"workload names must be unique in one run: {', '.join(sorted(dupes))}")
+    return specs
+
+
+def preflight(config: RunConfig) -> list[StorePlan]:
+    """Resolve adapters and options and reach every store, before anything is written."""
+    plans = []
+    for name in dict.fromkeys(config.stores):
+        cls = load_adapter(name)
+        options = store_options(name, config)
+        if config.processes > 1 and not cls.capabilities.multiprocess:
+            raise UsageError(f"store {name!r} cannot be used from several processes; use --processes 1 "
+                             f"(threads are fine)")
+        adapter = cls(options)
+        try:
+            adapter.connect()
+            info = adapter.server_info()
+            client = adapter.client_info()
+        except StorageBenchError as exc:
+            raise UsageError(f"cannot reach store {name!r}: {exc}; is it running? "
+                             f"(`storagebench services up {name}` starts a local one)") from None
+        except Exception as exc:
+            raise UsageError(f"cannot reach store {name!r}: {type(exc).__name__}: {exc}") from None
+        finally:
+            adapter.close()
+        plans.append(StorePlan(name, cls, options, {"engine": info.engine, "version": info.version,
+                                                    "details": info.details, "label": info.label()}, client))
+    return plans
+
+
+def _operations(outcome: PhaseOutcome, seconds: float) -> dict[str, Any]:
+    merged = outcome.merged
+    ops: dict[str, Any] = {}
+    by_op: dict[str, dict[str, Any]] = {}
+    for key, hist in merged["histograms"].items():
+        op, status = key.split("|")
+        by_op.setdefault(op, {})[status] = hist
+    for op, statuses in sorted(by_op.items()):
+        from storagebench.measurement import new_histogram
+
+        combined = new_histogram()
+        ok = new_histogram()
+        for status, hist in statuses.items():
+            combined.add(hist)
+            if status == OK:
+                ok.add(hist)
+        entry: dict[str, Any] = {
+            "status_counts": {s: h.get_total_count() for s, h in sorted(statuses.items())},
+            "latency": summarize(combined, seconds),
+        }
+        intended = {k.split("|")[1]: h for k, h in merged["intended"].items() if k.split("|")[0] == op}
+        if intended:
+            ih = new_histogram()
+            for h in intended.values():
+                ih.add(h)
+            entry["intended_latency"] = summarize(ih, seconds)
+        ops[op] = entry
+    return ops
+
+
+def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, config: RunConfig,
+                 outcome: PhaseOutcome | None, started: str, status: str, reason: str = "") -> dict[str, Any]:
+    seconds = outcome.measured_seconds if outcome else 0.0
+    result: dict[str, Any] = {
+        "kind": "storagebench.result",
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "store": store.name,
+        "workload": spec.name,
+        "workload_description": spec.description,
+        "phase": phase,
+        "status": status,
+        "reason": reason,
+        "started_at": started,
+        "finished_at": now_iso(),
+        "harness": {"version": __version__, **git_commit()},
+        "machine": machine_info(),
+        "server": store.server,
+        "client": store.client,
+        "capabilities": store.adapter.capabilities.as_dict(),
+        "seed": config.seed,
+        "config": {
+            "threads": config.threads, "processes": config.processes, "seed": config.seed,
+            "workload": spec.model_dump(mode="json"), "store_options": redacted_options(store.options),
+        },
+    }
+    if outcome is not None:
+        merged = outcome.merged
+        total = sum(h.get_total_count() for k, h in merged["histograms"].items() if not k.startswith("verify|"))
+        failed = sum(h.get_total_count() for k, h in merged["histograms"].items()
+                     if k.split("|")[1] in (ERROR, UNAVAILABLE, UNEXPECTED))
+        result.update({
+            "duration_s": seconds,
+            "wall_s": outcome.wall_seconds,
+            "totals": {"operations": total, "failed": failed,
+                       "ops_per_sec": total / seconds if seconds > 0 else None},
+            "operations": _operations(outcome, seconds),
+            "rows": merged["rows"],
+            "histograms": {k: encode_hist(h) for k, h in merged["histograms"].items()},
+            "intended_histograms": {k: encode_hist(h) for k, h in merged["intended"].items()},
+            "timeseries": {"interval_s": 1, "ops": merged["series_ops"], "failed": merged["series_errors"]},
+            "errors": merged["errors"],
+            "problems": outcome.fatal + outcome.aborted,
+        })
+    return result
+
+
+def unsupported_ops(adapter: type[Adapter], spec: WorkloadSpec) -> list[str]:
+    caps = adapter.capabilities
+    return [op for op in spec.operations() if caps.support(op) is Support.UNSUPPORTED]
+
+
+def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec], run_dir: Path,
+            run_id: str, progress: Progress | None = None, echo: Callable[[str], None] = print) -> list[Path]:
+    written: list[Path] = []
+    token = run_id.split("-")[-1].lower()
+    for store in stores:
+        for spec in specs:
+            written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo))
+    return written
+
+
+def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
+         progress: Progress | None, echo: Callable[[str], None]) -> list[Path]:
+    started = now_iso()
+    missing = unsupported_ops(store.adapter, spec)
+    if missing:
+        path = result_path(run_dir, store.name, spec.name, "run")
+        write_json(path, build_result(run_id, store, spec, "run", config, None, started, "skipped",
+                                      f"operations unsupported by {store.name}: {', '.join(missing)}"))
+        echo(f"{store.name} / {spec.name}: skipped (unsupported: {', '.join(missing)})")
+        return [path]
+    namespace = f"sbench_{spec.name}_{token}"
+    options = plain_options(store.options)
+    control = store.adapter(store.options)
+    written: list[Path] = []
+    try:
+        control.connect()
+        control.drop(namespace)
+        control.prepare(namespace, spec.field_names())
+        for phase, total in (("load", spec.recordcount), ("run", spec.operationcount)):
+            phase_started = now_iso()
+            plan = PhasePlan(store.name, options, spec, phase, namespace, config.seed, config.threads,
+                             config.processes)
+            label = f"{store.name} / {spec.name} / {phase}"
+
+            def report(done: int, failed: int, label: str = label, total: int = total) -> None:
+                if progress:
+                    progress(label, total, done, failed)
+
+            t0 = time.monotonic()
+            report(0, 0)
+            outcome = run_phase(plan, report)
+            status, reason = "ok", ""
+            if outcome.fatal:
+                status, reason = "failed", "; ".join(outcome.fatal[:3])
+            elif outcome.aborted:
+                status, reason = "aborted", "; ".join(outcome.aborted[:3])
+            path = result_path(run_dir, store.name, spec.name, phase)
+            write_json(path, build_result(run_id, store, spec, phase, config, outcome, phase_started,
+                                          status, reason))
+            written.append(path)
+            echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))
+            if status != "ok":
+                break
+    except StorageBenchError as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, Unavailable):
+            reason = f"store unavailable: {exc}"
+        path = result_path(run_dir, store.name, spec.name, "run")
+        if path not in written:
+            write_json(path, build_result(run_id, store, spec, "run", config, None, started, "failed", reason))
+            written.append(path)
+        echo(f"{store.name} / {spec.name}: failed ({reason})")
+    finally:
+        try:
+            control.drop(namespace)
+        except Exception as exc:
+            echo(f"{store.name} / {spec.name}: could not drop {namespace} ({exc})")
+        control.close()
+    return written
