@@ -76,7 +76,7 @@ def cluster_version(info_url: str, timeout: float = 5.0) -> str:
 
 class HBaseService(Service):
     name = "hbase"
-    description = f"Apache HBase {HBASE} standalone (HMaster + in-process region server and ZooKeeper) + Thrift"
+    description = f"Apache HBase {HBASE} standalone (master, region server, ZooKeeper in one JVM) + Thrift"
     start_timeout = 180.0
     master_heap = "-Xmx512m"
     thrift_heap = "-Xmx256m"
@@ -91,7 +91,7 @@ class HBaseService(Service):
 
     @property
     def info_url(self) -> str:
-        return f"http://{self.host}:{self.ports['master_http']}"
+        return f"http://{self.host}:{self.ports['master_info']}"
 
     def _classpath(self) -> list[str]:
         return build_java_launcher(self, self.root, DOCKER_ROOT / "hbase", {
@@ -117,10 +117,10 @@ class HBaseService(Service):
             "hbase.master.ipc.address": host,
             "hbase.regionserver.ipc.address": host,
             "hbase.master.port": str(self.ports["master"]),
-            "hbase.regionserver.port": str(self.ports["regionserver"]),
+            "hbase.regionserver.port": str(self.ports["region"]),
             # the master's info server answers the version query; the others stay off
             "hbase.master.info.bindAddress": host,
-            "hbase.master.info.port": str(self.ports["master_http"]),
+            "hbase.master.info.port": str(self.ports["master_info"]),
             "hbase.regionserver.info.port": "-1",
             "hbase.thrift.info.port": "-1",
             # few threads: the machine is shared with other engines
