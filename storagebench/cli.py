@@ -141,7 +141,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             table.add_row(name, *["-" for _ in ops], f"not loadable: {exc}")
             continue
         table.add_row(name, *[str(cls.capabilities.support(op)) for op in ops], cls.description)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)
     wtable = Table("workload", "description", title="built-in workloads (-P takes files, YAML or YCSB)")
     for name in wspec.builtin_names():

@@ -134,7 +134,7 @@ class _Worker:
                         return
             self._publish()
 
-    def _run(self, proxy: TimedAdapter) -> None:  # noqa: C901 - the hot loop stays in one place
+    def _run(self, proxy: TimedAdapter) -> None:
         plan, spec = self.plan, self.plan.spec
         ns, values, namer, rec, fields = plan.namespace, self.values, self.namer, self.recorder, self.fields
         stream = OperationStream(spec, plan.seed, self.worker, self.workers)

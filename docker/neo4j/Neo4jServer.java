@@ -37,6 +37,9 @@ public final class Neo4jServer {
                 .setConfig(HttpsConnector.enabled, false)
                 .setConfig(GraphDatabaseSettings.auth_enabled, false)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, pageCacheBytes)
+                // a benchmark engine: keep the transaction log small instead of Neo4j's "2 days"
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "2 files")
+                .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
                 .build();
 
         CountDownLatch stopped = new CountDownLatch(1);

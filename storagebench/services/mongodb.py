@@ -97,7 +97,7 @@ class FerretDBService(Service):
         (version_dir / "package.txt").write_text("storagebench\n")
         partial = self.binary.with_name("ferretdb.partial")
         self.step(f"go build ferretdb {FERRETDB} (a few minutes the first time)",
-                  [go, "build", "-p", "1", "-trimpath", "-o", partial, "./cmd/ferretdb"],
+                  [go, "build", "-p", "1", "-trimpath", "-o", str(partial), "./cmd/ferretdb"],
                   cwd=source, env=env)
         partial.rename(self.binary)
         shutil.rmtree(source, ignore_errors=True)
@@ -112,7 +112,8 @@ class FerretDBService(Service):
                                                            for k, v in pg.endpoints().items()})
         except psycopg2.Error as exc:
             raise ServiceError(f"mongodb: cannot reach the postgres service to create database "
-                               f"{FERRETDB_PG_DATABASE!r} ({exc}); run `storagebench services up postgres`") from exc
+                               f"{FERRETDB_PG_DATABASE!r} ({exc}); "
+                               f"run `storagebench services up postgres`") from exc
         try:
             conn.autocommit = True
             with conn.cursor() as cur:

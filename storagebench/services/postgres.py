@@ -74,8 +74,8 @@ class PostgresService(Service):
         try:
             pw = pwd.getpwnam(PG_USER)
         except KeyError as exc:
-            raise ServiceError(f"postgres: OS user {PG_USER!r} does not exist (the Debian package creates it)") \
-                from exc
+            raise ServiceError(f"postgres: OS user {PG_USER!r} does not exist "
+                               f"(the Debian package creates it)") from exc
         self.data_dir.mkdir(parents=True, exist_ok=True)
         grant_traverse(self.data_dir, pw.pw_uid, pw.pw_gid, self.ctx.echo)
         for directory in (self.data_dir, self.socket_dir):
@@ -84,11 +84,13 @@ class PostgresService(Service):
         if not (self.pgdata / "PG_VERSION").exists():
             if self.pgdata.exists():  # a half-finished initdb: start over
                 shutil.rmtree(self.pgdata)
-            self.step("initdb", ["runuser", "-u", PG_USER, "--", bin_dir() / "initdb", "-D", self.pgdata,
-                                 "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+            self.step("initdb", ["runuser", "-u", PG_USER, "--", str(bin_dir() / "initdb"),
+                                 "-D", str(self.pgdata), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
+                                 "--locale=C.UTF-8", "--no-sync"])
         elif (version := (self.pgdata / "PG_VERSION").read_text().strip()) != POSTGRES_MAJOR:
             raise ServiceError(f"postgres: {self.pgdata} holds a PostgreSQL {version} cluster, expected "
-                               f"{POSTGRES_MAJOR}; remove it with `storagebench services down postgres --clean`")
+                               f"{POSTGRES_MAJOR}; remove it with "
+                               f"`storagebench services down postgres --clean`")
         # a stale pid file from a killed server blocks the next start
         stale = self.pgdata / "postmaster.pid"
         if stale.exists():
@@ -122,8 +124,8 @@ class PostgresService(Service):
 
     def stop_hook(self) -> None:
         # SIGTERM (what the manager sends) is a *smart* shutdown that waits for clients; fast is what we want
-        self.step("pg_ctl stop -m fast", ["runuser", "-u", PG_USER, "--", bin_dir() / "pg_ctl", "stop",
-                                          "-D", self.pgdata, "-m", "fast", "-w", "-t", "30"], timeout=60)
+        self.step("pg_ctl stop -m fast", ["runuser", "-u", PG_USER, "--", str(bin_dir() / "pg_ctl"), "stop",
+                                          "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "30"], timeout=60)
 
 
 def grant_traverse(path: Path, uid: int, gid: int, echo: Any = print) -> None:
@@ -153,5 +155,6 @@ def _acl_allows(path: Path, uid: int) -> bool:
         return False
     import subprocess
 
-    out = subprocess.run(["getfacl", "-n", "-p", str(path)], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(["getfacl", "-n", "-p", str(path)], capture_output=True, text=True,
+                         check=False).stdout
     return any(line.startswith(f"user:{uid}:") and "x" in line.split(":")[2] for line in out.splitlines())

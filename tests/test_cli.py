@@ -1,0 +1,137 @@
+"""The command line as a user meets it: a full run, YCSB files, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from storagebench.cli import main
+from storagebench.results import load_results
+
+SMALL = ["-p", "recordcount=60", "-p", "operationcount=80"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Embedded stores write under a temp dir, and no endpoints file from a real `services up` leaks in."""
+    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "s.db"))
+    monkeypatch.setenv("STORAGEBENCH_DUCKDB_PATH", str(tmp_path / "home" / "d.db"))
+    monkeypatch.setenv("STORAGEBENCH_LOCALDIR_ROOT", str(tmp_path / "home" / "objects"))
+
+
+def run(tmp_path: Path, *args: str) -> int:
+    return main(["run", "--results-dir", str(tmp_path / "results"), *args])
+
+
+def test_run_writes_results_and_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(tmp_path, "--stores", "sqlite,duckdb,localdir,null", "--workloads", "a,e,query",
+               "--run-id", "r1", *SMALL) == 0
+    report = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report == (tmp_path / "results" / "r1" / "report.html").resolve()
+    results = load_results(tmp_path / "results" / "r1")
+    got = {(r["store"], r["workload"], r["phase"]) for r in results}
+    assert got == {(s, w, p) for s in ("sqlite", "duckdb", "localdir", "null") for w in ("a", "e", "query")
+                   for p in ("load", "run")}
+    for r in results:
+        assert r["status"] == "ok", r
+        assert r["totals"]["failed"] == 0, r["errors"]
+        if r["phase"] == "run":
+            assert r["totals"]["operations"] == (80 if r["workload"] != "query" else 80)
+    page = report.read_text()
+    for name in ("sqlite", "duckdb", "localdir", "null", "Workload a", "Workload e", "Workload query"):
+        assert name in page
+    # plotly.js inlined, nothing fetched: the page opens offline from file://
+    assert "<script src" not in page and "<link" not in page and "plotly.js v" in page
+
+
+def test_ycsb_properties_workload(tmp_path: Path) -> None:
+    props = tmp_path / "workloadc"
+    props.write_text("recordcount=1000\noperationcount=1000\nworkload=site.ycsb.workloads.CoreWorkload\n"
+                     "readproportion=1\nupdateproportion=0\nrequestdistribution=zipfian\n")
+    assert run(tmp_path, "--stores", "sqlite", "-P", str(props), "--run-id", "y", "--no-report",
+               "-p", "recordcount=50", "-p", "operationcount=70") == 0
+    (result,) = [r for r in load_results(tmp_path / "results" / "y") if r["phase"] == "run"]
+    assert result["workload"] == "c" and result["config"]["workload"]["recordcount"] == 50
+    assert result["operations"]["read"]["status_counts"] == {"OK": 70}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--stores", "nosuchdb"], "unknown adapter 'nosuchdb'"),
+    (["--workloads", "zz"], "unknown workload 'zz'"),
+    (["-p", "recordcount=-5"], "recordcount"),
+    (["-p", "bogus=1"], "bogus"),
+    (["--threads", "0"], "threads"),
+    (["--stores", "sqlite", "--processes", "2", "--stores", "duckdb"], "cannot be used from several processes"),
+])
+def test_bad_input_one_line_exit_2_nothing_created(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   args: list[str], message: str) -> None:
+    assert run(tmp_path, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_malformed_workload_and_config_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("readproportion: [1,\n")
+    assert run(tmp_path, "-P", str(bad_yaml)) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    bad_cfg = tmp_path / "cfg.toml"
+    bad_cfg.write_text("threads = \n")
+    assert run(tmp_path, "--config", str(bad_cfg)) == 2
+    assert "malformed" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
+def test_unreachable_store_fails_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where the store's directory should be: cannot connect
+    monkeypatch.setenv("STORAGEBENCH_LOCALDIR_ROOT", str(blocker / "sub"))
+    assert run(tmp_path, "--stores", "sqlite,localdir") == 2
+    err = capsys.readouterr().err
+    assert "cannot reach store 'localdir'" in err and "services up localdir" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_existing_run_is_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(tmp_path, "--stores", "null", "--workloads", "c", "--run-id", "same", *SMALL) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "results" / "same").iterdir()}
+    assert run(tmp_path, "--stores", "null", "--workloads", "c", "--run-id", "same", *SMALL) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "results" / "same").iterdir()} == before
+
+
+def test_secrets_from_environment_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import SecretStr
+
+    from adapters.base import AdapterOptions
+    from storagebench.config import redacted_options
+
+    class Opts(AdapterOptions):
+        password: SecretStr = SecretStr("")
+
+    assert "hunter2" not in json.dumps(redacted_options(Opts(password=SecretStr("hunter2"))))
+
+
+def test_list_shows_adapters_and_workloads(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("null", "sqlite", "duckdb", "localdir", "query", "delete"):
+        assert name in out
+
+
+def test_report_of_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_help_explains() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--help"])
+    assert exc.value.code == 0
+    assert os.environ.get("STORAGEBENCH_HOME")

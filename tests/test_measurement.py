@@ -1,0 +1,87 @@
+"""Measurement: percentiles from known latencies, exact merges, the timing proxy's statuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.null import NullAdapter
+from adapters.sqlite import SQLiteAdapter
+from storagebench.measurement import Recorder, TimedAdapter, decode, merge_exports, summarize
+
+
+def test_known_latencies_give_the_right_percentiles() -> None:
+    rec = Recorder()
+    for us in range(1, 1001):  # 1..1000 µs, once each
+        rec.add("read", "OK", 0, us * 1000)
+    rec.flush()
+    stats = summarize(rec.histograms[("read", "OK")], 1.0)
+    assert stats["count"] == 1000
+    assert stats["p50_us"] == pytest.approx(500, rel=0.002)
+    assert stats["p99_us"] == pytest.approx(990, rel=0.002)
+    assert stats["max_us"] == pytest.approx(1000, rel=0.002)
+    assert stats["mean_us"] == pytest.approx(500.5, rel=0.002)
+
+
+def test_two_workers_merge_exactly() -> None:
+    a, b = Recorder(), Recorder()
+    for i in range(1, 5001):
+        a.add("read", "OK", 0, i * 997)
+        b.add("read", "OK", 0, i * 1013 + 7)
+    b.add("update", "ERROR", 0, 42)
+    merged = merge_exports([a.export(), b.export()])
+    reads = merged["histograms"]["read|OK"]
+    assert reads.get_total_count() == 10_000
+    single = Recorder()
+    for i in range(1, 5001):
+        single.add("read", "OK", 0, i * 997)
+        single.add("read", "OK", 0, i * 1013 + 7)
+    single.flush()
+    ref = single.histograms[("read", "OK")]
+    for p in (50, 90, 99, 99.9, 100):
+        assert reads.get_value_at_percentile(p) == ref.get_value_at_percentile(p)
+    assert merged["histograms"]["update|ERROR"].get_total_count() == 1
+
+
+def test_encoding_round_trips() -> None:
+    rec = Recorder()
+    rec.add("scan", "OK", 0, 123_456)
+    export = rec.export()
+    assert decode(export["histograms"]["scan|OK"]).get_total_count() == 1
+
+
+def test_warmup_operations_are_not_measured() -> None:
+    rec = Recorder(measuring=False)
+    rec.add("read", "OK", 0, 10)
+    rec.measuring = True
+    rec.add("read", "OK", 0, 20)
+    rec.flush()
+    assert rec.histograms[("read", "OK")].get_total_count() == 1
+    assert rec.done == 2
+
+
+def test_proxy_records_statuses(tmp_path: object) -> None:
+    rec = Recorder()
+    adapter = SQLiteAdapter({"path": f"{tmp_path}/p.db"})
+    adapter.connect()
+    adapter.prepare("sbench_p", ["field0"])
+    proxy = TimedAdapter(adapter, rec)
+    proxy.insert("sbench_p", "k", {"field0": "v"})
+    assert proxy.read("sbench_p", "k") == {"field0": "v"}
+    assert proxy.read("sbench_p", "missing") is None
+    proxy.insert("sbench_p", "k", {"field0": "v"})  # duplicate key: counted as an error with its reason
+    rec.flush()
+    counts = {k: h.get_total_count() for k, h in rec.histograms.items()}
+    assert counts == {("insert", "OK"): 1, ("read", "OK"): 1, ("read", "NOT_FOUND"): 1, ("insert", "ERROR"): 1}
+    assert any("insert" in m for m in rec.errors)
+    adapter.close()
+
+
+def test_intended_latency_includes_queueing() -> None:
+    rec = Recorder(intended=True)
+    proxy = TimedAdapter(NullAdapter(), rec)
+    proxy.intended_ns = 1  # an operation that should have started long ago
+    proxy.read("sbench_x", "k")
+    rec.flush()
+    actual = rec.histograms[("read", "OK")].get_max_value()
+    intended = rec.intended_histograms[("read", "OK")].get_max_value()
+    assert intended > actual
