@@ -155,8 +155,8 @@ class PostgresAdapter(Adapter):
 
     def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
         names = self._names(namespace, fields)
-        row = self._execute(("read", namespace, *names), lambda: self._select_sql(namespace, names, "key = $1"),
-                            [key], fetch="one")
+        row = self._execute(("read", namespace, *names),
+                            lambda: self._select_sql(namespace, names, "key = $1"), [key], fetch="one")
         require_found(row is not None, namespace, key)
         return _record(names, row)
 

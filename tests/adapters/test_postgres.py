@@ -1,0 +1,118 @@
+"""Conformance and PostgreSQL-specific checks against the real server (`storagebench services up postgres`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from adapters.base import Adapter
+from adapters.postgres import PostgresAdapter
+from storagebench.errors import AlreadyExists, NotFound
+from storagebench.testing.conformance import AdapterConformance
+from storagebench.testing.engines import require_engine
+
+pytestmark = pytest.mark.engine("postgres")
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    return require_engine("postgres")
+
+
+class TestPostgres(AdapterConformance):
+    @pytest.fixture
+    def adapter_factory(self, options: dict[str, Any]) -> Callable[[], Adapter]:
+        return lambda: PostgresAdapter(options)
+
+
+def _raw(options: dict[str, Any]) -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(host=options["host"], port=options["port"], user=options["user"],
+                            dbname=options["database"])
+    conn.autocommit = True
+    return conn
+
+
+def test_foreign_table_survives(options: dict[str, Any]) -> None:
+    foreign = f"usertable_{uuid.uuid4().hex[:8]}"
+    raw = _raw(options)
+    try:
+        with raw.cursor() as cur:
+            cur.execute(f"CREATE TABLE {foreign} (key TEXT PRIMARY KEY, v TEXT)")
+            cur.execute(f"INSERT INTO {foreign} VALUES ('k', 'v')")
+        ns = f"sbench_fk_{uuid.uuid4().hex[:8]}"
+        with PostgresAdapter(options) as adapter:
+            adapter.prepare(ns, ["field0"])
+            adapter.insert(ns, "k", {"field0": "a"})
+            adapter.drop(ns)
+            with pytest.raises(ValueError):
+                adapter.drop(foreign)
+        with raw.cursor() as cur:
+            cur.execute(f"SELECT v FROM {foreign} WHERE key = 'k'")
+            assert cur.fetchone() == ("v",)
+            cur.execute("SELECT count(*) FROM pg_tables WHERE tablename = %s", (ns,))
+            assert cur.fetchone() == (0,)
+    finally:
+        with raw.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {foreign}")
+        raw.close()
+
+
+def test_server_info_is_the_server_version(options: dict[str, Any]) -> None:
+    raw = _raw(options)
+    with raw.cursor() as cur:
+        cur.execute("SELECT current_setting('server_version')")
+        (expected,) = cur.fetchone()
+    raw.close()
+    with PostgresAdapter(options) as adapter:
+        info = adapter.server_info()
+    assert info.engine == "PostgreSQL"
+    assert info.version == expected.split()[0]
+    assert info.version.startswith("15.")
+
+
+def test_password_is_secret() -> None:
+    adapter = PostgresAdapter({"password": "hunter2-secret"})
+    assert "hunter2-secret" not in repr(adapter.options)
+    assert "hunter2-secret" not in str(adapter.options.model_dump())
+    assert "hunter2-secret" not in adapter.options.model_dump_json()
+
+
+def test_duplicate_insert_and_missing_table(options: dict[str, Any]) -> None:
+    ns = f"sbench_dup_{uuid.uuid4().hex[:8]}"
+    with PostgresAdapter(options) as adapter:
+        adapter.prepare(ns, ["field0"])
+        try:
+            adapter.insert(ns, "k", {"field0": "a"})
+            with pytest.raises(AlreadyExists):
+                adapter.insert(ns, "k", {"field0": "b"})
+            assert adapter.read(ns, "k") == {"field0": "a"}  # the connection still works
+        finally:
+            adapter.drop(ns)
+        with pytest.raises(NotFound):
+            adapter.read(ns, "k")
+
+
+def test_copy_keeps_null_and_empty_apart_and_big_scan_uses_cursor(options: dict[str, Any]) -> None:
+    ns = f"sbench_copy_{uuid.uuid4().hex[:8]}"
+    n = 300
+    batch = pa.table({"key": [f"k{i:04d}" for i in range(n)],
+                      "field0": ["" if i % 2 else f'v,"{i}"\n' for i in range(n)],
+                      "field1": [None if i % 3 == 0 else str(i) for i in range(n)]})
+    with PostgresAdapter({**options, "server_cursor_threshold": 50}) as adapter:
+        adapter.prepare(ns, ["field0", "field1"])
+        try:
+            adapter.write_batch(ns, batch)
+            back = adapter.read_batch(ns)
+            assert back.to_pydict() == batch.to_pydict()
+            assert adapter.read(ns, "k0000") == {"field0": 'v,"0"\n'}
+            rows = adapter.scan(ns, "k0100", 120)  # > threshold: server-side cursor
+            assert [k for k, _ in rows] == [f"k{i:04d}" for i in range(100, 220)]
+            assert adapter.scan(ns, "k0001", 1) == [("k0001", {"field0": "", "field1": "1"})]
+        finally:
+            adapter.drop(ns)
