@@ -78,11 +78,12 @@ class Neo4jService(Service):
     def probe(self) -> str:
         import neo4j
 
+        # one auto-commit query, no retries (execute_query would retry for 30 s while starting up)
         with neo4j.GraphDatabase.driver(self.uri, auth=None, connection_timeout=5,
-                                        max_connection_pool_size=1) as driver:
-            records, _, _ = driver.execute_query(
-                "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition",
-                database_="system")
+                                        max_connection_pool_size=1) as driver, \
+                driver.session(database="system") as session:
+            records = session.run("CALL dbms.components() YIELD name, versions, edition "
+                                  "RETURN name, versions, edition").data()
         kernel = next(r for r in records if r["name"] == "Neo4j Kernel")
         return f"Neo4j {kernel['versions'][0]} ({kernel['edition']})"
 
