@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storagebench.runner import PhasePlan, run_phase  # noqa: E402
-from workloads.spec import resolve  # noqa: E402
+from storagebench.runner import PhasePlan, run_phase
+from workloads.spec import resolve
 
 
 def measure(processes: int, ops_per_process: int) -> tuple[float, int]:

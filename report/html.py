@@ -25,7 +25,7 @@ def _js(data: Any) -> str:
 
 def _fmt(value: float | None, digits: int = 0) -> str:
     if value is None:
-        return "–"
+        return "-"
     return f"{value:,.{digits}f}"
 
 
@@ -66,7 +66,8 @@ def build_html(results: list[dict[str, Any]], title: str) -> str:
     harness = first.get("harness", {})
     machine = first.get("machine", {})
     parts.append(
-        f"<p class='meta'>run <code>{E(str(first.get('run_id', '')))}</code> · started {E(str(first.get('started_at', '')))}"
+        f"<p class='meta'>run <code>{E(str(first.get('run_id', '')))}</code>"
+        f" · started {E(str(first.get('started_at', '')))}"
         f" · storagebench {E(str(harness.get('version', '')))} commit <code>{E(str(harness.get('commit')))}</code>"
         f"{' (local changes)' if harness.get('dirty') else ''} · {E(str(machine.get('cpu', '')))}, "
         f"{E(str(machine.get('cpu_count', '')))} cores, {E(str(machine.get('memory_gib', '')))} GiB · seed "
@@ -140,7 +141,7 @@ def build_html(results: list[dict[str, Any]], title: str) -> str:
                  "from other calls (e.g. a scan from a listing plus reads) · unsupported: not run</p>"
                  "<table><tr><th>store</th>" + "".join(f"<th>{E(o)}</th>" for o in ops) + "</tr>")
     for s in stores:
-        caps = next((r.get("capabilities", {}) for r in results if r["store"] == s), {})
+        caps: dict[str, Any] = next((r.get("capabilities", {}) for r in results if r["store"] == s), {})
         parts.append(f"<tr><th>{E(s)}</th>" + "".join(
             f"<td class='cap-{E(str(caps.get(o, '')))}'>{E(str(caps.get(o, '?')))}</td>" for o in ops) + "</tr>")
     parts.append("</table>")
@@ -150,7 +151,7 @@ def build_html(results: list[dict[str, Any]], title: str) -> str:
     if problems:
         parts.append("<h2>Problems</h2><ul>")
         for r in problems:
-            msgs = "; ".join(f"{m} (×{n})" for m, n in list(r.get("errors", {}).items())[:5])
+            msgs = "; ".join(f"{m} (x{n})" for m, n in list(r.get("errors", {}).items())[:5])
             parts.append(f"<li><b>{E(r['store'])} / {E(r['workload'])} / {E(r['phase'])}</b>: "
                          f"{E(str(r.get('status')))} {E(r.get('reason', ''))} {E(msgs)}</li>")
         parts.append("</ul>")
@@ -184,7 +185,8 @@ table {{ border-collapse: collapse; margin: 1em 0; }}
 th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; vertical-align: top; }}
 th {{ background: #f4f4f4; text-align: left; }}
 .meta {{ color: #555; }} .bad {{ color: #b00; }}
-td.failed, td.aborted {{ background: #fdd; text-align: left; }} td.skipped, td.na {{ background: #eee; text-align: left; }}
+td.failed, td.aborted {{ background: #fdd; text-align: left; }}
+td.skipped, td.na {{ background: #eee; text-align: left; }}
 .cap-native {{ background: #dfd; }} .cap-emulated {{ background: #ffd; }} .cap-unsupported {{ background: #fdd; }}
 .chart {{ max-width: 1100px; }}
 </style>

@@ -40,7 +40,7 @@ def test_run_writes_results_and_a_report(tmp_path: Path, capsys: pytest.CaptureF
         assert r["status"] == "ok", r
         assert r["totals"]["failed"] == 0, r["errors"]
         if r["phase"] == "run":
-            assert r["totals"]["operations"] == (80 if r["workload"] != "query" else 80)
+            assert r["totals"]["operations"] == 80
     page = report.read_text()
     for name in ("sqlite", "duckdb", "localdir", "null", "Workload a", "Workload e", "Workload query"):
         assert name in page

