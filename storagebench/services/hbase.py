@@ -22,6 +22,8 @@ server's ``/api/v1/admin/cluster_metrics``: Thrift1 has no version call.
 from __future__ import annotations
 
 import json
+import os
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,26 @@ class HBaseService(Service):
         finally:
             connection.close()
         return f"HBase {cluster_version(self.info_url)}"
+
+    def stop_hook(self) -> None:
+        """Ask the cluster to shut down (flushes memstores) and wait for the master JVM to exit.
+
+        A plain SIGTERM makes the standalone master stop its ZooKeeper before the region server is
+        done, which then hangs until the manager's SIGKILL (and the next start replays the WAL).
+        """
+        pid_file = self.ctx.run_dir / f"{self.name}.master.pid"
+        pid = int(json.loads(pid_file.read_text())["pid"])
+        self.step("shut the cluster down", self._java("-Xmx128m", "org.apache.hadoop.hbase.master.HMaster",
+                                                      "stop", "--shutDownCluster"), timeout=90)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[-1].startswith("Z"):
+                    return
+            except (ProcessLookupError, FileNotFoundError):
+                return
+            time.sleep(0.3)
 
     def endpoints(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.ports["thrift"], "info_url": self.info_url}
