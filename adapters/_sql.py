@@ -127,10 +127,17 @@ class EmbeddedSQLAdapter(Adapter):
             self.conn.commit()
 
     def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> Any:
+        return self._select_table(namespace, fields, "", [])
+
+    def read_batch_where(self, namespace: str, fields: Sequence[str], field: str, equals: str) -> Any:
+        return self._select_table(namespace, fields, f"WHERE {ident(field)} = ?", [equals])
+
+    def _select_table(self, namespace: str, fields: Sequence[str] | None, where: str, params: list[str]) -> Any:
         import pyarrow as pa
 
         names = [ident(f) for f in fields] if fields is not None else self.fields_of(namespace)
-        rows = self._execute(f"SELECT key, {', '.join(names)} FROM {namespace} ORDER BY key").fetchall()
+        rows = self._execute(f"SELECT key, {', '.join(names)} FROM {namespace} {where} ORDER BY key",
+                             params).fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
         return pa.table({name: pa.array(list(col), pa.string())
                          for name, col in zip(["key", *names], columns, strict=True)})

@@ -64,6 +64,8 @@ class Capabilities:
     #: bulk paths; EMULATED means the generic per-operation fallback runs (and is measured per row)
     batch_write: Support = Support.EMULATED
     batch_read: Support = Support.EMULATED
+    #: equality-filtered batch read pushed down to the store (EMULATED: batch read + client-side filter)
+    batch_filter: Support = Support.EMULATED
     #: the store keeps what it is given (False only for the null adapter): reads can be verified
     stores_data: bool = True
     #: update of a missing key raises NotFound (instead of silently creating it)
@@ -74,7 +76,7 @@ class Capabilities:
     multiprocess: bool = True
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "insert", "read", "update", "delete", "scan", "query", "batch_write", "batch_read",
+        "insert", "read", "update", "delete", "scan", "query", "batch_write", "batch_read", "batch_filter",
     )
 
     def support(self, operation: str) -> Support:
@@ -230,6 +232,10 @@ class Adapter(ABC):
         """Read every record of the namespace as an Arrow table sorted by ``key``."""
         raise Unsupported(f"{self.name}: no native batch read")
 
+    def read_batch_where(self, namespace: str, fields: Sequence[str], field: str, equals: str) -> pa.Table:
+        """Rows whose ``field`` equals ``equals``, sorted by key (called when ``batch_filter`` is NATIVE)."""
+        raise Unsupported(f"{self.name}: no native filtered batch read")
+
     # -- error boundary ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def translate_errors(self) -> Iterator[None]:
@@ -282,7 +288,15 @@ def fallback_read_batch(ops: PerOperation, namespace: str, fields: Sequence[str]
         if len(rows) < page:
             break
         start = keys[-1]
-    return pa.table({"key": keys, **columns})
+    return pa.table({"key": pa.array(keys, pa.string()),
+                     **{f: pa.array(v, pa.string()) for f, v in columns.items()}})
+
+
+def filter_table(table: pa.Table, field: str, equals: str) -> pa.Table:
+    """Client-side equality filter (the emulated filtered batch read)."""
+    import pyarrow.compute as pc
+
+    return table.filter(pc.equal(table[field], equals))
 
 
 def require_found(found: bool, namespace: str, key: str) -> None:

@@ -31,7 +31,7 @@ class DuckDBAdapter(EmbeddedSQLAdapter):
     description = "DuckDB file database (embedded, columnar, no server)"
     Options = DuckDBOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE, multiprocess=False)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, multiprocess=False)
     options: DuckDBOptions
 
     def connect(self) -> None:

@@ -26,7 +26,8 @@ class SQLiteAdapter(EmbeddedSQLAdapter):
     name = "sqlite"
     description = "SQLite file database (embedded, no server)"
     Options = SQLiteOptions
-    capabilities: ClassVar[Capabilities] = Capabilities(batch_write=Support.NATIVE, batch_read=Support.NATIVE)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: SQLiteOptions
 
     def connect(self) -> None:

@@ -46,6 +46,10 @@ def _cell(result: dict[str, Any] | None) -> str:
         return f"<td class='{E(str(status))}' title='{E(result.get('reason', ''))}'>{E(str(status))}<br>" \
                f"<small>{E(result.get('reason', '')[:120])}</small></td>"
     totals = result.get("totals", {})
+    if "batch" in result:
+        b = result["batch"]
+        return (f"<td><b>{_fmt(b.get('rows_per_sec'))}</b> rows/s<br><small>{_fmt(b.get('mb_per_sec'), 1)} MB/s · "
+                f"{E(', '.join(sorted(set(b.get('paths', {}).values()))))}</small></td>")
     lat = combined_latency(result)
     failed = totals.get("failed", 0)
     warn = f"<br><small class='bad'>{failed:,} failed</small>" if failed else ""

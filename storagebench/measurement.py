@@ -17,7 +17,16 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from adapters.base import Adapter, Query, QueryResult, Record, Support, fallback_write_batch
+from adapters.base import (
+    Adapter,
+    Query,
+    QueryResult,
+    Record,
+    Support,
+    fallback_read_batch,
+    fallback_write_batch,
+    filter_table,
+)
 from storagebench.errors import NotFound, Unavailable, Unsupported
 
 LOWEST_NS = 1
@@ -218,8 +227,31 @@ class TimedAdapter:
         """Native bulk path timed per batch (rows counted); otherwise the per-row fallback, timed per row."""
         if self.adapter.capabilities.batch_write is Support.NATIVE:
             self._timed("batch_write", self.adapter.write_batch, namespace, batch)
-            self.recorder.rows["batch_write"] = self.recorder.rows.get("batch_write", 0) + batch.num_rows
+            self._count_rows("batch_write", batch.num_rows)
         elif self.adapter.capabilities.batch_write is Support.UNSUPPORTED:
             raise Unsupported(f"{self.adapter.name}: batch write unsupported")
         else:
             fallback_write_batch(self, namespace, batch)
+
+    def _count_rows(self, op: str, rows: int) -> None:
+        self.recorder.rows[op] = self.recorder.rows.get(op, 0) + rows
+
+    def read_batch(self, namespace: str, fields: Sequence[str]) -> Any:
+        """Native bulk read timed as one operation; otherwise paged scans, each timed."""
+        if self.adapter.capabilities.batch_read is Support.NATIVE:
+            table = self._timed("batch_read", self.adapter.read_batch, namespace, fields)
+        else:
+            table = fallback_read_batch(self, namespace, fields)
+        if table is not None:
+            self._count_rows("batch_read", table.num_rows)
+        return table
+
+    def read_batch_where(self, namespace: str, fields: Sequence[str], field: str, equals: str) -> Any:
+        if self.adapter.capabilities.batch_filter is Support.NATIVE:
+            table = self._timed("batch_filter", self.adapter.read_batch_where, namespace, fields, field, equals)
+        else:
+            full = self.read_batch(namespace, sorted({*fields, field}))
+            table = None if full is None else filter_table(full, field, equals).select(["key", *fields])
+        if table is not None:
+            self._count_rows("batch_filter", table.num_rows)
+        return table

@@ -156,6 +156,34 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
     return result
 
 
+def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Adapter, namespace: str,
+           run_dir: Path, run_id: str, echo: Callable[[str], None]) -> list[Path]:
+    from storagebench import batch
+
+    data = batch.expected_table(spec, config.seed)
+    written = []
+    for phase in ("load", "run"):
+        started = now_iso()
+        if phase == "load":
+            result = batch.write_phase(adapter, spec, namespace, data)
+        else:
+            result = batch.read_phase(adapter, spec, namespace, data, config.seed)
+        status = "failed" if result.problems else "ok"
+        record = build_result(run_id, store, spec, phase, config, result.outcome, started, status,
+                              "; ".join(result.problems[:3]))
+        record["batch"] = batch.batch_summary(result)
+        path = result_path(run_dir, store.name, spec.name, phase)
+        write_json(path, record)
+        written.append(path)
+        summary = record["batch"]
+        echo(f"{store.name} / {spec.name} / {phase}: {status}, {summary['rows']:,} rows, "
+             f"{summary['rows_per_sec'] or 0:,.0f} rows/s, {summary['mb_per_sec'] or 0:.1f} MB/s "
+             f"({', '.join(f'{k}: {v}' for k, v in result.paths.items())})")
+        if status != "ok":
+            break
+    return written
+
+
 def unsupported_ops(adapter: type[Adapter], spec: WorkloadSpec) -> list[str]:
     caps = adapter.capabilities
     return [op for op in spec.operations() if caps.support(op) is Support.UNSUPPORTED]
@@ -189,6 +217,9 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         control.connect()
         control.drop(namespace)
         control.prepare(namespace, spec.field_names())
+        if spec.kind == "batch":
+            written.extend(_batch(config, store, spec, control, namespace, run_dir, run_id, echo))
+            return written
         for phase, total in (("load", spec.recordcount), ("run", spec.operationcount)):
             phase_started = now_iso()
             plan = PhasePlan(store.name, options, spec, phase, namespace, config.seed, config.threads,
@@ -214,7 +245,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))
             if status != "ok":
                 break
-    except StorageBenchError as exc:
+    except Exception as exc:  # one store's failure must not lose the other stores' results
         reason = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, Unavailable):
             reason = f"store unavailable: {exc}"

@@ -154,7 +154,7 @@ class ValueFactory:
         self.length = spec.fieldlength
         self.pool = letters[rng.integers(0, len(letters), self.POOL + self.length)].tobytes().decode()
         self.fields = spec.field_names()
-        self.query = spec.queryproportion > 0
+        self.query = spec.queryproportion > 0 or spec.kind == "batch"
         self.queryfield, self.sumfield, self.groups = spec.queryfield, spec.querysumfield, spec.querygroups
 
     def value(self, key: str, field: str) -> str:

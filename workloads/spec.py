@@ -35,6 +35,12 @@ class WorkloadSpec(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     description: str = ""
+    #: ycsb: per-operation load + run phases; batch: columnar write / read-back / filter / aggregate
+    kind: Literal["ycsb", "batch"] = "ycsb"
+    #: batch workloads: rows per write_batch call
+    batchsize: int = Field(default=1000, ge=1)
+    #: batch workloads: how many filter values the filtered read and the aggregate are run for
+    batchqueries: int = Field(default=5, ge=0)
     recordcount: int = Field(default=1000, ge=0)
     operationcount: int = Field(default=1000, ge=0)
     #: stop the run phase after this many seconds even if operationcount is not reached (0 = no limit)
@@ -80,7 +86,7 @@ class WorkloadSpec(BaseModel):
         if self.operationcount and sum(self.proportions().values()) <= 0:
             raise ValueError("at least one operation proportion must be > 0")
         fields = self.field_names()
-        if self.queryproportion > 0:
+        if self.queryproportion > 0 or self.kind == "batch":
             for name in (self.queryfield, self.querysumfield):
                 if name not in fields:
                     raise ValueError(f"query field {name!r} is not one of {fields[0]}..{fields[-1]}")
@@ -97,6 +103,8 @@ class WorkloadSpec(BaseModel):
 
     def operations(self) -> list[str]:
         """Operations this workload uses in its run phase (what an adapter must support)."""
+        if self.kind == "batch":
+            return ["batch_filter", "batch_read", "batch_write", "query"]
         ops = {op for op, p in self.proportions().items() if p > 0}
         if "read_modify_write" in ops:
             ops |= {"read", "update"}
