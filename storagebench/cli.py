@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a workload property, YCSB names (repeatable), e.g. -p recordcount=5000")
     run.add_argument("--threads", type=int, help="client threads per process (default 1)")
     run.add_argument("--processes", type=int, help="client processes (default 1)")
+    run.add_argument("--engine", choices=["local", "spark"],
+                     help="where client workers run: local threads x processes (default), or spark: each "
+                          "partition of a Spark job is one worker with its own connection and histograms")
+    run.add_argument("--spark-master", help="Spark master URL for --engine spark (default local[2])")
     run.add_argument("--seed", type=int, help="seed for keys, values and operation choice (default 42)")
     run.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
     run.add_argument("--run-id", help="name of the run folder (default: UTC timestamp + random suffix)")
@@ -71,6 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     flags: dict[str, Any] = {
         "threads": args.threads, "processes": args.processes, "seed": args.seed,
         "results_dir": args.results_dir, "run_id": args.run_id,
+        "engine": args.engine, "spark_master": args.spark_master,
     }
     if args.stores:
         flags["stores"] = [s.strip() for s in args.stores.split(",") if s.strip()]

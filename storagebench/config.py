@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -41,6 +41,9 @@ class RunConfig(BaseModel):
     #: per-store adapter options
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     report: bool = True
+    #: where the client workers run: "local" (threads x processes) or "spark" (one worker per partition)
+    engine: Literal["local", "spark"] = "local"
+    spark_master: str = "local[2]"
 
 
 def _problems(exc: ValidationError) -> str:

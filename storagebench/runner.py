@@ -38,6 +38,9 @@ class PhasePlan:
     seed: int
     threads: int = 1
     processes: int = 1
+    #: "local" (threads x processes here) or "spark" (each Spark partition is one worker)
+    engine: str = "local"
+    spark_master: str = "local[2]"
 
 
 @dataclass
@@ -234,15 +237,20 @@ class _Worker:
             self.recorder.error(f"scan returned wrong data: {problem}")
 
 
+def run_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float) -> dict[str, Any]:
+    """One worker, anywhere (a thread here, a Spark task elsewhere): returns its export, never raises."""
+    try:
+        return _Worker(plan, worker, workers, progress).run(start_at)
+    except Exception as exc:  # connect failure etc.: reported, never a hang
+        return {"fatal": f"worker {worker}: {type(exc).__name__}: {exc}"}
+
+
 def _run_workers(plan: PhasePlan, worker_ids: Sequence[int], workers: int, progress: Any,
                  start_at: float) -> list[dict[str, Any]]:
     exports: list[dict[str, Any]] = [{} for _ in worker_ids]
 
     def target(slot: int, wid: int) -> None:
-        try:
-            exports[slot] = _Worker(plan, wid, workers, progress).run(start_at)
-        except Exception as exc:  # connect failure etc.: reported, never a hang
-            exports[slot] = {"fatal": f"worker {wid}: {type(exc).__name__}: {exc}"}
+        exports[slot] = run_worker(plan, wid, workers, progress, start_at)
 
     threads = [threading.Thread(target=target, args=(slot, wid), daemon=True)
                for slot, wid in enumerate(worker_ids)]
@@ -262,7 +270,11 @@ def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
               poll: float = 0.25) -> PhaseOutcome:
     workers = plan.threads * plan.processes
     began = time.time()
-    if plan.processes == 1:
+    if plan.engine == "spark":
+        from storagebench.spark.loadgen import run_workers_on_spark
+
+        exports = run_workers_on_spark(plan, workers, on_progress)
+    elif plan.processes == 1:
         progress: Any = [0] * (2 * workers)
         box: list[list[dict[str, Any]]] = []
         start_at = time.time()

@@ -132,6 +132,7 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
         "seed": config.seed,
         "config": {
             "threads": config.threads, "processes": config.processes, "seed": config.seed,
+            "engine": config.engine, "spark_master": config.spark_master if config.engine == "spark" else None,
             "workload": spec.model_dump(mode="json"), "store_options": redacted_options(store.options),
         },
     }
@@ -223,7 +224,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         for phase, total in (("load", spec.recordcount), ("run", spec.operationcount)):
             phase_started = now_iso()
             plan = PhasePlan(store.name, options, spec, phase, namespace, config.seed, config.threads,
-                             config.processes)
+                             config.processes, config.engine, config.spark_master)
             label = f"{store.name} / {spec.name} / {phase}"
 
             def report(done: int, failed: int, label: str = label, total: int = total) -> None:
