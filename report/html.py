@@ -127,13 +127,15 @@ def build_html(results: list[dict[str, Any]], title: str) -> str:
         charts.append((cid, series, {"title": f"{w}: throughput per second", "xaxis": {"title": "s"},
                                      "yaxis": {"title": "ops/s"}, "height": 320}))
         parts.append(f"<div id='{cid}' class='chart'></div>")
-        parts.append("<table><tr><th>store</th><th>operation</th><th>status counts</th><th>ops/s</th>"
+        parts.append("<table><tr><th>store</th><th>operation</th><th>how</th><th>status counts</th><th>ops/s</th>"
                      + "".join(f"<th>p{p:g} µs</th>" for p in PERCENTILES) + "<th>max µs</th></tr>")
         for r in runs:
             for op, stats in r.get("operations", {}).items():
                 lat = stats.get("latency", {})
                 counts = ", ".join(f"{E(k)} {v:,}" for k, v in stats.get("status_counts", {}).items())
-                parts.append(f"<tr><td>{E(r['store'])}</td><td>{E(op)}</td><td>{counts}</td>"
+                how = str(r.get("capabilities", {}).get(op, ""))
+                parts.append(f"<tr><td>{E(r['store'])}</td><td>{E(op)}</td><td class='cap-{E(how)}'>{E(how)}</td>"
+                             f"<td>{counts}</td>"
                              f"<td>{_fmt(lat.get('ops_per_sec'))}</td>"
                              + "".join(f"<td>{_fmt(lat.get(f'p{p:g}_us'), 1)}</td>" for p in PERCENTILES)
                              + f"<td>{_fmt(lat.get('max_us'), 1)}</td></tr>")
