@@ -135,3 +135,25 @@ def test_help_explains() -> None:
         main(["run", "--help"])
     assert exc.value.code == 0
     assert os.environ.get("STORAGEBENCH_HOME")
+
+
+def test_duration_limit_and_target_rate(tmp_path: Path) -> None:
+    """maxexecutiontime stops the run; target ops/s paces it and records intended latency too."""
+    assert run(tmp_path, "--stores", "null", "--workloads", "c", "--run-id", "t", "--no-report",
+               "-p", "recordcount=10", "-p", "operationcount=100000000", "-p", "maxexecutiontime=1.5",
+               "-p", "target=400") == 0
+    (r,) = [r for r in load_results(tmp_path / "results" / "t") if r["phase"] == "run"]
+    assert 1.2 < r["duration_s"] < 3.0
+    assert 400 <= r["totals"]["operations"] <= 700  # ~1.5 s at 400 ops/s
+    assert "intended_latency" in r["operations"]["read"]
+
+
+def test_processes_and_threads_merge_exactly(tmp_path: Path) -> None:
+    assert run(tmp_path, "--stores", "sqlite", "--workloads", "a", "--run-id", "mp", "--no-report",
+               "--processes", "2", "--threads", "2", "-p", "recordcount=200", "-p", "operationcount=1001") == 0
+    results = {r["phase"]: r for r in load_results(tmp_path / "results" / "mp")}
+    assert results["load"]["totals"]["operations"] == 200
+    run_ = results["run"]
+    assert run_["status"] == "ok" and run_["totals"]["failed"] == 0
+    assert run_["totals"]["operations"] == 1001
+    assert sum(sum(s.values()) for s in (o["status_counts"] for o in run_["operations"].values())) == 1001
