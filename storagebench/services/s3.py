@@ -105,4 +105,4 @@ class VersityGatewayService(Service):
 
     def endpoints(self) -> dict[str, Any]:
         return {"endpoint_url": self.endpoint_url, "region": REGION, "access_key": ACCESS_KEY,
-                "secret_key": SECRET_KEY, "path_style": True}
+                "secret_key": SECRET_KEY, "path_style": True, "server_version_hint": VERSITYGW.removeprefix("v")}
