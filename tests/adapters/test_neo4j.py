@@ -1,0 +1,91 @@
+"""Conformance suite and Neo4j-specific checks (needs `storagebench services up neo4j`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from adapters.base import Adapter
+from adapters.neo4j import Neo4jAdapter
+from storagebench.errors import AlreadyExists, NotFound
+from storagebench.services.versions import NEO4J
+from storagebench.testing.conformance import AdapterConformance
+from storagebench.testing.engines import require_engine
+
+pytestmark = pytest.mark.engine("neo4j")
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    return require_engine("neo4j")
+
+
+class TestNeo4j(AdapterConformance):
+    @pytest.fixture
+    def adapter_factory(self, options: dict[str, Any]) -> Callable[[], Adapter]:
+        return lambda: Neo4jAdapter(options)
+
+
+@pytest.fixture
+def adapter(options: dict[str, Any]) -> Iterator[Neo4jAdapter]:
+    with Neo4jAdapter(options) as adapter:
+        assert isinstance(adapter, Neo4jAdapter)
+        yield adapter
+
+
+def test_server_info_reports_the_running_version(adapter: Neo4jAdapter) -> None:
+    info = adapter.server_info()
+    assert (info.engine, info.version) == ("Neo4j", NEO4J)
+    assert info.details["edition"] == "community"
+    assert "neo4j (Python driver)" in adapter.client_info()
+
+
+def test_foreign_label_survives(adapter: Neo4jAdapter) -> None:
+    """Nodes, constraints and indexes of a label the harness does not own are never touched."""
+    foreign = f"Usertable_{uuid.uuid4().hex[:8]}"
+    raw = adapter.driver
+    raw.execute_query(f"CREATE CONSTRAINT {foreign}_key FOR (n:{foreign}) REQUIRE n.key IS UNIQUE")
+    raw.execute_query(f"CREATE (:{foreign} {{key: 'k', field0: 'theirs'}})")
+    try:
+        ns = f"sbench_fx_{uuid.uuid4().hex[:8]}"
+        adapter.prepare(ns, ["field0"])
+        adapter.insert(ns, "k", {"field0": "ours"})
+        adapter.drop(ns)
+        records, _, _ = raw.execute_query(f"MATCH (n:{foreign}) RETURN n.field0 AS v")
+        assert [r["v"] for r in records] == ["theirs"]
+        records, _, _ = raw.execute_query("SHOW CONSTRAINTS YIELD name RETURN name")
+        names = {r["name"] for r in records}
+        assert f"{foreign}_key" in names and f"{ns}_key" not in names
+        with pytest.raises(ValueError):
+            adapter.drop(foreign)
+    finally:
+        raw.execute_query(f"MATCH (n:{foreign}) DELETE n")
+        raw.execute_query(f"DROP CONSTRAINT {foreign}_key IF EXISTS")
+
+
+def test_prepare_creates_unique_key_constraint(adapter: Neo4jAdapter) -> None:
+    ns = f"sbench_t_{uuid.uuid4().hex[:10]}"
+    adapter.prepare(ns, ["field0"])
+    try:
+        adapter.prepare(ns, ["field0"])  # idempotent
+        adapter.insert(ns, "k", {"field0": "a"})
+        with pytest.raises(AlreadyExists):
+            adapter.insert(ns, "k", {"field0": "b"})
+        with pytest.raises(NotFound):
+            adapter.update(ns, "missing", {"field0": "x"})
+        plan = adapter._run(f"EXPLAIN MATCH (n:`{ns}`) WHERE n.key >= $s RETURN n ORDER BY n.key LIMIT 5",
+                            s="").consume().plan
+        assert "NodeUniqueIndexSeekByRange" in str(plan) or "NodeIndexSeekByRange" in str(plan)
+    finally:
+        adapter.drop(ns)
+
+
+def test_password_is_a_secret() -> None:
+    adapter = Neo4jAdapter({"user": "neo4j", "password": "hunter2-secret"})
+    assert "hunter2-secret" not in repr(adapter.options)
+    assert "hunter2-secret" not in str(adapter.options.model_dump())
+    assert "hunter2-secret" not in adapter.options.model_dump_json()
+    assert adapter.options.password.get_secret_value() == "hunter2-secret"
