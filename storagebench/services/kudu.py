@@ -11,10 +11,11 @@ pointing at the bundled ``lib/`` it picks the system ``libkrb5support`` and fail
 symbol; ``SASL_PATH`` points at the bundled SASL plugins.  No time daemon is needed with
 ``--unlock_unsafe_flags --time_source=system_unsync``.
 
-The probe uses the bundled ``kudu`` CLI (a real RPC round trip through the C++ client): the master
-reports its version and at least one tablet server must be registered (tables cannot be created
-before).  It deliberately does not start a JVM in the calling process: a process that has started
-a JVM cannot be forked safely, and ``services status``/test gating call the probe.
+The probe uses the bundled ``kudu`` CLI (real RPC round trips through the C++ client): the master
+reports its version, at least one tablet server must be registered (tables cannot be created before)
+and the table list must answer; it also checks the Java client jars are in place.  It deliberately
+does not start a JVM in the calling process (``services status`` and test gating call the probe, and
+a process that has started a JVM cannot be forked safely); the adapter tests cover the Java client.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class KuduService(Service):
         return proc.stdout
 
     def probe(self) -> str:
+        kudu_client_classpath(self.ctx.cache)  # the adapter's Java client must be there too
         masters = json.loads(self._cli("master", "list", self.master_addresses,
                                        "-columns=uuid,version", "-format=json"))
         tservers = json.loads(self._cli("tserver", "list", self.master_addresses,
