@@ -17,7 +17,8 @@ Operations:
   the client over the matching documents (filter and projection still run on the server).  Hence the
   class declares ``query=EMULATED``; an adapter connected to a real MongoDB reports NATIVE.
 * batch write (NATIVE): ``insert_many`` in chunks of ``batch_size``; batch read (NATIVE): one cursor over
-  the whole collection sorted by ``_id``, fetched in large batches.
+  the whole collection sorted by ``_id``, fetched in large batches; the filtered batch read (NATIVE)
+  is the same cursor with the equality filter evaluated by the server.
 
 ``server_info()`` reads ``buildInfo``: FerretDB identifies itself with a ``ferretdbVersion`` field and is
 then reported as FerretDB (the wire-protocol version it imitates goes in the details), never as MongoDB.
@@ -81,7 +82,8 @@ class MongoAdapter(Adapter):
     description = "MongoDB wire protocol (pymongo): collection per namespace, _id = key"
     Options = MongoOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
-        query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE)
+        query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE,
+        batch_filter=Support.NATIVE)
     options: MongoOptions
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
@@ -255,11 +257,18 @@ class MongoAdapter(Adapter):
                 collection.insert_many(docs, ordered=True)
 
     def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
+        return self._find_all(namespace, {}, fields)
+
+    def read_batch_where(self, namespace: str, fields: Sequence[str], field: str, equals: str) -> pa.Table:
+        return self._find_all(namespace, {field: equals}, fields)
+
+    def _find_all(self, namespace: str, match: dict[str, str], fields: Sequence[str] | None) -> pa.Table:
+        """One cursor, sorted by ``_id``, fetched ``batch_size`` documents at a time, into Arrow."""
         import pyarrow as pa
 
         collection = self._collection(namespace)
         with self.translate_errors():
-            docs = list(collection.find({}, _projection(fields, keep_id=True)).sort("_id", 1)
+            docs = list(collection.find(match, _projection(fields, keep_id=True)).sort("_id", 1)
                         .batch_size(self.options.batch_size))
         names = list(fields) if fields is not None else _field_names(docs)
         return pa.table({"key": pa.array([str(d["_id"]) for d in docs], pa.string()),

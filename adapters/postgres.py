@@ -16,7 +16,8 @@ Operations (autocommit: each operation is its own transaction, as in YCSB's JDBC
 * query: ``SELECT count(*), sum(f::bigint) WHERE field = $1``, computed by the server (NATIVE).
 * batch write (NATIVE): ``COPY ... FROM STDIN (FORMAT csv)`` of the Arrow batch rendered as CSV by
   pyarrow; batch read (NATIVE): ``COPY (SELECT ... ORDER BY key) TO STDOUT (FORMAT csv)`` parsed back
-  by pyarrow.  NULL (field never set) and '' stay distinct in both directions.
+  by pyarrow, and the filtered batch read (NATIVE) adds ``WHERE field = value`` to that SELECT.  NULL
+  (field never set) and '' stay distinct in both directions.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ class PostgresAdapter(Adapter):
     name = "postgres"
     description = "PostgreSQL (psycopg2): table per namespace, prepared statements, COPY for batches"
     Options = PostgresOptions
-    capabilities: ClassVar[Capabilities] = Capabilities(batch_write=Support.NATIVE, batch_read=Support.NATIVE)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: PostgresOptions
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
@@ -240,14 +242,24 @@ class PostgresAdapter(Adapter):
             cur.copy_expert(statement, buffer)
 
     def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
+        return self._copy_out(namespace, self._names(namespace, fields))
+
+    def read_batch_where(self, namespace: str, fields: Sequence[str], field: str, equals: str) -> pa.Table:
+        return self._copy_out(namespace, self._names(namespace, fields), (field_name(field), equals))
+
+    def _copy_out(self, namespace: str, names: list[str], where: tuple[str, str] | None = None) -> pa.Table:
+        """``COPY (SELECT key, names ... [WHERE f = v] ORDER BY key) TO STDOUT`` read into Arrow."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
         from psycopg2 import sql
 
-        names = self._names(namespace, fields)
         columns = ["key", *names]
-        statement = sql.SQL("COPY (SELECT {} FROM {} ORDER BY key) TO STDOUT WITH (FORMAT csv)").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(check_namespace(namespace)))
+        condition = sql.SQL("")
+        if where is not None:
+            condition = sql.SQL(" WHERE {} = {}").format(sql.Identifier(where[0]), sql.Literal(where[1]))
+        statement = sql.SQL("COPY (SELECT {} FROM {}{} ORDER BY key) TO STDOUT WITH (FORMAT csv)").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(check_namespace(namespace)),
+            condition)
         buffer = io.BytesIO()
         with self.translate_errors(), self.conn.cursor() as cur:
             cur.copy_expert(statement, buffer)

@@ -21,7 +21,9 @@ Operations and their honest cost:
   ``_sbench_batch/`` (multipart upload by boto3 when large).  batch read (NATIVE): every Parquet object
   under that prefix (plus any per-record objects) read back into one Arrow table sorted by key.  Records
   written by ``write_batch`` live in Parquet, so per-record ``read`` does not see them: the batch
-  workload uses write_batch/read_batch only.  Listings for scan/query skip the reserved prefix.
+  workload uses write_batch/read_batch only.  Listings for scan/query skip the reserved prefix.  The
+  filtered batch read stays EMULATED (whole read, then a client-side filter): S3 Select is not offered
+  by versitygw and is closed to new AWS customers.
 
 ``server_info()`` reads the ``Server`` response header (versitygw answers ``VERSITYGW``, AWS
 ``AmazonS3``).  S3 has no version API: for versitygw the version comes from ``server_version_hint``,

@@ -94,5 +94,8 @@ def test_duplicate_insert_batch_and_sum(options: dict[str, Any]) -> None:
             back = adapter.read_batch(ns, ["field0", "field1"])
             assert back.num_rows == n + 1
             assert back.column("key").to_pylist() == sorted(back.column("key").to_pylist())
+            subset = adapter.read_batch_where(ns, ["field1"], "field0", "g1")
+            assert subset.to_pydict() == {"key": [f"b{i:04d}" for i in range(1, n, 2)],
+                                          "field1": [str(i) for i in range(1, n, 2)]}
         finally:
             adapter.drop(ns)

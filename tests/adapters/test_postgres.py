@@ -114,5 +114,8 @@ def test_copy_keeps_null_and_empty_apart_and_big_scan_uses_cursor(options: dict[
             rows = adapter.scan(ns, "k0100", 120)  # > threshold: server-side cursor
             assert [k for k, _ in rows] == [f"k{i:04d}" for i in range(100, 220)]
             assert adapter.scan(ns, "k0001", 1) == [("k0001", {"field0": "", "field1": "1"})]
+            subset = adapter.read_batch_where(ns, ["field1"], "field0", "")
+            assert subset.to_pydict() == {"key": [f"k{i:04d}" for i in range(1, n, 2)],
+                                          "field1": [None if i % 3 == 0 else str(i) for i in range(1, n, 2)]}
         finally:
             adapter.drop(ns)
