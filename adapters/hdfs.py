@@ -1,0 +1,344 @@
+"""HDFS through WebHDFS (HdfsCLI, the default) or the NameNode RPC protocol (``hdfs-native``).
+
+Data model (as YCSB's file-store bindings): one directory per namespace, ``<root>/<namespace>/``
+(``root`` defaults to ``/sbench``).  Per-operation records live in ``rows/``, one small file per record
+named by the percent-encoded key, holding the record's fields as a JSON object.  Batches written with
+``write_batch`` are Parquet files in ``batches/`` (one file per call, written by pyarrow into memory and
+sent through the same client).
+
+Operations:
+
+* insert: one file create (overwrite).  read: one file open; a missing file is :class:`NotFound`.
+* update (EMULATED): read-modify-write of the whole file (HDFS files are immutable once closed).
+* delete: one delete; a missing file is :class:`NotFound`.
+* scan (EMULATED): list ``rows/``, sort the decoded keys, then open the ``count`` files from
+  ``start_key`` on.  HDFS has no ordered range read of files.
+* query (EMULATED): list and read every record file, filter and aggregate in the client.
+* batch write (NATIVE): one Parquet file per batch.  batch read (NATIVE): every Parquet file of
+  ``batches/`` plus the record files of ``rows/`` (a record file wins over a batch row with the same
+  key), sorted by key.  Per-operation read/scan/query see only ``rows/``: a workload that loads with
+  ``write_batch`` and then reads single keys would not find them.
+
+Drivers (option ``driver``):
+
+* ``webhdfs`` (default): REST to the NameNode's HTTP port; data moves through a redirect to the
+  DataNode's HTTP port, so each create and open costs two HTTP round trips.
+* ``native``: ``hdfs-native`` (Rust client speaking the NameNode RPC and DataNode transfer
+  protocols, option ``namenode``).
+
+``server_info`` reads the NameNode's JMX bean ``NameNodeInfo`` over HTTP (option ``url``), for both
+drivers.  Permissions are whatever the cluster enforces; ``user`` names the requesting user (WebHDFS
+``user.name``; the native client takes ``HADOOP_USER_NAME`` or the OS user).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import quote, unquote
+
+from pydantic import field_validator
+
+from adapters.base import (
+    Adapter,
+    AdapterOptions,
+    Capabilities,
+    Query,
+    QueryResult,
+    Record,
+    ServerInfo,
+    Support,
+    check_namespace,
+)
+from storagebench.errors import AdapterError, NotFound, Unavailable
+from storagebench.services.ports import HOST, PORTS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ROWS = "rows"
+BATCHES = "batches"
+
+
+class HDFSOptions(AdapterOptions):
+    #: the NameNode's HTTP address (WebHDFS and JMX)
+    url: str = f"http://{HOST}:{PORTS['hdfs']['webhdfs']}"
+    #: the NameNode's RPC address (driver "native")
+    namenode: str = f"hdfs://{HOST}:{PORTS['hdfs']['namenode']}"
+    user: str = "storagebench"
+    driver: Literal["webhdfs", "native"] = "webhdfs"
+    #: the directory that holds the namespaces' directories
+    root: str = "/sbench"
+    #: seconds per HTTP request (WebHDFS and the version query)
+    timeout: float = 30.0
+
+    @field_validator("root")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("root must be an absolute HDFS path")
+        return value.rstrip("/") or "/"
+
+
+class _Driver(ABC):
+    """The few filesystem calls the adapter needs; missing paths raise FileNotFoundError."""
+
+    @abstractmethod
+    def mkdirs(self, path: str) -> None: ...
+
+    @abstractmethod
+    def delete(self, path: str, recursive: bool = False) -> bool: ...
+
+    @abstractmethod
+    def write(self, path: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def read(self, path: str) -> bytes: ...
+
+    @abstractmethod
+    def list(self, path: str) -> list[str]: ...
+
+    @abstractmethod
+    def exists(self, path: str) -> bool: ...
+
+    def close(self) -> None:  # noqa: B027 - optional
+        pass
+
+
+class _WebHdfs(_Driver):
+    def __init__(self, options: HDFSOptions) -> None:
+        import hdfs
+
+        self.client = hdfs.InsecureClient(options.url, user=options.user, timeout=options.timeout)
+
+    def mkdirs(self, path: str) -> None:
+        self.client.makedirs(path)
+
+    def delete(self, path: str, recursive: bool = False) -> bool:
+        return bool(self.client.delete(path, recursive=recursive))
+
+    def write(self, path: str, data: bytes) -> None:
+        self.client.write(path, data=data, overwrite=True)
+
+    def read(self, path: str) -> bytes:
+        with self.client.read(path) as reader:
+            data: bytes = reader.read()
+            return data
+
+    def list(self, path: str) -> list[str]:
+        names: list[str] = self.client.list(path)
+        return names
+
+    def exists(self, path: str) -> bool:
+        return self.client.status(path, strict=False) is not None
+
+    def close(self) -> None:
+        self.client._session.close()
+
+
+class _Native(_Driver):
+    def __init__(self, options: HDFSOptions) -> None:
+        import hdfs_native
+
+        self.hdfs_native = hdfs_native
+        self.client = hdfs_native.Client(options.namenode)
+
+    def mkdirs(self, path: str) -> None:
+        self.client.mkdirs(path, create_parent=True)
+
+    def delete(self, path: str, recursive: bool = False) -> bool:
+        return bool(self.client.delete(path, recursive))
+
+    def write(self, path: str, data: bytes) -> None:
+        with self.client.create(path, self.hdfs_native.WriteOptions(overwrite=True)) as writer:
+            writer.write(data)
+
+    def read(self, path: str) -> bytes:
+        with self.client.read(path) as reader:
+            return bytes(reader.read())
+
+    def list(self, path: str) -> list[str]:
+        return [posixpath.basename(status.path) for status in self.client.list_status(path)]
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.client.get_file_info(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+
+class HDFSAdapter(Adapter):
+    name = "hdfs"
+    description = "HDFS, one file per record (WebHDFS via HdfsCLI, or hdfs-native), Parquet batches"
+    Options = HDFSOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE)
+    options: HDFSOptions
+
+    def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self._driver: _Driver | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def connect(self) -> None:
+        with self.translate_errors():
+            driver: _Driver = _WebHdfs(self.options) if self.options.driver == "webhdfs" else _Native(self.options)
+            driver.exists("/")  # a real round trip: fail here, not on the first operation
+        self._driver = driver
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    @property
+    def fs(self) -> _Driver:
+        if self._driver is None:
+            raise Unavailable("hdfs: not connected")
+        return self._driver
+
+    def _dir(self, namespace: str, *parts: str) -> str:
+        return posixpath.join(self.options.root, check_namespace(namespace), *parts)
+
+    def _file(self, namespace: str, key: str) -> str:
+        return posixpath.join(self.options.root, namespace, ROWS, quote(key, safe=""))
+
+    def prepare(self, namespace: str, fields: Sequence[str]) -> None:
+        with self.translate_errors():
+            self.fs.mkdirs(self._dir(namespace, ROWS))
+            self.fs.mkdirs(self._dir(namespace, BATCHES))
+
+    def drop(self, namespace: str) -> None:
+        with self.translate_errors():
+            self.fs.delete(self._dir(namespace), recursive=True)
+
+    def server_info(self) -> ServerInfo:
+        import urllib.request
+
+        url = f"{self.options.url}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
+        try:
+            with urllib.request.urlopen(url, timeout=self.options.timeout) as response:
+                info = json.loads(response.read())["beans"][0]
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            raise Unavailable(f"hdfs: cannot read the NameNode version from {url}: {exc}") from exc
+        software = str(info.get("SoftwareVersion") or str(info["Version"]).split(",")[0])
+        return ServerInfo("HDFS", software, {"driver": self.options.driver,
+                                             "live datanodes": str(len(json.loads(info.get("LiveNodes") or "{}")))})
+
+    def client_info(self) -> dict[str, str]:
+        info = {}
+        for package in ("hdfs", "hdfs-native", "pyarrow"):
+            try:
+                info[package] = version(package)
+            except PackageNotFoundError:
+                pass
+        return info
+
+    def map_error(self, exc: Exception) -> AdapterError:
+        # hdfs-native raises FileNotFoundError; HdfsCLI an HdfsError naming the Java exception
+        if isinstance(exc, FileNotFoundError) or getattr(exc, "exception", None) == "FileNotFoundException":
+            return NotFound(f"hdfs: {exc}")
+        if isinstance(exc, ImportError):
+            return Unavailable(f"hdfs: driver {self.options.driver!r} needs {exc.name}: pip install storagebench[hdfs]")
+        import requests
+
+        if isinstance(exc, requests.ConnectionError | requests.Timeout | ConnectionError | TimeoutError):
+            return Unavailable(f"hdfs: {type(exc).__name__}: {exc}")
+        return AdapterError(f"hdfs: {type(exc).__name__}: {exc}")
+
+    # -- per-operation core ------------------------------------------------------------------------
+    @staticmethod
+    def _pick(record: Record, fields: Sequence[str] | None) -> Record:
+        return record if fields is None else {f: record[f] for f in fields if f in record}
+
+    def _load(self, path: str) -> Record:
+        data: Record = json.loads(self.fs.read(path))
+        return data
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        with self.translate_errors():
+            self.fs.write(self._file(namespace, key), json.dumps(dict(values)).encode())
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        with self.translate_errors():
+            return self._pick(self._load(self._file(namespace, key)), fields)
+
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        with self.translate_errors():
+            path = self._file(namespace, key)
+            self.fs.write(path, json.dumps({**self._load(path), **values}).encode())
+
+    def delete(self, namespace: str, key: str) -> None:
+        with self.translate_errors():
+            if not self.fs.delete(self._file(namespace, key)):
+                raise NotFound(f"hdfs: {namespace}/{key}")
+
+    def _keys(self, namespace: str) -> list[str]:
+        return sorted(unquote(name) for name in self.fs.list(self._dir(namespace, ROWS)))
+
+    def scan(self, namespace: str, start_key: str, count: int,
+             fields: Sequence[str] | None = None) -> list[tuple[str, Record]]:
+        import bisect
+
+        with self.translate_errors():
+            keys = self._keys(namespace)
+            chosen = keys[bisect.bisect_left(keys, start_key):][:max(count, 0)]
+        rows = []
+        for key in chosen:
+            try:
+                rows.append((key, self.read(namespace, key, fields)))
+            except NotFound:  # deleted by another worker since the listing
+                continue
+        return rows
+
+    def query(self, namespace: str, query: Query) -> QueryResult:
+        count = total = 0
+        for _key, record in self.scan(namespace, "", 2**62):
+            if record.get(query.field) == query.equals:
+                count += 1
+                if query.aggregate == "sum" and query.sum_field:
+                    total += int(record.get(query.sum_field) or 0)
+        return QueryResult(count, total if query.aggregate == "sum" else None)
+
+    # -- batch -----------------------------------------------------------------------------------------
+    def write_batch(self, namespace: str, batch: pa.Table) -> None:
+        import uuid
+
+        import pyarrow.parquet as pq
+
+        sink = io.BytesIO()
+        pq.write_table(batch, sink)
+        name = f"part-{uuid.uuid4().hex}.parquet"
+        with self.translate_errors():
+            self.fs.write(self._dir(namespace, BATCHES, name), sink.getvalue())
+
+    def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        with self.translate_errors():
+            parts = [pq.read_table(io.BytesIO(self.fs.read(self._dir(namespace, BATCHES, name))))
+                     for name in sorted(self.fs.list(self._dir(namespace, BATCHES)))]
+            records = self.scan(namespace, "", 2**62, fields)
+        names = list(fields) if fields is not None else sorted(
+            {c for p in parts for c in p.column_names if c != "key"} | {f for _k, r in records for f in r})
+        schema = pa.schema([("key", pa.string()), *((n, pa.string()) for n in names)])
+        tables = [pa.table({n: (p.column(n) if n in p.column_names else pa.nulls(p.num_rows, pa.string()))
+                            for n in ["key", *names]}).cast(schema) for p in parts]
+        if records:
+            override = {k for k, _r in records}
+            tables = [t.filter(pc.invert(pc.is_in(t.column("key"), pa.array(list(override), pa.string()))))
+                      for t in tables]
+            tables.append(pa.table({"key": [k for k, _r in records],
+                                    **{n: [r.get(n) for _k, r in records] for n in names}}, schema=schema))
+        if not tables:
+            return schema.empty_table()
+        return pa.concat_tables(tables).sort_by("key")
