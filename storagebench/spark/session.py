@@ -1,0 +1,96 @@
+"""One lean SparkSession for the harness: local[2] by default, no UI, bound to 127.0.0.1, the venv's Python
+on both sides, small driver memory, connectors from Maven Central cached under the storagebench cache.
+
+Spark 3.5 needs Java 8/11/17: when ``JAVA_HOME`` is unset, a JDK 17 under /usr/lib/jvm is used if present.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from storagebench.errors import UsageError
+from storagebench.services.base import storagebench_home
+
+JDK17_CANDIDATES = ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-arm64",
+                    "/usr/lib/jvm/openjdk-17")
+
+#: lean defaults; the caller's ``conf`` wins
+BASE_CONF: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.memory": "768m",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.python.worker.reuse": "true",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def ivy_dir() -> Path:
+    """Where spark.jars.packages resolves to (one cache for every connector)."""
+    return storagebench_home() / "cache" / "ivy"
+
+
+def prepare_environment() -> None:
+    """Environment Spark reads when it launches its JVM and Python workers (before the first session)."""
+    if not os.environ.get("JAVA_HOME"):
+        for candidate in JDK17_CANDIDATES:
+            if Path(candidate, "bin", "java").exists():
+                os.environ["JAVA_HOME"] = candidate
+                break
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # executors in local mode run this interpreter, so they import the project from the same venv
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
+def require_pyspark() -> Any:
+    try:
+        import pyspark
+    except ImportError as exc:
+        raise UsageError("the spark engine needs pyspark 3.5: pip install 'storagebench[spark]'") from exc
+    if not pyspark.__version__.startswith("3.5"):
+        raise UsageError(f"pyspark {pyspark.__version__} found; storagebench needs 3.5.x")
+    return pyspark
+
+
+def get_session(master: str = "local[2]", app: str = "storagebench", packages: Sequence[str] = (),
+                conf: Mapping[str, str] | None = None) -> Any:
+    """Get or create the session.  Packages only take effect when this process starts its JVM."""
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    prepare_environment()
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master == master and not packages and not conf:
+        return active
+    builder = SparkSession.builder.master(master).appName(app)
+    settings = {**BASE_CONF, "spark.jars.ivy": str(ivy_dir()), "spark.pyspark.python": sys.executable,
+                **dict(conf or {})}
+    if packages:
+        settings["spark.jars.packages"] = ",".join(packages)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def java_problem() -> str:
+    """Why Spark cannot start a JVM here ("" when a Java is found)."""
+    prepare_environment()
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        return "" if Path(home, "bin", "java").exists() else f"JAVA_HOME={home} has no bin/java"
+    return "" if shutil.which("java") else "no Java found (set JAVA_HOME to a JDK 17)"
+
+
+def is_local(master: str) -> bool:
+    return master == "local" or master.startswith("local[") or master.startswith("local-")
