@@ -57,6 +57,22 @@ def _cell(result: dict[str, Any] | None) -> str:
             f"<small>p50 {_fmt(lat.get('p50_us'), 1)} µs · p99 {_fmt(lat.get('p99_us'), 1)} µs</small>{warn}</td>")
 
 
+def enough_samples(count: int, percentile: float) -> bool:
+    """A percentile p means something only with at least 1/(1-p) samples (p99.9 needs 1,000)."""
+    return percentile >= 100 or count >= 1 / (1 - percentile / 100)
+
+
+def _pct_cell(lat: dict[str, Any], p: float) -> str:
+    value = _fmt(lat.get(f"p{p:g}_us"), 1)
+    if lat.get("count") and not enough_samples(lat["count"], p):
+        return f"<td class='n thin' title='only {lat['count']:,} samples'>{value}</td>"
+    return f"<td class='n'>{value}</td>"
+
+
+def _title(text: str) -> dict[str, str]:
+    return {"text": text}
+
+
 def build_html(results: list[dict[str, Any]], title: str) -> str:
     from plotly.offline import get_plotlyjs
 
@@ -115,17 +131,26 @@ def build_html(results: list[dict[str, Any]], title: str) -> str:
                 lat = stats.get("latency", {})
                 if op == "verify" or not lat.get("count"):
                     continue
+                # percentiles without enough samples are left out rather than drawn as if measured
                 traces.append({"type": "scatter", "mode": "lines+markers", "name": f"{r['store']} {op}",
-                               "x": labels, "y": [lat.get(f"p{p:g}_us") for p in PERCENTILES]})
+                               "x": labels, "y": [lat.get(f"p{p:g}_us") if enough_samples(lat["count"], p)
+                                                  else None for p in PERCENTILES]})
         cid = f"lat_{len(charts)}"
-        charts.append((cid, traces, {"title": f"{w}: latency percentiles (µs, log)",
-                                     "yaxis": {"type": "log", "title": "µs"}, "height": 420}))
+        charts.append((cid, traces, {"title": _title(f"{w}: latency percentiles (µs, log scale)"),
+                                     "xaxis": {"title": _title("percentile")},
+                                     "yaxis": {"type": "log", "dtick": 1, "title": _title("µs")}, "height": 420}))
         parts.append(f"<div id='{cid}' class='chart'></div>")
-        series = [{"type": "scatter", "mode": "lines", "name": r["store"],
-                   "y": r.get("timeseries", {}).get("ops", [])} for r in runs]
+        series = []
+        for r in runs:
+            ops_series = r.get("timeseries", {}).get("ops", [])
+            complete = int(r.get("duration_s") or 0)
+            if complete >= 2:  # the last second is partial: leave it out rather than draw a drop
+                ops_series = ops_series[:complete]
+            series.append({"type": "scatter", "mode": "lines+markers", "name": r["store"], "y": ops_series})
         cid = f"ts_{len(charts)}"
-        charts.append((cid, series, {"title": f"{w}: throughput per second", "xaxis": {"title": "s"},
-                                     "yaxis": {"title": "ops/s"}, "height": 320}))
+        charts.append((cid, series, {"title": _title(f"{w}: throughput per second (complete seconds)"),
+                                     "xaxis": {"title": _title("second of the run phase")},
+                                     "yaxis": {"title": _title("ops/s"), "rangemode": "tozero"}, "height": 320}))
         parts.append(f"<div id='{cid}' class='chart'></div>")
         parts.append("<table><tr><th>store</th><th>operation</th><th>how</th><th>status counts</th><th>ops/s</th>"
                      + "".join(f"<th>p{p:g} µs</th>" for p in PERCENTILES) + "<th>max µs</th></tr>")
@@ -136,9 +161,9 @@ def build_html(results: list[dict[str, Any]], title: str) -> str:
                 how = str(r.get("capabilities", {}).get(op, ""))
                 parts.append(f"<tr><td>{E(r['store'])}</td><td>{E(op)}</td><td class='cap-{E(how)}'>{E(how)}</td>"
                              f"<td>{counts}</td>"
-                             f"<td>{_fmt(lat.get('ops_per_sec'))}</td>"
-                             + "".join(f"<td>{_fmt(lat.get(f'p{p:g}_us'), 1)}</td>" for p in PERCENTILES)
-                             + f"<td>{_fmt(lat.get('max_us'), 1)}</td></tr>")
+                             f"<td class='n'>{_fmt(lat.get('ops_per_sec'))}</td>"
+                             + "".join(_pct_cell(lat, p) for p in PERCENTILES)
+                             + f"<td class='n'>{_fmt(lat.get('max_us'), 1)}</td></tr>")
         parts.append("</table>")
 
     # capability matrix
@@ -168,7 +193,7 @@ def build_html(results: list[dict[str, Any]], title: str) -> str:
     for s in stores:
         r = next(r for r in results if r["store"] == s)
         parts.append(f"<tr><td>{E(s)}</td><td>{E(r['server'].get('label', ''))}</td>"
-                     f"<td>{E(json.dumps(r.get('client', {})))}</td>"
+                     f"<td>{E(', '.join(f'{k} {v}' for k, v in r.get('client', {}).items()) or '-')}</td>"
                      f"<td><code>{E(json.dumps(r['config'].get('store_options', {})))}</code></td></tr>")
     parts.append("</table><h3>Run configuration</h3>")
     cfg = {k: v for k, v in first.get("config", {}).items() if k not in ("store_options", "workload")}
@@ -181,14 +206,16 @@ def build_html(results: list[dict[str, Any]], title: str) -> str:
             parts.append(f"<details><summary>{E(r['workload'])}</summary><pre>"
                          f"{E(json.dumps(r['config'].get('workload', {}), indent=1))}</pre></details>")
 
-    script = "\n".join(f"Plotly.newPlot({_js(cid)}, {_js(traces)}, {_js(layout)}, {{responsive: true}});"
+    options = {"responsive": True, "showSendToCloud": False, "showLink": False, "displaylogo": False}
+    script = "\n".join(f"Plotly.newPlot({_js(cid)}, {_js(traces)}, {_js(layout)}, {_js(options)});"
                        for cid, traces, layout in charts)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{E(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; vertical-align: top; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }}
+td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} td.thin {{ color: #999; }}
 th {{ background: #f4f4f4; text-align: left; }}
 .meta {{ color: #555; }} .bad {{ color: #b00; }}
 td.failed, td.aborted {{ background: #fdd; text-align: left; }}
