@@ -131,6 +131,10 @@ class Service(ABC):
     def endpoints(self) -> dict[str, Any]:
         """Adapter options to reach this engine (written to the endpoints file)."""
 
+    def provision_client(self) -> None:  # noqa: B027 - optional
+        """What a client of this engine needs from the cache when the engine runs elsewhere (e.g. docker
+        compose, see ``services adopt``): most need nothing; JVM-client engines fetch their jars."""
+
     def stop_hook(self) -> None:  # noqa: B027 - optional
         """Extra clean shutdown before signals (e.g. pg_ctl stop)."""
 

@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     down = ssub.add_parser("down", help="stop engines this project started (pid files only)")
     down.add_argument("names", nargs="*")
     down.add_argument("--clean", action="store_true", help="also delete the engines' data directories")
+    ad = ssub.add_parser("adopt", help="record engines run elsewhere (docker compose) on the same ports "
+                                       "in the endpoints file, after a client round trip")
+    ad.add_argument("names", nargs="*")
     st = ssub.add_parser("status", help="per engine: up/down, version that answers, ports, pids, RSS")
     st.add_argument("names", nargs="*")
     logs = ssub.add_parser("logs", help="print an engine's log files")
@@ -39,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         manager.up(args.names or None)
     elif args.action == "down":
         manager.down(args.names or None, clean=args.clean)
+    elif args.action == "adopt":
+        manager.adopt(args.names or None)
     elif args.action == "status":
         rows = manager.status(args.names or None)
         from rich.console import Console

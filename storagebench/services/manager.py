@@ -238,6 +238,24 @@ class Manager:
         raise ServiceError(f"{svc.name}: not ready after {svc.start_timeout:.0f}s ({last}); "
                            f"logs in {self.ctx.log_dir}")
 
+    # -- adopt -------------------------------------------------------------------------------------
+    def adopt(self, names: list[str] | None = None) -> dict[str, str]:
+        """Record engines started elsewhere (docker compose) on the same ports in the endpoints file."""
+        versions: dict[str, str] = {}
+        for name in names or list(self.known):
+            svc = self.service(name)
+            if any(p.alive for p in self.processes(name)):
+                raise ServiceError(f"{name}: started by `storagebench services up`; nothing to adopt")
+            svc.provision_client()
+            try:
+                versions[name] = svc.probe()
+            except Exception as exc:
+                raise ServiceError(f"{name}: nothing answers on {HOST} ports {svc.ports} ({exc}); "
+                                   f"is the compose service up?") from exc
+            _write_endpoints(self.ctx, name, svc.endpoints())
+            self.ctx.echo(f"[{name}] adopted: {versions[name]}")
+        return versions
+
     # -- down --------------------------------------------------------------------------------------
     def down(self, names: list[str] | None = None, clean: bool = False) -> None:
         for name in reversed(self.names(names)):
@@ -304,6 +322,12 @@ class Manager:
                     state = "up"
                 except Exception as exc:
                     state = f"not answering ({exc})"
+            elif not procs and name in load_endpoints(self.ctx.home):
+                try:
+                    version = svc.probe()
+                    state = "external (adopted)"
+                except Exception as exc:
+                    state = f"external, not answering ({exc})"
             elif procs:
                 dead = ", ".join(p.name for p in procs if not p.alive)
                 state = f"crashed ({dead} exited; `storagebench services up {name}` restarts it)"
