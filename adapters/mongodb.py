@@ -9,8 +9,12 @@ Operations:
 * insert ``insert_one`` (duplicate ``_id`` -> :class:`AlreadyExists`); read ``find_one`` by ``_id``
   with a projection; update ``update_one`` with ``$set`` (``matched_count == 0`` -> :class:`NotFound`);
   delete ``delete_one`` (``deleted_count == 0`` -> :class:`NotFound`).
-* scan: ``find({"_id": {"$gte": start}}).sort("_id", 1).limit(n)`` on the ``_id`` index; string
-  ``_id`` order is binary, the same as every other store's.
+* scan: ``find({"_id": {"$gte": start}}).sort("_id", 1).limit(n)``; string ``_id`` order is binary,
+  the same as every other store's.  On MongoDB this walks the ``_id`` index.  FerretDB 1.24 on
+  PostgreSQL pushes down only equality filters, and writes them as ``_jsonb->'_id' @> value``, which
+  its btree ``_id`` index cannot serve: reads are sequential scans and range scans fetch and sort the
+  whole collection inside FerretDB (``explain`` shows ``filterPushdown``/``sortPushdown``).  That is
+  the server's cost, measured as such; the adapter sends the same single request as to MongoDB.
 * query: count is ``count_documents`` (an aggregation on the server).  The sum needs the string field
   read as a number: real MongoDB does that on the server (``$group`` with ``$sum: {$toLong: ...}``), but
   FerretDB 1.x does not implement ``$toLong`` (error 238), so against FerretDB the sum is computed by

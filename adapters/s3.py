@@ -171,11 +171,11 @@ class S3Adapter(Adapter):
             reply = self._client().list_buckets()
         header = str(reply["ResponseMetadata"]["HTTPHeaders"].get("server", ""))
         engine = SERVER_NAMES.get(header, header or "unknown S3 server")
-        details = {"Server header": header, "endpoint": self.options.endpoint_url or "AWS"}
+        details = {"Server header": header}
         if header == "VERSITYGW" and self.options.server_version_hint:
-            details["version source"] = "the build started by `storagebench services up s3` (S3 has no version API)"
+            # S3 has no version API: the hint is what `storagebench services up s3` built and started
             return ServerInfo(engine, self.options.server_version_hint, details)
-        return ServerInfo(engine, "unreported (S3 has no version API)", details)
+        return ServerInfo(engine, "unreported", details)
 
     def client_info(self) -> dict[str, str]:
         import boto3
