@@ -86,6 +86,7 @@ class PostgresAdapter(Adapter):
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
         self.conn: Any = None
+        self.cursor: Any = None
         self._prepared: dict[tuple[str, ...], str] = {}
         self._statement_ids = itertools.count()
         self._fields: dict[str, list[str]] = {}
@@ -110,6 +111,7 @@ class PostgresAdapter(Adapter):
         except psycopg2.Error as exc:
             raise Unavailable(f"postgres: cannot connect to {o.host}:{o.port}/{o.database}: {exc}") from exc
         self.conn.autocommit = True
+        self.cursor = self.conn.cursor()  # reused by every per-operation statement
         self._prepared.clear()
 
     def close(self) -> None:
@@ -117,7 +119,7 @@ class PostgresAdapter(Adapter):
             try:
                 self.conn.close()
             finally:
-                self.conn = None
+                self.conn = self.cursor = None
 
     def prepare(self, namespace: str, fields: Sequence[str]) -> None:
         from psycopg2 import sql
@@ -312,7 +314,8 @@ class PostgresAdapter(Adapter):
              fetch: Literal["none", "one", "all", "rowcount"] = "none") -> Any:
         if self.conn is None:
             raise Unavailable("postgres: not connected (call connect() first)")
-        with self.translate_errors(), self.conn.cursor() as cur:
+        cur = self.cursor
+        with self.translate_errors():
             cur.execute(statement, params)
             if fetch == "one":
                 return cur.fetchone()
