@@ -9,3 +9,13 @@ HADOOP = "3.5.0"
 HBASE = "2.6.1-hadoop3"
 KUDU = "1.17.1"
 NEO4J = "5.26.30"
+#: Spark (pyspark 3.5: Scala 2.12, Hadoop client 3.3.4) and its connectors, resolved from Maven Central
+SPARK = "3.5"
+SPARK_PACKAGES = {
+    "postgres": "org.postgresql:postgresql:42.7.14",
+    "s3": "org.apache.hadoop:hadoop-aws:3.3.4",  # must match Spark's Hadoop client
+    "mongodb": "org.mongodb.spark:mongo-spark-connector_2.12:10.5.0",
+    "kudu": "org.apache.kudu:kudu-spark3_2.12:1.17.1",
+    "neo4j": "org.neo4j:neo4j-connector-apache-spark_2.12:5.0.3_for_spark_3",
+    "hbase": "org.apache.hbase.connectors.spark:hbase-spark:1.0.1",
+}

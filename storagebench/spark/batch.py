@@ -1,0 +1,242 @@
+"""The batch dataset through Spark: write, read back (verified), filtered read, aggregate.
+
+:func:`run_spark_batch` writes the same seeded rows as the harness's batch workload
+(:func:`storagebench.batch.expected_table`) through the store's Spark connector
+(:mod:`storagebench.spark.connectors`), reads them back and checks every column's SHA-256 against the
+expected data (:func:`storagebench.batch.column_digests`), then runs ``batchqueries`` filtered reads
+(``queryfield = value``, pushed down by the connector where it can) and as many ``count``/``sum``
+aggregates, each verified.  Figures: rows/s and MB/s per step (MB of the string values, as in the
+harness's batch summary), plus the session start-up (JVM + connector resolution) separately.
+
+Each call runs in a fresh Python process with its own Spark JVM: ``spark.jars.packages`` only takes
+effect when a JVM starts, and each store needs different connectors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from storagebench.adapters import load_adapter
+from storagebench.batch import column_digests, expected_table, table_bytes
+from storagebench.services.base import storagebench_home
+from storagebench.spark.connectors import Access, connector
+from storagebench.spark.session import get_session
+from workloads.generators import ValueFactory
+from workloads.spec import WorkloadSpec
+
+#: a whole store's batch run in the child process, start-up included
+TIMEOUT_S = 1800
+
+
+def run_spark_batch(store_name: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str, seed: int,
+                    master: str = "local[2]") -> dict[str, Any]:
+    """Run the batch dataset through Spark on ``store_name``; never raises for store/connector failures.
+
+    ``options``: the store's adapter options as plain values (secrets revealed), e.g.
+    ``storagebench.config.plain_options(...)`` or the endpoints file entry.  The namespace is dropped and
+    prepared with the store's adapter first; it is left in place afterwards (the caller drops it).
+    Returns :func:`_run`'s figures; ``verified`` is False and ``problems`` says why when anything failed.
+    """
+    payload = {"store": store_name, "options": options, "spec": spec.model_dump(mode="json"),
+               "namespace": namespace, "seed": seed, "master": master}
+    log_dir = storagebench_home() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"spark-batch-{store_name}.log"
+    with tempfile.TemporaryDirectory(prefix="sbench-spark-batch-") as tmp:
+        request, answer = Path(tmp) / "request.json", Path(tmp) / "answer.json"
+        request.write_text(json.dumps(payload, default=str))
+        os.chmod(request, 0o600)  # holds credentials
+        began = time.monotonic()
+        with log.open("w") as out:
+            try:
+                proc = subprocess.run([sys.executable, "-m", "storagebench.spark.batch", str(request), str(answer)],
+                                      stdout=out, stderr=subprocess.STDOUT, timeout=TIMEOUT_S, check=False)
+                code: int | str = proc.returncode
+            except subprocess.TimeoutExpired:
+                code = f"timeout after {TIMEOUT_S}s"
+        if answer.exists():
+            result: dict[str, Any] = json.loads(answer.read_text())
+            result["log"] = str(log)
+            return result
+    tail = [line for line in log.read_text(errors="replace").splitlines() if line.strip()][-5:]
+    return _failed(store_name, master, [f"spark batch process ended ({code}) without a result after "
+                                        f"{time.monotonic() - began:.0f}s; log {log}: " + " | ".join(tail)],
+                   log=str(log))
+
+
+def _failed(store: str, master: str, problems: list[str], **extra: Any) -> dict[str, Any]:
+    return {"store": store, "engine": "spark", "master": master, "verified": False, "problems": problems,
+            "steps": {}, **extra}
+
+
+def _step(seconds: float, rows: int, nbytes: int) -> dict[str, Any]:
+    return {"seconds": seconds, "rows": rows, "bytes": nbytes,
+            "rows_per_sec": rows / seconds if seconds > 0 else None,
+            "mb_per_sec": nbytes / 1e6 / seconds if seconds > 0 else None}
+
+
+def _to_arrow(df: Any, columns: list[str]) -> pa.Table:
+    batches = df._collect_as_arrow()
+    if not batches:
+        return pa.table({c: pa.array([], pa.string()) for c in columns})
+    return pa.Table.from_batches(batches).select(columns)
+
+
+def _reader(session: Any, access: Access) -> Any:
+    reader = session.read.format(access.format).options(**access.options, **access.read_options)
+    return reader.load(access.path) if access.path else reader.load()
+
+
+def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str, seed: int,
+         master: str, result: dict[str, Any]) -> None:
+    """Fill ``result`` step by step (a failure part-way keeps what was measured)."""
+    from pyspark.sql import functions as F
+
+    conn = connector(store)
+    adapter_cls = load_adapter(store)
+    typed = adapter_cls.Options.model_validate(options)
+    fields = spec.field_names()
+    access = conn.access(typed, namespace, fields)
+    result["connector"] = {"name": conn.name, "packages": list(conn.packages), "version": conn.version,
+                           "note": conn.note}
+    problems: list[str] = result["problems"]
+    steps: dict[str, Any] = result["steps"]
+
+    with adapter_cls(typed) as control:  # the adapter owns the namespace: bucket, table, label, directory
+        control.drop(namespace)
+        control.prepare(namespace, fields)
+        result["server"] = control.server_info().label()
+
+    os.environ.update(access.env)
+    t0 = time.perf_counter()
+    session = get_session(master, app=f"storagebench batch {store}", packages=conn.packages, conf=access.conf)
+    steps["session_start"] = {"seconds": time.perf_counter() - t0}
+    result["spark_version"] = session.version
+
+    data = expected_table(spec, seed)
+    nbytes = table_bytes(data)
+    result.update(rows=data.num_rows, bytes=nbytes)
+    columns = ["key", *fields]
+    stored_columns = [access.key_column if c == "key" else c for c in columns]
+    rows = list(zip(*(data.column(c).to_pylist() for c in columns), strict=True))
+    schema = ", ".join(f"`{c}` string" for c in stored_columns)
+    parallelism = session.sparkContext.defaultParallelism
+    frame = session.createDataFrame(rows, schema).repartition(parallelism).cache()
+    frame.count()  # materialised before the clock starts: the write step times the store, not Python
+    del rows
+
+    t0 = time.perf_counter()
+    writer = frame.write.format(access.format).options(**access.options, **access.write_options)
+    writer = writer.mode(access.write_mode)
+    writer.save(access.path) if access.path else writer.save()
+    steps["write"] = _step(time.perf_counter() - t0, data.num_rows, nbytes)
+    frame.unpersist()
+
+    def back(df: Any) -> pa.Table:
+        table = _to_arrow(df.select(*stored_columns), stored_columns)
+        return table.rename_columns(columns)
+
+    t0 = time.perf_counter()
+    stored = _reader(session, access)
+    got = back(stored)
+    steps["read"] = _step(time.perf_counter() - t0, got.num_rows, table_bytes(got))
+    want = column_digests(data)
+    have = column_digests(got)
+    bad = [c for c in want if want[c] != have.get(c)]
+    if got.num_rows != data.num_rows or bad:
+        problems.append(f"read-back mismatch: {got.num_rows} rows (wrote {data.num_rows}); "
+                        f"columns differing: {', '.join(bad) or 'none'}")
+
+    values = ValueFactory(spec, seed)
+    qf, sf = spec.queryfield, spec.querysumfield
+    groups = [values.group_value(g) for g in range(min(spec.batchqueries, spec.querygroups))]
+    filtered_rows = filtered_bytes = 0
+    filter_seconds = aggregate_seconds = 0.0
+    for equals in groups:
+        expected = data.filter(pc.equal(data[qf], equals))
+        t0 = time.perf_counter()
+        subset = back(_reader(session, access).filter(F.col(qf) == equals))
+        filter_seconds += time.perf_counter() - t0
+        filtered_rows += subset.num_rows
+        filtered_bytes += table_bytes(subset)
+        if column_digests(subset) != column_digests(expected):
+            problems.append(f"filtered read {qf}={equals}: {subset.num_rows} rows, expected {expected.num_rows} "
+                            f"with other contents")
+        t0 = time.perf_counter()
+        row = (_reader(session, access).filter(F.col(qf) == equals)
+               .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col(sf).cast("long")).alias("total")).collect()[0])
+        aggregate_seconds += time.perf_counter() - t0
+        want_total = sum(int(v) for v in expected.column(sf).to_pylist())
+        got_total = int(row["total"]) if row["total"] is not None else 0
+        if (int(row["n"]), got_total) != (expected.num_rows, want_total):
+            problems.append(f"aggregate {qf}={equals}: got count {row['n']} sum {row['total']}, "
+                            f"expected {expected.num_rows} and {want_total}")
+    steps["filtered_read"] = {**_step(filter_seconds, filtered_rows, filtered_bytes), "queries": len(groups)}
+    steps["aggregate"] = {"seconds": aggregate_seconds, "queries": len(groups),
+                          "queries_per_sec": len(groups) / aggregate_seconds if aggregate_seconds > 0 else None}
+    result["verified"] = not problems
+    result["summary"] = _summaries(result, conn.name)
+
+
+def _summaries(result: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    """The harness's batch summary shape (``storagebench.batch.batch_summary``) for the load and run phases."""
+    steps, verified = result["steps"], result["verified"]
+    write, read, flt = steps["write"], steps["read"], steps["filtered_read"]
+    read_s = read["seconds"] + flt["seconds"] + steps["aggregate"]["seconds"]
+    read_rows, read_bytes = read["rows"] + flt["rows"], read["bytes"] + flt["bytes"]
+    return {
+        "load": {"rows": write["rows"], "bytes": write["bytes"], "paths": {"batch_write": f"spark: {name}"},
+                 "rows_per_sec": write["rows_per_sec"], "mb_per_sec": write["mb_per_sec"], "verified": verified},
+        "run": {"rows": read_rows, "bytes": read_bytes,
+                "paths": {op: f"spark: {name}" for op in ("batch_read", "batch_filter", "query")},
+                "rows_per_sec": read_rows / read_s if read_s > 0 else None,
+                "mb_per_sec": read_bytes / 1e6 / read_s if read_s > 0 else None, "verified": verified},
+    }
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: for a Java exception behind py4j, the Java exception's own message (and its root cause)."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            text, cause = str(java.toString()), java.getCause()
+            while cause is not None and cause.getCause() is not None:
+                cause = cause.getCause()
+            if cause is not None:
+                text += f" (root cause: {cause.toString()})"
+            return text.splitlines()[0]
+        except Exception:  # the gateway is gone: fall back to the Python text
+            pass
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}"
+
+
+def _main(request: str, answer: str) -> int:
+    payload = json.loads(Path(request).read_text())
+    store, master = payload["store"], payload["master"]
+    result = _failed(store, master, [])
+    try:
+        _run(store, payload["options"], WorkloadSpec.model_validate(payload["spec"]), payload["namespace"],
+             payload["seed"], master, result)
+    except Exception as exc:  # connector missing, server refused ...: reported with its message
+        result["verified"] = False
+        result["problems"].append(describe_error(exc))
+        import traceback
+
+        traceback.print_exc()
+    Path(answer).write_text(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1], sys.argv[2]))
