@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from adapters.base import (
     Adapter,
@@ -79,8 +79,9 @@ class S3Options(AdapterOptions):
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None
     session_token: SecretStr | None = None
-    #: path-style addressing (http://host/bucket/key); needed by most local servers
-    path_style: bool = True
+    #: path-style addressing (http://host/bucket/key), which most local servers need; None: path style
+    #: for a custom endpoint_url, virtual-hosted style for AWS
+    path_style: bool | None = None
     #: verify TLS certificates (or a CA bundle path)
     verify_tls: bool | str = True
     connect_timeout_s: float = 10.0
@@ -92,6 +93,12 @@ class S3Options(AdapterOptions):
     server_version_hint: str | None = None
     #: objects per ListObjectsV2 page
     list_page_size: int = 1000
+
+    @field_validator("endpoint_url", mode="before")
+    @classmethod
+    def _empty_means_aws(cls, value: Any) -> Any:
+        # an environment override can only give a string: "" (or "aws") selects AWS
+        return None if isinstance(value, str) and value.strip().lower() in ("", "aws", "none") else value
 
 
 class S3Adapter(Adapter):
@@ -119,7 +126,8 @@ class S3Adapter(Adapter):
                            "aws_secret_access_key": o.secret_key.get_secret_value()}
             if o.session_token is not None:
                 credentials["aws_session_token"] = o.session_token.get_secret_value()
-        config = Config(s3={"addressing_style": "path" if o.path_style else "auto"},
+        path_style = o.endpoint_url is not None if o.path_style is None else o.path_style
+        config = Config(s3={"addressing_style": "path" if path_style else "virtual"},
                         connect_timeout=o.connect_timeout_s, read_timeout=o.read_timeout_s,
                         retries={"max_attempts": o.max_attempts, "mode": "standard"},
                         max_pool_connections=4,

@@ -73,6 +73,19 @@ def test_server_info_is_versitygw(options: dict[str, Any]) -> None:
     assert info.version == VERSITYGW.removeprefix("v")
 
 
+def test_endpoint_none_means_aws_with_virtual_hosted_addressing() -> None:
+    for value in (None, "", "aws"):
+        adapter = S3Adapter({"endpoint_url": value, "region": "eu-west-1", "access_key": "a", "secret_key": "b"})
+        assert adapter.options.endpoint_url is None
+        adapter.connect()
+        try:
+            url = adapter.client.generate_presigned_url("get_object", Params={"Bucket": "sbench-x", "Key": "k"})
+        finally:
+            adapter.close()
+        assert url.startswith("https://sbench-x.s3.")
+        assert "amazonaws.com/k?" in url
+
+
 def test_secrets_are_hidden() -> None:
     adapter = S3Adapter({"access_key": "AKIA-visible?", "secret_key": "s3cr3t-key", "session_token": "t0ken-x"})
     for text in (repr(adapter.options), str(adapter.options.model_dump()), adapter.options.model_dump_json()):
