@@ -225,7 +225,8 @@ class S3Adapter(Adapter):
              fields: Sequence[str] | None = None) -> list[tuple[str, Record]]:
         bucket = bucket_name(namespace)
         out: list[tuple[str, Record]] = []
-        for key in self._keys(bucket, start_key):
+        # list little more than needed: keys between start_key's parent prefix and start_key are skipped
+        for key in self._keys(bucket, start_key, page_size=min(max(count, 0) + 16, self.options.list_page_size)):
             if len(out) >= count:
                 break
             try:
@@ -295,9 +296,9 @@ class S3Adapter(Adapter):
             body = reply["Body"].read()
         return json.loads(body), str(reply.get("ETag", ""))
 
-    def _keys(self, bucket: str, start_key: str) -> Iterator[str]:
+    def _keys(self, bucket: str, start_key: str, page_size: int | None = None) -> Iterator[str]:
         """Record keys >= start_key in byte order, skipping the batch prefix."""
-        kwargs: dict[str, Any] = {"Bucket": bucket, "MaxKeys": self.options.list_page_size}
+        kwargs: dict[str, Any] = {"Bucket": bucket, "MaxKeys": page_size or self.options.list_page_size}
         if start_key[:-1]:
             kwargs["StartAfter"] = start_key[:-1]  # exclusive bound: a prefix of start_key sorts first
         start = start_key.encode()
