@@ -25,9 +25,12 @@ Operations:
 * batch read (NATIVE): one ordered full-table scan with projection, converted to an Arrow table.
 
 JPype: the JVM is started once per process (classpath fixed at that point); Python threads are attached
-to it as daemon threads on first use, so each worker thread can own an adapter.  A JVM does not survive
-``fork()``: child processes must be started with the ``spawn`` method (they start their own JVM); using
-the adapter in a forked child of a process that already started the JVM raises :class:`Unavailable`.
+to it as daemon threads on first use, so each worker thread can own an adapter.  When the first
+use is in a worker thread, the JVM is started from a helper thread that detaches itself, so that
+destroying the JVM at interpreter exit does not wait for an ended thread (that would hang for ever).
+A JVM does not survive ``fork()``: child processes must be started with the ``spawn`` method (they
+start their own JVM); using the adapter in a forked child of a process that already started the JVM
+raises :class:`Unavailable`.
 """
 
 from __future__ import annotations
@@ -98,7 +101,10 @@ def start_jvm(classpath: Sequence[str] | None = None, jvm_options: Sequence[str]
             from storagebench.services.kudu import kudu_client_classpath
 
             jars = list(classpath) if classpath else kudu_client_classpath()
-            jpype.startJVM(*jvm_options, classpath=jars, convertStrings=False)
+            if threading.current_thread() is threading.main_thread():
+                jpype.startJVM(*jvm_options, classpath=jars, convertStrings=False)
+            else:
+                _start_jvm_off_thread(jpype, jars, jvm_options)
             _JVM_PID = os.getpid()
         elif _JVM_PID is not None and _JVM_PID != os.getpid():
             raise Unavailable("kudu: this process was forked from one that had started a JVM, which does not "
@@ -109,6 +115,29 @@ def start_jvm(classpath: Sequence[str] | None = None, jvm_options: Sequence[str]
             thread.attachAsDaemon()
         _ATTACHED.done = True
     return jpype
+
+
+def _start_jvm_off_thread(jpype: Any, jars: list[str], jvm_options: Sequence[str]) -> None:
+    """Start the JVM from a helper thread that detaches itself before it ends.
+
+    At interpreter exit JPype destroys the JVM, which waits for every non-daemon Java thread, and the
+    thread that created the JVM counts as one.  When that is a worker thread that has already ended
+    (the runner's spawned processes connect from worker threads), exit would hang for ever.
+    """
+    failure: list[BaseException] = []
+
+    def boot() -> None:
+        try:
+            jpype.startJVM(*jvm_options, classpath=jars, convertStrings=False)
+            jpype.JClass("java.lang.Thread").detach()
+        except BaseException as exc:
+            failure.append(exc)
+
+    helper = threading.Thread(target=boot, name="kudu-jvm-start")
+    helper.start()
+    helper.join()
+    if failure:
+        raise failure[0]
 
 
 class KuduAdapter(Adapter):

@@ -140,3 +140,21 @@ def test_works_in_spawned_child_process(adapter: KuduAdapter, options: dict[str,
             assert pool.apply(_child_reads, (options, ns)) == "from parent"
     finally:
         adapter.drop(ns)
+
+
+def test_process_exits_when_a_worker_thread_started_the_jvm(options: dict[str, Any]) -> None:
+    """The runner's spawned processes start the JVM from a worker thread; exit must not hang."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, threading\n"
+        "from adapters.kudu import KuduAdapter\n"
+        "def work():\n"
+        "    KuduAdapter(json.loads(sys.argv[1])).connect()  # left open on purpose\n"
+        "t = threading.Thread(target=work, daemon=True)\n"
+        "t.start(); t.join()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(options)], timeout=60, check=False)
+    assert proc.returncode == 0
