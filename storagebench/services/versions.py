@@ -16,6 +16,6 @@ SPARK_PACKAGES = {
     "s3": "org.apache.hadoop:hadoop-aws:3.3.4",  # must match Spark's Hadoop client
     "mongodb": "org.mongodb.spark:mongo-spark-connector_2.12:10.5.0",
     "kudu": "org.apache.kudu:kudu-spark3_2.12:1.17.1",
-    "neo4j": "org.neo4j:neo4j-connector-apache-spark_2.12:5.0.3_for_spark_3",
+    "neo4j": "org.neo4j:neo4j-connector-apache-spark_2.12:5.0.0_for_spark_3",
     "hbase": "org.apache.hbase.connectors.spark:hbase-spark:1.0.1",
 }

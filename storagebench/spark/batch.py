@@ -92,8 +92,10 @@ def _to_arrow(df: Any, columns: list[str]) -> pa.Table:
     return pa.Table.from_batches(batches).select(columns)
 
 
-def _reader(session: Any, access: Access) -> Any:
+def _reader(session: Any, access: Access, schema: str) -> Any:
     reader = session.read.format(access.format).options(**access.options, **access.read_options)
+    if access.schema_on_read:
+        reader = reader.schema(schema)
     return reader.load(access.path) if access.path else reader.load()
 
 
@@ -147,7 +149,7 @@ def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str
         return table.rename_columns(columns)
 
     t0 = time.perf_counter()
-    stored = _reader(session, access)
+    stored = _reader(session, access, schema)
     got = back(stored)
     steps["read"] = _step(time.perf_counter() - t0, got.num_rows, table_bytes(got))
     want = column_digests(data)
@@ -165,7 +167,7 @@ def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str
     for equals in groups:
         expected = data.filter(pc.equal(data[qf], equals))
         t0 = time.perf_counter()
-        subset = back(_reader(session, access).filter(F.col(qf) == equals))
+        subset = back(_reader(session, access, schema).filter(F.col(qf) == equals))
         filter_seconds += time.perf_counter() - t0
         filtered_rows += subset.num_rows
         filtered_bytes += table_bytes(subset)
@@ -173,7 +175,7 @@ def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str
             problems.append(f"filtered read {qf}={equals}: {subset.num_rows} rows, expected {expected.num_rows} "
                             f"with other contents")
         t0 = time.perf_counter()
-        row = (_reader(session, access).filter(F.col(qf) == equals)
+        row = (_reader(session, access, schema).filter(F.col(qf) == equals)
                .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col(sf).cast("long")).alias("total")).collect()[0])
         aggregate_seconds += time.perf_counter() - t0
         want_total = sum(int(v) for v in expected.column(sf).to_pylist())

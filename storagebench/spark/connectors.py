@@ -42,6 +42,8 @@ class Access:
     #: the column that holds the record key in the store (MongoDB: _id)
     key_column: str = "key"
     write_mode: str = "append"
+    #: give the reader the schema (all strings) instead of letting the connector infer it
+    schema_on_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,10 @@ def _mongodb(opts: Any, namespace: str, fields: list[str]) -> Access:
     options = {"connection.uri": mongo_uri(opts), "database": opts.database, "collection": namespace}
     # the default SamplePartitioner runs $sample, which FerretDB 1.x lacks: one partition, one cursor
     read = {"partitioner": "com.mongodb.spark.sql.connector.read.partitioner.SinglePartitionPartitioner"}
-    return Access("mongodb", options, write_options={"maxBatchSize": "1000", "ordered": "true"},
-                  read_options=read, key_column="_id")
+    # the schema is given: inferring it samples the collection with $sample too.  Writes are inserts
+    # (insertMany), not the default replace-with-upsert
+    return Access("mongodb", options, write_options={"maxBatchSize": "1000", "operationType": "insert"},
+                  read_options=read, key_column="_id", schema_on_read=True)
 
 
 def _kudu(opts: Any, namespace: str, fields: list[str]) -> Access:

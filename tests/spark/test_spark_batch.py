@@ -13,7 +13,7 @@ from workloads import spec as wspec
 pytestmark = pytest.mark.usefixtures("spark_ready")
 
 #: the stores whose connector works with Spark 3.5 here (see the report for the others)
-WORKING = ["postgres"]
+WORKING = ["postgres", "s3", "hdfs", "mongodb", "kudu", "neo4j"]
 
 
 @pytest.mark.parametrize("store", WORKING)
