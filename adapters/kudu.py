@@ -22,7 +22,8 @@ Operations:
   over the matching rows: declared ``query=EMULATED``.
 * batch write (NATIVE): one session in ``MANUAL_FLUSH`` with a mutation buffer of ``batch_size`` rows,
   flushed per buffer (the client groups the buffered rows per tablet server into write RPCs).
-* batch read (NATIVE): one ordered full-table scan with projection, converted to an Arrow table.
+* batch read (NATIVE): one ordered full-table scan with projection, converted to an Arrow table;
+  filtered batch read (NATIVE): the same with the equality predicate pushed down.
 
 JPype: the JVM is started once per process (classpath fixed at that point); Python threads are attached
 to it as daemon threads on first use, so each worker thread can own an adapter.  When the first
@@ -145,7 +146,7 @@ class KuduAdapter(Adapter):
     description = "Apache Kudu (Java client through JPype)"
     Options = KuduOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
-        query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE)
+        query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: KuduOptions
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
@@ -404,15 +405,28 @@ class KuduAdapter(Adapter):
                 session.close()
 
     def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
+        return self._read_table(namespace, fields, None)
+
+    def read_batch_where(self, namespace: str, fields: Sequence[str], field: str, equals: str) -> pa.Table:
+        return self._read_table(namespace, fields, (field, equals))
+
+    def _read_table(self, namespace: str, fields: Sequence[str] | None,
+                    where: tuple[str, str] | None) -> pa.Table:
+        """One ordered scan (the equality filter pushed down as a predicate) into an Arrow table."""
         import pyarrow as pa
 
         with self.translate_errors():
             self._ready()
+            j = self._j
             table = self._table(namespace)
             columns = self._columns(table, fields)
+            predicates = []
+            if where is not None:
+                column = table.getSchema().getColumn(where[0])
+                predicates.append(j.KuduPredicate.newComparisonPredicate(column, j.ComparisonOp.EQUAL, where[1]))
             keys: list[str] = []
             values: dict[str, list[str | None]] = {c: [] for c in columns}
-            for row in self._scan(table, ["key", *columns], [], None, ordered=True):
+            for row in self._scan(table, ["key", *columns], predicates, None, ordered=True):
                 keys.append(str(row.getString(0)))
                 for i, c in enumerate(columns, 1):
                     values[c].append(None if row.isNull(i) else str(row.getString(i)))

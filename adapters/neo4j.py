@@ -16,7 +16,8 @@ Operations (each one auto-commit query on the adapter's own session, i.e. one Bo
 * query: native Cypher, ``WHERE n.`field` = $value RETURN count(n), sum(toInteger(n.`sum_field`))``
   (fields are not indexed: a label scan, as in the other stores).
 * batch write (NATIVE): ``UNWIND $rows AS row CREATE (n:`ns`) SET n = row``, ``batch_size`` rows per query.
-* batch read (NATIVE): one ``MATCH ... ORDER BY n.key`` streamed into an Arrow table.
+* batch read (NATIVE): one ``MATCH ... ORDER BY n.key`` streamed into an Arrow table; filtered batch
+  read (NATIVE): the same with ``AND n.`field` = $value``.
 * drop: deletes the label's nodes in batches (one transaction per ``batch_size`` nodes), then the label's
   constraints and indexes; nodes with other labels are never matched.
 
@@ -79,7 +80,8 @@ class Neo4jAdapter(Adapter):
     name = "neo4j"
     description = "Neo4j (Bolt, official Python driver)"
     Options = Neo4jOptions
-    capabilities: ClassVar[Capabilities] = Capabilities(batch_write=Support.NATIVE, batch_read=Support.NATIVE)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: Neo4jOptions
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
@@ -241,13 +243,20 @@ class Neo4jAdapter(Adapter):
                 self._run(cypher, rows=rows).consume()
 
     def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
+        return self._read_table(namespace, fields, "", None)
+
+    def read_batch_where(self, namespace: str, fields: Sequence[str], field: str, equals: str) -> pa.Table:
+        return self._read_table(namespace, fields, f"AND n.{_quote(field)} = $value", equals)
+
+    def _read_table(self, namespace: str, fields: Sequence[str] | None, where: str, value: str | None) -> pa.Table:
+        """One query, streamed in key order (the key index provides the order) into an Arrow table."""
         import pyarrow as pa
 
         label = _quote(check_namespace(namespace))
         with self.translate_errors():
             rows = [(str(r["k"]), self._record(r["p"], fields)) for r in self._run(
-                f"MATCH (n:{label}) WHERE n.key >= '' RETURN n.key AS k, {self._returned(fields)} AS p "
-                f"ORDER BY n.key")]
+                f"MATCH (n:{label}) WHERE n.key >= '' {where} RETURN n.key AS k, {self._returned(fields)} AS p "
+                f"ORDER BY n.key", value=value)]
         names = list(fields) if fields is not None else sorted({f for _, rec in rows for f in rec})
         return pa.table({"key": pa.array([k for k, _ in rows], pa.string()),
                          **{f: pa.array([rec.get(f) for _, rec in rows], pa.string()) for f in names}})

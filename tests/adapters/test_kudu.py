@@ -158,3 +158,20 @@ def test_process_exits_when_a_worker_thread_started_the_jvm(options: dict[str, A
     )
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(options)], timeout=60, check=False)
     assert proc.returncode == 0
+
+
+def test_filtered_batch_read(adapter: KuduAdapter) -> None:
+    import pyarrow as pa
+
+    ns = f"sbench_t_{uuid.uuid4().hex[:10]}"
+    adapter.prepare(ns, ["field0", "field1"])
+    try:
+        n = 200
+        adapter.write_batch(ns, pa.table({"key": [f"b{i:04d}" for i in range(n)],
+                                          "field0": [f"g{i % 2}" for i in range(n)],
+                                          "field1": [str(i) for i in range(n)]}))
+        subset = adapter.read_batch_where(ns, ["field1"], "field0", "g1")
+        assert subset.to_pydict() == {"key": [f"b{i:04d}" for i in range(1, n, 2)],
+                                      "field1": [str(i) for i in range(1, n, 2)]}
+    finally:
+        adapter.drop(ns)

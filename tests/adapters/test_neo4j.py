@@ -89,3 +89,20 @@ def test_password_is_a_secret() -> None:
     assert "hunter2-secret" not in str(adapter.options.model_dump())
     assert "hunter2-secret" not in adapter.options.model_dump_json()
     assert adapter.options.password.get_secret_value() == "hunter2-secret"
+
+
+def test_filtered_batch_read(adapter: Neo4jAdapter) -> None:
+    import pyarrow as pa
+
+    ns = f"sbench_t_{uuid.uuid4().hex[:10]}"
+    adapter.prepare(ns, ["field0", "field1"])
+    try:
+        n = 200
+        adapter.write_batch(ns, pa.table({"key": [f"b{i:04d}" for i in range(n)],
+                                          "field0": [f"g{i % 2}" for i in range(n)],
+                                          "field1": [str(i) for i in range(n)]}))
+        subset = adapter.read_batch_where(ns, ["field1"], "field0", "g1")
+        assert subset.to_pydict() == {"key": [f"b{i:04d}" for i in range(1, n, 2)],
+                                      "field1": [str(i) for i in range(1, n, 2)]}
+    finally:
+        adapter.drop(ns)
