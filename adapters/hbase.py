@@ -69,6 +69,8 @@ class HBaseOptions(AdapterOptions):
     protocol: Literal["binary", "compact"] = "binary"
     #: socket timeout per Thrift call, milliseconds
     timeout_ms: int = 30_000
+    #: the cluster's ZooKeeper, for clients that talk to HBase directly (the Spark connector); not used here
+    zookeeper_quorum: str | None = f"{HOST}:{PORTS['hbase']['zookeeper']}"
     #: the master's info server, asked for the cluster version; None: report the version as unknown
     info_url: str | None = f"http://{HOST}:{PORTS['hbase']['master_info']}"
     #: put in front of every table name; itself must start with "sbench_" so tables stay ours

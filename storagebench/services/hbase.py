@@ -191,4 +191,5 @@ class HBaseService(Service):
             time.sleep(0.3)
 
     def endpoints(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.ports["thrift"], "info_url": self.info_url}
+        return {"host": self.host, "port": self.ports["thrift"], "info_url": self.info_url,
+                "zookeeper_quorum": f"{self.host}:{self.ports['zookeeper']}"}
