@@ -13,11 +13,13 @@ Operations:
 * delete: one delete; a missing file is :class:`NotFound`.
 * scan (EMULATED): list ``rows/``, sort the decoded keys, then open the ``count`` files from
   ``start_key`` on.  HDFS has no ordered range read of files.
-* query (EMULATED): list and read every record file, filter and aggregate in the client.
+* query (EMULATED): list and read every record file and every batch file, filter and aggregate in the
+  client (pyarrow compute for the Parquet batches).
 * batch write (NATIVE): one Parquet file per batch.  batch read (NATIVE): every Parquet file of
   ``batches/`` plus the record files of ``rows/`` (a record file wins over a batch row with the same
-  key), sorted by key.  Per-operation read/scan/query see only ``rows/``: a workload that loads with
-  ``write_batch`` and then reads single keys would not find them.
+  key), sorted by key.  query sees both areas; per-operation read/scan/update/delete see only
+  ``rows/``: a YCSB workload that loads with ``write_batch`` (``loadbatchsize`` > 1) and then reads
+  single keys would not find them.
 
 Drivers (option ``driver``):
 
@@ -138,7 +140,9 @@ class _WebHdfs(_Driver):
         return self.client.status(path, strict=False) is not None
 
     def close(self) -> None:
-        self.client._session.close()
+        session = getattr(self.client, "_session", None)  # HdfsCLI keeps one requests.Session
+        if session is not None:
+            session.close()
 
 
 class _Native(_Driver):
@@ -299,12 +303,28 @@ class HDFSAdapter(Adapter):
         return rows
 
     def query(self, namespace: str, query: Query) -> QueryResult:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        summing = query.aggregate == "sum" and query.sum_field is not None
         count = total = 0
-        for _key, record in self.scan(namespace, "", 2**62):
+        records = self.scan(namespace, "", 2**62)
+        for _key, record in records:
             if record.get(query.field) == query.equals:
                 count += 1
-                if query.aggregate == "sum" and query.sum_field:
-                    total += int(record.get(query.sum_field) or 0)
+                if summing:
+                    total += int(record.get(str(query.sum_field)) or 0)
+        shadowed = pa.array([k for k, _r in records], pa.string())
+        for part in self._batch_parts(namespace):
+            if query.field not in part.column_names:
+                continue
+            mask = pc.equal(part[query.field], query.equals)
+            if len(shadowed):  # a record file wins over a batch row with the same key
+                mask = pc.and_(mask, pc.invert(pc.is_in(part["key"], value_set=shadowed)))
+            hits = part.filter(mask)
+            count += hits.num_rows
+            if summing and query.sum_field in hits.column_names:
+                total += sum(int(v) for v in hits[query.sum_field].to_pylist() if v)
         return QueryResult(count, total if query.aggregate == "sum" else None)
 
     # -- batch -----------------------------------------------------------------------------------------
@@ -319,15 +339,20 @@ class HDFSAdapter(Adapter):
         with self.translate_errors():
             self.fs.write(self._dir(namespace, BATCHES, name), sink.getvalue())
 
-    def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    def _batch_parts(self, namespace: str) -> list[pa.Table]:
+        """Every Parquet file of ``batches/``, read whole through the client (HDFS has no pushdown)."""
         import pyarrow.parquet as pq
 
         with self.translate_errors():
-            parts = [pq.read_table(io.BytesIO(self.fs.read(self._dir(namespace, BATCHES, name))))
-                     for name in sorted(self.fs.list(self._dir(namespace, BATCHES)))]
-            records = self.scan(namespace, "", 2**62, fields)
+            return [pq.read_table(io.BytesIO(self.fs.read(self._dir(namespace, BATCHES, name))))
+                    for name in sorted(self.fs.list(self._dir(namespace, BATCHES)))]
+
+    def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        parts = self._batch_parts(namespace)
+        records = self.scan(namespace, "", 2**62, fields)
         names = list(fields) if fields is not None else sorted(
             {c for p in parts for c in p.column_names if c != "key"} | {f for _k, r in records for f in r})
         schema = pa.schema([("key", pa.string()), *((n, pa.string()) for n in names)])

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from adapters.base import Adapter
+from adapters.base import Adapter, Query
 from adapters.hdfs import HDFSAdapter
 from storagebench.services.versions import HADOOP
 from storagebench.testing.conformance import AdapterConformance
@@ -110,3 +110,17 @@ def test_no_secrets_in_options(options: dict[str, Any]) -> None:
     """Simple (unauthenticated) HDFS: the options hold no secret to leak."""
     dumped = HDFSAdapter(options).options.model_dump()
     assert set(dumped) >= {"url", "namenode", "user", "driver", "timeout"}
+
+
+def test_query_sees_batches_and_records(adapter: HDFSAdapter) -> None:
+    ns = f"sbench_t_{uuid.uuid4().hex[:8]}"
+    adapter.prepare(ns, ["field0", "field1"])
+    try:
+        adapter.write_batch(ns, pa.table({"key": ["a", "b", "c"], "field0": ["x", "x", "y"],
+                                          "field1": ["1", "2", "4"]}))
+        adapter.insert(ns, "b", {"field0": "y", "field1": "8"})  # overrides the batch row
+        adapter.insert(ns, "d", {"field0": "x", "field1": "16"})
+        answer = adapter.query(ns, Query("field0", "x", "sum", "field1"))
+        assert (answer.count, answer.total) == (2, 17)
+    finally:
+        adapter.drop(ns)
