@@ -104,6 +104,7 @@ class KuduService(Service):
             "--unlock_unsafe_flags", "--time_source=system_unsync",
             f"--rpc_bind_addresses={self.host}:{rpc_port}",
             f"--webserver_interface={self.host}", f"--webserver_port={http_port}",
+            f"--webserver_doc_root={self.binary_home / 'www'}",
             f"--fs_wal_dir={base / 'wal'}", f"--fs_data_dirs={base / 'data'}", f"--log_dir={base / 'logs'}",
             "--logtostderr", "--enable_minidumps=false",
             f"--memory_limit_hard_bytes={memory_mib * 2**20}",
