@@ -7,7 +7,7 @@ relationships).  ``prepare`` creates a uniqueness constraint on ``key`` for that
 
 Operations (each one auto-commit query on the adapter's own session, i.e. one Bolt round trip):
 
-* insert: ``CREATE (n:`ns` $props)``; a duplicate key violates the constraint -> :class:`AlreadyExists`.
+* insert: ``CREATE (n:`ns`) SET n = $props``; a duplicate key violates the constraint -> :class:`AlreadyExists`.
 * read: ``MATCH (n:`ns` {key: $key}) RETURN n {.f1, .f2}`` (a map projection of the requested fields).
 * update / delete: ``MATCH ... SET n += $values`` / ``DETACH DELETE n``, returning the number of matched
   nodes; 0 -> :class:`NotFound`.
@@ -153,11 +153,8 @@ class Neo4jAdapter(Adapter):
 
     def server_info(self) -> ServerInfo:
         with self.translate_errors():
-            if self.driver is None:
-                raise Unavailable("neo4j: adapter is not connected")
-            with self.driver.session(database="system") as session:
-                rows = session.run("CALL dbms.components() YIELD name, versions, edition "
-                                   "RETURN name, versions, edition").data()
+            rows = self._run("CALL dbms.components() YIELD name, versions, edition "
+                             "RETURN name, versions, edition").data()
         kernel = next((r for r in rows if r["name"] == "Neo4j Kernel"), rows[0])
         return ServerInfo("Neo4j", str(kernel["versions"][0]),
                           {"edition": str(kernel["edition"]), "database": self.options.database})
