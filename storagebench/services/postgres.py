@@ -91,10 +91,16 @@ class PostgresService(Service):
             raise ServiceError(f"postgres: {self.pgdata} holds a PostgreSQL {version} cluster, expected "
                                f"{POSTGRES_MAJOR}; remove it with "
                                f"`storagebench services down postgres --clean`")
-        # a stale pid file from a killed server blocks the next start
-        stale = self.pgdata / "postmaster.pid"
-        if stale.exists():
-            stale.unlink()
+        # a stale pid file from a killed server blocks the next start; a live one means a server we do
+        # not track runs on our data directory: never start a second one there
+        lock = self.pgdata / "postmaster.pid"
+        if lock.exists():
+            pid = lock.read_text().split("\n", 1)[0].strip()
+            if pid.isdigit() and Path(f"/proc/{pid}/comm").exists() and \
+                    Path(f"/proc/{pid}/comm").read_text().strip() in ("postgres", "postmaster"):
+                raise ServiceError(f"postgres: a server (pid {pid}) already runs on {self.pgdata} but was not "
+                                   f"started by this tool; stop it first (pg_ctl stop -D {self.pgdata})")
+            lock.unlink()
 
     # -- run ---------------------------------------------------------------------------------------
     def processes(self) -> list[ProcessSpec]:
