@@ -15,12 +15,14 @@ family ``f``): the adapter's ``prepare`` creates the namespace, Spark writes int
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from storagebench.services.ports import PORTS
 from storagebench.services.versions import SPARK_PACKAGES
 
 
@@ -171,17 +173,34 @@ def _neo4j(opts: Any, namespace: str, fields: list[str]) -> Access:
                   read_options={"schema.strategy": "string"})
 
 
+def _hbase_site(values: dict[str, str]) -> str:
+    """An hbase-site.xml for the connector's HBase client (it reads no Spark settings), in the cache."""
+    from xml.sax.saxutils import escape
+
+    from storagebench.services.base import storagebench_home
+
+    body = "".join(f"<property><name>{escape(k)}</name><value>{escape(v)}</value></property>"
+                   for k, v in sorted(values.items()))
+    text = f'<?xml version="1.0"?>\n<configuration>{body}</configuration>\n'
+    path = storagebench_home() / "cache" / "spark" / f"hbase-site-{hashlib.sha256(text.encode()).hexdigest()[:12]}.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
 def _hbase(opts: Any, namespace: str, fields: list[str]) -> Access:
-    table = f"{getattr(opts, 'table_prefix', '') or ''}{namespace}"
+    table = f"{opts.table_prefix}{namespace}"
     catalog = {"table": {"namespace": "default", "name": table},
                "rowkey": "key",
                "columns": {"key": {"cf": "rowkey", "col": "key", "type": "string"},
                            **{f: {"cf": "f", "col": f, "type": "string"} for f in fields}}}
+    # the Java client finds the cluster through ZooKeeper (the Thrift host, HBase's ZooKeeper port)
+    site = _hbase_site({"hbase.zookeeper.quorum": opts.host,
+                        "hbase.zookeeper.property.clientPort": str(PORTS["hbase"]["zookeeper"])})
+    # column-filter pushdown needs hbase-spark on the region servers' classpath: filters run in Spark,
+    # row-key ranges are still pushed down
     options = {"catalog": json.dumps(catalog), "hbase.spark.use.hbasecontext": "false",
-               "hbase.spark.pushdown.columnfilter": "true"}
-    quorum = getattr(opts, "zookeeper_quorum", None)
-    if quorum:
-        options["hbase.zookeeper.quorum"] = str(quorum)
+               "hbase.spark.config.location": site, "hbase.spark.pushdown.columnfilter": "false"}
     return Access("org.apache.hadoop.hbase.spark", options)
 
 
@@ -194,7 +213,9 @@ CONNECTORS: dict[str, Connector] = {
                          "SinglePartitionPartitioner: FerretDB 1.x has no $sample"),
     "kudu": Connector("kudu-spark3", (SPARK_PACKAGES["kudu"],), _kudu),
     "neo4j": Connector("Neo4j Connector for Apache Spark", (SPARK_PACKAGES["neo4j"],), _neo4j),
-    "hbase": Connector("hbase-spark (Apache HBase connectors)", (SPARK_PACKAGES["hbase"],), _hbase),
+    "hbase": Connector("hbase-spark (Apache HBase connectors)", (SPARK_PACKAGES["hbase"],), _hbase,
+                       "built for Spark 3.1 / HBase 2.5.4 / Hadoop 3.2.4 (its full dependency tree is needed: "
+                       "its logging wants an slf4j 1.x binding); column filters run in Spark"),
 }
 
 

@@ -12,8 +12,8 @@ from workloads import spec as wspec
 
 pytestmark = pytest.mark.usefixtures("spark_ready")
 
-#: the stores whose connector works with Spark 3.5 here (see the report for the others)
-WORKING = ["postgres", "s3", "hdfs", "mongodb", "kudu", "neo4j"]
+#: every store with a Spark connector (all work with Spark 3.5 here)
+WORKING = ["postgres", "s3", "hdfs", "mongodb", "kudu", "neo4j", "hbase"]
 
 
 @pytest.mark.parametrize("store", WORKING)
