@@ -258,7 +258,17 @@ class Manager:
 
     # -- down --------------------------------------------------------------------------------------
     def down(self, names: list[str] | None = None, clean: bool = False) -> None:
-        for name in reversed(self.names(names)):
+        # the named engines and whatever depends on them (dependents stop first), never what they
+        # require: `down mongodb [--clean]` must leave postgres, and its data, alone
+        self.names(names)  # validates
+        chosen = set(names or self.known)
+        order = self.names(None)
+        for name in order:  # requirements come before dependents, so one pass closes the set
+            if any(dep in chosen for dep in self.loader(name).requires):
+                chosen.add(name)
+        for name in reversed(order):
+            if name not in chosen:
+                continue
             svc = self.service(name)
             self._stop(svc)
             _write_endpoints(self.ctx, name, None)

@@ -61,13 +61,14 @@ def test_up_write_read_down_up() -> None:
         cur.execute(f"DROP TABLE {table}")
     conn.close()
 
-    manager = Manager(ctx, ["postgres"], load_service)
+    manager = Manager(ctx, ["postgres", "mongodb"], load_service)
     pids = [p.pid for p in manager.processes("postgres") if p.alive]
     assert len(pids) == 1
     pids += _children(pids[0])
+    dependents_up = [name for name in ("mongodb",) if manager.is_up(name)]  # `down postgres` stops them too
     assert main(["services", "down", "postgres"]) == 0
     assert not any(_pid_alive(pid) for pid in pids)
     assert "postgres" not in load_endpoints(ctx.home)
 
-    assert main(["services", "up", "postgres"]) == 0  # later tests still find it
-    assert manager.is_up("postgres")
+    assert main(["services", "up", "postgres", *dependents_up]) == 0  # later tests still find them
+    assert manager.is_up("postgres") and all(manager.is_up(name) for name in dependents_up)
