@@ -260,10 +260,11 @@ class HBaseAdapter(Adapter):
             for key, data in self._table(namespace).scan(columns=self._columns(fields),
                                                           batch_size=self.options.scan_batch_size):
                 record = self._record(data)
-                for f in record:
-                    values.setdefault(f, [None] * len(keys))
+                for f in record.keys() - values.keys():  # a field first seen here (fields=None)
+                    values[f] = [None] * len(keys)
                 for f, column in values.items():
                     column.append(record.get(f))
                 keys.append(key.decode())
+        names = list(fields) if fields is not None else sorted(values)
         return pa.table({"key": pa.array(keys, pa.string()),
-                         **{f: pa.array(v, pa.string()) for f, v in values.items()}})
+                         **{f: pa.array(values[f], pa.string()) for f in names}})
