@@ -39,3 +39,12 @@ def require_engine(name: str) -> dict[str, Any]:
         pytest.skip(message)
     assert endpoints is not None
     return dict(endpoints)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (a stopped engine must leave neither)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[-1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False

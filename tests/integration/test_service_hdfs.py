@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import posixpath
 import uuid
 
@@ -14,18 +13,9 @@ from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints, port_holder
 from storagebench.services.ports import PORTS
 from storagebench.services.versions import HADOOP
-from storagebench.testing.engines import require_engine
+from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("hdfs")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is gone for our purposes
-        return stat.read().split(") ")[-1].split()[0] != "Z"
 
 
 def test_up_write_read_down_up_keeps_data() -> None:
@@ -47,7 +37,7 @@ def test_up_write_read_down_up_keeps_data() -> None:
     pids = [p.pid for p in manager.processes("hdfs") if p.alive]
     assert len(pids) == 1  # NameNode and DataNode share the MiniDFSCluster JVM
     assert main(["services", "down", "hdfs"]) == 0
-    assert not any(_pid_alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids)
     assert "hdfs" not in load_endpoints(ctx.home)
     assert all(port_holder(port) is None for port in PORTS["hdfs"].values())
 

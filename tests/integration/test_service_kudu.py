@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -13,19 +12,9 @@ from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
 from storagebench.services.versions import KUDU
-from storagebench.testing.engines import require_engine
+from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("kudu")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is gone for our purposes
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ")[-1].split()[0] != "Z"
 
 
 def test_up_write_read_down_up() -> None:
@@ -46,7 +35,7 @@ def test_up_write_read_down_up() -> None:
     pids = [p.pid for p in manager.processes("kudu") if p.alive]
     assert len(pids) == 2  # master + tablet server
     assert main(["services", "down", "kudu"]) == 0
-    assert not any(_pid_alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids)
     assert "kudu" not in load_endpoints(ctx.home)
 
     assert main(["services", "up", "kudu"]) == 0  # later tests still find it

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -12,18 +11,9 @@ from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
 from storagebench.services.versions import FERRETDB
-from storagebench.testing.engines import require_engine
+from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("mongodb")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[-1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
 
 
 def test_up_write_read_down_up() -> None:
@@ -49,7 +39,7 @@ def test_up_write_read_down_up() -> None:
     pids = [p.pid for p in manager.processes("mongodb") if p.alive]
     assert len(pids) == 1
     assert main(["services", "down", "mongodb"]) == 0
-    assert not any(_pid_alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids)
     assert "mongodb" not in load_endpoints(ctx.home)
 
     assert main(["services", "up", "mongodb"]) == 0  # later tests still find it (and postgres)

@@ -12,18 +12,9 @@ from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
 from storagebench.services.versions import POSTGRES_MAJOR
-from storagebench.testing.engines import require_engine
+from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("postgres")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[-1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
 
 
 def _children(pid: int) -> list[int]:
@@ -67,7 +58,7 @@ def test_up_write_read_down_up() -> None:
     pids += _children(pids[0])
     dependents_up = [name for name in ("mongodb",) if manager.is_up(name)]  # `down postgres` stops them too
     assert main(["services", "down", "postgres"]) == 0
-    assert not any(_pid_alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids)
     assert "postgres" not in load_endpoints(ctx.home)
 
     assert main(["services", "up", "postgres", *dependents_up]) == 0  # later tests still find them
