@@ -12,11 +12,7 @@ from workloads import spec as wspec
 
 pytestmark = pytest.mark.usefixtures("spark_ready")
 
-#: every store with a Spark connector (all work with Spark 3.5 here)
-WORKING = ["postgres", "s3", "hdfs", "mongodb", "kudu", "neo4j", "hbase"]
-
-
-@pytest.mark.parametrize("store", WORKING)
+@pytest.mark.parametrize("store", sorted(CONNECTORS))
 def test_batch_through_spark(store: str) -> None:
     options = require_engine(store)
     spec = wspec.resolve("batch", {"recordcount": 3000, "batchqueries": 3})
