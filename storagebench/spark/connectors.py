@@ -68,7 +68,9 @@ def _secret(value: Any) -> str:
 
 
 def _postgres(opts: Any, namespace: str, fields: list[str]) -> Access:
-    url = f"jdbc:postgresql://{opts.host}:{opts.port}/{quote(opts.database)}?sslmode={opts.sslmode}"
+    # reWriteBatchedInserts: pgjdbc sends each JDBC batch as multi-row INSERTs instead of one per row
+    url = (f"jdbc:postgresql://{opts.host}:{opts.port}/{quote(opts.database)}?sslmode={opts.sslmode}"
+           "&reWriteBatchedInserts=true")
     if opts.sslrootcert:
         url += f"&sslrootcert={quote(opts.sslrootcert)}"
     options = {"url": url, "dbtable": namespace, "user": opts.user, "driver": "org.postgresql.Driver",
