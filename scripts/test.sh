@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[all,dev]'
+.venv/bin/python -m pip install -q -e '.[all,spark,dev]'
 
 if [ -n "$ENGINES" ]; then
   # shellcheck disable=SC2086

@@ -161,6 +161,8 @@ def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Ada
            run_dir: Path, run_id: str, echo: Callable[[str], None]) -> list[Path]:
     from storagebench import batch
 
+    if config.engine == "spark":
+        return _spark_batch(config, store, spec, namespace, run_dir, run_id, echo)
     data = batch.expected_table(spec, config.seed)
     written = []
     for phase in ("load", "run"):
@@ -182,6 +184,32 @@ def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Ada
              f"({', '.join(f'{k}: {v}' for k, v in result.paths.items())})")
         if status != "ok":
             break
+    return written
+
+
+def _spark_batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, namespace: str, run_dir: Path,
+                 run_id: str, echo: Callable[[str], None]) -> list[Path]:
+    """The batch dataset through the store's Spark connector (write, read, filtered read, aggregate)."""
+    from storagebench.spark.batch import run_spark_batch
+
+    started = now_iso()
+    result = run_spark_batch(store.name, plain_options(store.options), spec, namespace, config.seed,
+                             config.spark_master)
+    problems = result.get("problems", [])
+    summaries = result.get("summary", {})
+    spark = {k: result.get(k) for k in ("master", "spark_version", "connector", "steps", "log")}
+    written = []
+    for phase in ("load", "run"):
+        status = "ok" if result.get("verified") and phase in summaries else "failed"
+        record = build_result(run_id, store, spec, phase, config, None, started, status, "; ".join(problems[:3]))
+        record["batch"] = summaries.get(phase, {"rows": 0, "bytes": 0, "paths": {}, "verified": False})
+        record["spark"] = spark
+        path = result_path(run_dir, store.name, spec.name, phase)
+        write_json(path, record)
+        written.append(path)
+        summary = record["batch"]
+        echo(f"{store.name} / {spec.name} / {phase} (spark): {status}, {summary.get('rows', 0):,} rows, "
+             f"{summary.get('rows_per_sec') or 0:,.0f} rows/s" + (f" ({problems[0]})" if problems else ""))
     return written
 
 
