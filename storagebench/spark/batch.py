@@ -25,12 +25,13 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from storagebench.adapters import load_adapter
 from storagebench.batch import column_digests, expected_table, table_bytes
 from storagebench.services.base import storagebench_home
 from storagebench.spark.connectors import Access, connector
-from storagebench.spark.session import get_session
+from storagebench.spark.session import get_session, is_local
 from workloads.generators import ValueFactory
 from workloads.spec import WorkloadSpec
 
@@ -130,12 +131,18 @@ def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str
     result.update(rows=data.num_rows, bytes=nbytes)
     columns = ["key", *fields]
     stored_columns = [access.key_column if c == "key" else c for c in columns]
-    rows = list(zip(*(data.column(c).to_pylist() for c in columns), strict=True))
     schema = ", ".join(f"`{c}` string" for c in stored_columns)
     parallelism = session.sparkContext.defaultParallelism
-    frame = session.createDataFrame(rows, schema).repartition(parallelism).cache()
-    frame.count()  # materialised before the clock starts: the write step times the store, not Python
-    del rows
+    staging = tempfile.TemporaryDirectory(prefix="sbench-spark-stage-")
+    if is_local(master):  # the JVM reads the rows from a local Parquet file: no Python pickling
+        path = str(Path(staging.name) / "rows.parquet")
+        pq.write_table(data.select(columns).rename_columns(stored_columns), path)
+        source = session.read.schema(schema).parquet(path)
+    else:  # executors elsewhere cannot see a local file: ship the rows with the job
+        source = session.createDataFrame(list(zip(*(data.column(c).to_pylist() for c in columns), strict=True)),
+                                         schema)
+    frame = source.repartition(parallelism).cache()
+    frame.count()  # materialised before the clock starts: the write step times the store, not the staging
 
     t0 = time.perf_counter()
     writer = frame.write.format(access.format).options(**access.options, **access.write_options)
@@ -143,6 +150,7 @@ def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str
     writer.save(access.path) if access.path else writer.save()
     steps["write"] = _step(time.perf_counter() - t0, data.num_rows, nbytes)
     frame.unpersist()
+    staging.cleanup()
 
     def back(df: Any) -> pa.Table:
         table = _to_arrow(df.select(*stored_columns), stored_columns)
