@@ -19,6 +19,8 @@ from storagebench.services.base import storagebench_home
 JDK17_CANDIDATES = ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-arm64",
                     "/usr/lib/jvm/openjdk-17")
 
+DRIVER_MEMORY_ENV = "STORAGEBENCH_SPARK_DRIVER_MEMORY"
+
 #: lean defaults; the caller's ``conf`` wins
 BASE_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
@@ -74,6 +76,8 @@ def get_session(master: str = "local[2]", app: str = "storagebench", packages: S
     builder = SparkSession.builder.master(master).appName(app)
     settings = {**BASE_CONF, "spark.jars.ivy": str(ivy_dir()), "spark.pyspark.python": sys.executable,
                 **dict(conf or {})}
+    if os.environ.get(DRIVER_MEMORY_ENV):  # bigger batch datasets are collected in the driver to be verified
+        settings["spark.driver.memory"] = os.environ[DRIVER_MEMORY_ENV]
     if packages:
         settings["spark.jars.packages"] = ",".join(packages)
     for key, value in settings.items():
