@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from storagebench.adapters import load_adapter
+from storagebench.cli import main
+from storagebench.results import load_results
 from storagebench.spark.batch import run_spark_batch
 from storagebench.spark.connectors import CONNECTORS
 from storagebench.testing.engines import require_engine
@@ -38,3 +42,16 @@ def test_unknown_store_is_reported_not_raised() -> None:
     result = run_spark_batch("sqlite", {}, spec, "sbench_spark_none", seed=1)
     assert result["verified"] is False
     assert any("no Spark connector" in p for p in result["problems"]), result
+
+
+def test_cli_batch_workload_on_spark(tmp_path: Path) -> None:
+    require_engine("postgres")
+    code = main(["run", "--engine", "spark", "--stores", "postgres", "--workloads", "batch", "--no-report",
+                 "--results-dir", str(tmp_path), "--run-id", "sb", "-p", "recordcount=2000", "-p", "batchqueries=2"])
+    assert code == 0
+    results = load_results(tmp_path / "sb")
+    assert sorted(r["phase"] for r in results) == ["load", "run"]
+    for r in results:
+        assert r["status"] == "ok", r["reason"]
+        assert r["batch"]["verified"] is True and r["batch"]["rows_per_sec"] > 0
+        assert r["spark"]["connector"]["packages"] == list(CONNECTORS["postgres"].packages)
