@@ -117,6 +117,22 @@ class EmbeddedSQLAdapter(Adapter):
         row = self._execute(f"SELECT count(*) FROM {namespace} WHERE {where} = ?", [query.equals]).fetchone()
         return QueryResult(int(row[0]))
 
+    # -- graph: one recursive query on the server ------------------------------------------------------
+    #: SQL that turns ``t.<links>`` of a joined row into one row per linked key, as ``step(key)``;
+    #: "{links}" is replaced by the column
+    split_links_sql: str = ""
+    #: the column of ``step`` holding a linked key
+    split_links_column: str = "key"
+
+    def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
+        links = ident(field)
+        rows = self._execute(
+            f"WITH RECURSIVE walk(key, depth) AS (SELECT ?, 0 UNION "
+            f"SELECT step.{self.split_links_column}, walk.depth + 1 FROM walk JOIN {namespace} t ON t.key = walk.key "
+            f"{self.split_links_sql.format(links=links)} WHERE walk.depth < ?) "
+            f"SELECT DISTINCT key FROM walk WHERE key <> ?", [key, int(hops), key]).fetchall()
+        return {r[0] for r in rows if r[0]}
+
     # -- bulk path: one transaction of executemany; read back in key order ---------------------------
     def write_batch(self, namespace: str, batch: Any) -> None:
         names = [ident(n) for n in batch.column_names]

@@ -66,6 +66,8 @@ class Capabilities:
     batch_read: Support = Support.EMULATED
     #: equality-filtered batch read pushed down to the store (EMULATED: batch read + client-side filter)
     batch_filter: Support = Support.EMULATED
+    #: k-hop neighbours over links stored in a field; EMULATED = breadth-first reads (every store can)
+    graph: Support = Support.EMULATED
     #: the store keeps what it is given (False only for the null adapter): reads can be verified
     stores_data: bool = True
     #: update of a missing key raises NotFound (instead of silently creating it)
@@ -76,7 +78,7 @@ class Capabilities:
     multiprocess: bool = True
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "insert", "read", "update", "delete", "scan", "query", "batch_write", "batch_read", "batch_filter",
+        "insert", "read", "update", "delete", "scan", "query", "graph", "batch_write", "batch_read", "batch_filter",
     )
 
     def support(self, operation: str) -> Support:
@@ -218,6 +220,32 @@ class Adapter(ABC):
 
     @abstractmethod
     def query(self, namespace: str, query: Query) -> QueryResult: ...
+
+    # -- graph -------------------------------------------------------------------------------------------
+    def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
+        """Keys reachable from ``key`` in 1..``hops`` steps, following the comma-separated keys stored in
+        ``field`` of each record; the start key itself is left out.  Links to absent records count as
+        reached but lead nowhere.
+
+        This default walks breadth-first with one ``read`` per visited record (EMULATED); stores that can
+        traverse on the server override it and declare ``graph=NATIVE``.
+        """
+        seen = {key}
+        frontier = [key]
+        for _ in range(hops):
+            following: list[str] = []
+            for node in frontier:
+                try:
+                    links = self.read(namespace, node, [field]).get(field, "")
+                except NotFound:
+                    continue
+                for target in links.split(","):
+                    if target and target not in seen:
+                        seen.add(target)
+                        following.append(target)
+            frontier = following
+        seen.discard(key)
+        return seen
 
     # -- batch (columnar) interface ----------------------------------------------------------------
     def write_batch(self, namespace: str, batch: pa.Table) -> None:

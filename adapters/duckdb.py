@@ -31,7 +31,9 @@ class DuckDBAdapter(EmbeddedSQLAdapter):
     description = "DuckDB file database (embedded, columnar, no server)"
     Options = DuckDBOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, multiprocess=False)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
+        multiprocess=False)
+    split_links_sql = "CROSS JOIN unnest(string_split(t.{links}, ',')) AS step(key)"
     options: DuckDBOptions
 
     def connect(self) -> None:

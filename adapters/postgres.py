@@ -14,6 +14,7 @@ Operations (autocommit: each operation is its own transaction, as in YCSB's JDBC
 * scan: ``WHERE key >= $1 ORDER BY key LIMIT $2`` on the primary-key index; scans of more than
   ``server_cursor_threshold`` rows stream through a server-side (named) cursor.
 * query: ``SELECT count(*), sum(f::bigint) WHERE field = $1``, computed by the server (NATIVE).
+* graph (NATIVE): k hops in one recursive CTE (``unnest(string_to_array(links, ','))`` joined on the key).
 * batch write (NATIVE): ``COPY ... FROM STDIN (FORMAT csv)`` of the Arrow batch rendered as CSV by
   pyarrow; batch read (NATIVE): ``COPY (SELECT ... ORDER BY key) TO STDOUT (FORMAT csv)`` parsed back
   by pyarrow, and the filtered batch read (NATIVE) adds ``WHERE field = value`` to that SELECT.  NULL
@@ -80,7 +81,7 @@ class PostgresAdapter(Adapter):
     description = "PostgreSQL (psycopg2): table per namespace, prepared statements, COPY for batches"
     Options = PostgresOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE)
     options: PostgresOptions
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
@@ -225,6 +226,19 @@ class PostgresAdapter(Adapter):
                             lambda: f'SELECT count(*) FROM "{table}" WHERE "{where}" = $1',
                             [query.equals], fetch="one")
         return QueryResult(int(row[0]))
+
+    def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
+        """k hops in one recursive CTE on the server: links split with string_to_array, joined on the key."""
+        links = field_name(field)
+        table = check_namespace(namespace)
+        rows = self._execute(
+            ("graph", namespace, links),
+            lambda: f'WITH RECURSIVE walk(key, depth) AS (SELECT $1::text, 0 UNION '
+                    f'SELECT step.key, walk.depth + 1 FROM walk JOIN "{table}" t ON t.key = walk.key '
+                    f'CROSS JOIN LATERAL unnest(string_to_array(t."{links}", \',\')) AS step(key) '
+                    f'WHERE walk.depth < $2) SELECT DISTINCT key FROM walk WHERE key <> $1',
+            [key, int(hops)], fetch="all")
+        return {r[0] for r in rows if r[0]}
 
     # -- batch: COPY -------------------------------------------------------------------------------
     def write_batch(self, namespace: str, batch: pa.Table) -> None:

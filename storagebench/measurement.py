@@ -223,6 +223,10 @@ class TimedAdapter:
         result: QueryResult | None = self._timed("query", self.adapter.query, namespace, query)
         return result
 
+    def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str] | None:
+        result: set[str] | None = self._timed("graph", self.adapter.neighbors, namespace, key, hops, field)
+        return result
+
     def write_batch(self, namespace: str, batch: Any) -> None:
         """Native bulk path timed per batch (rows counted); otherwise the per-row fallback, timed per row."""
         if self.adapter.capabilities.batch_write is Support.NATIVE:

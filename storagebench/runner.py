@@ -143,6 +143,9 @@ class _Worker:
         stream = OperationStream(spec, plan.seed, self.worker, self.workers)
         todo = _share(spec.operationcount, self.worker, self.workers)
         verify = proxy.adapter.capabilities.stores_data
+        # a traversal is checkable while no record it may cross can disappear
+        verify_graph = verify and spec.deleteproportion == 0
+        links_field = spec.links_field()
         rng = np.random.default_rng([plan.seed, 0xF1E1D, self.worker])
         now = time.perf_counter_ns
         start = rec.started_ns
@@ -190,6 +193,13 @@ class _Worker:
                         self._verify_scan(key, rows, scanlens[i], rf)
                 elif op == "delete":
                     proxy.delete(ns, key)
+                elif op == "graph":
+                    reached = proxy.neighbors(ns, key, spec.graphhops, links_field)
+                    if verify_graph and reached is not None:
+                        expected = values.reachable(key, spec.graphhops)
+                        if reached != expected:
+                            rec.add("verify", UNEXPECTED, 0, 0)
+                            rec.error(f"graph from {key} reached {len(reached)} keys, expected {len(expected)}")
                 elif op == "query":
                     group = values.group_value(stream.query_group())
                     proxy.query(ns, Query(spec.queryfield, group, spec.queryaggregate, spec.querysumfield))

@@ -28,17 +28,17 @@ def run(tmp_path: Path, *args: str) -> int:
 
 
 def test_run_writes_results_and_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(tmp_path, "--stores", "sqlite,duckdb,localdir,null", "--workloads", "a,e,query",
+    assert run(tmp_path, "--stores", "sqlite,duckdb,localdir,null", "--workloads", "a,e,query,graph",
                "--run-id", "r1", *SMALL) == 0
     report = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert report == (tmp_path / "results" / "r1" / "report.html").resolve()
     results = load_results(tmp_path / "results" / "r1")
     got = {(r["store"], r["workload"], r["phase"]) for r in results}
-    assert got == {(s, w, p) for s in ("sqlite", "duckdb", "localdir", "null") for w in ("a", "e", "query")
+    assert got == {(s, w, p) for s in ("sqlite", "duckdb", "localdir", "null") for w in ("a", "e", "query", "graph")
                    for p in ("load", "run")}
     for r in results:
         assert r["status"] == "ok", r
-        assert r["totals"]["failed"] == 0, r["errors"]
+        assert r["totals"]["failed"] == 0, r["errors"]  # every read, scan and traversal verified
         if r["phase"] == "run":
             assert r["totals"]["operations"] == 80
     page = report.read_text()

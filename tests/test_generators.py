@@ -174,3 +174,15 @@ def test_every_builtin_workload_loads() -> None:
     assert {"a", "b", "c", "d", "e", "f", "delete", "query"} <= set(names)
     for name in names:
         assert resolve(name).name == name
+
+
+def test_graph_links_are_loaded_keys_and_reachability_is_bfs() -> None:
+    s = resolve("graph", {"recordcount": 50})
+    v = ValueFactory(s, 3)
+    loaded = set(KeyNamer(s).names(np.arange(50)))
+    start = KeyNamer(s).name(7)
+    links = v.value(start, s.links_field()).split(",")
+    assert len(links) == s.graphdegree and set(links) <= loaded
+    one = v.reachable(start, 1)
+    assert one == set(links) - {start}
+    assert one <= v.reachable(start, 2) <= loaded

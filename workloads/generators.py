@@ -31,7 +31,7 @@ FNV_PRIME_64 = np.uint64(1099511628211)
 ZIPF_ITEM_COUNT = 10_000_000_000
 ZIPF_ZETAN_099 = 26.46902820178302
 
-OPERATIONS = ("read", "update", "insert", "scan", "read_modify_write", "delete", "query")
+OPERATIONS = ("read", "update", "insert", "scan", "read_modify_write", "delete", "query", "graph")
 
 
 def fnvhash64(values: np.ndarray) -> np.ndarray:
@@ -156,8 +156,33 @@ class ValueFactory:
         self.fields = spec.field_names()
         self.query = spec.queryproportion > 0 or spec.kind == "batch"
         self.queryfield, self.sumfield, self.groups = spec.queryfield, spec.querysumfield, spec.querygroups
+        self.graph = spec.graphproportion > 0
+        self.links_field, self.degree = spec.links_field(), spec.graphdegree
+        self.records = max(1, spec.recordcount)
+        self.namer = KeyNamer(spec)
+
+    def links(self, key: str) -> list[str]:
+        """The loaded records ``key`` links to (deterministic, so a traversal can be verified)."""
+        nums = [zlib.crc32(f"{key}/link{i}".encode()) % self.records for i in range(self.degree)]
+        return self.namer.names(np.array(nums, dtype=np.int64))
+
+    def reachable(self, key: str, hops: int) -> set[str]:
+        """What ``Adapter.neighbors`` must answer when every loaded record is present."""
+        seen, frontier = {key}, [key]
+        for _ in range(hops):
+            following = []
+            for node in frontier:
+                for target in self.links(node):
+                    if target not in seen:
+                        seen.add(target)
+                        following.append(target)
+            frontier = following
+        seen.discard(key)
+        return seen
 
     def value(self, key: str, field: str) -> str:
+        if self.graph and field == self.links_field:
+            return ",".join(self.links(key))
         h = zlib.crc32(f"{key}/{field}".encode())
         if self.query:
             if field == self.queryfield:

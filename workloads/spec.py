@@ -63,6 +63,12 @@ class WorkloadSpec(BaseModel):
     readmodifywriteproportion: float = Proportion
     deleteproportion: float = Proportion
     queryproportion: float = Proportion
+    #: k-hop neighbour query over generated links (each record links to graphdegree loaded records)
+    graphproportion: float = Proportion
+    graphhops: int = Field(default=2, ge=1, le=5)
+    graphdegree: int = Field(default=3, ge=1, le=50)
+    #: the field holding a record's links (default: the last field)
+    graphfield: str | None = None
     requestdistribution: Literal["uniform", "zipfian", "latest", "hotspot"] = "uniform"
     zipfianconstant: float = Field(default=0.99, gt=0.0, lt=1.0)
     hotspotdatafraction: float = Field(default=0.2, ge=0.0, le=1.0)
@@ -92,13 +98,18 @@ class WorkloadSpec(BaseModel):
                     raise ValueError(f"query field {name!r} is not one of {fields[0]}..{fields[-1]}")
             if self.queryfield == self.querysumfield:
                 raise ValueError("queryfield and querysumfield must differ")
+        if self.graphproportion > 0:
+            if self.links_field() not in fields:
+                raise ValueError(f"graphfield {self.links_field()!r} is not one of {fields[0]}..{fields[-1]}")
+            if self.queryproportion > 0 and self.links_field() in (self.queryfield, self.querysumfield):
+                raise ValueError("graphfield must differ from queryfield and querysumfield")
         return self
 
     def proportions(self) -> dict[str, float]:
         return {
             "read": self.readproportion, "update": self.updateproportion, "insert": self.insertproportion,
             "scan": self.scanproportion, "read_modify_write": self.readmodifywriteproportion,
-            "delete": self.deleteproportion, "query": self.queryproportion,
+            "delete": self.deleteproportion, "query": self.queryproportion, "graph": self.graphproportion,
         }
 
     def operations(self) -> list[str]:
@@ -110,6 +121,9 @@ class WorkloadSpec(BaseModel):
             ops |= {"read", "update"}
         ops.discard("read_modify_write")
         return sorted(ops | {"insert"})
+
+    def links_field(self) -> str:
+        return self.graphfield or self.field_names()[-1]
 
     def field_names(self) -> list[str]:
         return [f"{self.fieldnameprefix}{i}" for i in range(self.fieldcount)]

@@ -187,6 +187,23 @@ class AdapterConformance:
             assert total.total == sum(i * 10 for i in matching)
             assert adapter.query(loaded, Query("field1", "none")).count == 0
 
+    # -- graph -----------------------------------------------------------------------------------------
+    def test_graph_neighbors_k_hops(self, adapter: Adapter, ns: str) -> None:
+        links = {"n0": "n1,n2", "n1": "n3", "n2": "n3,n4", "n3": "n0", "n4": "", "n5": "n0"}
+        for key, targets in links.items():
+            adapter.insert(ns, key, {"field0": targets, "field1": "x", "field2": "1"})
+        if adapter.capabilities.graph is Support.UNSUPPORTED:
+            with pytest.raises(Unsupported):
+                adapter.neighbors(ns, "n0", 1, "field0")
+            return
+        one, two, three = (adapter.neighbors(ns, "n0", hops, "field0") for hops in (1, 2, 3))
+        if self.stores(adapter):
+            assert one == {"n1", "n2"}
+            assert two == {"n1", "n2", "n3", "n4"}
+            assert three == two  # back to the start: it is never part of the answer
+            assert adapter.neighbors(ns, "n4", 2, "field0") == set()
+            assert adapter.neighbors(ns, "absent", 2, "field0") == set()
+
     # -- namespaces --------------------------------------------------------------------------------------
     def test_namespaces_are_isolated(self, adapter: Adapter, loaded: str) -> None:
         other = f"sbench_t_{uuid.uuid4().hex[:10]}"
