@@ -18,4 +18,6 @@ SPARK_PACKAGES = {
     "kudu": "org.apache.kudu:kudu-spark3_2.12:1.17.1",
     "neo4j": "org.neo4j:neo4j-connector-apache-spark_2.12:5.0.0_for_spark_3",
     "hbase": "org.apache.hbase.connectors.spark:hbase-spark:1.0.1",
+    "sqlite": "org.xerial:sqlite-jdbc:3.54.1.0",
+    "duckdb": "org.duckdb:duckdb_jdbc:2.0.0.1",  # same storage format as the Python duckdb 2.0
 }

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from storagebench.adapters import load_adapter
 from storagebench.batch import column_digests, expected_table, table_bytes
 from storagebench.services.base import storagebench_home
-from storagebench.spark.connectors import Access, connector
+from storagebench.spark.connectors import CONNECTORS, Access, connector
 from storagebench.spark.session import get_session, is_local
 from workloads.generators import ValueFactory
 from workloads.spec import WorkloadSpec
@@ -45,9 +45,16 @@ def run_spark_batch(store_name: str, options: dict[str, Any], spec: WorkloadSpec
 
     ``options``: the store's adapter options as plain values (secrets revealed), e.g.
     ``storagebench.config.plain_options(...)`` or the endpoints file entry.  The namespace is dropped and
-    prepared with the store's adapter first; it is left in place afterwards (the caller drops it).
+    prepared with the store's adapter first; it is left in place afterwards (the caller drops it).  For a
+    store whose file one process at a time may open (DuckDB), this process's cached handles on it are
+    closed first (:attr:`~storagebench.spark.connectors.Connector.release`).
     Returns :func:`_run`'s figures; ``verified`` is False and ``problems`` says why when anything failed.
     """
+    known = CONNECTORS.get(store_name)
+    if known is not None and known.release is not None:
+        # a single-process file (DuckDB): this process must not hold it while Spark's JVM writes.  The
+        # caller's open adapter handles on it die; they reconnect (``close()`` + ``connect()``) afterwards
+        known.release(options)
     payload = {"store": store_name, "options": options, "spec": spec.model_dump(mode="json"),
                "namespace": namespace, "seed": seed, "master": master}
     log_dir = storagebench_home() / "logs"
@@ -119,6 +126,8 @@ def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str
         control.drop(namespace)
         control.prepare(namespace, fields)
         result["server"] = control.server_info().label()
+    if conn.release is not None:  # the adapter's handle would lock the JVM out of the file
+        conn.release(options)
 
     os.environ.update(access.env)
     t0 = time.perf_counter()

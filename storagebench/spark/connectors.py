@@ -11,6 +11,13 @@ collection with ``_id`` = key, Kudu table, Neo4j nodes labelled with the namespa
 family ``f``): the adapter's ``prepare`` creates the namespace, Spark writes into it.  The file stores
 (S3, HDFS) get one Parquet dataset under the namespace (bucket ``sbench-...``/``spark/``,
 ``<root>/<namespace>/spark``).
+
+The embedded stores need no server: SQLite and DuckDB through Spark's jdbc source against the adapter's
+database file (a table created by the adapter's ``prepare``), the local directory as a Parquet dataset
+under ``<root>/<namespace>/spark`` (``file://``).  SQLite and DuckDB take one writer at a time, so their
+writes go through one partition (``numPartitions=1``).  DuckDB also allows only one *process* to open a
+file for writing: :attr:`Connector.release` frees this process's cached DuckDB handles so Spark's JVM can
+open the file (see :func:`storagebench.spark.batch.run_spark_batch`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -55,6 +63,9 @@ class Connector:
     packages: tuple[str, ...]
     access: Callable[[Any, str, list[str]], Access]
     note: str = ""
+    #: frees the store's file in *this* process (plain adapter options in) so another process (Spark's JVM)
+    #: can open it for writing; returns whether anything was open.  None: nothing to free.
+    release: Callable[[dict[str, Any]], bool] | None = None
 
     @property
     def version(self) -> str:
@@ -206,6 +217,52 @@ def _hbase(opts: Any, namespace: str, fields: list[str]) -> Access:
     return Access("org.apache.hadoop.hbase.spark", options)
 
 
+def _absolute(path: Any) -> str:
+    return str(Path(path).expanduser().absolute())
+
+
+def _sqlite(opts: Any, namespace: str, fields: list[str]) -> Access:
+    # the adapter's settings as sqlite-jdbc pragmas: WAL, its synchronous level, its busy timeout
+    url = (f"jdbc:sqlite:{_absolute(opts.path)}?journal_mode=WAL&synchronous={opts.synchronous.upper()}"
+           f"&busy_timeout={int(opts.busy_timeout_s * 1000)}")
+    # one partition writes (SQLite has one writer), in one transaction per JDBC batch run
+    return Access("jdbc", {"url": url, "dbtable": namespace, "driver": "org.sqlite.JDBC"},
+                  write_options={"batchsize": "1000", "numPartitions": "1", "isolationLevel": "SERIALIZABLE"},
+                  read_options={"fetchsize": "5000"})
+
+
+def _duckdb(opts: Any, namespace: str, fields: list[str]) -> Access:
+    url = f"jdbc:duckdb:{_absolute(opts.path)}"
+    options = {"url": url, "dbtable": namespace, "driver": "org.duckdb.DuckDBDriver",
+               "threads": str(opts.threads)}
+    # DuckDB's transactions are snapshot isolation, reported as REPEATABLE_READ (its only level)
+    return Access("jdbc", options,
+                  write_options={"batchsize": "1000", "numPartitions": "1", "isolationLevel": "REPEATABLE_READ"},
+                  read_options={"fetchsize": "5000"})
+
+
+def release_duckdb(options: dict[str, Any]) -> bool:
+    """Close this process's cached DuckDB database for the file (its cursors die with it).
+
+    The DuckDB adapter keeps one database per file for the whole process (``adapters.duckdb._DATABASES``)
+    and DuckDB locks the file against every other process; the next ``connect()`` opens it again.
+    """
+    from adapters import duckdb as duckdb_adapter
+
+    path = str(duckdb_adapter.DuckDBAdapter.Options.model_validate(options).path)
+    with duckdb_adapter._LOCK:
+        database = duckdb_adapter._DATABASES.pop(path, None)
+    if database is None:
+        return False
+    database.close()
+    return True
+
+
+def _localdir(opts: Any, namespace: str, fields: list[str]) -> Access:
+    # the adapter's namespace directory holds one JSON file per record; Spark's dataset sits beside them
+    return Access("parquet", path=(Path(opts.root).expanduser().absolute() / namespace / "spark").as_uri())
+
+
 CONNECTORS: dict[str, Connector] = {
     "postgres": Connector("PostgreSQL JDBC (Spark jdbc source)", (SPARK_PACKAGES["postgres"],), _postgres),
     "s3": Connector("s3a (hadoop-aws) + Parquet", (SPARK_PACKAGES["s3"],), _s3,
@@ -218,6 +275,12 @@ CONNECTORS: dict[str, Connector] = {
     "hbase": Connector("hbase-spark (Apache HBase connectors)", (SPARK_PACKAGES["hbase"],), _hbase,
                        "built for Spark 3.1 / HBase 2.5.4 / Hadoop 3.2.4 (its full dependency tree is needed: "
                        "its logging wants an slf4j 1.x binding); column filters run in Spark"),
+    "sqlite": Connector("SQLite JDBC (xerial, Spark jdbc source)", (SPARK_PACKAGES["sqlite"],), _sqlite,
+                        "writes through one partition: SQLite has one writer"),
+    "duckdb": Connector("DuckDB JDBC (Spark jdbc source)", (SPARK_PACKAGES["duckdb"],), _duckdb,
+                        "writes through one partition; the harness closes its own DuckDB handle first "
+                        "(one process per database file)", release=release_duckdb),
+    "localdir": Connector("file:// + Parquet (local directory)", (), _localdir),
 }
 
 

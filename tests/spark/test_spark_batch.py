@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,16 +17,58 @@ from workloads import spec as wspec
 
 pytestmark = pytest.mark.usefixtures("spark_ready")
 
-@pytest.mark.parametrize("store", sorted(CONNECTORS))
+#: no server: these run wherever pyspark and a Java are installed
+EMBEDDED = ("sqlite", "duckdb", "localdir")
+ENGINES = sorted(set(CONNECTORS) - set(EMBEDDED))
+
+
+def embedded_options(store: str, base: Path) -> dict[str, Any]:
+    return {"localdir": {"root": str(base / "objects")}}.get(store, {"path": str(base / f"{store}.db")})
+
+
+def test_every_embedded_store_has_a_connector() -> None:
+    assert set(EMBEDDED) <= set(CONNECTORS)
+
+
+@pytest.mark.parametrize("store", ENGINES)
 def test_batch_through_spark(store: str) -> None:
     options = require_engine(store)
-    spec = wspec.resolve("batch", {"recordcount": 3000, "batchqueries": 3})
+    _batch_verified(store, options)
+
+
+@pytest.mark.parametrize("store", EMBEDDED)
+def test_batch_through_spark_embedded(store: str, tmp_path: Path) -> None:
+    options = embedded_options(store, tmp_path)
     namespace = f"sbench_spark_batch_{store}"
+    adapter = load_adapter(store)
+    # this process holds the store open during the run, as the suite does: DuckDB's handle (cached per
+    # process) would lock Spark's JVM out of the file, so the run frees it
+    holder = adapter(options)
+    holder.connect()
+    holder.prepare("sbench_spark_other", ["field0"])
+    holder.insert("sbench_spark_other", "k", {"field0": "kept"})
+    try:
+        _batch_verified(store, options, namespace)
+    finally:
+        holder.close()
+    with adapter(options) as after:  # the next connect() opens the file again
+        assert after.read("sbench_spark_other", "k") == {"field0": "kept"}
+        if store == "localdir":  # one Parquet dataset under <root>/<namespace>/spark, beside the records
+            assert list((tmp_path / "objects" / namespace / "spark").glob("part-*.parquet"))
+        else:  # the rows are in the adapter's own table, readable by the Python client
+            assert after.read_batch(namespace).num_rows == 3000
+        after.drop(namespace)
+
+
+def _batch_verified(store: str, options: dict[str, Any], namespace: str | None = None) -> None:
+    spec = wspec.resolve("batch", {"recordcount": 3000, "batchqueries": 3})
+    namespace = namespace or f"sbench_spark_batch_{store}"
     try:
         result = run_spark_batch(store, options, spec, namespace, seed=5, master="local[2]")
     finally:
-        with load_adapter(store)(options) as control:
-            control.drop(namespace)
+        if store not in EMBEDDED:
+            with load_adapter(store)(options) as control:
+                control.drop(namespace)
     assert result["problems"] == [], result
     assert result["verified"] is True
     steps = result["steps"]
@@ -39,7 +82,7 @@ def test_batch_through_spark(store: str) -> None:
 
 def test_unknown_store_is_reported_not_raised() -> None:
     spec = wspec.resolve("batch", {"recordcount": 10})
-    result = run_spark_batch("sqlite", {}, spec, "sbench_spark_none", seed=1)
+    result = run_spark_batch("null", {}, spec, "sbench_spark_none", seed=1)
     assert result["verified"] is False
     assert any("no Spark connector" in p for p in result["problems"]), result
 
@@ -55,3 +98,19 @@ def test_cli_batch_workload_on_spark(tmp_path: Path) -> None:
         assert r["status"] == "ok", r["reason"]
         assert r["batch"]["verified"] is True and r["batch"]["rows_per_sec"] > 0
         assert r["spark"]["connector"]["packages"] == list(CONNECTORS["postgres"].packages)
+
+
+def test_cli_batch_workload_on_spark_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: the suite holds the DuckDB file open (preflight, drop, prepare) when Spark's JVM writes."""
+    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("STORAGEBENCH_DUCKDB_PATH", str(tmp_path / "d.db"))
+    code = main(["run", "--engine", "spark", "--stores", "duckdb", "--workloads", "batch", "--no-report",
+                 "--results-dir", str(tmp_path / "results"), "--run-id", "sd", "-p", "recordcount=2000",
+                 "-p", "batchqueries=2"])
+    assert code == 0
+    results = load_results(tmp_path / "results" / "sd")
+    assert sorted(r["phase"] for r in results) == ["load", "run"]
+    for r in results:
+        assert r["status"] == "ok", r["reason"]
+        assert r["batch"]["verified"] is True and r["batch"]["rows_per_sec"] > 0
+        assert r["spark"]["connector"]["packages"] == list(CONNECTORS["duckdb"].packages)
