@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,18 @@ def run_spark_batch(store_name: str, options: dict[str, Any], spec: WorkloadSpec
     ``options``: the store's adapter options as plain values (secrets revealed), e.g.
     ``storagebench.config.plain_options(...)`` or the endpoints file entry.  The namespace is dropped and
     prepared with the store's adapter first; it is left in place afterwards (the caller drops it).  For a
-    store whose file one process at a time may open (DuckDB), this process's cached handles on it are
-    closed first (:attr:`~storagebench.spark.connectors.Connector.release`).
+    store whose file one process at a time may open (DuckDB), the file is detached from this process while
+    Spark runs (:attr:`~storagebench.spark.connectors.Connector.release`); open adapters keep working.
     Returns :func:`_run`'s figures; ``verified`` is False and ``problems`` says why when anything failed.
     """
     known = CONNECTORS.get(store_name)
-    if known is not None and known.release is not None:
-        # a single-process file (DuckDB): this process must not hold it while Spark's JVM writes.  The
-        # caller's open adapter handles on it die; they reconnect (``close()`` + ``connect()``) afterwards
-        known.release(options)
+    with (known.release(options) if known is not None and known.release is not None else nullcontext()):
+        # a single-process file (DuckDB) is free for Spark's JVM meanwhile; the caller's adapters stay usable
+        return _run_child(store_name, options, spec, namespace, seed, master)
+
+
+def _run_child(store_name: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str, seed: int,
+               master: str) -> dict[str, Any]:
     payload = {"store": store_name, "options": options, "spec": spec.model_dump(mode="json"),
                "namespace": namespace, "seed": seed, "master": master}
     log_dir = storagebench_home() / "logs"
@@ -110,6 +114,12 @@ def _reader(session: Any, access: Access, schema: str) -> Any:
 def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str, seed: int,
          master: str, result: dict[str, Any]) -> None:
     """Fill ``result`` step by step (a failure part-way keeps what was measured)."""
+    with ExitStack() as stack:
+        _steps(store, options, spec, namespace, seed, master, result, stack)
+
+
+def _steps(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str, seed: int,
+           master: str, result: dict[str, Any], stack: ExitStack) -> None:
     from pyspark.sql import functions as F
 
     conn = connector(store)
@@ -126,8 +136,8 @@ def _run(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str
         control.drop(namespace)
         control.prepare(namespace, fields)
         result["server"] = control.server_info().label()
-    if conn.release is not None:  # the adapter's handle would lock the JVM out of the file
-        conn.release(options)
+    if conn.release is not None:  # this process's cached handle would lock the JVM out of the file
+        stack.enter_context(conn.release(options))
 
     os.environ.update(access.env)
     t0 = time.perf_counter()

@@ -16,15 +16,16 @@ The embedded stores need no server: SQLite and DuckDB through Spark's jdbc sourc
 database file (a table created by the adapter's ``prepare``), the local directory as a Parquet dataset
 under ``<root>/<namespace>/spark`` (``file://``).  SQLite and DuckDB take one writer at a time, so their
 writes go through one partition (``numPartitions=1``).  DuckDB also allows only one *process* to open a
-file for writing: :attr:`Connector.release` frees this process's cached DuckDB handles so Spark's JVM can
-open the file (see :func:`storagebench.spark.batch.run_spark_batch`).
+file for writing: :attr:`Connector.release` detaches the file from this process's cached DuckDB database
+while Spark's JVM has it (see :func:`storagebench.spark.batch.run_spark_batch`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,9 @@ class Connector:
     packages: tuple[str, ...]
     access: Callable[[Any, str, list[str]], Access]
     note: str = ""
-    #: frees the store's file in *this* process (plain adapter options in) so another process (Spark's JVM)
-    #: can open it for writing; returns whether anything was open.  None: nothing to free.
-    release: Callable[[dict[str, Any]], bool] | None = None
+    #: frees the store's file in *this* process while the context lasts (plain adapter options in), so
+    #: another process (Spark's JVM) can open it for writing.  None: nothing to free.
+    release: Callable[[dict[str, Any]], AbstractContextManager[None]] | None = None
 
     @property
     def version(self) -> str:
@@ -241,21 +242,53 @@ def _duckdb(opts: Any, namespace: str, fields: list[str]) -> Access:
                   read_options={"fetchsize": "5000"})
 
 
-def release_duckdb(options: dict[str, Any]) -> bool:
-    """Close this process's cached DuckDB database for the file (its cursors die with it).
+#: where this process's DuckDB database points while Spark's JVM has the file
+_IDLE = "sbench_spark_idle"
+
+
+@contextmanager
+def free_duckdb_file(options: dict[str, Any]) -> Iterator[None]:
+    """Let another process (Spark's JVM) open the DuckDB file: detach it from this process meanwhile.
 
     The DuckDB adapter keeps one database per file for the whole process (``adapters.duckdb._DATABASES``)
-    and DuckDB locks the file against every other process; the next ``connect()`` opens it again.
+    and DuckDB locks the file against every other process.  The file is detached (the database's default
+    becomes an empty in-memory one) and attached again under the same name afterwards, so the adapters
+    this process holds (their cursors) keep working.  Should the file not attach again, the cached database
+    is closed instead and the next ``connect()`` opens the file afresh.
     """
+    import duckdb
+
     from adapters import duckdb as duckdb_adapter
 
     path = str(duckdb_adapter.DuckDBAdapter.Options.model_validate(options).path)
     with duckdb_adapter._LOCK:
-        database = duckdb_adapter._DATABASES.pop(path, None)
+        database: Any = duckdb_adapter._DATABASES.get(path)
+
+    def forget() -> None:
+        with duckdb_adapter._LOCK:
+            if duckdb_adapter._DATABASES.get(path) is database:
+                del duckdb_adapter._DATABASES[path]
+        database.close()
+
     if database is None:
-        return False
-    database.close()
-    return True
+        yield
+        return
+    try:
+        row = database.execute("SELECT current_database()").fetchone()
+        name = '"' + str(row[0] if row else "").replace('"', '""') + '"'
+        database.execute(f"ATTACH ':memory:' AS {_IDLE}; USE {_IDLE}; DETACH {name}")
+    except duckdb.Error:  # closed or busy: drop it from the cache, the next connect() opens the file again
+        forget()
+        yield
+        return
+    try:
+        yield
+    finally:
+        literal = "'" + path.replace("'", "''") + "'"
+        try:
+            database.execute(f"ATTACH {literal} AS {name}; USE {name}; DETACH {_IDLE}")
+        except duckdb.Error:
+            forget()
 
 
 def _localdir(opts: Any, namespace: str, fields: list[str]) -> Access:
@@ -279,7 +312,7 @@ CONNECTORS: dict[str, Connector] = {
                         "writes through one partition: SQLite has one writer"),
     "duckdb": Connector("DuckDB JDBC (Spark jdbc source)", (SPARK_PACKAGES["duckdb"],), _duckdb,
                         "writes through one partition; the harness closes its own DuckDB handle first "
-                        "(one process per database file)", release=release_duckdb),
+                        "(one process per database file)", release=free_duckdb_file),
     "localdir": Connector("file:// + Parquet (local directory)", (), _localdir),
 }
 

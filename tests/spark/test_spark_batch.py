@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from adapters.duckdb import DuckDBAdapter
 from storagebench.adapters import load_adapter
 from storagebench.cli import main
 from storagebench.results import load_results
@@ -42,22 +43,22 @@ def test_batch_through_spark_embedded(store: str, tmp_path: Path) -> None:
     namespace = f"sbench_spark_batch_{store}"
     adapter = load_adapter(store)
     # this process holds the store open during the run, as the suite does: DuckDB's handle (cached per
-    # process) would lock Spark's JVM out of the file, so the run frees it
+    # process) would lock Spark's JVM out of the file, so the run detaches it and attaches it again after
     holder = adapter(options)
     holder.connect()
-    holder.prepare("sbench_spark_other", ["field0"])
-    holder.insert("sbench_spark_other", "k", {"field0": "kept"})
     try:
+        holder.prepare("sbench_spark_other", ["field0"])
+        holder.insert("sbench_spark_other", "k", {"field0": "kept"})
         _batch_verified(store, options, namespace)
-    finally:
-        holder.close()
-    with adapter(options) as after:  # the next connect() opens the file again
-        assert after.read("sbench_spark_other", "k") == {"field0": "kept"}
+        # the open adapter still works, and sees what Spark wrote
+        assert holder.read("sbench_spark_other", "k") == {"field0": "kept"}
         if store == "localdir":  # one Parquet dataset under <root>/<namespace>/spark, beside the records
             assert list((tmp_path / "objects" / namespace / "spark").glob("part-*.parquet"))
         else:  # the rows are in the adapter's own table, readable by the Python client
-            assert after.read_batch(namespace).num_rows == 3000
-        after.drop(namespace)
+            assert holder.read_batch(namespace).num_rows == 3000
+        holder.drop(namespace)
+    finally:
+        holder.close()
 
 
 def _batch_verified(store: str, options: dict[str, Any], namespace: str | None = None) -> None:
@@ -114,3 +115,11 @@ def test_cli_batch_workload_on_spark_duckdb(tmp_path: Path, monkeypatch: pytest.
         assert r["status"] == "ok", r["reason"]
         assert r["batch"]["verified"] is True and r["batch"]["rows_per_sec"] > 0
         assert r["spark"]["connector"]["packages"] == list(CONNECTORS["duckdb"].packages)
+    # the suite's own handle outlived the Spark run: it dropped the namespace afterwards
+    after = DuckDBAdapter({"path": str(tmp_path / "d.db")})
+    after.connect()
+    try:
+        tables = after.conn.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    finally:
+        after.close()
+    assert tables == []
