@@ -226,7 +226,7 @@ def _sqlite(opts: Any, namespace: str, fields: list[str]) -> Access:
     # the adapter's settings as sqlite-jdbc pragmas: WAL, its synchronous level, its busy timeout
     url = (f"jdbc:sqlite:{_absolute(opts.path)}?journal_mode=WAL&synchronous={opts.synchronous.upper()}"
            f"&busy_timeout={int(opts.busy_timeout_s * 1000)}")
-    # one partition writes (SQLite has one writer), in one transaction per JDBC batch run
+    # one partition writes (SQLite has one writer), in one transaction (Spark commits per partition)
     return Access("jdbc", {"url": url, "dbtable": namespace, "driver": "org.sqlite.JDBC"},
                   write_options={"batchsize": "1000", "numPartitions": "1", "isolationLevel": "SERIALIZABLE"},
                   read_options={"fetchsize": "5000"})
@@ -311,8 +311,8 @@ CONNECTORS: dict[str, Connector] = {
     "sqlite": Connector("SQLite JDBC (xerial, Spark jdbc source)", (SPARK_PACKAGES["sqlite"],), _sqlite,
                         "writes through one partition: SQLite has one writer"),
     "duckdb": Connector("DuckDB JDBC (Spark jdbc source)", (SPARK_PACKAGES["duckdb"],), _duckdb,
-                        "writes through one partition; the harness closes its own DuckDB handle first "
-                        "(one process per database file)", release=free_duckdb_file),
+                        "writes through one partition; the harness detaches the file from its own DuckDB "
+                        "handle while Spark runs (one process per database file)", release=free_duckdb_file),
     "localdir": Connector("file:// + Parquet (local directory)", (), _localdir),
 }
 
