@@ -7,6 +7,8 @@ threads in one process share the database and each opens its own cursor.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -84,3 +86,48 @@ class DuckDBAdapter(EmbeddedSQLAdapter):
         if isinstance(exc, duckdb.IOException):
             return Unavailable(f"duckdb: {exc}")
         return AdapterError(f"duckdb: {type(exc).__name__}: {exc}")
+
+
+#: where this process's DuckDB database points while Spark's JVM has the file
+_IDLE = "sbench_spark_idle"
+
+
+@contextmanager
+def lend_file(path_like: Path | str) -> Iterator[None]:
+    """Lend the DuckDB file to another process (e.g. Spark's JVM): detach it from this process meanwhile.
+
+    The DuckDB adapter keeps one database per file for the whole process (``_DATABASES``)
+    and DuckDB locks the file against every other process.  The file is detached (the database's default
+    becomes an empty in-memory one) and attached again under the same name afterwards, so the adapters
+    this process holds (their cursors) keep working.  Should the file not attach again, the cached database
+    is closed instead and the next ``connect()`` opens the file afresh.
+    """
+    path = str(path_like)
+    with _LOCK:
+        database: Any = _DATABASES.get(path)
+
+    def forget() -> None:
+        with _LOCK:
+            if _DATABASES.get(path) is database:
+                del _DATABASES[path]
+        database.close()
+
+    if database is None:
+        yield
+        return
+    try:
+        row = database.execute("SELECT current_database()").fetchone()
+        name = '"' + str(row[0] if row else "").replace('"', '""') + '"'
+        database.execute(f"ATTACH ':memory:' AS {_IDLE}; USE {_IDLE}; DETACH {name}")
+    except duckdb.Error:  # closed or busy: drop it from the cache, the next connect() opens the file again
+        forget()
+        yield
+        return
+    try:
+        yield
+    finally:
+        literal = "'" + path.replace("'", "''") + "'"
+        try:
+            database.execute(f"ATTACH {literal} AS {name}; USE {name}; DETACH {_IDLE}")
+        except duckdb.Error:
+            forget()

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,53 +242,11 @@ def _duckdb(opts: Any, namespace: str, fields: list[str]) -> Access:
                   read_options={"fetchsize": "5000"})
 
 
-#: where this process's DuckDB database points while Spark's JVM has the file
-_IDLE = "sbench_spark_idle"
-
-
-@contextmanager
-def free_duckdb_file(options: dict[str, Any]) -> Iterator[None]:
-    """Let another process (Spark's JVM) open the DuckDB file: detach it from this process meanwhile.
-
-    The DuckDB adapter keeps one database per file for the whole process (``adapters.duckdb._DATABASES``)
-    and DuckDB locks the file against every other process.  The file is detached (the database's default
-    becomes an empty in-memory one) and attached again under the same name afterwards, so the adapters
-    this process holds (their cursors) keep working.  Should the file not attach again, the cached database
-    is closed instead and the next ``connect()`` opens the file afresh.
-    """
-    import duckdb
-
+def free_duckdb_file(options: dict[str, Any]) -> AbstractContextManager[None]:
+    """Let Spark's JVM open the DuckDB file (see :func:`adapters.duckdb.lend_file`)."""
     from adapters import duckdb as duckdb_adapter
 
-    path = str(duckdb_adapter.DuckDBAdapter.Options.model_validate(options).path)
-    with duckdb_adapter._LOCK:
-        database: Any = duckdb_adapter._DATABASES.get(path)
-
-    def forget() -> None:
-        with duckdb_adapter._LOCK:
-            if duckdb_adapter._DATABASES.get(path) is database:
-                del duckdb_adapter._DATABASES[path]
-        database.close()
-
-    if database is None:
-        yield
-        return
-    try:
-        row = database.execute("SELECT current_database()").fetchone()
-        name = '"' + str(row[0] if row else "").replace('"', '""') + '"'
-        database.execute(f"ATTACH ':memory:' AS {_IDLE}; USE {_IDLE}; DETACH {name}")
-    except duckdb.Error:  # closed or busy: drop it from the cache, the next connect() opens the file again
-        forget()
-        yield
-        return
-    try:
-        yield
-    finally:
-        literal = "'" + path.replace("'", "''") + "'"
-        try:
-            database.execute(f"ATTACH {literal} AS {name}; USE {name}; DETACH {_IDLE}")
-        except duckdb.Error:
-            forget()
+    return duckdb_adapter.lend_file(duckdb_adapter.DuckDBAdapter.Options.model_validate(options).path)
 
 
 def _localdir(opts: Any, namespace: str, fields: list[str]) -> Access:
