@@ -13,7 +13,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adapters.base import Adapter, Query, QueryResult, Record, check_namespace, require_found
+from storagebench.adapters.base import Adapter, Query, QueryResult, Record, check_namespace, require_found
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -1,4 +1,4 @@
-"""DuckDB (embedded, columnar): see :mod:`adapters._sql` for the data model.
+"""DuckDB (embedded, columnar): see :mod:`storagebench.adapters._sql` for the data model.
 
 DuckDB allows one writing process per database file, so this adapter declares ``multiprocess=False``;
 threads in one process share the database and each opens its own cursor.
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
+from storagebench.adapters._sql import EmbeddedSQLAdapter
+from storagebench.adapters.base import AdapterOptions, Capabilities, ServerInfo, Support
 
-from adapters._sql import EmbeddedSQLAdapter
-from adapters.base import AdapterOptions, Capabilities, ServerInfo, Support
 from storagebench.errors import AdapterError, AlreadyExists, Unavailable
 from storagebench.services.base import storagebench_home
 

@@ -37,8 +37,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import field_validator
-
-from adapters.base import (
+from storagebench.adapters.base import (
     NAMESPACE_PREFIX,
     Adapter,
     AdapterOptions,
@@ -50,6 +49,7 @@ from adapters.base import (
     Support,
     check_namespace,
 )
+
 from storagebench.errors import AdapterError, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 

@@ -45,8 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote, unquote
 
 from pydantic import field_validator
-
-from adapters.base import (
+from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
     Capabilities,
@@ -57,6 +56,7 @@ from adapters.base import (
     Support,
     check_namespace,
 )
+
 from storagebench.errors import AdapterError, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 

@@ -43,7 +43,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from adapters.base import (
+from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
     Capabilities,
@@ -55,6 +55,7 @@ from adapters.base import (
     check_namespace,
     require_found,
 )
+
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote, unquote
 
-from adapters.base import (
+from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
     Capabilities,
@@ -31,6 +31,7 @@ from adapters.base import (
     Support,
     check_namespace,
 )
+
 from storagebench import __version__
 from storagebench.errors import AdapterError, NotFound, Unavailable
 from storagebench.services.base import storagebench_home

@@ -35,8 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
-
-from adapters.base import (
+from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
     Capabilities,
@@ -48,6 +47,7 @@ from adapters.base import (
     check_namespace,
     require_found,
 )
+
 from storagebench.errors import AdapterError, AlreadyExists, Unavailable
 from storagebench.services.ports import HOST, PORTS
 

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import SecretStr
-
-from adapters.base import (
+from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
     Capabilities,
@@ -46,6 +45,7 @@ from adapters.base import (
     check_namespace,
     require_found,
 )
+
 from storagebench.errors import AdapterError, AlreadyExists, Unavailable
 from storagebench.services.ports import HOST, PORTS
 

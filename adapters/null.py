@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from adapters.base import (
+from storagebench.adapters.base import (
     Adapter,
     Capabilities,
     Query,
@@ -18,6 +18,7 @@ from adapters.base import (
     ServerInfo,
     check_namespace,
 )
+
 from storagebench import __version__
 
 

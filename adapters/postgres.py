@@ -30,8 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import SecretStr
-
-from adapters.base import (
+from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
     Capabilities,
@@ -43,6 +42,7 @@ from adapters.base import (
     check_namespace,
     require_found,
 )
+
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 

@@ -1,4 +1,4 @@
-"""SQLite (embedded, Python's sqlite3): see :mod:`adapters._sql` for the data model.
+"""SQLite (embedded, Python's sqlite3): see :mod:`storagebench.adapters._sql` for the data model.
 
 One database file (WAL mode, so readers and a writer in other processes proceed together); each worker
 opens its own connection.  Bulk path: ``executemany`` in one transaction.
@@ -10,8 +10,9 @@ import sqlite3
 from pathlib import Path
 from typing import ClassVar
 
-from adapters._sql import EmbeddedSQLAdapter
-from adapters.base import AdapterOptions, Capabilities, ServerInfo, Support
+from storagebench.adapters._sql import EmbeddedSQLAdapter
+from storagebench.adapters.base import AdapterOptions, Capabilities, ServerInfo, Support
+
 from storagebench.errors import AdapterError, AlreadyExists, Unavailable
 from storagebench.services.base import storagebench_home
 

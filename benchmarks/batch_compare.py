@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import io
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,17 +27,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from storagebench.adapters.base import Adapter
+from storagebench.workloads.spec import WorkloadSpec, resolve
 
-from adapters.base import Adapter
-from storagebench.adapters import load_adapter
 from storagebench.batch import expected_table, table_bytes, write_phase
+from storagebench.registry import load_adapter
 from storagebench.services.manager import load_endpoints
-from workloads.spec import WorkloadSpec, resolve
 
 NAMESPACE = "sbench_batch_compare"
 
@@ -83,7 +80,7 @@ def _parquet(chunk: pa.Table) -> bytes:
 
 def s3_baseline(adapter: Any, spec: WorkloadSpec, data: pa.Table, encode: bool) -> Callable[[], float]:
     """put_object per batch; ``encode``: serialise each batch inside the timed loop (else beforehand)."""
-    from adapters.s3 import BATCH_PREFIX, bucket_name
+    from storagebench.adapters.s3 import BATCH_PREFIX, bucket_name
 
     chunks = [data.slice(start, spec.batchsize) for start in range(0, data.num_rows, spec.batchsize)]
     bodies = [] if encode else [_parquet(c) for c in chunks]

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from storagebench.workloads.spec import resolve
 
 from storagebench.runner import PhasePlan, run_phase
-from workloads.spec import resolve
 
 
 def measure(processes: int, ops_per_process: int) -> tuple[float, int]:

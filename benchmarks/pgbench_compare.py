@@ -18,16 +18,14 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from storagebench.adapters.postgres import PostgresAdapter
+from storagebench.workloads.spec import WorkloadSpec, resolve
 
-from adapters.postgres import PostgresAdapter
 from storagebench.runner import PhasePlan, run_phase
 from storagebench.services.manager import load_endpoints
 from storagebench.services.postgres import bin_dir
-from workloads.spec import WorkloadSpec, resolve
 
 PGBENCH_DB = "sbench_pgbench"
 PGBENCH_ROWS_PER_SCALE = 100_000

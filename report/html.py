@@ -12,7 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Capabilities
+from storagebench.adapters.base import Capabilities
+
 from storagebench.measurement import PERCENTILES, decode, new_histogram, summarize
 from storagebench.results import atomic_write_text, load_results
 

@@ -18,11 +18,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.base import Adapter, Query, Support
+from storagebench.adapters.base import Adapter, Query, Support
 from storagebench.measurement import OK, Recorder, TimedAdapter, merge_exports
 from storagebench.runner import PhaseOutcome
-from workloads.generators import KeyNamer, ValueFactory
-from workloads.spec import WorkloadSpec
+from storagebench.workloads.generators import KeyNamer, ValueFactory
+from storagebench.workloads.spec import WorkloadSpec
 
 
 @dataclass

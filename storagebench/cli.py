@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from storagebench import config as cfg
     from storagebench import suite
-    from workloads import spec as wspec
+    from storagebench.workloads import spec as wspec
 
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {
@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite.execute(config, stores, specs, run_dir, run_id, on_progress, echo=bar.console.print)
     console.print(f"finished in {time.monotonic() - started:.1f}s; results in {run_dir}")
     if config.report:
-        from report.html import write_report
+        from storagebench.report.html import write_report
 
         path = write_report(run_dir)
         print(path.resolve())
@@ -133,9 +133,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from adapters.base import Capabilities
-    from storagebench.adapters import available, load_adapter
-    from workloads import spec as wspec
+    from storagebench.adapters.base import Capabilities
+    from storagebench.registry import available, load_adapter
+    from storagebench.workloads import spec as wspec
 
     ops = Capabilities.OPERATIONS
     table = Table("adapter", *ops, "description", title="adapters")
@@ -156,7 +156,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from report.html import write_report
+    from storagebench.report.html import write_report
 
     if not args.run_dir.is_dir():
         raise UsageError(f"no such run folder: {args.run_dir}")

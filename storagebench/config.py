@@ -15,9 +15,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.base import AdapterOptions
-from storagebench.adapters import load_adapter
+from storagebench.adapters.base import AdapterOptions
 from storagebench.errors import UsageError
+from storagebench.registry import load_adapter
 from storagebench.services.manager import load_endpoints
 
 #: the embedded default: stores that need no server

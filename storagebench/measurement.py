@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from adapters.base import (
+from storagebench.adapters.base import (
     Adapter,
     Query,
     QueryResult,

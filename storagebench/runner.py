@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import Adapter, Query
-from storagebench.adapters import load_adapter
+from storagebench.adapters.base import Adapter, Query
 from storagebench.measurement import NOT_FOUND, OK, UNEXPECTED, Recorder, TimedAdapter, merge_exports
-from workloads.generators import OPERATIONS, KeyNamer, OperationStream, ValueFactory, load_range
-from workloads.spec import WorkloadSpec
+from storagebench.registry import load_adapter
+from storagebench.workloads.generators import OPERATIONS, KeyNamer, OperationStream, ValueFactory, load_range
+from storagebench.workloads.spec import WorkloadSpec
 
 ABORT_AFTER_FAILURES = 200
 BATCH = 1024

@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, AdapterOptions, Support
 from storagebench import __version__
-from storagebench.adapters import load_adapter
+from storagebench.adapters.base import Adapter, AdapterOptions, Support
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
 from storagebench.errors import StorageBenchError, Unavailable, UsageError
 from storagebench.measurement import ERROR, OK, UNAVAILABLE, UNEXPECTED, summarize
 from storagebench.measurement import encode as encode_hist
+from storagebench.registry import load_adapter
 from storagebench.results import SCHEMA_VERSION, git_commit, machine_info, result_path, write_json
 from storagebench.runner import PhaseOutcome, PhasePlan, run_phase
-from workloads import spec as workload_spec
-from workloads.spec import WorkloadSpec
+from storagebench.workloads import spec as workload_spec
+from storagebench.workloads.spec import WorkloadSpec
 
 Progress = Callable[[str, int, int, int], None]  # (label, total, done, failed)
 

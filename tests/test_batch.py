@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storagebench.adapters.sqlite import SQLiteAdapter
 
-from adapters.sqlite import SQLiteAdapter
 from storagebench.cli import main
 from storagebench.results import load_results
 

@@ -108,8 +108,8 @@ def test_existing_run_is_never_overwritten(tmp_path: Path, capsys: pytest.Captur
 
 def test_secrets_from_environment_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import SecretStr
+    from storagebench.adapters.base import AdapterOptions
 
-    from adapters.base import AdapterOptions
     from storagebench.config import redacted_options
 
     class Opts(AdapterOptions):

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from storagebench.errors import UsageError
-from workloads.generators import (
+from storagebench.workloads.generators import (
     OPERATIONS,
     KeyChooser,
     KeyNamer,
@@ -18,7 +16,9 @@ from workloads.generators import (
     fnvhash64,
     load_range,
 )
-from workloads.spec import WorkloadSpec, builtin_names, load_file, parse_overrides, resolve
+from storagebench.workloads.spec import WorkloadSpec, builtin_names, load_file, parse_overrides, resolve
+
+from storagebench.errors import UsageError
 
 YCSB_WORKLOADA = """# Yahoo! Cloud System Benchmark
 # Workload A: Update heavy workload

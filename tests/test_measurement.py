@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from storagebench.adapters.null import NullAdapter
+from storagebench.adapters.sqlite import SQLiteAdapter
 
-from adapters.null import NullAdapter
-from adapters.sqlite import SQLiteAdapter
 from storagebench.measurement import Recorder, TimedAdapter, decode, merge_exports, summarize
 
 

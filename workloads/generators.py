@@ -21,8 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from workloads.spec import WorkloadSpec
+from storagebench.workloads.spec import WorkloadSpec
 
 FNV_OFFSET_BASIS_64 = np.uint64(0xCBF29CE484222325)
 FNV_PRIME_64 = np.uint64(1099511628211)

@@ -42,7 +42,7 @@ def kudu_cache_dir(cache: Path | None = None) -> Path:
 def kudu_client_classpath(cache: Path | None = None) -> list[str]:
     """The jars of the Kudu Java client (kudu-client + its few dependencies), from the cache.
 
-    Shared by the service (provisioning puts them there) and :mod:`adapters.kudu` (JPype's classpath).
+    Shared by the service (provisioning puts them there) and :mod:`storagebench.adapters.kudu` (JPype's classpath).
     Raises :class:`ServiceError` with what to run when they are not provisioned yet.
     """
     lib = kudu_cache_dir(cache) / "client-lib"

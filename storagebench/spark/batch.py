@@ -28,13 +28,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from storagebench.adapters import load_adapter
 from storagebench.batch import column_digests, expected_table, table_bytes
+from storagebench.registry import load_adapter
 from storagebench.services.base import storagebench_home
 from storagebench.spark.connectors import CONNECTORS, Access, connector
 from storagebench.spark.session import get_session, is_local
-from workloads.generators import ValueFactory
-from workloads.spec import WorkloadSpec
+from storagebench.workloads.generators import ValueFactory
+from storagebench.workloads.spec import WorkloadSpec
 
 #: a whole store's batch run in the child process, start-up included
 TIMEOUT_S = 1800

@@ -243,8 +243,8 @@ def _duckdb(opts: Any, namespace: str, fields: list[str]) -> Access:
 
 
 def free_duckdb_file(options: dict[str, Any]) -> AbstractContextManager[None]:
-    """Let Spark's JVM open the DuckDB file (see :func:`adapters.duckdb.lend_file`)."""
-    from adapters import duckdb as duckdb_adapter
+    """Let Spark's JVM open the DuckDB file (see :func:`storagebench.adapters.duckdb.lend_file`)."""
+    from storagebench.adapters import duckdb as duckdb_adapter
 
     return duckdb_adapter.lend_file(duckdb_adapter.DuckDBAdapter.Options.model_validate(options).path)
 

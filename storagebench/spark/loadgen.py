@@ -28,7 +28,7 @@ from typing import Any
 from storagebench.runner import PhasePlan, run_worker
 from storagebench.spark.session import get_session, is_local
 
-PACKAGES = ("storagebench", "adapters", "workloads")
+PACKAGES = ("storagebench", "storagebench.adapters", "storagebench.workloads", "storagebench.report")
 
 
 Partition = Callable[[int, Iterator[int]], Iterator[dict[str, Any]]]
@@ -56,11 +56,14 @@ def _ship_code(context: Any) -> None:
         return
     target = Path(tempfile.mkdtemp(prefix="sbench-spark-")) / "storagebench-code.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in PACKAGES:
+        written: set[str] = set()
+        for name in PACKAGES:  # the subpackages may live outside storagebench/ (package-dir in pyproject.toml)
             root = Path(importlib.import_module(name).__file__ or "").parent
             for path in root.rglob("*"):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    archive.write(path, str(Path(name) / path.relative_to(root)))
+                arcname = str(Path(*name.split(".")) / path.relative_to(root))
+                if path.is_file() and "__pycache__" not in path.parts and arcname not in written:
+                    archive.write(path, arcname)
+                    written.add(arcname)
     context.addPyFile(str(target))
     context._storagebench_shipped = True
 

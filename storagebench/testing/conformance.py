@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import pyarrow as pa
 import pytest
 
-from adapters.base import Adapter, Query, Record, Support, fallback_read_batch, fallback_write_batch
+from storagebench.adapters.base import Adapter, Query, Record, Support, fallback_read_batch, fallback_write_batch
 from storagebench.errors import NotFound, Unsupported
 
 FIELDS = ["field0", "field1", "field2"]

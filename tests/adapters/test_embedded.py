@@ -6,12 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from storagebench.adapters.base import Adapter
+from storagebench.adapters.duckdb import DuckDBAdapter
+from storagebench.adapters.localdir import LocalDirAdapter
+from storagebench.adapters.null import NullAdapter
+from storagebench.adapters.sqlite import SQLiteAdapter
 
-from adapters.base import Adapter
-from adapters.duckdb import DuckDBAdapter
-from adapters.localdir import LocalDirAdapter
-from adapters.null import NullAdapter
-from adapters.sqlite import SQLiteAdapter
 from storagebench.testing.conformance import AdapterConformance
 
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from storagebench.adapters.base import Adapter, Query
+from storagebench.adapters.hbase import HBaseAdapter
 
-from adapters.base import Adapter, Query
-from adapters.hbase import HBaseAdapter
 from storagebench.services.versions import HBASE
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine

@@ -8,9 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from storagebench.adapters.base import Adapter, Query
+from storagebench.adapters.hdfs import HDFSAdapter
 
-from adapters.base import Adapter, Query
-from adapters.hdfs import HDFSAdapter
 from storagebench.services.versions import HADOOP
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from storagebench.adapters.base import Adapter
+from storagebench.adapters.kudu import KuduAdapter, start_jvm
 
-from adapters.base import Adapter
-from adapters.kudu import KuduAdapter, start_jvm
 from storagebench.errors import AlreadyExists, NotFound
 from storagebench.services.versions import KUDU
 from storagebench.testing.conformance import AdapterConformance
@@ -150,7 +150,7 @@ def test_process_exits_when_a_worker_thread_started_the_jvm(options: dict[str, A
 
     code = (
         "import json, sys, threading\n"
-        "from adapters.kudu import KuduAdapter\n"
+        "from storagebench.adapters.kudu import KuduAdapter\n"
         "def work():\n"
         "    KuduAdapter(json.loads(sys.argv[1])).connect()  # left open on purpose\n"
         "t = threading.Thread(target=work, daemon=True)\n"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from storagebench.adapters.base import Adapter, Query, Support
+from storagebench.adapters.mongodb import MongoAdapter, MongoOptions
 
-from adapters.base import Adapter, Query, Support
-from adapters.mongodb import MongoAdapter, MongoOptions
 from storagebench.errors import AlreadyExists
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from storagebench.adapters.base import Adapter
+from storagebench.adapters.neo4j import Neo4jAdapter
 
-from adapters.base import Adapter
-from adapters.neo4j import Neo4jAdapter
 from storagebench.errors import AlreadyExists, NotFound
 from storagebench.services.versions import NEO4J
 from storagebench.testing.conformance import AdapterConformance

@@ -8,9 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from storagebench.adapters.base import Adapter
+from storagebench.adapters.postgres import PostgresAdapter
 
-from adapters.base import Adapter
-from adapters.postgres import PostgresAdapter
 from storagebench.errors import AlreadyExists, NotFound
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine

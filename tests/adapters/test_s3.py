@@ -8,9 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from storagebench.adapters.base import Adapter
+from storagebench.adapters.s3 import BATCH_PREFIX, S3Adapter, bucket_name
 
-from adapters.base import Adapter
-from adapters.s3 import BATCH_PREFIX, S3Adapter, bucket_name
 from storagebench.errors import AlreadyExists, NotFound
 from storagebench.services.versions import VERSITYGW
 from storagebench.testing.conformance import AdapterConformance

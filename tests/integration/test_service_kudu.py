@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from storagebench.adapters.kudu import KuduAdapter
 
-from adapters.kudu import KuduAdapter
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext

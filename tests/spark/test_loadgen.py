@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storagebench.adapters.sqlite import SQLiteAdapter
+from storagebench.workloads import spec as wspec
 
-from adapters.sqlite import SQLiteAdapter
 from storagebench.cli import main
 from storagebench.measurement import decode, merge_exports
 from storagebench.results import load_results
 from storagebench.runner import PhasePlan, run_phase
-from workloads import spec as wspec
 
 pytestmark = pytest.mark.usefixtures("spark_ready")
 

@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storagebench.adapters.duckdb import DuckDBAdapter
+from storagebench.workloads import spec as wspec
 
-from adapters.duckdb import DuckDBAdapter
-from storagebench.adapters import load_adapter
 from storagebench.cli import main
+from storagebench.registry import load_adapter
 from storagebench.results import load_results
 from storagebench.spark.batch import run_spark_batch
 from storagebench.spark.connectors import CONNECTORS
 from storagebench.testing.engines import require_engine
-from workloads import spec as wspec
 
 pytestmark = pytest.mark.usefixtures("spark_ready")
 

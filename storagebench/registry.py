@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 
-from adapters.base import Adapter
+from storagebench.adapters.base import Adapter
 from storagebench.errors import UsageError
 
 GROUP = "storagebench.adapters"
