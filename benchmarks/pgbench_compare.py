@@ -25,6 +25,7 @@ from storagebench.workloads.spec import WorkloadSpec, resolve
 
 from storagebench.runner import PhasePlan, run_phase
 from storagebench.services.manager import load_endpoints
+from storagebench.services.ports import HOST, PORTS
 from storagebench.services.postgres import bin_dir
 
 PGBENCH_DB = "sbench_pgbench"
@@ -32,7 +33,8 @@ PGBENCH_ROWS_PER_SCALE = 100_000
 
 
 def _connection_env(options: dict[str, Any]) -> dict[str, str]:
-    env = {**os.environ, "PGHOST": str(options.get("host", "127.0.0.1")), "PGPORT": str(options.get("port", 5433)),
+    env = {**os.environ, "PGHOST": str(options.get("host", HOST)),
+           "PGPORT": str(options.get("port", PORTS["postgres"]["sql"])),
            "PGUSER": str(options.get("user", "postgres")), "PGOPTIONS": "-c client_min_messages=warning"}
     if options.get("password"):
         env["PGPASSWORD"] = str(options["password"])

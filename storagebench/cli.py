@@ -165,9 +165,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        parser = build_parser()  # imports the services (ports: a bad $STORAGEBENCH_PORT_OFFSET fails here)
+        args = parser.parse_args(argv)
         return int(args.handler(args))
     except StorageBenchError as exc:
         print(f"storagebench: error: {exc}", file=sys.stderr)
