@@ -95,8 +95,16 @@ class Recorder:
     done: int = 0
     failed: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    #: True while the parts of a compound operation run (read-modify-write's read and update): they go
+    #: into their operation's histogram, as YCSB's READ/UPDATE lines include them, but are counted in
+    #: ``nested`` and not again in the totals or the throughput series (YCSB's OVERALL counts the RMW once)
+    inner: bool = False
+    nested: dict[str, int] = field(default_factory=dict)
 
     def add(self, op: str, status: str, start_ns: int, end_ns: int, intended_ns: int = 0) -> None:
+        if self.inner:
+            self._add_nested(op, status, start_ns, end_ns, intended_ns)
+            return
         self.done += 1
         if status not in (OK, NOT_FOUND):
             self.failed += 1
@@ -117,6 +125,16 @@ class Recorder:
         series[second] += 1
         if status not in (OK, NOT_FOUND):
             self.series_errors[second] += 1
+
+    def _add_nested(self, op: str, status: str, start_ns: int, end_ns: int, intended_ns: int) -> None:
+        if not self.measuring:
+            return
+        key = (op, status)
+        self.pending.setdefault(key, []).append(end_ns - start_ns)
+        if self.intended:
+            self.pending_intended.setdefault(key, []).append(end_ns - (intended_ns or start_ns))
+        label = f"{op}|{status}"
+        self.nested[label] = self.nested.get(label, 0) + 1
 
     def error(self, message: str) -> None:
         if len(self.errors) < 50 or message in self.errors:
@@ -139,7 +157,7 @@ class Recorder:
             "histograms": {f"{op}|{st}": encode(h) for (op, st), h in self.histograms.items()},
             "intended": {f"{op}|{st}": encode(h) for (op, st), h in self.intended_histograms.items()},
             "series_ops": self.series_ops, "series_errors": self.series_errors,
-            "errors": self.errors, "rows": self.rows,
+            "errors": self.errors, "rows": self.rows, "nested": self.nested,
         }
 
 
@@ -151,6 +169,7 @@ def merge_exports(exports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     errs: list[int] = []
     errors: dict[str, int] = {}
     rows: dict[str, int] = {}
+    nested: dict[str, int] = {}
     for ex in exports:
         for source, target in ((ex["histograms"], hists), (ex["intended"], intended)):
             for key, text in source.items():
@@ -168,8 +187,29 @@ def merge_exports(exports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             errors[msg] = errors.get(msg, 0) + n
         for op, n in ex.get("rows", {}).items():
             rows[op] = rows.get(op, 0) + n
+        for key, n in ex.get("nested", {}).items():
+            nested[key] = nested.get(key, 0) + n
     return {"histograms": hists, "intended": intended, "series_ops": ops, "series_errors": errs,
-            "errors": errors, "rows": rows}
+            "errors": errors, "rows": rows, "nested": nested}
+
+
+def operation_totals(merged: Mapping[str, Any]) -> tuple[int, int]:
+    """(operations, failed) as YCSB's OVERALL counts them: every operation the workload issued once.
+
+    The read and update inside a read-modify-write are in their operations' histograms but not counted
+    again here; verification records (``verify|...``) are not operations.
+    """
+    nested = merged.get("nested", {})
+    total = failed = 0
+    for key, hist in merged["histograms"].items():
+        op, status = key.split("|")
+        if op == "verify":
+            continue
+        count = hist.get_total_count() - nested.get(key, 0)
+        total += count
+        if status not in (OK, NOT_FOUND):
+            failed += count
+    return total, failed
 
 
 class TimedAdapter:

@@ -1,4 +1,12 @@
-"""Result files: one self-describing JSON per (run, store, workload, phase), written atomically."""
+"""Result files: one self-describing JSON per (run, store, workload, phase), written atomically.
+
+Fields with YCSB meanings:
+
+* ``totals.operations`` / ``totals.ops_per_sec``: YCSB's OVERALL: each operation the workload issued,
+  once.  A read-modify-write is one operation, although its read and update also appear under
+  ``operations.read`` / ``operations.update`` (as in YCSB's [READ] / [UPDATE] lines); those entries then
+  carry ``in_read_modify_write``, how many of their count belong to read-modify-writes.
+"""
 
 from __future__ import annotations
 

@@ -207,6 +207,7 @@ class _Worker:
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     wf = fields if spec.writeallfields else [fields[field_picks[i]]]
                     t0 = now()
+                    rec.inner = True  # its read and update show in READ/UPDATE, counted once (as RMW)
                     got = proxy.read(ns, key, rf)
                     if verify and got is not None:
                         self._verify(key, got, rf)
@@ -214,6 +215,7 @@ class _Worker:
                     if status == OK:
                         proxy.update(ns, key, values.record(key, wf))
                         status = proxy.last_status
+                    rec.inner = False
                     rec.add("read_modify_write", status, t0, now(), proxy.intended_ns)
                 done += 1
                 self.done = done

@@ -15,7 +15,7 @@ from storagebench import __version__
 from storagebench.adapters.base import Adapter, AdapterOptions, Support
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
 from storagebench.errors import StorageBenchError, Unavailable, UsageError
-from storagebench.measurement import ERROR, OK, UNAVAILABLE, UNEXPECTED, summarize
+from storagebench.measurement import OK, operation_totals, summarize
 from storagebench.measurement import encode as encode_hist
 from storagebench.registry import load_adapter
 from storagebench.results import SCHEMA_VERSION, git_commit, machine_info, result_path, write_json
@@ -105,6 +105,10 @@ def _operations(outcome: PhaseOutcome, seconds: float) -> dict[str, Any]:
             for h in intended.values():
                 ih.add(h)
             entry["intended_latency"] = summarize(ih, seconds)
+        inner = sum(n for k, n in merged.get("nested", {}).items() if k.split("|")[0] == op)
+        if inner:
+            # as YCSB's [READ]/[UPDATE] lines: these counts include the read-modify-writes' parts
+            entry["in_read_modify_write"] = inner
         ops[op] = entry
     return ops
 
@@ -138,9 +142,7 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
     }
     if outcome is not None:
         merged = outcome.merged
-        total = sum(h.get_total_count() for k, h in merged["histograms"].items() if not k.startswith("verify|"))
-        failed = sum(h.get_total_count() for k, h in merged["histograms"].items()
-                     if k.split("|")[1] in (ERROR, UNAVAILABLE, UNEXPECTED))
+        total, failed = operation_totals(merged)
         result.update({
             "duration_s": seconds,
             "wall_s": outcome.wall_seconds,
