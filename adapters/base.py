@@ -76,6 +76,9 @@ class Capabilities:
     delete_reports_missing: bool = True
     #: several OS processes may use the store at once (False: the runner refuses processes > 1)
     multiprocess: bool = True
+    #: what kind of store this is, for the report's filters: relational, document, graph, wide-column,
+    #: object, file (or none for the null adapter); a declaration, so the report never matches names
+    family: str = "other"
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
         "insert", "read", "update", "delete", "scan", "query", "graph", "batch_write", "batch_read", "batch_filter",

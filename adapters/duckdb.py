@@ -33,6 +33,7 @@ class DuckDBAdapter(EmbeddedSQLAdapter):
     description = "DuckDB file database (embedded, columnar, no server)"
     Options = DuckDBOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="relational",
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
         multiprocess=False)
     split_links_sql = "CROSS JOIN unnest(string_split(t.{links}, ',')) AS step(key)"

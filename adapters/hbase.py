@@ -98,6 +98,7 @@ class HBaseAdapter(Adapter):
     description = "Apache HBase via the Thrift v1 gateway (happybase)"
     Options = HBaseOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="wide-column",
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE,
         update_requires_existing=False, delete_reports_missing=False)
     options: HBaseOptions

@@ -182,6 +182,7 @@ class HDFSAdapter(Adapter):
     description = "HDFS, one file per record (WebHDFS via HdfsCLI, or hdfs-native), Parquet batches"
     Options = HDFSOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="file",
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE)
     options: HDFSOptions

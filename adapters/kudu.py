@@ -147,6 +147,7 @@ class KuduAdapter(Adapter):
     description = "Apache Kudu (Java client through JPype)"
     Options = KuduOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="wide-column",
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: KuduOptions
 

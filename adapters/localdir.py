@@ -48,6 +48,7 @@ class LocalDirAdapter(Adapter):
     description = "a local directory as an object store (one file per record)"
     Options = LocalDirOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="object",
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED)
     options: LocalDirOptions
 

@@ -86,6 +86,7 @@ class MongoAdapter(Adapter):
     description = "MongoDB wire protocol (pymongo): collection per namespace, _id = key"
     Options = MongoOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="document",
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE,
         batch_filter=Support.NATIVE)
     options: MongoOptions

@@ -81,6 +81,7 @@ class Neo4jAdapter(Adapter):
     description = "Neo4j (Bolt, official Python driver)"
     Options = Neo4jOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="graph",
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: Neo4jOptions
 

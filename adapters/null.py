@@ -25,7 +25,7 @@ from storagebench import __version__
 class NullAdapter(Adapter):
     name = "null"
     description = "does nothing; measures the harness's own overhead"
-    capabilities: ClassVar[Capabilities] = Capabilities(stores_data=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(stores_data=False, family="none")
 
     def connect(self) -> None:
         pass

@@ -81,6 +81,7 @@ class PostgresAdapter(Adapter):
     description = "PostgreSQL (psycopg2): table per namespace, prepared statements, COPY for batches"
     Options = PostgresOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="relational",
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE)
     options: PostgresOptions
 

@@ -106,6 +106,7 @@ class S3Adapter(Adapter):
     description = "S3 (boto3): bucket per namespace, one JSON object per record, Parquet for batches"
     Options = S3Options
     capabilities: ClassVar[Capabilities] = Capabilities(
+        family="object",
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, delete_reports_missing=False)
     options: S3Options

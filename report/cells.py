@@ -1,0 +1,174 @@
+"""Result files -> tidy tables (pandas): one row per result file (a *sample*), then one row per cell.
+
+A *cell* is (store, workload, phase).  Several samples of one cell come from repeats: several run
+folders given together, or several files of one cell in a folder (``repeat`` field).  Every figure
+of a cell is the median of its samples, with a distribution-free 95 % interval when there are enough.
+
+Fields other helpers add to result files are used when present and ignored when absent:
+``status == "invalid"`` and ``first_error`` (verification), ``footprint`` (bytes on disk),
+``durability`` (settings per store), ``client.driver``, ``repeat``, ``hosts`` (merged multi-host runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from storagebench.measurement import decode, new_histogram, summarize
+from storagebench.results import load_results
+
+#: the figures the verdict and the comparisons use: name -> (phase, higher is better, unit)
+METRICS: dict[str, tuple[str, bool, str]] = {
+    "throughput": ("run", True, "ops/s"),
+    "p99": ("run", False, "µs"),
+    "load_time": ("load", False, "s"),
+    "footprint": ("load", False, "bytes"),
+}
+
+
+def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Every result file under the given run folders (or folders of run folders: repeats, nights)."""
+    results: list[dict[str, Any]] = []
+    for path in paths:
+        folders = sorted({p.parent for p in path.rglob("*__*__*.json")}) if path.is_dir() else []
+        for folder in folders:
+            for r in load_results(folder):
+                r["_file"] = str(folder / f"{r['store']}__{r['workload']}__{r['phase']}.json")
+                results.append(r)
+    return results
+
+
+def machine_fingerprint(machine: dict[str, Any]) -> str:
+    """The hardware a figure was measured on (host names change between CI runners; cores and CPU don't)."""
+    key = {k: machine.get(k) for k in ("cpu", "cpu_count", "memory_gib")}
+    key["platform"] = str(machine.get("platform", "")).split("-")[0]
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{key['cpu_count']}x {key['cpu'] or 'cpu?'} {key['memory_gib']} GiB [{digest}]"
+
+
+def ok_latency(result: dict[str, Any]) -> dict[str, Any]:
+    """Latency of the successful operations of a result together (failed ones have their own histograms)."""
+    hist = new_histogram()
+    for key, text in result.get("histograms", {}).items():
+        op, _, status = key.partition("|")
+        if op != "verify" and status == "OK":
+            hist.add(decode(text))
+    return summarize(hist, result.get("duration_s") or 0.0)
+
+
+def _footprint(result: dict[str, Any]) -> float | None:
+    value = result.get("footprint")
+    if isinstance(value, dict):
+        value = value.get("bytes")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _reason(result: dict[str, Any]) -> str:
+    parts = [str(result.get("reason") or "")]
+    first = result.get("first_error")
+    if first:
+        parts.append(f"first error: {first if isinstance(first, str) else json.dumps(first)}")
+    return "; ".join(p for p in parts if p)
+
+
+def command_line(result: dict[str, Any]) -> str:
+    """The command that ran this cell: recorded when the run recorded it, else rebuilt from the config."""
+    recorded = result.get("command") or result.get("argv")
+    if isinstance(recorded, list):
+        return " ".join(str(a) for a in recorded)
+    if isinstance(recorded, str):
+        return recorded
+    cfg = result.get("config", {})
+    wl = cfg.get("workload", {})
+    props = " ".join(f"-p {k}={wl[k]}" for k in ("recordcount", "operationcount", "target", "warmup")
+                     if wl.get(k))
+    return (f"storagebench run --stores {result.get('store')} --workloads {result.get('workload')} "
+            f"--threads {cfg.get('threads', 1)} --processes {cfg.get('processes', 1)} "
+            f"--seed {result.get('seed', cfg.get('seed'))} {props}").strip()
+
+
+def sample_row(r: dict[str, Any]) -> dict[str, Any]:
+    """One result file as one flat row."""
+    status = str(r.get("status", "missing"))
+    ok = status == "ok"
+    totals = r.get("totals", {})
+    lat = ok_latency(r) if ok and r.get("phase") == "run" else {}
+    server = r.get("server", {})
+    caps = r.get("capabilities", {})
+    ok_ops = totals.get("ok_ops_per_sec", totals.get("ops_per_sec"))
+    return {
+        "store": r.get("store"), "workload": r.get("workload"), "phase": r.get("phase"),
+        "run_id": r.get("run_id"), "repeat": r.get("repeat"), "file": r.get("_file", ""),
+        "status": status, "reason": _reason(r), "failed_ops": int(totals.get("failed") or 0),
+        "family": caps.get("family", "other"),
+        "engine": f"{server.get('engine', '')} {server.get('version', '')}".strip(),
+        "engine_label": server.get("label", ""),
+        "fingerprint": machine_fingerprint(r.get("machine", {})),
+        "started_at": r.get("started_at", ""), "commit": (r.get("harness") or {}).get("commit"),
+        "seed": r.get("seed"),
+        "throughput": float(ok_ops) if ok and r.get("phase") == "run" and ok_ops else math.nan,
+        "p99": float(lat["p99_us"]) if lat.get("count") else math.nan,
+        "load_time": float(r.get("duration_s") or math.nan) if ok and r.get("phase") == "load" else math.nan,
+        "footprint": (_footprint(r) or math.nan) if ok else math.nan,
+    }
+
+
+def samples_frame(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    columns = list(sample_row({}).keys())
+    return pd.DataFrame([sample_row(r) for r in results], columns=columns)
+
+
+def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Median and a distribution-free interval for it (binomial order statistics; min..max when n is small)."""
+    xs = sorted(v for v in values if not math.isnan(v))
+    n = len(xs)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    med = float(xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+    if n == 1:
+        return med, med, med
+    # the largest k with P(Binomial(n, 1/2) < k) <= alpha/2: [x_(k), x_(n-k+1)] covers the median
+    alpha, k, cdf = 1 - confidence, 0, 0.0
+    while k < n // 2:
+        next_cdf = cdf + math.comb(n, k) / 2**n
+        if next_cdf > alpha / 2:
+            break
+        cdf, k = next_cdf, k + 1
+    k = max(k, 1)
+    return med, float(xs[k - 1]), float(xs[n - k])
+
+
+@dataclass(frozen=True)
+class CellFigure:
+    median: float
+    low: float
+    high: float
+    samples: int
+
+
+def cells_frame(samples: pd.DataFrame) -> pd.DataFrame:
+    """One row per (store, workload, phase): status (ok only if every sample is ok), medians and intervals."""
+    rows = []
+    for (store, workload, phase), group in samples.groupby(["store", "workload", "phase"], sort=False):
+        bad = group[group["status"] != "ok"]
+        row: dict[str, Any] = {
+            "store": store, "workload": workload, "phase": phase, "samples": len(group),
+            "status": "ok" if bad.empty else str(bad["status"].iloc[0]),
+            "reason": "" if bad.empty else str(bad["reason"].iloc[0]),
+            "failed_ops": int(group["failed_ops"].sum()),
+            "family": group["family"].iloc[0], "engine": group["engine"].iloc[0],
+            "engine_label": group["engine_label"].iloc[0], "fingerprint": group["fingerprint"].iloc[0],
+            "files": list(group["file"]), "seeds": sorted({s for s in group["seed"] if s is not None}),
+        }
+        for metric in METRICS:
+            med, low, high = median_ci(list(group[metric]))
+            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = med, low, high
+        rows.append(row)
+    return pd.DataFrame(rows)

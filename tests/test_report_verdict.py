@@ -1,0 +1,69 @@
+"""Report v2: relative scores (ClickBench-style), medians with intervals over repeats, greyed failures."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+from storagebench.report.cells import cells_frame, find_results, median_ci, samples_frame
+from storagebench.report.html import build_html, page_data
+from storagebench.report.scoring import shifted_ratio
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two repeats of sqlite + localdir on YCSB A (small)."""
+    from storagebench.cli import main
+
+    base = tmp_path_factory.mktemp("verdict")
+    os.environ["STORAGEBENCH_SQLITE_PATH"] = str(base / "s.db")
+    os.environ["STORAGEBENCH_LOCALDIR_ROOT"] = str(base / "ld")
+    try:
+        for i in (1, 2):
+            assert main(["run", "--stores", "sqlite,localdir", "--workloads", "a", "--results-dir", str(base),
+                         "--run-id", f"r{i}", "--no-report", "-p", "recordcount=50",
+                         "-p", "operationcount=300"]) == 0
+    finally:
+        del os.environ["STORAGEBENCH_SQLITE_PATH"], os.environ["STORAGEBENCH_LOCALDIR_ROOT"]
+    return base
+
+
+def test_shifted_ratio_is_one_for_the_best_and_reads_as_cost() -> None:
+    assert shifted_ratio("p99", 100.0, 100.0) == 1.0
+    assert shifted_ratio("p99", 190.0, 90.0) == pytest.approx(200 / 100)  # (10 + 190) / (10 + 90)
+    # throughput becomes µs per operation: 1,000 ops/s against a best of 2,000 ops/s (500 µs/op)
+    assert shifted_ratio("throughput", 1000.0, 500.0) == pytest.approx(1001 / 501)
+
+
+def test_median_interval_widens_to_order_statistics() -> None:
+    assert median_ci([5.0]) == (5.0, 5.0, 5.0)
+    assert median_ci([3.0, 1.0, 2.0]) == (2.0, 1.0, 3.0)  # n < 6: min..max
+    med, low, high = median_ci([float(x) for x in range(1, 21)])
+    assert med == 10.5 and low == 6.0 and high == 15.0  # binomial order statistics for n = 20
+
+
+def test_repeats_are_one_cell_with_an_interval(runs: Path) -> None:
+    cells = cells_frame(samples_frame(find_results([runs])))
+    run = cells[(cells.store == "sqlite") & (cells.phase == "run")].iloc[0]
+    assert run.samples == 2 and run.throughput_low <= run.throughput <= run.throughput_high
+    assert run.family == "relational"
+    data = page_data(find_results([runs]))
+    assert data["families"] == {"sqlite": "relational", "localdir": "object"}
+    best = min((r for r in data["ratios"] if r["workload"] == "a" and r["metric"] == "p99"), key=lambda r: r["ratio"])
+    assert best["ratio"] == 1.0 and best["low"] <= 1.0 <= best["high"]
+
+
+def test_failed_cell_is_greyed_with_reason_and_not_ranked(runs: Path) -> None:
+    results = find_results([runs / "r1"])
+    broken = copy.deepcopy(next(r for r in results if r["store"] == "localdir" and r["phase"] == "run"))
+    results.remove(next(r for r in results if r["store"] == "localdir" and r["phase"] == "run"))
+    broken.update(status="invalid", reason="<b>read returned another record</b>")
+    results.append(broken)
+    data = page_data(results)
+    assert {r["store"] for r in data["ratios"] if r["metric"] == "throughput"} == {"sqlite"}
+    page = build_html(results, "t")
+    assert "&lt;b&gt;read returned another record&lt;/b&gt;" in page and "<b>read returned" not in page
+    assert 'class="not-ok"' in page and page.count("Plotly.newPlot") == 1  # plotly inlined once
+
