@@ -103,6 +103,9 @@ def sample_row(r: dict[str, Any]) -> dict[str, Any]:
     server = r.get("server", {})
     caps = r.get("capabilities", {})
     ok_ops = totals.get("ok_ops_per_sec", totals.get("ops_per_sec"))
+    batch = r.get("batch")
+    if isinstance(batch, dict) and batch.get("rows_per_sec"):
+        ok_ops = batch["rows_per_sec"]  # batch workloads: throughput in rows
     return {
         "store": r.get("store"), "workload": r.get("workload"), "phase": r.get("phase"),
         "run_id": r.get("run_id"), "repeat": r.get("repeat"), "file": r.get("_file", ""),
@@ -112,7 +115,7 @@ def sample_row(r: dict[str, Any]) -> dict[str, Any]:
         "engine_label": server.get("label", ""),
         "fingerprint": machine_fingerprint(r.get("machine", {})),
         "started_at": r.get("started_at", ""), "commit": (r.get("harness") or {}).get("commit"),
-        "seed": r.get("seed"),
+        "seed": r.get("seed"), "unit": "rows/s" if isinstance(batch, dict) else "ops/s",
         "throughput": float(ok_ops) if ok and r.get("phase") == "run" and ok_ops else math.nan,
         "p99": float(lat["p99_us"]) if lat.get("count") else math.nan,
         "load_time": float(r.get("duration_s") or math.nan) if ok and r.get("phase") == "load" else math.nan,
@@ -165,7 +168,8 @@ def cells_frame(samples: pd.DataFrame) -> pd.DataFrame:
             "failed_ops": int(group["failed_ops"].sum()),
             "family": group["family"].iloc[0], "engine": group["engine"].iloc[0],
             "engine_label": group["engine_label"].iloc[0], "fingerprint": group["fingerprint"].iloc[0],
-            "files": list(group["file"]), "seeds": sorted({s for s in group["seed"] if s is not None}),
+            "unit": group["unit"].iloc[0], "files": list(group["file"]),
+            "seeds": sorted({s for s in group["seed"] if s is not None}),
         }
         for metric in METRICS:
             med, low, high = median_ci(list(group[metric]))
