@@ -15,7 +15,8 @@ Shape (after go-ycsb's DB interface and fsspec's AbstractFileSystem):
 * ``capabilities`` declares, per operation, native / emulated / unsupported.  Defaults are strict (the
   pyarrow.fs habit): an adapter declares only where it deviates.  Nothing in the harness branches on an
   adapter's name.
-* ``server_info()``: the engine and version that actually answered.
+* ``server_info()``: the engine and version that actually answered; ``footprint(ns)``: bytes the
+  namespace takes, from the engine itself (None when it cannot tell).
 
 Adapters never time themselves: the runner wraps them in :class:`storagebench.measurement.TimedAdapter`.
 Driver exceptions are translated at one boundary per adapter (:meth:`Adapter.translate_errors`).
@@ -199,6 +200,11 @@ class Adapter(ABC):
     def client_info(self) -> dict[str, str]:
         """Versions of the client libraries in use (recorded in result files)."""
         return {}
+
+    def footprint(self, namespace: str) -> int | None:
+        """Bytes the namespace takes in the store, as the engine itself reports them (relation sizes,
+        collection stats, object sizes, file lengths...), or None when the store cannot tell."""
+        return None
 
     # -- per-operation core ------------------------------------------------------------------------
     @abstractmethod

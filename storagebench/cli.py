@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
     run.add_argument("--run-id", help="name of the run folder (default: UTC timestamp + random suffix)")
     run.add_argument("--no-report", action="store_true", help="do not build report.html at the end")
+    run.add_argument("--repeat", type=int,
+                     help="measure each (store, workload) N times, stores in a seeded shuffled order per repeat; "
+                          "summary.json gives medians with 95%% intervals and ties")
+    run.add_argument("--profile", help=f"sizes, durations (s), repeats and sweeps: {', '.join(profile_names())}")
     run.set_defaults(handler=cmd_run)
 
     lst = sub.add_parser("list", help="list adapters (with capabilities) and built-in workloads")
@@ -63,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def profile_names() -> list[str]:
+    from storagebench.profiles import PROFILES
+
+    return list(PROFILES)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -76,6 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "threads": args.threads, "processes": args.processes, "seed": args.seed,
         "results_dir": args.results_dir, "run_id": args.run_id,
         "engine": args.engine, "spark_master": args.spark_master,
+        "repeat": args.repeat, "profile": args.profile,
     }
     if args.stores:
         flags["stores"] = [s.strip() for s in args.stores.split(",") if s.strip()]
@@ -119,6 +130,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         suite.execute(config, stores, specs, run_dir, run_id, on_progress, echo=bar.console.print)
     console.print(f"finished in {time.monotonic() - started:.1f}s; results in {run_dir}")
+    if config.repeat > 1:
+        from storagebench.stats import cell_table, write_summary
+
+        cells = write_summary(run_dir)
+        console.print("medians over repeats, [lo, hi] = order-statistic interval (its coverage):", markup=False)
+        for line in cell_table(cells):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     if config.report:
         from storagebench.report.html import write_report
 

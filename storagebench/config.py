@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storagebench.adapters.base import AdapterOptions
 from storagebench.errors import UsageError
@@ -44,6 +44,19 @@ class RunConfig(BaseModel):
     #: where the client workers run: "local" (threads x processes) or "spark" (one worker per partition)
     engine: Literal["local", "spark"] = "local"
     spark_master: str = "local[2]"
+    #: measure each (store, workload) this many times, the order of stores shuffled per repeat (seeded)
+    repeat: int = Field(default=1, ge=1, le=1000)
+    #: a named profile (storagebench.profiles): record counts, durations, repeats, sweeps
+    profile: str | None = None
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        from storagebench.profiles import PROFILES
+
+        if value is not None and value not in PROFILES:
+            raise ValueError(f"unknown profile {value!r}: choose one of {', '.join(PROFILES)}")
+        return value
 
 
 def _problems(exc: ValidationError) -> str:
@@ -70,6 +83,13 @@ def build_config(file_data: dict[str, Any], flags: dict[str, Any]) -> RunConfig:
     data = {**file_data, **{k: v for k, v in flags.items() if v is not None}}
     if "properties" in flags:
         data["properties"] = {**file_data.get("properties", {}), **flags["properties"]}
+    if isinstance(data.get("profile"), str):
+        from storagebench import profiles
+
+        profile = profiles.get(data["profile"])
+        props = data.get("properties", {})
+        data["properties"] = {**profile.properties(), **(props if isinstance(props, dict) else {})}
+        data.setdefault("repeat", profile.repeat)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:

@@ -6,6 +6,21 @@ Fields with YCSB meanings:
   once.  A read-modify-write is one operation, although its read and update also appear under
   ``operations.read`` / ``operations.update`` (as in YCSB's [READ] / [UPDATE] lines); those entries then
   carry ``in_read_modify_write``, how many of their count belong to read-modify-writes.
+
+Fields added for repeated runs and their statistics (additive; absent in older files):
+
+* ``repeat``: ``{"index": k, "of": N, "store_order": [...], "order_seed": "..."}``; with N > 1 the file is
+  ``<store>__<workload>__<phase>__r<k>.json``.  ``config.repeat`` / ``config.profile`` echo the settings.
+* ``profile``: the :mod:`storagebench.profiles` entry used (or None).
+* ``noise``: ``fingerprint`` of the machine plus the noise probe taken at the start of the run
+  (:mod:`storagebench.noise`: ``cpu_loops_per_sec``, ``memory_copy_gb_per_sec``, ``fsync_p50_us``, ...).
+* ``steady_state`` (run phase): ``reached``, ``start_s`` (second of the series where it began), ``method``
+  (MSER-1/MSER-5), ``ops_per_sec`` over the steady part, ``excluded_before_start`` (the figures that leave
+  the warm-up out: throughput) and ``percentiles_include_warmup`` (true: histograms are per phase).
+* ``footprint`` (load phase): ``{"bytes", "records", "bytes_per_record"}`` from the engine itself after the
+  load (``bytes`` None when the adapter cannot tell).
+* ``summary.json`` beside the result files (``kind: storagebench.summary``): :func:`storagebench.stats.summarise`
+  cells (median, lo, hi, n, coverage, values, tied_with) per store, workload, phase and metric.
 """
 
 from __future__ import annotations
@@ -75,8 +90,10 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def result_path(run_dir: Path, store: str, workload: str, phase: str) -> Path:
-    return run_dir / f"{store}__{workload}__{phase}.json"
+def result_path(run_dir: Path, store: str, workload: str, phase: str, repeat: int | None = None) -> Path:
+    """``<store>__<workload>__<phase>.json``; with ``--repeat N`` (N > 1) one file per repeat, ``__r<k>``."""
+    suffix = f"__r{repeat}" if repeat is not None else ""
+    return run_dir / f"{store}__{workload}__{phase}{suffix}.json"
 
 
 def load_results(run_dir: Path) -> list[dict[str, Any]]:

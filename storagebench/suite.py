@@ -4,6 +4,8 @@ drop, and write one result file per phase.  One store failing never loses anothe
 from __future__ import annotations
 
 import datetime as dt
+import math
+import random
 import secrets
 import time
 from collections.abc import Callable
@@ -113,8 +115,21 @@ def _operations(outcome: PhaseOutcome, seconds: float) -> dict[str, Any]:
     return ops
 
 
+def steady_state_of(spec: WorkloadSpec, outcome: PhaseOutcome) -> dict[str, Any]:
+    """Where the run phase's 1-second series settled (MSER), after any fixed ``warmup``.  Throughput
+    before that point is excluded from the steady-state figure; latency histograms are per phase, not per
+    second, so percentiles still include the warm-up (``percentiles_include_warmup``)."""
+    from storagebench import stats
+
+    skip = math.ceil(spec.warmup)
+    complete = int(outcome.measured_seconds + spec.warmup)
+    found = stats.steady_state(outcome.merged["series_ops"][:complete], skip=skip)
+    return {**found.as_dict(), "excluded_before_start": ["ops_per_sec"], "percentiles_include_warmup": True}
+
+
 def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, config: RunConfig,
-                 outcome: PhaseOutcome | None, started: str, status: str, reason: str = "") -> dict[str, Any]:
+                 outcome: PhaseOutcome | None, started: str, status: str, reason: str = "",
+                 context: dict[str, Any] | None = None) -> dict[str, Any]:
     seconds = outcome.measured_seconds if outcome else 0.0
     result: dict[str, Any] = {
         "kind": "storagebench.result",
@@ -138,7 +153,9 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
             "threads": config.threads, "processes": config.processes, "seed": config.seed,
             "engine": config.engine, "spark_master": config.spark_master if config.engine == "spark" else None,
             "workload": spec.model_dump(mode="json"), "store_options": redacted_options(store.options),
+            "repeat": config.repeat, "profile": config.profile,
         },
+        **(context or {}),
     }
     if outcome is not None:
         merged = outcome.merged
@@ -156,15 +173,17 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
             "errors": merged["errors"],
             "problems": outcome.fatal + outcome.aborted,
         })
+        if phase == "run" and spec.kind == "ycsb":
+            result["steady_state"] = steady_state_of(spec, outcome)
     return result
 
 
 def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Adapter, namespace: str,
-           run_dir: Path, run_id: str, echo: Callable[[str], None]) -> list[Path]:
+           run_dir: Path, run_id: str, echo: Callable[[str], None], context: dict[str, Any]) -> list[Path]:
     from storagebench import batch
 
     if config.engine == "spark":
-        return _spark_batch(config, store, spec, namespace, run_dir, run_id, echo)
+        return _spark_batch(config, store, spec, namespace, run_dir, run_id, echo, context)
     data = batch.expected_table(spec, config.seed)
     written = []
     for phase in ("load", "run"):
@@ -175,9 +194,11 @@ def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Ada
             result = batch.read_phase(adapter, spec, namespace, data, config.seed)
         status = "failed" if result.problems else "ok"
         record = build_result(run_id, store, spec, phase, config, result.outcome, started, status,
-                              "; ".join(result.problems[:3]))
+                              "; ".join(result.problems[:3]), context)
         record["batch"] = batch.batch_summary(result)
-        path = result_path(run_dir, store.name, spec.name, phase)
+        if phase == "load":
+            record["footprint"] = footprint_of(adapter, namespace, summary_rows(record))
+        path = result_path(run_dir, store.name, spec.name, phase, repeat_of(context))
         write_json(path, record)
         written.append(path)
         summary = record["batch"]
@@ -190,7 +211,7 @@ def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Ada
 
 
 def _spark_batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, namespace: str, run_dir: Path,
-                 run_id: str, echo: Callable[[str], None]) -> list[Path]:
+                 run_id: str, echo: Callable[[str], None], context: dict[str, Any]) -> list[Path]:
     """The batch dataset through the store's Spark connector (write, read, filtered read, aggregate)."""
     from storagebench.spark.batch import run_spark_batch
 
@@ -203,10 +224,11 @@ def _spark_batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, namesp
     written = []
     for phase in ("load", "run"):
         status = "ok" if result.get("verified") and phase in summaries else "failed"
-        record = build_result(run_id, store, spec, phase, config, None, started, status, "; ".join(problems[:3]))
+        record = build_result(run_id, store, spec, phase, config, None, started, status, "; ".join(problems[:3]),
+                              context)
         record["batch"] = summaries.get(phase, {"rows": 0, "bytes": 0, "paths": {}, "verified": False})
         record["spark"] = spark
-        path = result_path(run_dir, store.name, spec.name, phase)
+        path = result_path(run_dir, store.name, spec.name, phase, repeat_of(context))
         write_json(path, record)
         written.append(path)
         summary = record["batch"]
@@ -220,24 +242,78 @@ def unsupported_ops(adapter: type[Adapter], spec: WorkloadSpec) -> list[str]:
     return [op for op in spec.operations() if caps.support(op) is Support.UNSUPPORTED]
 
 
+def store_order(stores: list[StorePlan], seed: int, repeat: int, repeats: int) -> list[StorePlan]:
+    """The order of stores in one repeat: as given for a single measurement, otherwise shuffled with a
+    seed derived from the run's seed and the repeat (randomised interleaved trials: drift on a shared
+    machine spreads over all stores instead of hitting one)."""
+    if repeats == 1:
+        return list(stores)
+    order = list(stores)
+    random.Random(f"{seed}/repeat/{repeat}").shuffle(order)
+    return order
+
+
+def repeat_of(context: dict[str, Any]) -> int | None:
+    """The repeat index to put in file names (None for a run measured once: names as before)."""
+    rep = context.get("repeat") or {}
+    return int(rep["index"]) if rep.get("of", 1) > 1 else None
+
+
+def run_context(config: RunConfig, run_dir: Path, probe: bool = True) -> dict[str, Any]:
+    """What every result of this run carries besides its own figures: profile, noise probe, fingerprint."""
+    from storagebench import noise, profiles
+
+    machine = machine_info()
+    return {
+        "profile": profiles.get(config.profile).as_dict() if config.profile else None,
+        "noise": {"fingerprint": noise.fingerprint(machine), **(noise.probe(run_dir) if probe else {})},
+    }
+
+
 def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec], run_dir: Path,
             run_id: str, progress: Progress | None = None, echo: Callable[[str], None] = print) -> list[Path]:
     written: list[Path] = []
     token = run_id.split("-")[-1].lower()
-    for store in stores:
-        for spec in specs:
-            written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo))
+    base = run_context(config, run_dir)
+    for k in range(1, config.repeat + 1):
+        order = store_order(stores, config.seed, k, config.repeat)
+        context = {**base, "repeat": {"index": k, "of": config.repeat, "store_order": [s.name for s in order],
+                                      "order_seed": f"{config.seed}/repeat/{k}"}}
+        if config.repeat > 1:
+            echo(f"repeat {k}/{config.repeat}: {', '.join(s.name for s in order)}")
+        for store in order:
+            for spec in specs:
+                written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo, context))
     return written
 
 
+def footprint_of(adapter: Adapter, namespace: str, records: int) -> dict[str, Any]:
+    """Bytes the engine itself reports for the namespace after load, and per record (None: unknown)."""
+    try:
+        size = adapter.footprint(namespace)
+        error = None
+    except Exception as exc:  # a footprint is a nice-to-have: never lose the load result over it
+        size, error = None, f"{type(exc).__name__}: {exc}"
+    out: dict[str, Any] = {"bytes": size, "records": records,
+                           "bytes_per_record": size / records if size is not None and records else None}
+    if error:
+        out["error"] = error
+    return out
+
+
+def summary_rows(record: dict[str, Any]) -> int:
+    return int((record.get("batch") or {}).get("rows") or 0)
+
+
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
-         progress: Progress | None, echo: Callable[[str], None]) -> list[Path]:
+         progress: Progress | None, echo: Callable[[str], None], context: dict[str, Any]) -> list[Path]:
     started = now_iso()
     missing = unsupported_ops(store.adapter, spec)
+    repeat = repeat_of(context)
     if missing:
-        path = result_path(run_dir, store.name, spec.name, "run")
+        path = result_path(run_dir, store.name, spec.name, "run", repeat)
         write_json(path, build_result(run_id, store, spec, "run", config, None, started, "skipped",
-                                      f"operations unsupported by {store.name}: {', '.join(missing)}"))
+                                      f"operations unsupported by {store.name}: {', '.join(missing)}", context))
         echo(f"{store.name} / {spec.name}: skipped (unsupported: {', '.join(missing)})")
         return [path]
     namespace = f"sbench_{spec.name}_{token}"
@@ -249,13 +325,13 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         control.drop(namespace)
         control.prepare(namespace, spec.field_names())
         if spec.kind == "batch":
-            written.extend(_batch(config, store, spec, control, namespace, run_dir, run_id, echo))
+            written.extend(_batch(config, store, spec, control, namespace, run_dir, run_id, echo, context))
             return written
         for phase, total in (("load", spec.recordcount), ("run", spec.operationcount)):
             phase_started = now_iso()
             plan = PhasePlan(store.name, options, spec, phase, namespace, config.seed, config.threads,
                              config.processes, config.engine, config.spark_master)
-            label = f"{store.name} / {spec.name} / {phase}"
+            label = f"{store.name} / {spec.name} / {phase}" + (f" / r{repeat}" if repeat else "")
 
             def report(done: int, failed: int, label: str = label, total: int = total) -> None:
                 if progress:
@@ -269,9 +345,12 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
                 status, reason = "failed", "; ".join(outcome.fatal[:3])
             elif outcome.aborted:
                 status, reason = "aborted", "; ".join(outcome.aborted[:3])
-            path = result_path(run_dir, store.name, spec.name, phase)
-            write_json(path, build_result(run_id, store, spec, phase, config, outcome, phase_started,
-                                          status, reason))
+            path = result_path(run_dir, store.name, spec.name, phase, repeat)
+            record = build_result(run_id, store, spec, phase, config, outcome, phase_started, status, reason,
+                                  context)
+            if phase == "load" and status == "ok":
+                record["footprint"] = footprint_of(control, namespace, spec.recordcount)
+            write_json(path, record)
             written.append(path)
             echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))
             if status != "ok":
@@ -280,9 +359,10 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         reason = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, Unavailable):
             reason = f"store unavailable: {exc}"
-        path = result_path(run_dir, store.name, spec.name, "run")
+        path = result_path(run_dir, store.name, spec.name, "run", repeat)
         if path not in written:
-            write_json(path, build_result(run_id, store, spec, "run", config, None, started, "failed", reason))
+            write_json(path, build_result(run_id, store, spec, "run", config, None, started, "failed", reason,
+                                          context))
             written.append(path)
         echo(f"{store.name} / {spec.name}: failed ({reason})")
     finally:
