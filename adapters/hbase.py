@@ -67,8 +67,9 @@ class HBaseOptions(AdapterOptions):
     #: must match the Thrift server's (HBase defaults: buffered transport, binary protocol)
     transport: Literal["buffered", "framed"] = "buffered"
     protocol: Literal["binary", "compact"] = "binary"
-    #: socket timeout per Thrift call, milliseconds
-    timeout_ms: int = 30_000
+    #: socket timeout per Thrift call, milliseconds (well under the runner's stall timeout, so a dead
+    #: server ends the phase promptly)
+    timeout_ms: int = 10_000
     #: the cluster's ZooKeeper, for clients that talk to HBase directly (the Spark connector); not used here
     zookeeper_quorum: str | None = f"{HOST}:{PORTS['hbase']['zookeeper']}"
     #: the master's info server, asked for the cluster version; None: report the version as unknown

@@ -76,8 +76,9 @@ class KuduOptions(AdapterOptions):
     classpath: list[str] | None = None
     #: JVM options, used only if this process has not started a JVM yet
     jvm_options: tuple[str, ...] = ("-Xmx512m", "-XX:+UseSerialGC", "-Xss1m")
-    operation_timeout_ms: int = 30_000
-    admin_timeout_ms: int = 30_000
+    #: per-operation timeout: well under the runner's stall timeout, so a dead cluster ends the phase promptly
+    operation_timeout_ms: int = 10_000
+    admin_timeout_ms: int = 15_000
     connection_negotiation_timeout_ms: int = 10_000
     #: netty worker threads of each client (one client per adapter instance)
     worker_threads: int = 2

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from storagebench import __version__
-from storagebench.errors import StorageBenchError, UsageError
+from storagebench.errors import Interrupted, StorageBenchError, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="measure each (store, workload) N times, stores in a seeded shuffled order per repeat; "
                           "summary.json gives medians with 95%% intervals and ties")
     run.add_argument("--profile", help=f"sizes, durations (s), repeats and sweeps: {', '.join(profile_names())}")
+    run.add_argument("--stall-timeout", type=float, metavar="SECONDS",
+                     help="abort a phase when no operation has succeeded for this long (default 30)")
     run.set_defaults(handler=cmd_run)
 
     lst = sub.add_parser("list", help="list adapters (with capabilities) and built-in workloads")
@@ -79,13 +83,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from storagebench import config as cfg
     from storagebench import suite
+    from storagebench.config import redacted_options
+    from storagebench.manifest import RunManifest
     from storagebench.workloads import spec as wspec
 
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {
         "threads": args.threads, "processes": args.processes, "seed": args.seed,
         "results_dir": args.results_dir, "run_id": args.run_id,
-        "engine": args.engine, "spark_master": args.spark_master,
+        "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
         "repeat": args.repeat, "profile": args.profile,
     }
     if args.stores:
@@ -112,31 +118,46 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"run folder {run_dir} already exists; choose another --run-id (earlier runs are "
                          f"never overwritten)")
     run_dir.mkdir(parents=True)
+    manifest = RunManifest.create(run_dir, run_id, {s.name: redacted_options(s.options) for s in stores},
+                                  [s.name for s in specs])
     console = Console(stderr=True)
     console.print(f"run [bold]{run_id}[/]: stores {', '.join(s.name for s in stores)}; workloads "
                   f"{', '.join(s.name for s in specs)}; {config.threads} thread(s) x {config.processes} process(es)")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:>9} ops/s  {task.fields[failed]} failed"), TimeRemainingColumn())
     started = time.monotonic()
-    with Progress(*columns, console=console, transient=False) as bar:
-        tasks: dict[str, Any] = {}
+    interrupted: Interrupted | None = None
+    with interrupt_signals():
+        try:
+            with Progress(*columns, console=console, transient=False) as bar:
+                tasks: dict[str, Any] = {}
 
-        def on_progress(label: str, total: int, done: int, failed: int) -> None:
-            if label not in tasks:
-                tasks[label] = (bar.add_task(label, total=total, rate="", failed=0), time.monotonic())
-            task, t0 = tasks[label]
-            rate = done / max(time.monotonic() - t0, 1e-9)
-            bar.update(task, completed=done, rate=f"{rate:,.0f}", failed=failed)
+                def on_progress(label: str, total: int, done: int, failed: int) -> None:
+                    if label not in tasks:
+                        tasks[label] = (bar.add_task(label, total=total, rate="", failed=0), time.monotonic())
+                    task, t0 = tasks[label]
+                    rate = done / max(time.monotonic() - t0, 1e-9)
+                    bar.update(task, completed=done, rate=f"{rate:,.0f}", failed=failed)
 
-        suite.execute(config, stores, specs, run_dir, run_id, on_progress, echo=bar.console.print)
-    console.print(f"finished in {time.monotonic() - started:.1f}s; results in {run_dir}")
-    if config.repeat > 1:
-        from storagebench.stats import cell_table, write_summary
+                suite.execute(config, stores, specs, run_dir, run_id, on_progress,
+                              echo=lambda m: bar.console.print(m, markup=False), manifest=manifest)
+            manifest.finish("complete")
+        except Interrupted as exc:
+            interrupted = exc
+            manifest.finish("interrupted", signal.Signals(exc.signum).name)
+    if interrupted:
+        print(f"storagebench: interrupted by {signal.Signals(interrupted.signum).name}; finished phases and "
+              f"the interrupted one are kept in {run_dir}", file=sys.stderr)
+    else:
+        console.print(f"finished in {time.monotonic() - started:.1f}s; results in {run_dir}", markup=False)
+        if config.repeat > 1:
+            from storagebench.stats import cell_table, write_summary
 
-        cells = write_summary(run_dir)
-        console.print("medians over repeats, [lo, hi] = order-statistic interval (its coverage):", markup=False)
-        for line in cell_table(cells):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            cells = write_summary(run_dir)
+            console.print("medians over repeats, [lo, hi] = order-statistic interval (its coverage):",
+                          markup=False)
+            for line in cell_table(cells):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
     if config.report:
         from storagebench.report.html import write_report
 
@@ -144,7 +165,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(path.resolve())
     else:
         print(run_dir.resolve())
-    return 0
+    return interrupted.exit_code if interrupted else 0
+
+
+@contextlib.contextmanager
+def interrupt_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while a run is going on: the
+    runner stops every worker, the interrupted phase is written, namespaces are dropped."""
+    def raise_interrupted(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -190,6 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageBenchError as exc:
         print(f"storagebench: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"storagebench: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("storagebench: interrupted", file=sys.stderr)
         return 130

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from storagebench.adapters.base import AdapterOptions
 from storagebench.errors import UsageError
 from storagebench.registry import load_adapter
+from storagebench.runner import STALL_TIMEOUT_S
 from storagebench.services.manager import load_endpoints
 
 #: the embedded default: stores that need no server
@@ -57,6 +58,8 @@ class RunConfig(BaseModel):
         if value is not None and value not in PROFILES:
             raise ValueError(f"unknown profile {value!r}: choose one of {', '.join(PROFILES)}")
         return value
+    #: a phase with no successful operation for this many seconds is aborted (the store is not answering)
+    stall_timeout: float = Field(default=STALL_TIMEOUT_S, gt=0, le=86_400)
 
 
 def _problems(exc: ValidationError) -> str:

@@ -41,3 +41,17 @@ class Unsupported(AdapterError, NotImplementedError):
 
 class ServiceError(StorageBenchError, RuntimeError):
     """Provisioning, starting or stopping a local engine failed."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: like KeyboardInterrupt, not caught by ``except Exception``.
+
+    The phase running is stopped and written as ``interrupted``; the process exits ``128 + signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

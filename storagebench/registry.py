@@ -19,6 +19,10 @@ def available() -> dict[str, str]:
 
 @cache
 def load_adapter(name: str) -> type[Adapter]:
+    """A registered adapter by name, or ``package.module:Class`` for one outside any distribution (test
+    adapters that misbehave on purpose); worker processes and Spark tasks resolve it the same way."""
+    if ":" in name:
+        return _by_path(name)
     eps = {ep.name: ep for ep in entry_points(group=GROUP)}
     if name not in eps:
         raise UsageError(f"unknown adapter {name!r}; available: {', '.join(sorted(eps))} "
@@ -30,4 +34,17 @@ def load_adapter(name: str) -> type[Adapter]:
                          f"pip install 'storagebench[{name}]'") from None
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
         raise UsageError(f"entry point {name!r} does not name an Adapter subclass")
+    return cls
+
+
+def _by_path(name: str) -> type[Adapter]:
+    import importlib
+
+    module, _, attr = name.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise UsageError(f"adapter {name!r} cannot be loaded: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise UsageError(f"{name!r} does not name an Adapter subclass")
     return cls

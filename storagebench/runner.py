@@ -2,13 +2,22 @@
 
 Every worker owns an adapter instance (its own connection), a :class:`Recorder` and a deterministic
 operation stream.  Workers of one process are threads; processes are started with ``spawn``.  At the
-end, the workers' histograms are merged exactly.  A worker that keeps failing (the server died) stops
-after :data:`ABORT_AFTER_FAILURES` consecutive failures; the phase then ends cleanly as "aborted".
+end, the workers' histograms are merged exactly.
+
+Liveness: a worker that keeps failing (the server died) stops after :data:`ABORT_AFTER_FAILURES`
+consecutive failures.  Independently of failure counts, the coordinator (the thread that started the
+workers) watches every worker's count of successful operations: when none has completed for
+``stall_timeout`` seconds, or the run phase passes ``maxexecutiontime``, or a SIGINT/SIGTERM arrives, it
+raises the shared stop flag.  Workers check the flag after every operation; a worker still blocked inside
+a driver call :data:`STOP_GRACE_S` later is given up on, and what it measured so far is kept.  So a phase
+never outlives its deadline (or its stall timeout) by more than the grace, whatever the store does.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from storagebench.adapters.base import Adapter, Query
+from storagebench.errors import Interrupted
 from storagebench.measurement import NOT_FOUND, OK, UNEXPECTED, Recorder, TimedAdapter, merge_exports
 from storagebench.registry import load_adapter
 from storagebench.workloads.generators import OPERATIONS, KeyNamer, OperationStream, ValueFactory, load_range
@@ -26,6 +36,14 @@ from storagebench.workloads.spec import WorkloadSpec
 ABORT_AFTER_FAILURES = 200
 BATCH = 1024
 PROGRESS_EVERY = 128
+#: default seconds without a single successful operation after which a phase is aborted
+STALL_TIMEOUT_S = 30.0
+#: seconds a worker gets to return after the stop flag before it is given up on
+STOP_GRACE_S = 5.0
+#: gaps without a successful operation at least this long are recorded as dead intervals
+DEAD_INTERVAL_MIN_S = 1.0
+#: why the coordinator stopped the workers (value of the shared stop flag)
+STOP_NONE, STOP_STALLED, STOP_DEADLINE, STOP_INTERRUPTED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,10 @@ class PhasePlan:
     #: "local" (threads x processes here) or "spark" (each Spark partition is one worker)
     engine: str = "local"
     spark_master: str = "local[2]"
+    #: seconds without any successful operation after which the phase is aborted
+    stall_timeout: float = STALL_TIMEOUT_S
+    #: seconds workers get to return after the stop flag before they are given up on
+    stop_grace: float = STOP_GRACE_S
 
 
 @dataclass
@@ -50,6 +72,12 @@ class PhaseOutcome:
     wall_seconds: float
     fatal: list[str] = field(default_factory=list)
     aborted: list[str] = field(default_factory=list)
+    #: gaps of the phase (seconds since its start) in which no operation succeeded, longest first
+    dead_intervals: list[tuple[float, float]] = field(default_factory=list)
+    #: the coordinator stopped the phase because no operation succeeded for stall_timeout seconds
+    stalled: str = ""
+    #: the signal (SIGINT=2, SIGTERM=15) that interrupted the phase, 0 if none
+    interrupted: int = 0
 
     @property
     def workers_ok(self) -> bool:
@@ -61,9 +89,18 @@ def _share(total: int, worker: int, workers: int) -> int:
     return per + (1 if worker < extra else 0)
 
 
+def new_control(workers: int) -> list[int]:
+    """Slots 0..workers-1: successful operations per worker; slot ``workers``: the stop flag (worker
+    processes add one slot each after it: 1 once that process has started)."""
+    return [0] * (workers + 1)
+
+
 class _Worker:
-    def __init__(self, plan: PhasePlan, worker: int, workers: int, progress: Any) -> None:
+    def __init__(self, plan: PhasePlan, worker: int, workers: int, progress: Any, control: Any = None) -> None:
         self.plan, self.worker, self.workers, self.progress = plan, worker, workers, progress
+        self.control = control if control is not None else new_control(workers)
+        self.stop_slot = workers
+        self.stopped = False  # left because the coordinator raised the stop flag
         spec = plan.spec
         self.recorder = Recorder(intended=spec.target > 0)
         self.values = ValueFactory(spec, plan.seed)
@@ -78,8 +115,14 @@ class _Worker:
         self.progress[2 * self.worker + 1] = self.recorder.failed
 
     def _failed(self, proxy: TimedAdapter) -> bool:
+        """After every operation: count a success for the watchdog; True when this worker must stop."""
+        control = self.control
+        if control[self.stop_slot]:
+            self.stopped = True
+            return True
         if proxy.last_status in (OK, NOT_FOUND):
             self.consecutive_failures = 0
+            control[self.worker] += 1
             return False
         self.consecutive_failures += 1
         if self.consecutive_failures >= ABORT_AFTER_FAILURES:
@@ -110,6 +153,25 @@ class _Worker:
         self._publish()
         export["elapsed_s"] = max(0.0, elapsed - plan.spec.warmup) if plan.phase == "run" else elapsed
         export["aborted"] = self.aborted
+        return export
+
+    def snapshot(self, grace: float) -> dict[str, Any]:
+        """What a worker stuck inside a driver call measured so far (it is given up on, not waited for)."""
+        for _ in range(3):  # the worker may record its blocked operation right now: retry a torn copy
+            try:
+                export = self.recorder.export()
+                break
+            except RuntimeError:
+                time.sleep(0.01)
+        else:
+            return {"fatal": f"worker {self.worker}: stuck in an operation; its measurements could not be read"}
+        started = self.recorder.started_ns
+        elapsed = (time.perf_counter_ns() - started) / 1e9 if started else 0.0
+        if self.plan.phase == "run":
+            elapsed = max(0.0, elapsed - self.plan.spec.warmup)
+        export["elapsed_s"] = elapsed
+        export["aborted"] = (f"worker {self.worker} was still blocked in an operation {grace:g}s after the stop "
+                             f"and was given up on")
         return export
 
     def _load(self, proxy: TimedAdapter) -> None:
@@ -249,79 +311,263 @@ class _Worker:
             self.recorder.error(f"scan returned wrong data: {problem}")
 
 
-def run_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float) -> dict[str, Any]:
+def run_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float,
+               control: Any = None) -> dict[str, Any]:
     """One worker, anywhere (a thread here, a Spark task elsewhere): returns its export, never raises."""
+    return _guarded(_Worker(plan, worker, workers, progress, control), start_at)
+
+
+def _guarded(worker: _Worker, start_at: float) -> dict[str, Any]:
     try:
-        return _Worker(plan, worker, workers, progress).run(start_at)
+        return worker.run(start_at)
     except Exception as exc:  # connect failure etc.: reported, never a hang
-        return {"fatal": f"worker {worker}: {type(exc).__name__}: {exc}"}
+        return {"fatal": f"worker {worker.worker}: {type(exc).__name__}: {exc}"}
 
 
-def _run_workers(plan: PhasePlan, worker_ids: Sequence[int], workers: int, progress: Any,
-                 start_at: float) -> list[dict[str, Any]]:
-    exports: list[dict[str, Any]] = [{} for _ in worker_ids]
+class _Threads:
+    """The worker threads of one process, started at once; collected when done or given up on."""
 
-    def target(slot: int, wid: int) -> None:
-        exports[slot] = run_worker(plan, wid, workers, progress, start_at)
+    def __init__(self, plan: PhasePlan, worker_ids: Sequence[int], workers: int, progress: Any, control: Any,
+                 start_at: float) -> None:
+        self.workers = [_Worker(plan, wid, workers, progress, control) for wid in worker_ids]
+        self.exports: list[dict[str, Any] | None] = [None] * len(self.workers)
 
-    threads = [threading.Thread(target=target, args=(slot, wid), daemon=True)
-               for slot, wid in enumerate(worker_ids)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return exports
+        def target(slot: int) -> None:
+            self.exports[slot] = _guarded(self.workers[slot], start_at)
+
+        self.threads = [threading.Thread(target=target, args=(slot,), daemon=True)
+                        for slot in range(len(self.workers))]
+        for t in self.threads:
+            t.start()
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self.threads)
+
+    def wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def collect(self) -> list[dict[str, Any]]:
+        """Every worker's export; a worker still running is given up on and its measurements so far kept."""
+        return [export if export is not None else worker.snapshot(worker.plan.stop_grace)
+                for worker, export in zip(self.workers, self.exports, strict=True)]
 
 
-def _process_entry(plan: PhasePlan, worker_ids: list[int], workers: int, progress: Any,
-                   start_at: float, queue: Any) -> None:
-    queue.put(_run_workers(plan, worker_ids, workers, progress, start_at))
+class _Watchdog:
+    """Decides when the coordinator stops the workers: no successful operation for ``stall_timeout``
+    seconds, or past the run phase's own deadline.  Also records the dead intervals it saw."""
+
+    def __init__(self, plan: PhasePlan, control: Any, workers: int, start_at: float) -> None:
+        self.control, self.workers = control, workers
+        self.stall_timeout = plan.stall_timeout
+        self.start = start_at  # wall clock, as start_at
+        # workers start their own clocks after connecting: allow a second for that before stopping them
+        self.deadline = (start_at + plan.spec.maxexecutiontime + 1.0
+                         if plan.phase == "run" and plan.spec.maxexecutiontime else 0.0)
+        self.best = 0
+        self.last_progress = start_at
+        self.dead: list[tuple[float, float]] = []
+        self.stalled = ""
+        self.stop_at = 0.0  # when the stop flag was raised (0: not raised)
+
+    def stop(self, reason: int) -> None:
+        if not self.control[self.workers]:
+            self.control[self.workers] = reason
+            self.stop_at = time.time()
+
+    def check(self, processes_ready: bool = True) -> None:
+        now = time.time()
+        if not processes_ready:  # spawned interpreters still importing: harness time, not the store's
+            self.last_progress = max(self.last_progress, now)
+        ok = sum(self.control[:self.workers])
+        if ok > self.best:
+            self._gap(now)
+            self.best, self.last_progress = ok, now
+        if self.stop_at:
+            return
+        if now - self.last_progress >= self.stall_timeout:
+            since = self.last_progress - self.start
+            self.stalled = (f"no operation succeeded for {now - self.last_progress:.1f}s (stall timeout "
+                            f"{self.stall_timeout:g}s), from {since:.1f}s into the phase")
+            self.stop(STOP_STALLED)
+        elif self.deadline and now >= self.deadline:
+            self.stop(STOP_DEADLINE)
+
+    def _gap(self, now: float) -> None:
+        # before the first success the workers are still starting (imports, connect): not a dead interval
+        # unless the phase is stopped then
+        if (self.best or self.stop_at) and now - self.last_progress >= DEAD_INTERVAL_MIN_S:
+            self.dead.append((round(max(0.0, self.last_progress - self.start), 2), round(now - self.start, 2)))
+
+    def given_up(self, grace: float) -> bool:
+        """The stop was raised more than ``grace`` seconds ago (workers still running are given up on)."""
+        return bool(self.stop_at) and time.time() - self.stop_at >= grace
+
+    def intervals(self) -> list[tuple[float, float]]:
+        """Dead intervals (seconds since the phase started), the longest 20, in time order."""
+        self.check()
+        self._gap(time.time())
+        return sorted(sorted(self.dead, key=lambda iv: iv[0] - iv[1])[:20])
+
+
+def _process_entry(plan: PhasePlan, worker_ids: list[int], workers: int, progress: Any, control: Any,
+                   start_at: float, queue: Any, parent: int) -> None:
+    """A worker process: its threads, stopped by the parent's flag (or by the parent's death)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        control[workers] = STOP_INTERRUPTED
+
+    signal.signal(signal.SIGTERM, on_term)
+    control[workers + 1 + worker_ids[0] // len(worker_ids)] = 1  # this process has started
+    group = _Threads(plan, worker_ids, workers, progress, control, start_at)
+    seen_stop = 0.0
+    while group.alive():
+        group.wait(0.25)
+        if os.getppid() != parent:  # the parent was killed: stop rather than run on against its tables
+            control[workers] = STOP_INTERRUPTED
+            group.wait(plan.stop_grace)
+            os._exit(1)
+        if control[workers] and not seen_stop:
+            seen_stop = time.monotonic()
+        if seen_stop and time.monotonic() - seen_stop >= plan.stop_grace:
+            break
+    queue.put(group.collect())
+    if group.alive():  # a thread blocked in a driver call must not keep this process alive
+        queue.close()
+        queue.join_thread()
+        os._exit(0)
 
 
 def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = None,
               poll: float = 0.25) -> PhaseOutcome:
+    """Run one phase on all workers; returns when they finish, or when the coordinator stops them
+    (stall, deadline, SIGINT/SIGTERM) and they returned or the grace passed."""
     workers = plan.threads * plan.processes
     began = time.time()
     if plan.engine == "spark":
         from storagebench.spark.loadgen import run_workers_on_spark
 
-        exports = run_workers_on_spark(plan, workers, on_progress)
-    elif plan.processes == 1:
-        progress: Any = [0] * (2 * workers)
-        box: list[list[dict[str, Any]]] = []
-        start_at = time.time()
-        t = threading.Thread(target=lambda: box.append(
-            _run_workers(plan, list(range(workers)), workers, progress, start_at)), daemon=True)
-        t.start()
-        while t.is_alive():
-            t.join(poll)
-            if on_progress:
-                on_progress(sum(progress[0::2]), sum(progress[1::2]))
-        exports = box[0] if box else []
-    else:
-        ctx = mp.get_context("spawn")
-        progress = ctx.Array("q", 2 * workers, lock=False)
-        queue = ctx.Queue()
-        start_at = time.time() + 1.5  # let spawned interpreters import before the clock starts
-        procs = []
+        return _outcome(run_workers_on_spark(plan, workers, on_progress), began)
+    pool: _ThreadPool | _ProcessPool = _ThreadPool(plan) if plan.processes == 1 else _ProcessPool(plan)
+    watchdog = _Watchdog(plan, pool.control, workers, pool.start_at)
+    interrupted = 0
+    try:
+        pool.start()
+        while not pool.done() and not watchdog.given_up(pool.grace):
+            try:
+                pool.step(poll)
+                if on_progress:
+                    on_progress(sum(pool.progress[0::2]), sum(pool.progress[1::2]))
+                watchdog.check(pool.ready())
+            except (KeyboardInterrupt, Interrupted) as exc:
+                if interrupted:  # a second signal: stop waiting for the workers at once
+                    break
+                interrupted = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+                watchdog.stop(STOP_INTERRUPTED)
+    finally:
+        exports = pool.finish()
+    outcome = _outcome(exports, began)
+    outcome.dead_intervals = watchdog.intervals()
+    outcome.stalled = watchdog.stalled
+    outcome.interrupted = interrupted
+    return outcome
+
+
+class _ThreadPool:
+    """All workers as threads of this process."""
+
+    def __init__(self, plan: PhasePlan) -> None:
+        self.plan, self.workers = plan, plan.threads * plan.processes
+        self.grace = plan.stop_grace
+        self.progress: Any = [0] * (2 * self.workers)
+        self.control: Any = new_control(self.workers)
+        self.start_at = time.time()
+        self.group: _Threads | None = None
+
+    def start(self) -> None:
+        self.group = _Threads(self.plan, list(range(self.workers)), self.workers, self.progress, self.control,
+                              self.start_at)
+
+    def done(self) -> bool:
+        return self.group is not None and not self.group.alive()
+
+    def ready(self) -> bool:
+        return True
+
+    def step(self, poll: float) -> None:
+        if self.group is not None:
+            self.group.wait(poll)
+
+    def finish(self) -> list[dict[str, Any]]:
+        return self.group.collect() if self.group is not None else []
+
+
+class _ProcessPool:
+    """``processes`` spawned interpreters with ``threads`` workers each; shared progress and stop flag."""
+
+    def __init__(self, plan: PhasePlan) -> None:
+        self.plan, self.workers = plan, plan.threads * plan.processes
+        self.grace = plan.stop_grace + 2.0  # each process has its own grace for its threads, then reports
+        self.ctx = mp.get_context("spawn")
+        self.progress: Any = self.ctx.Array("q", 2 * self.workers, lock=False)
+        self.control: Any = self.ctx.Array("q", self.workers + 1 + plan.processes, lock=False)
+        self.queue: Any = self.ctx.Queue()
+        self.start_at = time.time() + 1.5  # let spawned interpreters import before the clock starts
+        self.procs: list[Any] = []
+        self.exports: list[dict[str, Any]] = []
+
+    def start(self) -> None:
+        plan = self.plan
         for p in range(plan.processes):
             ids = list(range(p * plan.threads, (p + 1) * plan.threads))
-            proc = ctx.Process(target=_process_entry, args=(plan, ids, workers, progress, start_at, queue))
+            proc = self.ctx.Process(target=_process_entry, args=(plan, ids, self.workers, self.progress,
+                                                                 self.control, self.start_at, self.queue,
+                                                                 os.getpid()))
             proc.start()
-            procs.append(proc)
-        exports = []
-        while len(exports) < workers:
+            self.procs.append(proc)
+
+    def done(self) -> bool:
+        return len(self.exports) >= self.workers
+
+    def ready(self) -> bool:
+        return all(self.control[self.workers + 1:])
+
+    def step(self, poll: float) -> None:
+        try:
+            self.exports.extend(self.queue.get(timeout=poll))
+        except Exception:
+            if not any(p.is_alive() for p in self.procs) and self.queue.empty():
+                dead = [p.exitcode for p in self.procs]
+                self.exports.extend({"fatal": f"worker process died (exit codes {dead})"}
+                                    for _ in range(self.workers - len(self.exports)))
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Take what the processes still send, then make sure none outlives the phase."""
+        self.control[self.workers] = self.control[self.workers] or STOP_INTERRUPTED
+        deadline = time.monotonic() + 1.0
+        while not self.done() and time.monotonic() < deadline:
             try:
-                exports.extend(queue.get(timeout=poll))
+                self.exports.extend(self.queue.get(timeout=0.1))
             except Exception:
-                if not any(p.is_alive() for p in procs) and queue.empty():
-                    dead = [p.exitcode for p in procs]
-                    exports.extend({"fatal": f"worker process died (exit codes {dead})"}
-                                   for _ in range(workers - len(exports)))
-            if on_progress:
-                on_progress(sum(progress[0::2]), sum(progress[1::2]))
-        for proc in procs:
-            proc.join(timeout=10)
+                if not any(p.is_alive() for p in self.procs):
+                    break
+        for proc in self.procs:
+            proc.join(timeout=1.0)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=2.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        missing = self.workers - len(self.exports)
+        self.exports.extend({"fatal": "worker process did not report before the phase ended (terminated)"}
+                            for _ in range(max(0, missing)))
+        return self.exports
+
+
+def _outcome(exports: list[dict[str, Any]], began: float) -> PhaseOutcome:
     fatal = [e["fatal"] for e in exports if "fatal" in e]
     good = [e for e in exports if "fatal" not in e]
     merged = merge_exports(good)

@@ -7,6 +7,7 @@ import datetime as dt
 import math
 import random
 import secrets
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from typing import Any
 from storagebench import __version__
 from storagebench.adapters.base import Adapter, AdapterOptions, Support
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
-from storagebench.errors import StorageBenchError, Unavailable, UsageError
+from storagebench.errors import Interrupted, StorageBenchError, Unavailable, UsageError
+from storagebench.manifest import RunManifest
 from storagebench.measurement import OK, operation_totals, summarize
 from storagebench.measurement import encode as encode_hist
 from storagebench.registry import load_adapter
@@ -172,10 +174,27 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
             "timeseries": {"interval_s": 1, "ops": merged["series_ops"], "failed": merged["series_errors"]},
             "errors": merged["errors"],
             "problems": outcome.fatal + outcome.aborted,
+            "liveness": {"stall_timeout_s": config.stall_timeout,
+                         "dead_intervals_s": [list(iv) for iv in outcome.dead_intervals]},
         })
         if phase == "run" and spec.kind == "ycsb":
             result["steady_state"] = steady_state_of(spec, outcome)
     return result
+
+
+def phase_status(outcome: PhaseOutcome) -> tuple[str, str]:
+    """A phase's status and reason from what the runner saw (interrupted > failed > aborted > ok)."""
+    first_error = next(iter(outcome.merged["errors"]), "")
+    if outcome.interrupted:
+        name = signal.Signals(outcome.interrupted).name
+        return "interrupted", f"{name} after {outcome.wall_seconds:.1f}s; what was measured until then is kept"
+    if outcome.fatal:
+        return "failed", "; ".join(outcome.fatal[:3])
+    if outcome.stalled:
+        return "aborted", outcome.stalled + (f"; last error: {first_error}" if first_error else "")
+    if outcome.aborted:
+        return "aborted", "; ".join(outcome.aborted[:3])
+    return "ok", ""
 
 
 def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Adapter, namespace: str,
@@ -271,7 +290,9 @@ def run_context(config: RunConfig, run_dir: Path, probe: bool = True) -> dict[st
 
 
 def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec], run_dir: Path,
-            run_id: str, progress: Progress | None = None, echo: Callable[[str], None] = print) -> list[Path]:
+            run_id: str, progress: Progress | None = None, echo: Callable[[str], None] = print,
+            manifest: RunManifest | None = None) -> list[Path]:
+    """Every (store, workload); raises :class:`Interrupted` after writing the interrupted phase."""
     written: list[Path] = []
     token = run_id.split("-")[-1].lower()
     base = run_context(config, run_dir)
@@ -283,7 +304,8 @@ def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec
             echo(f"repeat {k}/{config.repeat}: {', '.join(s.name for s in order)}")
         for store in order:
             for spec in specs:
-                written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo, context))
+                written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo, context,
+                                   manifest))
     return written
 
 
@@ -306,7 +328,8 @@ def summary_rows(record: dict[str, Any]) -> int:
 
 
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
-         progress: Progress | None, echo: Callable[[str], None], context: dict[str, Any]) -> list[Path]:
+         progress: Progress | None, echo: Callable[[str], None], context: dict[str, Any],
+         manifest: RunManifest | None = None) -> list[Path]:
     started = now_iso()
     missing = unsupported_ops(store.adapter, spec)
     repeat = repeat_of(context)
@@ -320,6 +343,8 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
     options = plain_options(store.options)
     control = store.adapter(store.options)
     written: list[Path] = []
+    if manifest:
+        manifest.namespace_in_use(store.name, namespace)
     try:
         control.connect()
         control.drop(namespace)
@@ -330,7 +355,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         for phase, total in (("load", spec.recordcount), ("run", spec.operationcount)):
             phase_started = now_iso()
             plan = PhasePlan(store.name, options, spec, phase, namespace, config.seed, config.threads,
-                             config.processes, config.engine, config.spark_master)
+                             config.processes, config.engine, config.spark_master, config.stall_timeout)
             label = f"{store.name} / {spec.name} / {phase}" + (f" / r{repeat}" if repeat else "")
 
             def report(done: int, failed: int, label: str = label, total: int = total) -> None:
@@ -340,11 +365,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             t0 = time.monotonic()
             report(0, 0)
             outcome = run_phase(plan, report)
-            status, reason = "ok", ""
-            if outcome.fatal:
-                status, reason = "failed", "; ".join(outcome.fatal[:3])
-            elif outcome.aborted:
-                status, reason = "aborted", "; ".join(outcome.aborted[:3])
+            status, reason = phase_status(outcome)
             path = result_path(run_dir, store.name, spec.name, phase, repeat)
             record = build_result(run_id, store, spec, phase, config, outcome, phase_started, status, reason,
                                   context)
@@ -353,6 +374,8 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             write_json(path, record)
             written.append(path)
             echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))
+            if outcome.interrupted:
+                raise Interrupted(outcome.interrupted)  # after the finally below drops the namespace
             if status != "ok":
                 break
     except Exception as exc:  # one store's failure must not lose the other stores' results
@@ -368,7 +391,10 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
     finally:
         try:
             control.drop(namespace)
+            if manifest:
+                manifest.namespace_dropped(store.name, namespace)
         except Exception as exc:
-            echo(f"{store.name} / {spec.name}: could not drop {namespace} ({exc})")
+            echo(f"{store.name} / {spec.name}: could not drop {namespace} ({exc}); "
+                 f"`storagebench clean` drops it later")
         control.close()
     return written

@@ -1,0 +1,72 @@
+"""Adapters that misbehave on purpose, for testing the harness (never registered as stores).
+
+Use them by import path: ``--stores storagebench.testing.faulty:StallingAdapter`` or
+``PhasePlan("storagebench.testing.faulty:StallingAdapter", ...)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+from storagebench.adapters.base import AdapterOptions, Capabilities, Query, QueryResult, Record
+from storagebench.adapters.null import NullAdapter
+from storagebench.errors import Unavailable
+
+
+class StallingOptions(AdapterOptions):
+    #: operations (per worker) that succeed before the store "dies"
+    succeed_ops: int = 100
+    #: then each operation: hangs (a server that stopped answering), or fails after ``fail_after_s``
+    #: (a per-operation timeout expiring, or a refused connection when 0)
+    then: Literal["hang", "fail"] = "hang"
+    hang_s: float = 3600.0
+    fail_after_s: float = 0.0
+
+
+class StallingAdapter(NullAdapter):
+    """The null adapter until ``succeed_ops`` operations have run, then a dead server."""
+
+    name = "stalling"
+    description = "test adapter: succeeds, then hangs or fails every operation"
+    Options = StallingOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(stores_data=False)
+
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
+        self.calls = 0
+
+    def _op(self) -> None:
+        self.calls += 1
+        o = self.options
+        assert isinstance(o, StallingOptions)
+        if self.calls <= o.succeed_ops:
+            return
+        if o.then == "hang":
+            time.sleep(o.hang_s)
+        else:
+            time.sleep(o.fail_after_s)
+        raise Unavailable(f"stalling: operation {self.calls} timed out")
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        self._op()
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        self._op()
+        return {}
+
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        self._op()
+
+    def delete(self, namespace: str, key: str) -> None:
+        self._op()
+
+    def scan(self, namespace: str, start_key: str, count: int,
+             fields: Sequence[str] | None = None) -> list[tuple[str, Record]]:
+        self._op()
+        return []
+
+    def query(self, namespace: str, query: Query) -> QueryResult:
+        self._op()
+        return super().query(namespace, query)
