@@ -121,6 +121,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     manifest = RunManifest.create(run_dir, run_id, {s.name: redacted_options(s.options) for s in stores},
                                   [s.name for s in specs])
     console = Console(stderr=True)
+    notes = {k: why for spec in specs for k, why in spec.not_applied.items()}
+    for key, why in sorted(notes.items()):
+        console.print(f"note: property {key} does not apply here: {why}", markup=False, highlight=False)
     console.print(f"run [bold]{run_id}[/]: stores {', '.join(s.name for s in stores)}; workloads "
                   f"{', '.join(s.name for s in specs)}; {config.threads} thread(s) x {config.processes} process(es)")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -30,7 +30,16 @@ from storagebench.adapters.base import Adapter, Query
 from storagebench.errors import Interrupted
 from storagebench.measurement import NOT_FOUND, OK, UNEXPECTED, Recorder, TimedAdapter, merge_exports
 from storagebench.registry import load_adapter
-from storagebench.workloads.generators import OPERATIONS, KeyNamer, OperationStream, ValueFactory, load_range
+from storagebench.workloads.generators import (
+    OPERATIONS,
+    AcknowledgedCounter,
+    InsertCounter,
+    KeyNamer,
+    OperationStream,
+    StripedCounter,
+    ValueFactory,
+    load_range,
+)
 from storagebench.workloads.spec import WorkloadSpec
 
 ABORT_AFTER_FAILURES = 200
@@ -96,12 +105,16 @@ def new_control(workers: int) -> list[int]:
 
 
 class _Worker:
-    def __init__(self, plan: PhasePlan, worker: int, workers: int, progress: Any, control: Any = None) -> None:
+    def __init__(self, plan: PhasePlan, worker: int, workers: int, progress: Any, control: Any = None,
+                 counter: InsertCounter | None = None) -> None:
         self.plan, self.worker, self.workers, self.progress = plan, worker, workers, progress
         self.control = control if control is not None else new_control(workers)
         self.stop_slot = workers
         self.stopped = False  # left because the coordinator raised the stop flag
         spec = plan.spec
+        if counter is None:  # workers that share no memory with the others (Spark tasks)
+            counter = StripedCounter(spec.recordcount, worker, workers)
+        self.counter = counter
         self.recorder = Recorder(intended=spec.target > 0)
         self.values = ValueFactory(spec, plan.seed)
         self.namer = KeyNamer(spec)
@@ -138,14 +151,17 @@ class _Worker:
             adapter.connect()
             adapter.init_worker(self.worker)
             proxy = TimedAdapter(adapter, self.recorder)
+            # generator set-up (zeta sums, key batches) is done before the clock starts
+            stream = OperationStream(plan.spec, plan.seed, self.worker, self.workers, self.counter) \
+                if plan.phase == "run" else None
             delay = start_at - time.time()
             if delay > 0:
                 time.sleep(delay)
             self.recorder.started_ns = time.perf_counter_ns()
-            if plan.phase == "load":
+            if stream is None:
                 self._load(proxy)
             else:
-                self._run(proxy)
+                self._run(proxy, stream)
             elapsed = (time.perf_counter_ns() - self.recorder.started_ns) / 1e9
         finally:
             adapter.close()
@@ -176,13 +192,20 @@ class _Worker:
 
     def _load(self, proxy: TimedAdapter) -> None:
         spec, ns = self.plan.spec, self.plan.namespace
-        keynums = load_range(spec.recordcount, self.worker, self.workers)
+        keynums = load_range(spec, self.worker, self.workers)
         size = spec.loadbatchsize
+        # target: the load phase is throttled too (as YCSB's -load), per insert call
+        interval = int(1e9 * self.workers * size / spec.target) if spec.target > 0 else 0
+        start = self.recorder.started_ns
+        calls = 0
         for lo in range(keynums.start, keynums.stop, max(size, BATCH)):
             hi = min(keynums.stop, lo + max(size, BATCH))
             names = self.namer.names(np.arange(lo, hi, dtype=np.int64))
             if size == 1:
                 for key in names:
+                    if interval:
+                        proxy.intended_ns = self._pace(start + calls * interval)
+                        calls += 1
                     proxy.insert(ns, key, self.values.record(key))
                     self.done += 1
                     if self._failed(proxy):
@@ -192,6 +215,9 @@ class _Worker:
 
                 for b in range(0, len(names), size):
                     keys = names[b:b + size]
+                    if interval:
+                        proxy.intended_ns = self._pace(start + calls * interval)
+                        calls += 1
                     cols = {f: [self.values.value(k, f) for k in keys] for f in self.fields}
                     proxy.write_batch(ns, pa.table({"key": keys, **cols}))
                     self.done += len(keys)
@@ -199,11 +225,20 @@ class _Worker:
                         return
             self._publish()
 
-    def _run(self, proxy: TimedAdapter) -> None:
+    @staticmethod
+    def _pace(intended: int) -> int:
+        """Sleep until the intended start time of the next operation (a target rate); returns it."""
+        t = time.perf_counter_ns()
+        if intended > t:
+            time.sleep((intended - t) / 1e9)
+        return intended
+
+    def _run(self, proxy: TimedAdapter, stream: OperationStream) -> None:
         plan, spec = self.plan, self.plan.spec
         ns, values, namer, rec, fields = plan.namespace, self.values, self.namer, self.recorder, self.fields
-        stream = OperationStream(spec, plan.seed, self.worker, self.workers)
-        todo = _share(spec.operationcount, self.worker, self.workers)
+        # operationcount=0: until maxexecutiontime, as YCSB
+        todo = _share(spec.operationcount, self.worker, self.workers) if spec.operationcount else 1 << 62
+        dynamic, key_now = stream.dynamic, stream.key
         verify = proxy.adapter.capabilities.stores_data
         # a traversal is checkable while no record it may cross can disappear
         verify_graph = verify and spec.deleteproportion == 0
@@ -220,7 +255,7 @@ class _Worker:
         while done < todo:
             batch = stream.batch(min(BATCH, todo - done))
             ops = batch.ops.tolist()
-            names = namer.names(batch.keynums)
+            names = batch.names or []
             scanlens = batch.scanlens.tolist()
             field_picks = rng.integers(0, len(fields), len(ops)).tolist()
             for i, op_index in enumerate(ops):
@@ -236,7 +271,8 @@ class _Worker:
                             time.sleep((intended - t) / 1e9)
                         proxy.intended_ns = intended
                 op = OPERATIONS[op_index]
-                key = names[i]
+                # a dynamic key is chosen now, among the inserts acknowledged so far (YCSB's nextKeynum)
+                key = key_now(i) if dynamic else names[i]
                 if op == "read":
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     got = proxy.read(ns, key, rf)
@@ -246,8 +282,10 @@ class _Worker:
                     wf = fields if spec.writeallfields else [fields[field_picks[i]]]
                     proxy.update(ns, key, values.record(key, wf))
                 elif op == "insert":
-                    new_key = namer.name(stream.next_insert_keynum())
+                    keynum = stream.next_insert_keynum()
+                    new_key = namer.name(keynum)
                     proxy.insert(ns, new_key, values.record(new_key))
+                    stream.acknowledge(keynum)  # acknowledged whatever the outcome, as YCSB
                 elif op == "scan":
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     rows = proxy.scan(ns, key, scanlens[i], rf)
@@ -312,9 +350,12 @@ class _Worker:
 
 
 def run_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float,
-               control: Any = None) -> dict[str, Any]:
-    """One worker, anywhere (a thread here, a Spark task elsewhere): returns its export, never raises."""
-    return _guarded(_Worker(plan, worker, workers, progress, control), start_at)
+               control: Any = None, counter: InsertCounter | None = None) -> dict[str, Any]:
+    """One worker, anywhere (a thread here, a Spark task elsewhere): returns its export, never raises.
+
+    ``counter``: the run-phase insert counter shared by all workers; None where workers share no memory.
+    """
+    return _guarded(_Worker(plan, worker, workers, progress, control, counter), start_at)
 
 
 def _guarded(worker: _Worker, start_at: float) -> dict[str, Any]:
@@ -328,8 +369,8 @@ class _Threads:
     """The worker threads of one process, started at once; collected when done or given up on."""
 
     def __init__(self, plan: PhasePlan, worker_ids: Sequence[int], workers: int, progress: Any, control: Any,
-                 start_at: float) -> None:
-        self.workers = [_Worker(plan, wid, workers, progress, control) for wid in worker_ids]
+                 start_at: float, counter: InsertCounter) -> None:
+        self.workers = [_Worker(plan, wid, workers, progress, control, counter) for wid in worker_ids]
         self.exports: list[dict[str, Any] | None] = [None] * len(self.workers)
 
         def target(slot: int) -> None:
@@ -412,7 +453,7 @@ class _Watchdog:
 
 
 def _process_entry(plan: PhasePlan, worker_ids: list[int], workers: int, progress: Any, control: Any,
-                   start_at: float, queue: Any, parent: int) -> None:
+                   start_at: float, queue: Any, parent: int, counter: InsertCounter) -> None:
     """A worker process: its threads, stopped by the parent's flag (or by the parent's death)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
 
@@ -421,7 +462,7 @@ def _process_entry(plan: PhasePlan, worker_ids: list[int], workers: int, progres
 
     signal.signal(signal.SIGTERM, on_term)
     control[workers + 1 + worker_ids[0] // len(worker_ids)] = 1  # this process has started
-    group = _Threads(plan, worker_ids, workers, progress, control, start_at)
+    group = _Threads(plan, worker_ids, workers, progress, control, start_at, counter)
     seen_stop = 0.0
     while group.alive():
         group.wait(0.25)
@@ -485,10 +526,11 @@ class _ThreadPool:
         self.control: Any = new_control(self.workers)
         self.start_at = time.time()
         self.group: _Threads | None = None
+        self.counter = AcknowledgedCounter(plan.spec.recordcount)
 
     def start(self) -> None:
         self.group = _Threads(self.plan, list(range(self.workers)), self.workers, self.progress, self.control,
-                              self.start_at)
+                              self.start_at, self.counter)
 
     def done(self) -> bool:
         return self.group is not None and not self.group.alive()
@@ -514,6 +556,8 @@ class _ProcessPool:
         self.progress: Any = self.ctx.Array("q", 2 * self.workers, lock=False)
         self.control: Any = self.ctx.Array("q", self.workers + 1 + plan.processes, lock=False)
         self.queue: Any = self.ctx.Queue()
+        # one acknowledged-insert counter in shared memory for the workers of every process
+        self.counter = AcknowledgedCounter(plan.spec.recordcount, self.ctx)
         self.start_at = time.time() + 1.5  # let spawned interpreters import before the clock starts
         self.procs: list[Any] = []
         self.exports: list[dict[str, Any]] = []
@@ -524,7 +568,7 @@ class _ProcessPool:
             ids = list(range(p * plan.threads, (p + 1) * plan.threads))
             proc = self.ctx.Process(target=_process_entry, args=(plan, ids, self.workers, self.progress,
                                                                  self.control, self.start_at, self.queue,
-                                                                 os.getpid()))
+                                                                 os.getpid(), self.counter))
             proc.start()
             self.procs.append(proc)
 

@@ -352,7 +352,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         if spec.kind == "batch":
             written.extend(_batch(config, store, spec, control, namespace, run_dir, run_id, echo, context))
             return written
-        for phase, total in (("load", spec.recordcount), ("run", spec.operationcount)):
+        for phase, total in (("load", spec.loaded_count()), ("run", spec.operationcount)):
             phase_started = now_iso()
             plan = PhasePlan(store.name, options, spec, phase, namespace, config.seed, config.threads,
                              config.processes, config.engine, config.spark_master, config.stall_timeout)

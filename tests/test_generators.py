@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from storagebench.workloads.generators import (
     OPERATIONS,
+    AcknowledgedCounter,
     KeyChooser,
     KeyNamer,
     OperationStream,
@@ -72,8 +73,8 @@ def test_zipfian_is_skewed_like_theory() -> None:
 
 
 def test_scrambled_zipfian_spreads_hot_keys_over_the_range() -> None:
-    chooser = KeyChooser(spec(recordcount=1000, requestdistribution="zipfian"), 0)
-    keys = chooser.sample(np.random.default_rng(2), 100_000, latest=999)
+    s = spec(recordcount=1000, requestdistribution="zipfian")
+    keys, _ = KeyChooser(s, AcknowledgedCounter(1000), np.random.default_rng(2)).batch(100_000)
     counts = np.bincount(keys, minlength=1000)
     hottest = np.argsort(counts)[-10:]
     assert keys.max() < 1000
@@ -82,20 +83,25 @@ def test_scrambled_zipfian_spreads_hot_keys_over_the_range() -> None:
 
 
 def test_latest_favours_recent_keys() -> None:
-    chooser = KeyChooser(spec(recordcount=1000, requestdistribution="latest"), 0)
-    keys = chooser.sample(np.random.default_rng(3), 50_000, latest=1499)
+    s = spec(recordcount=1000, requestdistribution="latest", insertorder="ordered")
+    counter = AcknowledgedCounter(1000)
+    for _ in range(500):
+        counter.acknowledge(counter.next())
+    chooser = KeyChooser(s, counter, np.random.default_rng(3))
+    chooser.batch(1000)
+    keys = np.array([int(chooser.key(i).removeprefix("user")) for i in range(1000)])
     assert keys.max() <= 1499
     assert np.mean(keys >= 1490) > 0.3
 
 
 def test_hotspot_fractions() -> None:
     s = spec(recordcount=1000, requestdistribution="hotspot", hotspotdatafraction=0.2, hotspotopnfraction=0.8)
-    keys = KeyChooser(s, 0).sample(np.random.default_rng(4), 100_000, latest=999)
+    keys, _ = KeyChooser(s, AcknowledgedCounter(1000), np.random.default_rng(4)).batch(100_000)
     assert np.mean(keys < 200) == pytest.approx(0.8, abs=0.01)
 
 
 def test_uniform_is_flat() -> None:
-    keys = KeyChooser(spec(recordcount=100), 0).sample(np.random.default_rng(5), 100_000, latest=99)
+    keys, _ = KeyChooser(spec(recordcount=100), AcknowledgedCounter(100), np.random.default_rng(5)).batch(100_000)
     counts = np.bincount(keys, minlength=100)
     assert counts.min() > 800 and counts.max() < 1200
 
@@ -143,7 +149,7 @@ def test_hashed_and_ordered_key_names() -> None:
 
 
 def test_load_ranges_partition_the_records() -> None:
-    parts = [load_range(1003, w, 4) for w in range(4)]
+    parts = [load_range(spec(recordcount=1003), w, 4) for w in range(4)]
     assert sum(len(p) for p in parts) == 1003
     assert [p.start for p in parts] == [0, 251, 502, 753] and parts[-1].stop == 1003
 

@@ -16,9 +16,12 @@ value that must be there.  Generators produce NumPy batches: the runner's hot lo
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from storagebench.workloads.spec import WorkloadSpec
@@ -43,6 +46,17 @@ def fnvhash64(values: np.ndarray) -> np.ndarray:
             val >>= np.uint64(8)
             hashval *= FNV_PRIME_64
     return np.abs(hashval.view(np.int64))
+
+
+def fnvhash64_one(value: int) -> int:
+    """:func:`fnvhash64` of one number, without NumPy's per-call cost."""
+    h = 0xCBF29CE484222325
+    for _ in range(8):
+        h = ((h ^ (value & 0xFF)) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+        value >>= 8
+    if h == 1 << 63:  # Java's Math.abs(Long.MIN_VALUE), as NumPy's abs gives too
+        return -h
+    return (1 << 64) - h if h > 1 << 63 else h
 
 
 def zeta(n: int, theta: float, start: int = 0, initial: float = 0.0) -> float:
@@ -85,44 +99,203 @@ class Zipfian:
         return np.minimum(out, self.items - 1)
 
 
+WINDOW = 1 << 20  # YCSB AcknowledgedCounterGenerator.WINDOW_SIZE
+_WINDOW_MASK = WINDOW - 1
+
+
+class AcknowledgedCounter:
+    """YCSB's ``AcknowledgedCounterGenerator``, one for every worker of a phase.
+
+    ``next()`` hands out the key number of the next run-phase insert (YCSB: ``recordcount``, then up);
+    ``acknowledge()`` is called when that insert returned; ``last()`` is the highest key number below which
+    every insert has been acknowledged: what ``latest``/``zipfian``/``exponential`` may choose.  Threads share
+    a plain instance; processes share one built with a multiprocessing context (state and window in shared
+    memory, one lock), so a key inserted by any worker is visible to every worker's next operation.
+    """
+
+    def __init__(self, start: int, ctx: Any = None) -> None:
+        self.state: Any
+        self.window: Any
+        if ctx is None:
+            self.state, self.window, self.lock = [start, start - 1], bytearray(WINDOW), threading.Lock()
+        else:
+            self.state, self.window = ctx.RawArray("q", [start, start - 1]), ctx.RawArray("b", WINDOW)
+            self.lock = ctx.Lock()
+
+    def next(self) -> int:
+        with self.lock:
+            value = int(self.state[0])
+            self.state[0] = value + 1
+        return value
+
+    def acknowledge(self, value: int) -> None:
+        window = self.window
+        with self.lock:
+            slot = value & _WINDOW_MASK
+            if window[slot]:
+                raise RuntimeError("too many unacknowledged insertion keys (more than 2^20 in flight)")
+            window[slot] = 1
+            index = self.state[1] + 1
+            while window[index & _WINDOW_MASK]:  # move the contiguous acknowledged run into the limit
+                window[index & _WINDOW_MASK] = 0
+                index += 1
+            self.state[1] = index - 1
+
+    def last(self) -> int:
+        return int(self.state[1])
+
+
+class StripedCounter:
+    """Insert key numbers for workers that share no memory (``--engine spark``): worker w of W takes
+    ``start + w``, ``+ W``, ...  No other worker's insert is known to be acknowledged, so ``last()`` stays at
+    the loaded records: reads never ask for a key that may not exist yet."""
+
+    def __init__(self, start: int, worker: int, workers: int) -> None:
+        self.start, self.worker, self.workers, self.inserted = start, worker, workers, 0
+
+    def next(self) -> int:
+        value = self.start + self.worker + self.inserted * self.workers
+        self.inserted += 1
+        return value
+
+    def acknowledge(self, value: int) -> None:
+        pass
+
+    def last(self) -> int:
+        return self.start - 1
+
+
+InsertCounter = AcknowledgedCounter | StripedCounter
+
+
+class SkewedLatest:
+    """YCSB's ``SkewedLatestGenerator``: ``last - ZipfianGenerator(items=last at start).nextLong(last)``.
+
+    As YCSB does when the table grows: zeta is extended incrementally to the new count, and eta keeps
+    the item count the generator was built with (``2.0 / items`` in ``nextLong``).
+    """
+
+    def __init__(self, last: int, theta: float = 0.99) -> None:
+        self.theta, self.alpha = theta, 1.0 / (1.0 - theta)
+        self.zeta2 = zeta(2, theta)
+        self.threshold = 1.0 + 0.5 ** theta
+        self.items = max(1, last)
+        self.count = self.items
+        self.zetan = zeta(self.items, theta)
+        self._eta()
+
+    def _eta(self) -> None:
+        self.eta = (1 - (2.0 / self.items) ** (1 - self.theta)) / (1 - self.zeta2 / self.zetan)
+
+    def offset(self, u: float, last: int) -> int:
+        """How far below ``last`` the chosen key is, for the uniform draw ``u``."""
+        if last > self.count:
+            theta, total = self.theta, self.zetan
+            for i in range(self.count + 1, last + 1):
+                total += i ** -theta
+            self.zetan, self.count = total, last
+            self._eta()
+        uz = u * self.zetan
+        if uz < 1.0:
+            return 0
+        if uz < self.threshold:
+            return 1
+        return int(last * (self.eta * u - self.eta + 1) ** self.alpha)
+
+
 class KeyChooser:
-    """Chooses existing key numbers for reads/updates/scans/deletes per ``requestdistribution``."""
+    """Chooses the key numbers of reads/updates/scans/deletes/RMWs as YCSB's ``CoreWorkload.nextKeynum``.
 
-    def __init__(self, spec: WorkloadSpec, expected_new_keys: int) -> None:
-        self.spec = spec
-        self.count = spec.recordcount
-        dist = spec.requestdistribution
+    * uniform, hotspot, sequential: over the loaded range ``[insertstart, insertstart + insertcount)``;
+    * zipfian: YCSB's scrambled zipfian over the loaded range plus ``2 * operationcount * insertproportion``
+      expected inserts; a key above ``counter.last()`` (not inserted or not acknowledged yet) is redrawn;
+    * latest: :class:`SkewedLatest` below ``counter.last()``;
+    * exponential: ``counter.last()`` minus an exponential draw (``exponential.percentile`` of operations on
+      the newest ``exponential.frac`` of ``recordcount``), redrawn while negative.
+
+    A batch holds the draws; when the key depends on inserts acknowledged since (``dynamic``), the runner
+    asks :meth:`key` at the moment of the operation, so an insert is visible to the very next operation.
+    """
+
+    def __init__(self, spec: WorkloadSpec, counter: InsertCounter, rng: np.random.Generator,
+                 worker: int = 0, workers: int = 1) -> None:
+        self.spec, self.counter, self.rng = spec, counter, rng
+        self.namer = KeyNamer(spec)
+        self.name = lru_cache(maxsize=1 << 16)(self.namer.name)
+        self.lo, self.count = spec.insertstart, max(1, spec.loaded_count())
+        self.dist = dist = spec.requestdistribution
+        inserts = spec.insertproportion > 0
+        self.dynamic = dist in ("latest", "exponential") or (dist == "zipfian" and inserts)
         if dist == "zipfian":
-            space = max(1, spec.recordcount + expected_new_keys)
+            expected_new = int(spec.operationcount * spec.insertproportion * 2.0)
+            self.space = spec.loaded_count() + expected_new + 1
             if spec.zipfianconstant == 0.99:
-                self.zipf = Zipfian(ZIPF_ITEM_COUNT, 0.99, ZIPF_ZETAN_099)
-            else:
+                self.zipf = Zipfian(ZIPF_ITEM_COUNT + 1, 0.99, ZIPF_ZETAN_099)
+            else:  # not a YCSB property: 10^7 items instead of 10^10 keeps the set-up short
                 self.zipf = Zipfian(ZIPF_ITEM_COUNT // 1000, spec.zipfianconstant)
-            self.space = space
         elif dist == "latest":
-            self.zipf = Zipfian(max(1, spec.recordcount), spec.zipfianconstant)
+            self.latest = SkewedLatest(counter.last(), spec.zipfianconstant)
+        elif dist == "exponential":
+            gamma = -np.log(1.0 - spec.exponential_percentile / 100.0) / (spec.recordcount * spec.exponential_frac)
+            self.gamma = float(gamma)
+        elif dist == "sequential":
+            self.position, self.step = worker, workers  # the shared counter's sequence, interleaved
+        self.keys: list[int] = []
+        self.draws: list[float] = []
+        self.spare: list[int] = []
 
-    def sample(self, rng: np.random.Generator, size: int, latest: int) -> np.ndarray:
-        """``latest`` is the highest key number known to be inserted."""
-        spec, n = self.spec, max(1, self.count)
-        dist = spec.requestdistribution
+    def _scrambled(self, size: int) -> np.ndarray:
+        return self.lo + fnvhash64(self.zipf.sample(self.rng, size)) % self.space
+
+    def batch(self, size: int) -> tuple[np.ndarray, list[str] | None]:
+        """Key numbers for ``size`` operations and their names (None when :meth:`key` decides per op)."""
+        spec, rng, lo, n = self.spec, self.rng, self.lo, self.count
+        dist = self.dist
         if dist == "uniform":
-            keys = rng.integers(0, n, size)
+            keys = lo + rng.integers(0, n, size)
         elif dist == "zipfian":
-            keys = fnvhash64(self.zipf.sample(rng, size)) % self.space
-            # YCSB retries keys not inserted yet; fold them back into the loaded range instead
-            keys = np.where(keys > latest, keys % n, keys)
-        elif dist == "latest":
-            self.zipf.grow(latest + 1)
-            keys = latest - self.zipf.sample(rng, size)
-        else:  # hotspot
+            keys = self._scrambled(size)
+            if not self.dynamic:  # nothing is inserted: the limit is fixed, redraw now
+                limit = self.counter.last()
+                bad = keys > limit
+                while bad.any():
+                    keys[bad] = self._scrambled(int(bad.sum()))
+                    bad = keys > limit
+        elif dist == "hotspot":
             hot = int(n * spec.hotspotdatafraction)
             cold = n - hot
             is_hot = rng.random(size) < spec.hotspotopnfraction
             hot_keys = rng.integers(0, max(hot, 1), size)
             cold_keys = hot + rng.integers(0, max(cold, 1), size)
-            keys = np.where(is_hot | (cold == 0), hot_keys, cold_keys)
-        return np.clip(keys, 0, None).astype(np.int64)
+            keys = lo + np.where(is_hot | (cold == 0), hot_keys, cold_keys)
+        elif dist == "sequential":
+            keys = lo + (self.position + self.step * np.arange(size, dtype=np.int64)) % n
+            self.position += self.step * size
+        else:  # latest, exponential: uniform draws, turned into keys when the operation runs
+            self.draws = rng.random(size).tolist()
+            return np.zeros(size, dtype=np.int64), None
+        keys = keys.astype(np.int64)
+        if self.dynamic:
+            self.keys = keys.tolist()
+            return keys, None
+        return keys, self.namer.names(keys)
+
+    def key(self, i: int) -> str:
+        """The key of operation ``i`` of the batch, chosen now (dynamic distributions only)."""
+        last = self.counter.last()
+        if self.dist == "latest":
+            return self.name(last - self.latest.offset(self.draws[i], last))
+        if self.dist == "exponential":
+            keynum = last - int(-np.log(self.draws[i]) / self.gamma)
+            while keynum < 0:
+                keynum = last - int(-np.log(self.rng.random()) / self.gamma)
+            return self.name(keynum)
+        keynum = self.keys[i]  # zipfian: redraw a key not acknowledged yet, as YCSB
+        while keynum > last:
+            if not self.spare:
+                self.spare = self._scrambled(256).tolist()
+            keynum = self.spare.pop()
+        return self.name(keynum)
 
 
 class KeyNamer:
@@ -139,7 +312,8 @@ class KeyNamer:
         return [prefix + str(n).zfill(pad) for n in nums.tolist()]
 
     def name(self, keynum: int) -> str:
-        return self.names(np.array([keynum], dtype=np.int64))[0]
+        num = fnvhash64_one(keynum) if self.hashed else keynum
+        return self.prefix + (str(num).zfill(self.padding) if self.padding > 1 else str(num))
 
 
 class ValueFactory:
@@ -211,52 +385,59 @@ class ValueFactory:
 @dataclass
 class OpBatch:
     ops: np.ndarray        # indexes into OPERATIONS
-    keynums: np.ndarray    # key number for read/update/scan/delete/rmw; ignored for insert
+    keynums: np.ndarray    # key number for read/update/scan/delete/rmw (0 when chosen per op); not insert
     scanlens: np.ndarray
+    #: key names of ``keynums``; None when the key is chosen when the operation runs (:meth:`OperationStream.key`)
+    names: list[str] | None = None
 
 
 class OperationStream:
-    """One worker's run-phase operations, in batches; deterministic from (seed, worker)."""
+    """One worker's run-phase operations, in batches; deterministic from (seed, worker).
 
-    def __init__(self, spec: WorkloadSpec, seed: int, worker: int, workers: int) -> None:
+    ``counter`` is the phase's shared :class:`AcknowledgedCounter` (a private one when not given).
+    """
+
+    def __init__(self, spec: WorkloadSpec, seed: int, worker: int, workers: int,
+                 counter: InsertCounter | None = None) -> None:
         self.spec = spec
         self.rng = np.random.default_rng([seed, 0x0B5, worker])
         props = spec.proportions()
         weights = np.array([props[op] for op in OPERATIONS], dtype=np.float64)
         self.cdf = np.cumsum(weights / weights.sum()) if weights.sum() > 0 else np.ones(len(OPERATIONS))
-        expected_new = int(spec.operationcount * spec.insertproportion * 2.0)
-        self.chooser = KeyChooser(spec, expected_new)
+        self.counter = counter if counter is not None else AcknowledgedCounter(spec.recordcount)
+        self.chooser = KeyChooser(spec, self.counter, self.rng, worker, workers)
+        self.dynamic = self.chooser.dynamic
+        self.key = self.chooser.key
         self.worker, self.workers = worker, workers
-        self.inserted = 0  # inserts by this worker so far
         if spec.scanlengthdistribution == "zipfian":
             self.scanzipf = Zipfian(spec.maxscanlength - spec.minscanlength + 1, spec.zipfianconstant)
 
     def next_insert_keynum(self) -> int:
-        """Run-phase inserts: worker w takes recordcount + w, + workers, ... (no two workers collide)."""
-        keynum = self.spec.recordcount + self.worker + self.inserted * self.workers
-        self.inserted += 1
-        return keynum
+        """The key number of a run-phase insert (YCSB: the shared counter, from recordcount up)."""
+        return self.counter.next()
 
-    def latest(self) -> int:
-        """Highest key number inserted (estimated across workers from this worker's own inserts)."""
-        return max(0, self.spec.recordcount - 1 + self.inserted * self.workers)
+    def acknowledge(self, keynum: int) -> None:
+        """The insert of ``keynum`` returned (YCSB acknowledges failed inserts too)."""
+        self.counter.acknowledge(keynum)
 
     def batch(self, size: int) -> OpBatch:
         ops = np.searchsorted(self.cdf, self.rng.random(size), side="right").clip(0, len(OPERATIONS) - 1)
-        keynums = self.chooser.sample(self.rng, size, self.latest())
+        keynums, names = self.chooser.batch(size)
         spec = self.spec
         if spec.scanlengthdistribution == "uniform":
             scanlens = self.rng.integers(spec.minscanlength, spec.maxscanlength + 1, size)
         else:
             scanlens = spec.minscanlength + self.scanzipf.sample(self.rng, size)
-        return OpBatch(ops, keynums, scanlens)
+        return OpBatch(ops, keynums, scanlens, names)
 
     def query_group(self) -> int:
         return int(self.rng.integers(0, self.spec.querygroups))
 
 
-def load_range(recordcount: int, worker: int, workers: int) -> range:
-    """The key numbers worker ``worker`` inserts in the load phase (contiguous slices, as YCSB's insertstart)."""
-    per, extra = divmod(recordcount, workers)
-    start = worker * per + min(worker, extra)
+def load_range(spec: WorkloadSpec, worker: int, workers: int) -> range:
+    """The key numbers worker ``worker`` inserts in the load phase: its contiguous slice of
+    ``[insertstart, insertstart + insertcount)`` (YCSB's load inserts exactly those, whatever the clients)."""
+    total = spec.loaded_count()
+    per, extra = divmod(total, workers)
+    start = spec.insertstart + worker * per + min(worker, extra)
     return range(start, start + per + (1 if worker < extra else 0))

@@ -1,8 +1,10 @@
 """Workload specification: YCSB CoreWorkload property names, validated.
 
 A workload is a YAML file in this folder (``workloads/a.yaml`` ...) or a YCSB ``.properties`` file
-(``storagebench run -P workloads/workloada -p recordcount=5000``).  Unknown properties are errors, except
-YCSB properties that do not change what is measured here (listed in :data:`YCSB_IGNORED`).
+(``storagebench run -P workloads/workloada -p recordcount=5000``).  Every property, from a file or ``-p``,
+is honoured, or accepted with a one-line note that it does not apply here (:data:`YCSB_NOTED`; the notes
+travel in ``WorkloadSpec.not_applied`` into the result files), or refused with what to do instead
+(:data:`YCSB_REFUSED`).  Unknown properties are errors: nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -17,13 +19,52 @@ from storagebench.errors import UsageError
 
 WORKLOAD_DIR = Path(__file__).parent
 
-#: YCSB properties accepted in .properties files that do not change what storagebench measures
-YCSB_IGNORED = frozenset({
-    "workload", "db", "exporter", "exportfile", "measurementtype", "measurement.interval",
-    "status.interval", "hdrhistogram.percentiles", "hdrhistogram.fileoutput", "histogram.buckets",
-    "timeseries.granularity", "dataintegrity", "table", "core_workload_insertion_retry_limit",
-    "core_workload_insertion_retry_interval", "fieldlengthdistribution",
-})
+#: YCSB properties accepted although they change nothing here, each with the one line a run prints
+YCSB_NOTED: dict[str, str] = {
+    "workload": "storagebench implements CoreWorkload's semantics itself",
+    "db": "stores are chosen with --stores",
+    "exporter": "results are JSON result files and report.html",
+    "exportfile": "results are JSON result files and report.html",
+    "measurementtype": "latencies always go into HdrHistograms, kept whole in the result files",
+    "measurement.interval": "latency is measured per operation; with a target, intended-start latency too",
+    "measurement.trackjvm": "no JVM runs here",
+    "measurement.histogram.verbose": "the full histograms are in the result files",
+    "measurement.raw.output_file": "raw latencies are not written; the histograms keep 3 significant digits",
+    "measurement.raw.no_summary": "raw latencies are not written; the histograms keep 3 significant digits",
+    "hdrhistogram.percentiles": "result files report p50/p90/p95/p99/p99.9/p99.99 and keep the histograms",
+    "hdrhistogram.fileoutput": "the encoded histograms are in the result files",
+    "hdrhistogram.output.path": "the encoded histograms are in the result files",
+    "histogram.buckets": "HdrHistograms need no buckets",
+    "timeseries.granularity": "the throughput series is per second",
+    "status": "progress is shown live on the console",
+    "status.interval": "progress is shown live on the console",
+    "label": "progress lines are labelled store / workload / phase",
+    "table": "every run uses its own namespace, dropped at the end",
+    "dataintegrity": "every read and scan is verified anyway",
+    "readallfieldsbyname": "adapters return every field either way",
+    "reportlatencyforeacherror": "latencies are kept per status for every operation",
+    "latencytrackederrors": "latencies are kept per status for every operation",
+    "core_workload_insertion_keep_going_on_error": "a failed load insert is counted and the load goes on "
+                                                   "(a worker stops after 200 consecutive failures)",
+    "maxscanrate": "a CloudBigtable2Client setting",
+    "scanoptimelimit": "a CloudBigtable2Client setting",
+    "discardscannedrecord": "a CloudBigtable2Client setting",
+    "columnfamily": "a binding setting; store options go under options.<store> in the config file",
+    "dotransactions": "storagebench always runs the load phase, then the run phase",
+}
+#: YCSB property prefixes accepted with a note
+YCSB_NOTED_PREFIXES: dict[str, str] = {"htrace.": "tracing is not supported"}
+#: YCSB properties refused: what to do instead
+YCSB_REFUSED: dict[str, str] = {
+    "threadcount": "client threads are set with --threads (and --processes)",
+}
+#: YCSB properties whose default is accepted (with a note) but any other value refused
+YCSB_DEFAULT_ONLY: dict[str, tuple[Any, str]] = {
+    "core_workload_insertion_retry_limit": (0, "failed inserts are not retried; each is counted as failed"),
+    "core_workload_insertion_retry_interval": (3, "failed inserts are not retried; each is counted as failed"),
+}
+#: WorkloadSpec fields whose property name has a dot in YCSB
+DOTTED = {"exponential.percentile": "exponential_percentile", "exponential.frac": "exponential_frac"}
 
 Proportion = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -42,15 +83,25 @@ class WorkloadSpec(BaseModel):
     #: batch workloads: how many filter values the filtered read and the aggregate are run for
     batchqueries: int = Field(default=5, ge=0)
     recordcount: int = Field(default=1000, ge=0)
+    #: run-phase operations; 0 = until maxexecutiontime (as YCSB)
     operationcount: int = Field(default=1000, ge=0)
+    #: the load phase inserts key numbers [insertstart, insertstart + insertcount): split a load across
+    #: clients as YCSB's workload_template describes (insertcount defaults to recordcount - insertstart)
+    insertstart: int = Field(default=0, ge=0)
+    insertcount: int | None = Field(default=None, ge=0)
     #: stop the run phase after this many seconds even if operationcount is not reached (0 = no limit)
     maxexecutiontime: float = Field(default=0.0, ge=0.0)
     #: seconds at the start of the run phase whose operations are executed but not measured
     warmup: float = Field(default=0.0, ge=0.0)
-    #: target operations per second across all workers (0 = as fast as possible)
+    #: target operations per second across all workers, load and run phase (0 = as fast as possible)
     target: float = Field(default=0.0, ge=0.0)
     fieldcount: int = Field(default=10, ge=1, le=1000)
     fieldlength: int = Field(default=100, ge=1, le=1_000_000)
+    #: YCSB's field length distribution: constant (fieldlength), uniform or zipfian over
+    #: [minfieldlength, fieldlength], or histogram (the file fieldlengthhistogram names)
+    fieldlengthdistribution: Literal["constant", "uniform", "zipfian", "histogram"] = "constant"
+    minfieldlength: int = Field(default=1, ge=1)
+    fieldlengthhistogram: str = "hist.txt"
     fieldnameprefix: str = Field(default="field", pattern=r"^[a-z][a-z0-9_]*$")
     keyprefix: str = Field(default="user", pattern=r"^[A-Za-z0-9_]*$")
     zeropadding: int = Field(default=1, ge=1, le=40)
@@ -69,7 +120,10 @@ class WorkloadSpec(BaseModel):
     graphdegree: int = Field(default=3, ge=1, le=50)
     #: the field holding a record's links (default: the last field)
     graphfield: str | None = None
-    requestdistribution: Literal["uniform", "zipfian", "latest", "hotspot"] = "uniform"
+    requestdistribution: Literal["uniform", "zipfian", "latest", "hotspot", "exponential", "sequential"] = "uniform"
+    #: exponential: this percentage of operations ask for the newest exponential_frac of recordcount
+    exponential_percentile: float = Field(default=95.0, gt=0.0, lt=100.0)
+    exponential_frac: float = Field(default=0.8571428571, gt=0.0)
     zipfianconstant: float = Field(default=0.99, gt=0.0, lt=1.0)
     hotspotdatafraction: float = Field(default=0.2, ge=0.0, le=1.0)
     hotspotopnfraction: float = Field(default=0.8, ge=0.0, le=1.0)
@@ -84,12 +138,20 @@ class WorkloadSpec(BaseModel):
     queryaggregate: Literal["count", "sum"] = "sum"
     #: rows per insert call in the load phase (1 = per-operation inserts, as YCSB; >1 = batch interface)
     loadbatchsize: int = Field(default=1, ge=1)
+    #: YCSB properties given that do not apply here, and why (filled in when the workload is read)
+    not_applied: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> WorkloadSpec:
         if self.minscanlength > self.maxscanlength:
             raise ValueError("minscanlength must not exceed maxscanlength")
-        if self.operationcount and sum(self.proportions().values()) <= 0:
+        if self.fieldlengthdistribution in ("uniform", "zipfian") and self.minfieldlength > self.fieldlength:
+            raise ValueError("minfieldlength must not exceed fieldlength")
+        if self.insertstart + self.loaded_count() > self.recordcount:
+            raise ValueError("insertstart + insertcount must not exceed recordcount (as YCSB requires)")
+        if self.kind == "ycsb" and self.operationcount == 0 and self.maxexecutiontime <= 0:
+            raise ValueError("operationcount=0 runs until maxexecutiontime: set maxexecutiontime (seconds)")
+        if (self.operationcount or self.maxexecutiontime) and sum(self.proportions().values()) <= 0:
             raise ValueError("at least one operation proportion must be > 0")
         fields = self.field_names()
         if self.queryproportion > 0 or self.kind == "batch":
@@ -121,6 +183,10 @@ class WorkloadSpec(BaseModel):
             ops |= {"read", "update"}
         ops.discard("read_modify_write")
         return sorted(ops | {"insert"})
+
+    def loaded_count(self) -> int:
+        """How many records the load phase inserts (YCSB's insertcount)."""
+        return self.recordcount - self.insertstart if self.insertcount is None else self.insertcount
 
     def links_field(self) -> str:
         return self.graphfield or self.field_names()[-1]
@@ -166,12 +232,45 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def apply_ycsb_names(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """YCSB property names to WorkloadSpec fields: noted ones set aside (with why), refused ones an error.
+
+    The same for every source: a ``.properties`` file, a YAML workload, ``-p`` and the config file.
+    """
+    out: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    for key, value in data.items():
+        if key == "not_applied":
+            raise UsageError(f"invalid workload {origin}: not_applied is set by storagebench, not a property")
+        if key in YCSB_REFUSED:
+            raise UsageError(f"invalid workload {origin}: {key} is not a workload property here: "
+                             f"{YCSB_REFUSED[key]}")
+        if key in YCSB_DEFAULT_ONLY:
+            default, why = YCSB_DEFAULT_ONLY[key]
+            if value != default:
+                raise UsageError(f"invalid workload {origin}: {key}={value} is not supported: {why}")
+            notes[key] = why
+            continue
+        noted = YCSB_NOTED.get(key) or next(
+            (why for prefix, why in YCSB_NOTED_PREFIXES.items() if key.startswith(prefix)), None)
+        if noted:
+            notes[key] = noted
+            continue
+        out[DOTTED.get(key, key)] = value
+    if notes:
+        out["not_applied"] = notes
+    return out
+
+
 def build(data: dict[str, Any], origin: str) -> WorkloadSpec:
+    data = apply_ycsb_names(data, origin)
     try:
         return WorkloadSpec.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'workload'}: {err['msg']}" for err in exc.errors())
+            f"{'.'.join(str(p) for p in err['loc']) or 'workload'}: "
+            + ("unknown property (neither YCSB's CoreWorkload/Client nor storagebench's)"
+               if err["type"] == "extra_forbidden" else err["msg"]) for err in exc.errors())
         raise UsageError(f"invalid workload {origin}: {problems}") from None
 
 
@@ -194,8 +293,6 @@ def load_file(path: Path, overrides: dict[str, Any] | None = None) -> WorkloadSp
             data = parse_properties(text)
         except UsageError as exc:
             raise UsageError(f"workload {path}: {exc}") from None
-        for key in YCSB_IGNORED & data.keys():
-            data.pop(key)
         data.setdefault("name", _ycsb_name(path.stem))
     data.update(overrides or {})
     return build(data, str(path))
