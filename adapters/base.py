@@ -28,7 +28,7 @@ import contextlib
 import dataclasses
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -334,6 +334,22 @@ def filter_table(table: pa.Table, field: str, equals: str) -> pa.Table:
     import pyarrow.compute as pc
 
     return table.filter(pc.equal(table[field], equals))
+
+
+def settled_size(read: Callable[[], int | None], timeout_s: float = 20.0, interval_s: float = 1.0) -> int | None:
+    """For engines whose size metrics refresh periodically (heartbeats, metrics periods): read until two
+    readings a second apart agree on a non-zero size, or the time is up (then the last reading)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    last = read()
+    while time.monotonic() < deadline:
+        time.sleep(interval_s)
+        current = read()
+        if current and current == last:
+            return current
+        last = current
+    return last
 
 
 def require_found(found: bool, namespace: str, key: str) -> None:

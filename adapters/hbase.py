@@ -48,6 +48,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    settled_size,
 )
 
 from storagebench.errors import AdapterError, NotFound, Unavailable
@@ -148,6 +149,26 @@ class HBaseAdapter(Adapter):
         with self.translate_errors():
             if name.encode() in self.connection.tables():
                 self.connection.delete_table(name, disable=True)
+
+    def footprint(self, namespace: str) -> int | None:
+        """The region server's own table size (store files + memstore), from its JMX metrics on the info
+        port; they refresh every few seconds, so it is read until it settles.  None without ``info_url``."""
+        o = self.options
+        if o.info_url is None:
+            return None
+        metric = f"Namespace_default_table_{self._table_name(namespace)}_metric_tableSize"
+        query = "Hadoop:service=HBase,name=RegionServer,sub=Tables"
+
+        def read() -> int | None:
+            try:
+                with urllib.request.urlopen(f"{o.info_url}/jmx?qry={query}", timeout=o.timeout_ms / 1000) as reply:
+                    beans = json.loads(reply.read())["beans"]
+            except (OSError, ValueError, KeyError) as exc:
+                raise Unavailable(f"hbase: cannot read table metrics from {o.info_url}: {exc}") from exc
+            sizes = [int(bean[metric]) for bean in beans if metric in bean]
+            return sum(sizes) if sizes else None
+
+        return settled_size(read)
 
     def server_info(self) -> ServerInfo:
         o = self.options

@@ -108,6 +108,10 @@ class _Driver(ABC):
     @abstractmethod
     def exists(self, path: str) -> bool: ...
 
+    @abstractmethod
+    def du(self, path: str) -> int:
+        """Bytes of the files under ``path`` (the NameNode's content summary, before replication)."""
+
     def close(self) -> None:  # noqa: B027 - optional
         pass
 
@@ -138,6 +142,9 @@ class _WebHdfs(_Driver):
 
     def exists(self, path: str) -> bool:
         return self.client.status(path, strict=False) is not None
+
+    def du(self, path: str) -> int:
+        return int(self.client.content(path)["length"])
 
     def close(self) -> None:
         session = getattr(self.client, "_session", None)  # HdfsCLI keeps one requests.Session
@@ -175,6 +182,9 @@ class _Native(_Driver):
         except FileNotFoundError:
             return False
         return True
+
+    def du(self, path: str) -> int:
+        return int(self.client.get_content_summary(path).length)
 
 
 class HDFSAdapter(Adapter):
@@ -223,6 +233,11 @@ class HDFSAdapter(Adapter):
     def drop(self, namespace: str) -> None:
         with self.translate_errors():
             self.fs.delete(self._dir(namespace), recursive=True)
+
+    def footprint(self, namespace: str) -> int | None:
+        """The NameNode's content summary of the namespace's directory (file lengths, one replica)."""
+        with self.translate_errors():
+            return self.fs.du(self._dir(namespace))
 
     def server_info(self) -> ServerInfo:
         import urllib.request

@@ -54,6 +54,7 @@ from storagebench.adapters.base import (
     Support,
     check_namespace,
     require_found,
+    settled_size,
 )
 
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
@@ -238,6 +239,16 @@ class KuduAdapter(Adapter):
                 except Exception as exc:  # dropped concurrently by another worker: fine
                     if not _status(exc, "isNotFound"):
                         raise
+
+    def footprint(self, namespace: str) -> int | None:
+        """The table's on-disk size as the master reports it (KuduTable.getTableStatistics: tablet data
+        and WAL, refreshed on tablet-server heartbeats: read until it settles)."""
+        def read() -> int:
+            with self.translate_errors():
+                self._ready()
+                return int(self.client.openTable(check_namespace(namespace)).getTableStatistics().getOnDiskSize())
+
+        return settled_size(read)
 
     def server_info(self) -> ServerInfo:
         details = {"masters": self.options.master_addresses}

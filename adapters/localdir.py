@@ -72,6 +72,11 @@ class LocalDirAdapter(Adapter):
         with self.translate_errors():
             shutil.rmtree(self._dir(check_namespace(namespace)), ignore_errors=True)
 
+    def footprint(self, namespace: str) -> int | None:
+        """Bytes of the namespace's files (as the file system reports their lengths)."""
+        with self.translate_errors():
+            return sum(p.stat().st_size for p in self._dir(check_namespace(namespace)).rglob("*") if p.is_file())
+
     def server_info(self) -> ServerInfo:
         return ServerInfo("local directory", __version__, {"root": str(self.options.root)})
 

@@ -175,6 +175,18 @@ class MongoAdapter(Adapter):
 
         return {"pymongo": pymongo.version}
 
+    def footprint(self, namespace: str) -> int | None:
+        """collStats: storage of the collection plus its indexes (what the server reports)."""
+        if self.db is None:
+            raise Unavailable("mongodb: not connected (call connect() first)")
+        with self.translate_errors():
+            stats = self.db.command("collStats", check_namespace(namespace))
+        if "totalSize" in stats:
+            return int(stats["totalSize"])
+        if "storageSize" in stats:
+            return int(stats["storageSize"]) + int(stats.get("totalIndexSize", 0))
+        return int(stats["size"]) if "size" in stats else None
+
     # -- per operation -----------------------------------------------------------------------------
     def _collection(self, namespace: str) -> Any:
         if self.db is None:

@@ -140,6 +140,12 @@ class PostgresAdapter(Adapter):
         self._forget(namespace)
         self._run(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(namespace)))
 
+    def footprint(self, namespace: str) -> int | None:
+        """pg_total_relation_size: the table, its TOAST and its indexes."""
+        row = self._run("SELECT pg_total_relation_size(%s::regclass)", [f'"{check_namespace(namespace)}"'],
+                        fetch="one")
+        return int(row[0]) if row and row[0] is not None else None
+
     def server_info(self) -> ServerInfo:
         row = self._run("SHOW server_version", fetch="one")
         version, _, build = str(row[0]).partition(" ")

@@ -175,6 +175,14 @@ class S3Adapter(Adapter):
         except NotFound:
             return  # no such bucket: nothing to drop
 
+    def footprint(self, namespace: str) -> int | None:
+        """Sum of the object sizes in the namespace's bucket (ListObjectsV2)."""
+        total = 0
+        with self.translate_errors():
+            for page in self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket_name(namespace)):
+                total += sum(int(item["Size"]) for item in page.get("Contents", []))
+        return total
+
     def server_info(self) -> ServerInfo:
         with self.translate_errors():
             reply = self._client().list_buckets()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from storagebench.adapters._sql import EmbeddedSQLAdapter
-from storagebench.adapters.base import AdapterOptions, Capabilities, ServerInfo, Support
+from storagebench.adapters.base import AdapterOptions, Capabilities, ServerInfo, Support, check_namespace
 
 from storagebench.errors import AdapterError, AlreadyExists, Unavailable
 from storagebench.services.base import storagebench_home
@@ -54,6 +54,12 @@ class SQLiteAdapter(EmbeddedSQLAdapter):
     def _table_exists(self, namespace: str) -> bool:
         return bool(self._execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
                                   [namespace]).fetchone())
+
+    def footprint(self, namespace: str) -> int | None:
+        """Pages of the table and its indexes, from SQLite's dbstat virtual table."""
+        sql = "SELECT SUM(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = ?)"
+        row = self._execute(sql, [check_namespace(namespace)]).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
 
     def server_info(self) -> ServerInfo:
         return ServerInfo("SQLite", sqlite3.sqlite_version, {"file": str(self.options.path)})
