@@ -18,12 +18,22 @@ import pytest
 from storagebench.adapters.base import Adapter, Capabilities, Query, QueryResult, Record, ServerInfo
 from storagebench.workloads.generators import (
     AcknowledgedCounter,
+    FieldLengths,
     KeyChooser,
     KeyNamer,
     OperationStream,
+    ValueFactory,
     Zipfian,
 )
-from storagebench.workloads.spec import WorkloadSpec, resolve
+from storagebench.workloads.spec import (
+    DOTTED,
+    YCSB_NOTED,
+    WorkloadSpec,
+    load_file,
+    parse_overrides,
+    parse_properties,
+    resolve,
+)
 
 from storagebench import runner
 from storagebench.cli import main
@@ -431,3 +441,149 @@ def test_d_never_reads_a_key_not_inserted_yet(tmp_path: Path, threads: int, proc
     counts = run["operations"]["read"]["status_counts"]
     assert counts.get("NOT_FOUND", 0) == 0 and counts["OK"] > 3000
     assert run["operations"]["insert"]["status_counts"]["OK"] > 100
+
+
+# --- every YCSB property honoured, noted or refused -----------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ycsb"
+
+
+def _honoured(spec: WorkloadSpec, props: dict[str, Any]) -> None:
+    """Each property is either in the spec with the file's value, or noted as not applying."""
+    for key, value in props.items():
+        if key in spec.not_applied:
+            continue
+        field = DOTTED.get(key, key)
+        assert field in WorkloadSpec.model_fields, f"{key} silently dropped"
+        assert getattr(spec, field) == value, key
+
+
+@pytest.mark.parametrize("letter", "abcdef")
+def test_ycsb_workload_files_are_honoured(letter: str) -> None:
+    path = FIXTURES / f"workload{letter}"
+    spec = load_file(path)
+    _honoured(spec, parse_properties(path.read_text()))
+    assert set(spec.not_applied) == {"workload"}
+    assert spec.name == letter
+
+
+def test_ycsb_workload_files_run_on_a_real_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = [arg for letter in "abcdef" for arg in ("-P", str(FIXTURES / f"workload{letter}"))]
+    assert main(["run", "--results-dir", str(tmp_path / "results"), "--run-id", "ycsb", "--no-report",
+                 "--stores", "sqlite", *files, "-p", "recordcount=100", "-p", "operationcount=200"]) == 0
+    results = load_results(tmp_path / "results" / "ycsb")
+    assert {(r["workload"], r["phase"]) for r in results} == {(w, p) for w in "abcdef" for p in ("load", "run")}
+    for r in results:
+        assert r["status"] == "ok", r
+        assert r["config"]["workload"]["not_applied"] == {"workload": YCSB_NOTED["workload"]}
+    assert "note: property workload does not apply here" in capsys.readouterr().err
+
+
+def test_template_properties_honoured_or_noted_identically_from_p_and_P() -> None:
+    path = FIXTURES / "workload_template"
+    props = parse_properties(path.read_text())
+    from_file = load_file(path)
+    _honoured(from_file, props)
+    assert set(from_file.not_applied) == {"workload", "maxscanrate", "scanoptimelimit", "discardscannedrecord",
+                                          "table", "measurementtype", "histogram.buckets",
+                                          "timeseries.granularity"}
+    from_p = resolve("c", parse_overrides([line for line in path.read_text().splitlines()
+                                           if line and not line.startswith("#")]))
+    assert from_p.not_applied == from_file.not_applied
+    assert from_p.model_dump(exclude={"name", "description"}) == from_file.model_dump(exclude={"name", "description"})
+
+
+@pytest.mark.parametrize(("prop", "message"), [
+    ("threadcount=8", "threadcount is not a workload property here: client threads are set with --threads"),
+    ("core_workload_insertion_retry_limit=3", "failed inserts are not retried"),
+    ("operationcount=0", "operationcount=0 runs until maxexecutiontime"),
+    ("fieldlengthdistribution=histogram", "cannot read fieldlengthhistogram hist.txt"),
+    ("requestdistribution=pareto", "requestdistribution"),
+    ("readproportio=0.5", "readproportio: unknown property"),
+])
+def test_refused_properties_say_why(tmp_path: Path, capsys: pytest.CaptureFixture[str], prop: str,
+                                    message: str) -> None:
+    for args in (["-p", prop, "--workloads", "c"], ["-P", str(_props_file(tmp_path, prop))]):
+        assert main(["run", "--results-dir", str(tmp_path / "results"), "--stores", "null", *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "results").exists()
+
+
+def _props_file(tmp_path: Path, line: str) -> Path:
+    path = tmp_path / "workloadx"
+    path.write_text(f"recordcount=100\noperationcount=100\n{line}\n")
+    return path
+
+
+# --- fieldlengthdistribution ----------------------------------------------------------------------
+
+def test_field_lengths_follow_ycsbs_distributions(tmp_path: Path) -> None:
+    u = np.random.default_rng(9).random(50_000)
+    uniform = FieldLengths(resolve("c", {"fieldlengthdistribution": "uniform", "minfieldlength": 10,
+                                         "fieldlength": 60}))
+    ours = np.array([uniform.length(x) for x in u])
+    rnd = random.Random(9)
+    assert ours.min() == 10 and ours.max() == 60
+    assert homogeneity_z(ours, np.array([rnd.randint(10, 60) for _ in u]), np.arange(10, 62)) < DIFFERENT
+    zipf = FieldLengths(resolve("c", {"fieldlengthdistribution": "zipfian", "minfieldlength": 10,
+                                      "fieldlength": 60}))
+    ours = np.array([zipf.length(x) for x in u])
+    port = PortZipfian(10, 60, rnd)
+    assert homogeneity_z(ours, np.array([port.next() for _ in u]), np.arange(10, 62)) < DIFFERENT
+    hist_file = tmp_path / "hist.txt"
+    hist_file.write_text("BlockSize\t8\n0\t10\n1\t30\n2\t60\n3\t0\n")
+    hist = FieldLengths(resolve("c", {"fieldlengthdistribution": "histogram",
+                                      "fieldlengthhistogram": str(hist_file)}))
+    ours = np.array([hist.length(x) for x in u])
+
+    def port_histogram() -> int:  # HistogramGenerator.nextValue
+        number, buckets = rnd.randrange(100), [10, 30, 60, 0]
+        for i in range(len(buckets) - 1):
+            number -= buckets[i]
+            if number <= 0:
+                return (i + 1) * 8
+        return (len(buckets) - 1) * 8
+
+    assert homogeneity_z(ours, np.array([port_histogram() for _ in u]), np.arange(0, 40)) < DIFFERENT
+
+
+def test_values_have_the_drawn_lengths_and_verify_on_a_real_store(tmp_path: Path) -> None:
+    props = ["-p", "fieldlengthdistribution=uniform", "-p", "minfieldlength=5", "-p", "fieldlength=300"]
+    s = resolve("a", {"fieldlengthdistribution": "uniform", "minfieldlength": 5, "fieldlength": 300})
+    values = ValueFactory(s, 1)
+    lengths = [len(values.value(f"user{i}", "field0")) for i in range(5000)]
+    assert min(lengths) < 20 and max(lengths) > 280 and abs(np.mean(lengths) - 152.5) < 5
+    run = _run(tmp_path, "len", "--workloads", "a", "-p", "recordcount=100", "-p", "operationcount=300", *props)
+    assert run["run"]["status"] == "ok" and run["load"]["status"] == "ok"
+    assert run["run"]["operations"]["read"]["status_counts"] == {"OK": run["run"]["operations"]["read"]
+                                                                 ["latency"]["count"]}
+
+
+# --- insertstart/insertcount, operationcount=0, target on the load ---------------------------------
+
+def test_insertstart_insertcount_load_exactly_their_slice(recording: type[Recording]) -> None:
+    """YCSB's split load: this client inserts [insertstart, insertstart + insertcount) only, and chooses
+    uniform keys among them."""
+    s = resolve("c", {"recordcount": 300, "insertstart": 100, "insertcount": 150, "operationcount": 2000,
+                      "requestdistribution": "uniform"})
+    record_run(s, threads=3)
+    assert {recording.numbers[k] for k in recording.present} == set(range(100, 250))
+    keys = np.array(recording.reads)[:, 0]
+    assert keys.min() == 100 and keys.max() == 249 and recording.missing == 0
+
+
+def test_operationcount_zero_runs_until_maxexecutiontime() -> None:
+    s = resolve("c", {"recordcount": 100, "operationcount": 0, "maxexecutiontime": 0.5})
+    outcome = run_phase(PhasePlan("null", {}, s, "run", "sbench_t", 1))
+    ops = sum(h.get_total_count() for h in outcome.merged["histograms"].values())
+    assert ops > 1000 and 0.4 < outcome.measured_seconds < 1.5
+
+
+def test_target_throttles_the_load_phase_too() -> None:
+    s = resolve("c", {"recordcount": 100, "target": 250})
+    outcome = run_phase(PhasePlan("null", {}, s, "load", "sbench_t", 1, threads=2))
+    inserts = outcome.merged["histograms"]["insert|OK"].get_total_count()
+    assert inserts == 100
+    assert outcome.measured_seconds > 0.35  # 100 inserts at 250/s: 0.4 s (unthrottled: milliseconds)
+    assert outcome.merged["intended"]["insert|OK"].get_total_count() == 100

@@ -16,11 +16,13 @@ value that must be there.  Generators produce NumPy batches: the runner's hot lo
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -298,6 +300,80 @@ class KeyChooser:
         return self.name(keynum)
 
 
+class FieldLengths:
+    """YCSB's field length generator (``fieldlengthdistribution``), as a map from a uniform draw.
+
+    * constant: ``fieldlength``;
+    * uniform: ``[minfieldlength, fieldlength]``;
+    * zipfian: YCSB's ``ZipfianGenerator(minfieldlength, fieldlength)`` (the shortest lengths most common);
+    * histogram: YCSB's ``HistogramGenerator`` over the file ``fieldlengthhistogram`` (a ``BlockSize<TAB>n``
+      line, then ``bucket<TAB>count`` lines), with its rule that a draw in bucket i gives (i + 1) blocks; a
+      length of 0 (a one-bucket histogram) becomes 1.
+
+    :meth:`length` turns a uniform draw in [0, 1) into a length: a value generator calls it once per value
+    it writes, with its own random draw (or a hash, when the length must follow from key and field).
+    """
+
+    def __init__(self, spec: WorkloadSpec) -> None:
+        self.dist = spec.fieldlengthdistribution
+        lo, hi = spec.minfieldlength, spec.fieldlength
+        self.lo, self.hi = (hi, hi) if self.dist == "constant" else (lo, hi)
+        if self.dist == "zipfian":
+            self.zipf = Zipfian(hi - lo + 1, 0.99)
+        elif self.dist == "histogram":
+            block, buckets = read_length_histogram(spec.fieldlengthhistogram)
+            self.block, self.cum = block, np.cumsum(buckets)
+            self.area = int(self.cum[-1])
+            self.lo, self.hi = max(1, block), max(1, block * max(1, len(buckets) - 1))
+
+    @property
+    def constant(self) -> bool:
+        return self.dist == "constant"
+
+    @property
+    def longest(self) -> int:
+        return self.hi
+
+    def length(self, u: float) -> int:
+        if self.dist == "constant":
+            return self.hi
+        if self.dist == "uniform":
+            return self.lo + int(u * (self.hi - self.lo + 1))
+        if self.dist == "zipfian":
+            z = self.zipf
+            uz = u * z.zetan
+            if uz < 1.0:
+                return self.lo
+            if uz < 1.0 + 0.5 ** z.theta:
+                return self.lo + 1
+            return self.lo + min(z.items - 1, int(z.items * (z.eta * u - z.eta + 1) ** z.alpha))
+        number = int(u * self.area)  # HistogramGenerator: the first bucket i with number <= cum[i] -> i + 1
+        i = int(np.searchsorted(self.cum[:-1], number, side="left"))
+        blocks = i + 1 if i < len(self.cum) - 1 else len(self.cum) - 1
+        return max(1, blocks * self.block)
+
+
+def read_length_histogram(path: str) -> tuple[int, list[int]]:
+    """(block size, counts per bucket) of a YCSB field length histogram file; ValueError if malformed."""
+    try:
+        lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
+    except OSError as exc:
+        raise ValueError(f"cannot read fieldlengthhistogram {path}: {exc.strerror}") from None
+    if not lines or lines[0].split("\t")[0] != "BlockSize":
+        raise ValueError(f"fieldlengthhistogram {path}: the first line must be BlockSize<TAB>n")
+    try:
+        block = int(lines[0].split("\t")[1])
+        pairs = sorted((int(a), int(b)) for a, b in (ln.split("\t")[:2] for ln in lines[1:]))
+    except (IndexError, ValueError):
+        raise ValueError(f"fieldlengthhistogram {path}: lines must be bucket<TAB>count integers") from None
+    buckets = [count for _, count in pairs]
+    if [b for b, _ in pairs] != list(range(len(pairs))) or block < 1 or sum(buckets) <= 0 \
+            or min(buckets, default=0) < 0:
+        raise ValueError(f"fieldlengthhistogram {path}: needs BlockSize >= 1 and buckets 0, 1, 2, ... "
+                         f"with non-negative counts, not all 0")
+    return block, buckets
+
+
 class KeyNamer:
     def __init__(self, spec: WorkloadSpec) -> None:
         self.prefix = spec.keyprefix
@@ -324,7 +400,8 @@ class ValueFactory:
     def __init__(self, spec: WorkloadSpec, seed: int) -> None:
         rng = np.random.default_rng([seed, 0xDA7A])
         letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", dtype=np.uint8)
-        self.length = spec.fieldlength
+        self.lengths = FieldLengths(spec)
+        self.length = self.lengths.longest
         self.pool = letters[rng.integers(0, len(letters), self.POOL + self.length)].tobytes().decode()
         self.fields = spec.field_names()
         self.query = spec.queryproportion > 0 or spec.kind == "batch"
@@ -363,7 +440,12 @@ class ValueFactory:
             if field == self.sumfield:
                 return str(h % 1000)
         off = h % self.POOL
-        return self.pool[off:off + self.length]
+        if self.lengths.constant:
+            return self.pool[off:off + self.length]
+        # a length drawn per (key, field) from the distribution, so a read can still be checked
+        digest = hashlib.blake2b(f"{key}/{field}".encode(), digest_size=8).digest()
+        u = int.from_bytes(digest, "little") / 18446744073709551616.0
+        return self.pool[off:off + self.lengths.length(u)]
 
     def group_value(self, group: int) -> str:
         return f"g{group:04d}"

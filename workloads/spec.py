@@ -147,6 +147,10 @@ class WorkloadSpec(BaseModel):
             raise ValueError("minscanlength must not exceed maxscanlength")
         if self.fieldlengthdistribution in ("uniform", "zipfian") and self.minfieldlength > self.fieldlength:
             raise ValueError("minfieldlength must not exceed fieldlength")
+        if self.fieldlengthdistribution == "histogram":
+            from storagebench.workloads.generators import read_length_histogram
+
+            read_length_histogram(self.fieldlengthhistogram)
         if self.insertstart + self.loaded_count() > self.recordcount:
             raise ValueError("insertstart + insertcount must not exceed recordcount (as YCSB requires)")
         if self.kind == "ycsb" and self.operationcount == 0 and self.maxexecutiontime <= 0:
