@@ -13,7 +13,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from storagebench.adapters.base import Adapter, Query, QueryResult, Record, check_namespace, require_found
+from storagebench.adapters.base import Adapter, Query, QueryResult, Record, check_namespace, ours, require_found
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -43,6 +43,12 @@ class EmbeddedSQLAdapter(Adapter):
         if namespace not in cache:
             cache[namespace] = self._columns(namespace)
         return list(cache[namespace])
+
+    #: a query returning the names of the database's tables (first column)
+    _tables_sql: str = ""
+
+    def list_namespaces(self) -> list[str]:
+        return ours(row[0] for row in self._execute(self._tables_sql).fetchall())
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self.translate_errors():

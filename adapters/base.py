@@ -28,7 +28,7 @@ import contextlib
 import dataclasses
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -190,6 +190,11 @@ class Adapter(ABC):
     def drop(self, namespace: str) -> None:
         """Remove the namespace and everything in it; touch nothing else.  No error if absent."""
 
+    def list_namespaces(self) -> list[str]:
+        """Every namespace of the harness on this store (names starting with :data:`NAMESPACE_PREFIX`),
+        for ``storagebench clean``.  Stores that cannot list theirs keep this default."""
+        raise Unsupported(f"{self.name}: cannot list its namespaces")
+
     def init_worker(self, worker_id: int) -> None:  # noqa: B027 - optional hook
         """Per-worker setup after connect (e.g. prepared statements)."""
 
@@ -350,6 +355,11 @@ def settled_size(read: Callable[[], int | None], timeout_s: float = 20.0, interv
             return current
         last = current
     return last
+
+
+def ours(names: Iterable[str]) -> list[str]:
+    """The harness's namespaces among a store's names, sorted."""
+    return sorted(n for n in names if n.startswith(NAMESPACE_PREFIX) and _NS_RE.match(n))
 
 
 def require_found(found: bool, namespace: str, key: str) -> None:

@@ -30,6 +30,7 @@ class DuckDBOptions(AdapterOptions):
 
 class DuckDBAdapter(EmbeddedSQLAdapter):
     name = "duckdb"
+    _tables_sql = "SELECT table_name FROM information_schema.tables"
     description = "DuckDB file database (embedded, columnar, no server)"
     Options = DuckDBOptions
     capabilities: ClassVar[Capabilities] = Capabilities(

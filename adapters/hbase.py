@@ -48,6 +48,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    ours,
     settled_size,
 )
 
@@ -143,6 +144,12 @@ class HBaseAdapter(Adapter):
         with self.translate_errors():
             if name.encode() not in self.connection.tables():
                 self.connection.create_table(name, {FAMILY: {"max_versions": 1}})
+
+    def list_namespaces(self) -> list[str]:
+        prefix = self.options.table_prefix
+        with self.translate_errors():
+            names = [t.decode() for t in self.connection.tables()]
+        return ours(n[len(prefix):] for n in names if n.startswith(prefix))
 
     def drop(self, namespace: str) -> None:
         name = self._table_name(namespace)

@@ -55,6 +55,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    ours,
 )
 
 from storagebench.errors import AdapterError, NotFound, Unavailable
@@ -229,6 +230,10 @@ class HDFSAdapter(Adapter):
         with self.translate_errors():
             self.fs.mkdirs(self._dir(namespace, ROWS))
             self.fs.mkdirs(self._dir(namespace, BATCHES))
+
+    def list_namespaces(self) -> list[str]:
+        with self.translate_errors():
+            return ours(self.fs.list(self.options.root)) if self.fs.exists(self.options.root) else []
 
     def drop(self, namespace: str) -> None:
         with self.translate_errors():

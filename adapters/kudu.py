@@ -53,6 +53,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    ours,
     require_found,
     settled_size,
 )
@@ -227,6 +228,10 @@ class KuduAdapter(Adapter):
             create = j.CreateTableOptions().setRangePartitionColumns(range_columns)
             create.setNumReplicas(self.options.num_replicas)
             client.createTable(namespace, j.Schema(columns), create)
+
+    def list_namespaces(self) -> list[str]:
+        with self.translate_errors():
+            return ours(str(name) for name in self._ready().getTablesList().getTablesList())
 
     def drop(self, namespace: str) -> None:
         check_namespace(namespace)

@@ -30,6 +30,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    ours,
 )
 
 from storagebench import __version__
@@ -67,6 +68,10 @@ class LocalDirAdapter(Adapter):
     def prepare(self, namespace: str, fields: Sequence[str]) -> None:
         with self.translate_errors():
             self._dir(check_namespace(namespace)).mkdir(parents=True, exist_ok=True)
+
+    def list_namespaces(self) -> list[str]:
+        root = self.options.root
+        return ours(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
     def drop(self, namespace: str) -> None:
         with self.translate_errors():

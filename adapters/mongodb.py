@@ -45,6 +45,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    ours,
     require_found,
 )
 
@@ -155,6 +156,10 @@ class MongoAdapter(Adapter):
                     self.db.create_collection(namespace)
                 except CollectionInvalid:  # another worker created it first
                     pass
+
+    def list_namespaces(self) -> list[str]:
+        with self.translate_errors():
+            return ours(self.db.list_collection_names())
 
     def drop(self, namespace: str) -> None:
         check_namespace(namespace)

@@ -43,6 +43,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    ours,
     require_found,
 )
 
@@ -136,6 +137,14 @@ class Neo4jAdapter(Adapter):
             self._run(f"CREATE CONSTRAINT {_quote(namespace + '_key')} IF NOT EXISTS "
                       f"FOR (n:{label}) REQUIRE n.key IS UNIQUE").consume()
             self._run("CALL db.awaitIndexes($seconds)", seconds=300).consume()
+
+    def list_namespaces(self) -> list[str]:
+        """Labels with nodes, and labels that only a constraint or index still names."""
+        with self.translate_errors():
+            labels = {r["label"] for r in self._run("CALL db.labels() YIELD label RETURN label")}
+            for r in self._run("SHOW INDEXES YIELD labelsOrTypes RETURN labelsOrTypes"):
+                labels.update(r["labelsOrTypes"] or [])
+        return ours(labels)
 
     def drop(self, namespace: str) -> None:
         label = _quote(check_namespace(namespace))

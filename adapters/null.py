@@ -36,6 +36,9 @@ class NullAdapter(Adapter):
     def drop(self, namespace: str) -> None:
         check_namespace(namespace)
 
+    def list_namespaces(self) -> list[str]:
+        return []
+
     def server_info(self) -> ServerInfo:
         return ServerInfo("null", __version__)
 

@@ -40,6 +40,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    ours,
     require_found,
 )
 
@@ -132,6 +133,10 @@ class PostgresAdapter(Adapter):
             sql.Identifier(namespace), columns)
         self._run(statement)
         self._forget(namespace)
+
+    def list_namespaces(self) -> list[str]:
+        rows = self._run("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()", fetch="all")
+        return ours(row[0] for row in rows)
 
     def drop(self, namespace: str) -> None:
         from psycopg2 import sql

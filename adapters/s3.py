@@ -49,6 +49,7 @@ from storagebench.adapters.base import (
     ServerInfo,
     Support,
     check_namespace,
+    ours,
 )
 
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
@@ -159,6 +160,11 @@ class S3Adapter(Adapter):
         except AdapterError as exc:
             if _code(exc.__cause__) != "BucketAlreadyOwnedByYou":
                 raise
+
+    def list_namespaces(self) -> list[str]:
+        with self.translate_errors():
+            buckets = self._client().list_buckets().get("Buckets", [])
+        return ours(b["Name"].replace("-", "_") for b in buckets)
 
     def drop(self, namespace: str) -> None:
         bucket = bucket_name(namespace)

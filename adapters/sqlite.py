@@ -25,6 +25,7 @@ class SQLiteOptions(AdapterOptions):
 
 class SQLiteAdapter(EmbeddedSQLAdapter):
     name = "sqlite"
+    _tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
     description = "SQLite file database (embedded, no server)"
     Options = SQLiteOptions
     capabilities: ClassVar[Capabilities] = Capabilities(

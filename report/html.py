@@ -24,6 +24,7 @@ from storagebench.report.scoring import SHIFTS, ratios
 
 from storagebench.measurement import PERCENTILES
 from storagebench.results import atomic_write_text
+from storagebench.runhealth import inspect
 
 #: workload property -> the operations it makes the run phase do
 _PROPORTION_OPS = {
@@ -167,7 +168,9 @@ def _static(name: str) -> str:
     return (Path(__file__).parent / "templates" / name).read_text()
 
 
-def build_html(results: Sequence[dict[str, Any]], title: str) -> str:
+def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[str] = ()) -> str:
+    """``notes``: what the page must say besides the figures (unusable files, incomplete runs, pairs that
+    never ran; :mod:`storagebench.runhealth`)."""
     from plotly.offline import get_plotlyjs
 
     data = page_data(results)
@@ -185,7 +188,7 @@ def build_html(results: Sequence[dict[str, Any]], title: str) -> str:
                                   "harness": first.get("harness", {})}, indent=1),
         "plotly_js": get_plotlyjs(), "fmt": fmt, "cell_id": _cell_id, "json": json.dumps,
         "enough_samples": enough_samples, "operation_rows": _operation_rows(results),
-        "css": _static("report.css"), "script": _static("report.js"),
+        "css": _static("report.css"), "script": _static("report.js"), "notes": list(notes),
     }
     return environment().get_template("report.html.j2").render(context)
 
@@ -195,5 +198,6 @@ def write_report(run_dir: Path | Sequence[Path], output: Path | None = None) -> 
     results = find_results(dirs)
     output = output or dirs[0] / "report.html"
     name = dirs[0].name if len(dirs) == 1 else f"{len(dirs)} runs"
-    atomic_write_text(output, build_html(results, f"storagebench report — {name}"))
+    notes = inspect(dirs).notes()
+    atomic_write_text(output, build_html(results, f"storagebench report — {name}", notes))
     return output

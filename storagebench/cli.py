@@ -57,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="abort a phase when no operation has succeeded for this long (default 30)")
     run.set_defaults(handler=cmd_run)
 
+    cln = sub.add_parser(
+        "clean", help="drop namespaces that runs left on the stores (after confirmation)",
+        description="Find namespaces left by runs that are no longer alive (from run.json in each run folder) "
+                    "and by the sbench_ prefix on each store, list them, and drop them after confirmation.")
+    cln.add_argument("--results-dir", type=Path, default=Path("results"),
+                     help="where run folders are (default: results)")
+    cln.add_argument("--stores",
+                     help="comma-separated stores to list by prefix (default: the stores of the runs found)")
+    cln.add_argument("--yes", action="store_true", help="drop without asking (for scripts)")
+    cln.set_defaults(handler=cmd_clean)
+
     lst = sub.add_parser("list", help="list adapters (with capabilities) and built-in workloads")
     lst.set_defaults(handler=cmd_list)
 
@@ -186,6 +197,36 @@ def interrupt_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def cmd_clean(args: argparse.Namespace) -> int:
+    from storagebench.clean import drop_leftovers, find_leftovers
+
+    stores = None
+    if args.stores is not None:
+        stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+        if not stores:
+            raise UsageError("--stores is empty")
+
+    def note(message: str) -> None:
+        print(f"storagebench: {message}", file=sys.stderr)
+
+    leftovers = find_leftovers(args.results_dir, stores, note)
+    if not leftovers:
+        print("nothing to clean")
+        return 0
+    for lo in leftovers:
+        print(f"{lo.store}: {lo.namespace}  ({lo.source})")
+    if not args.yes:
+        try:
+            answer = input(f"drop these {len(leftovers)} namespace(s)? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing dropped (confirm, or pass --yes)")
+            return 1
+    failed = drop_leftovers(args.results_dir, leftovers, print)
+    return 1 if failed else 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -214,11 +255,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from storagebench.report.html import write_report
+    from storagebench.runhealth import inspect
 
     if not args.run_dir.is_dir():
         raise UsageError(f"no such run folder: {args.run_dir}")
+    health = inspect([args.run_dir])
+    for note in health.notes():
+        print(f"storagebench: {note}", file=sys.stderr)
+    if not health.results:
+        unusable = f" ({len(health.bad_files)} unusable, listed above)" if health.bad_files else ""
+        raise UsageError(f"no readable result files in {args.run_dir}{unusable}")
     print(write_report(args.run_dir, args.output).resolve())
-    return 0
+    return 0 if health.ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

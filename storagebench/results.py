@@ -96,14 +96,50 @@ def result_path(run_dir: Path, store: str, workload: str, phase: str, repeat: in
     return run_dir / f"{store}__{workload}__{phase}{suffix}.json"
 
 
-def load_results(run_dir: Path) -> list[dict[str, Any]]:
-    """Every result file of a run, in a stable order; files that are not ours are ignored."""
-    results = []
+#: fields every result file must have (as strings) to be shown at all
+REQUIRED_FIELDS = ("store", "workload", "phase", "status")
+#: result files larger than this are not read (a report must not swallow a runaway file)
+MAX_RESULT_BYTES = 64 * 2**20
+
+
+def check_result(data: Any) -> str | None:
+    """Why a parsed file is not a result this version can show (None: it is)."""
+    if not isinstance(data, dict) or data.get("kind") != "storagebench.result":
+        return "not a storagebench result file"
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION or version < 1:
+        return f"unknown schema_version {version!r} (this storagebench reads up to {SCHEMA_VERSION})"
+    missing = [f for f in REQUIRED_FIELDS if not isinstance(data.get(f), str) or not data.get(f)]
+    if missing:
+        return f"missing or invalid field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+    return None
+
+
+def scan_results(run_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
+    """The valid result files of a run folder, and every other result-named file with why it was left out
+    (unreadable, corrupt or truncated JSON, unknown schema, missing fields)."""
+    results: list[dict[str, Any]] = []
+    bad: list[tuple[Path, str]] = []
     for path in sorted(run_dir.glob("*__*__*.json")):
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
+            if path.stat().st_size > MAX_RESULT_BYTES:
+                bad.append((path, f"larger than {MAX_RESULT_BYTES // 2**20} MB"))
+                continue
+            data = json.loads(path.read_bytes())
+        except OSError as exc:
+            bad.append((path, f"unreadable: {exc.strerror or exc}"))
             continue
-        if isinstance(data, dict) and data.get("kind") == "storagebench.result":
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            bad.append((path, f"corrupt or truncated JSON: {str(exc).splitlines()[0][:120]}"))
+            continue
+        problem = check_result(data)
+        if problem:
+            bad.append((path, problem))
+        else:
             results.append(data)
-    return results
+    return results, bad
+
+
+def load_results(run_dir: Path) -> list[dict[str, Any]]:
+    """Every valid result file of a run, in a stable order (:func:`scan_results` says what was left out)."""
+    return scan_results(run_dir)[0]

@@ -218,6 +218,15 @@ class AdapterConformance:
         if self.stores(adapter):
             assert adapter.read(loaded, "user001") == record(1)
 
+    def test_list_namespaces_shows_prepared_and_forgets_dropped(self, adapter: Adapter, loaded: str) -> None:
+        """What `storagebench clean` relies on to find namespaces that runs left behind."""
+        if not adapter.capabilities.stores_data:
+            return
+        assert loaded in adapter.list_namespaces()
+        adapter.drop(loaded)
+        assert loaded not in adapter.list_namespaces()
+        assert all(n.startswith("sbench_") for n in adapter.list_namespaces())
+
     def test_drop_absent_namespace_is_quiet(self, adapter: Adapter) -> None:
         adapter.drop(f"sbench_t_absent_{uuid.uuid4().hex[:8]}")
 
