@@ -1,4 +1,4 @@
-"""Command line: ``storagebench run | list | report | services``."""
+"""Command line: ``storagebench run | list | report | compare | publish | services``."""
 
 from __future__ import annotations
 
@@ -75,6 +75,37 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", type=Path, help="results/<run-id>")
     rep.add_argument("-o", "--output", type=Path, help="output file (default: <run_dir>/report.html)")
     rep.set_defaults(handler=cmd_report)
+
+    cmp = sub.add_parser(
+        "compare", help="compare two runs (or two sets of repeats): what changed, decided by a rank test",
+        description="Per (store, workload, metric): the change of the median with an interval; a change "
+                    "counts when a one-sided Mann-Whitney test is significant AND it is at least the minimum "
+                    "effect. Only cells with the same machine fingerprint and engine version are compared.",
+        epilog="examples:\n  storagebench compare results/night-1 results/night-2\n"
+               "  storagebench compare A B --markdown summary.md --json changes.json --fail-on-regression",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmp.add_argument("a", type=Path, help="baseline: a run folder, or a folder of run folders (repeats)")
+    cmp.add_argument("b", type=Path, help="candidate: a run folder, or a folder of run folders (repeats)")
+    cmp.add_argument("--min-effect", type=float, default=0.05,
+                     help="smallest relative change that counts (default 0.05 = 5%%)")
+    cmp.add_argument("--alpha", type=float, default=0.05, help="significance level of the rank test (default 0.05)")
+    cmp.add_argument("--markdown", type=Path, help="also write the comparison as Markdown (job summary, PR comment)")
+    cmp.add_argument("--json", type=Path, help="also write the comparison as JSON")
+    cmp.add_argument("--fail-on-regression", action="store_true", help="exit status 1 when a regression is found")
+    cmp.set_defaults(handler=cmd_compare)
+
+    pub = sub.add_parser(
+        "publish", help="build a static site of many nights: history, change points, regressions, feed",
+        description="Read many run folders (nights; each may hold repeats), keep a compact history, and write "
+                    "a static site: per store x workload x metric history with intervals, change points that "
+                    "hold for more than one night, outliers, regressions.json, an Atom feed, the latest report.")
+    pub.add_argument("results_dirs", type=Path, nargs="+", help="night folders (each: run folders or results)")
+    pub.add_argument("-o", "--output", type=Path, required=True, help="site folder to write")
+    pub.add_argument("--history", type=Path, help="history file to extend (Parquet; default <output>/history.parquet)")
+    pub.add_argument("--harness-benchmarks", type=Path, action="append", default=[],
+                     help="pytest-benchmark JSON of the harness's hot paths (repeatable; one per night)")
+    pub.add_argument("--min-effect", type=float, default=0.05, help="smallest relative change that counts")
+    pub.set_defaults(handler=cmd_publish)
 
     from storagebench.services import cli as services_cli
 
@@ -267,6 +298,41 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"no readable result files in {args.run_dir}{unusable}")
     print(write_report(args.run_dir, args.output).resolve())
     return 0 if health.ok else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from storagebench.report import compare as cmp
+    from storagebench.results import atomic_write_text
+
+    for path in (args.a, args.b):
+        if not path.is_dir():
+            raise UsageError(f"no such run folder: {path}")
+    if not 0 <= args.min_effect < 10 or not 0 < args.alpha < 1:
+        raise UsageError("--min-effect must be in [0, 10) and --alpha in (0, 1)")
+    changes = cmp.compare([args.a], [args.b], args.min_effect, args.alpha)
+    if not changes:
+        raise UsageError(f"no result files in {args.a} or {args.b}")
+    title = (f"storagebench compare {args.a.name} -> {args.b.name} "
+             f"(min effect {args.min_effect:.0%}, alpha {args.alpha})")
+    cmp.print_table(changes, title)
+    if args.markdown:
+        atomic_write_text(args.markdown, cmp.to_markdown(changes, title))
+    if args.json:
+        atomic_write_text(args.json, cmp.to_json(changes))
+    counts = cmp.summary(changes)
+    print(", ".join(f"{n} {v}" for v, n in counts.items() if n))
+    return 1 if args.fail_on_regression and counts["regression"] else 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from storagebench.report.publish import publish
+
+    for path in [*args.results_dirs, *args.harness_benchmarks]:
+        if not path.exists():
+            raise UsageError(f"no such path: {path}")
+    print(publish(args.results_dirs, args.output, history=args.history, harness=args.harness_benchmarks,
+                  min_effect=args.min_effect).resolve())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

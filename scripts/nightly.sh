@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# One night of the nightly benchmark, locally or in CI (.github/workflows/nightly.yml runs this):
+#   repeats of the nightly profile -> harness hot-path benchmarks -> compare with the previous night
+#   -> publish the static site (history, change points, regressions.json, feed, latest report).
+# Exit status: 0, or 1 when the comparison with the previous night found a regression (the site is
+# published first either way); 2 on bad input.
+#
+# Settings (environment):
+#   NIGHTS_DIR   where night folders live (default results/nightly); the previous night is the newest other one
+#   NIGHT        this night's name (default: UTC date and time, e.g. 2026-12-02T0300)
+#   SITE         site folder to write (default site)
+#   HISTORY      history.parquet to extend (default $SITE/history.parquet)
+#   STORES, WORKLOADS, REPEATS, RECORDS, OPERATIONS, THREADS   the nightly profile (embedded stores by default)
+#   MIN_EFFECT, ALPHA   the comparison's minimum effect and significance level (defaults 0.05, 0.05)
+#   ENGINES      engines to start first with `storagebench services up` (default none)
+#   HARNESS_BENCHMARKS=0 skips the harness benchmarks
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SB="${SB:-.venv/bin/storagebench}"
+PY="${PY:-.venv/bin/python}"
+NIGHTS_DIR="${NIGHTS_DIR:-results/nightly}"
+NIGHT="${NIGHT:-$(date -u +%Y-%m-%dT%H%M)}"
+SITE="${SITE:-site}"
+HISTORY="${HISTORY:-$SITE/history.parquet}"
+STORES="${STORES:-sqlite,duckdb,localdir}"
+WORKLOADS="${WORKLOADS:-a,c,e}"
+REPEATS="${REPEATS:-5}"
+RECORDS="${RECORDS:-2000}"
+OPERATIONS="${OPERATIONS:-10000}"
+THREADS="${THREADS:-1}"
+MIN_EFFECT="${MIN_EFFECT:-0.05}"
+ALPHA="${ALPHA:-0.05}"
+ENGINES="${ENGINES:-}"
+
+night_dir="$NIGHTS_DIR/$NIGHT"
+if [ -e "$night_dir" ]; then
+  echo "scripts/nightly.sh: $night_dir already exists; choose another NIGHT" >&2
+  exit 2
+fi
+previous="$(find "$NIGHTS_DIR" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | tail -n 1 || true)"
+
+if [ -n "$ENGINES" ]; then
+  # shellcheck disable=SC2086
+  "$SB" services up $ENGINES
+fi
+
+echo "== night $NIGHT: $REPEATS repeats of $WORKLOADS on $STORES" >&2
+for i in $(seq 1 "$REPEATS"); do
+  "$SB" run --stores "$STORES" --workloads "$WORKLOADS" --threads "$THREADS" --no-report \
+    --results-dir "$night_dir" --run-id "r$i" -p "recordcount=$RECORDS" -p "operationcount=$OPERATIONS" >/dev/null
+done
+
+if [ "${HARNESS_BENCHMARKS:-1}" != "0" ]; then
+  echo "== harness hot paths (pytest-benchmark)" >&2
+  "$PY" -m pytest benchmarks/harness -q -p no:cacheprovider --benchmark-json="$night_dir/harness.json" \
+    --benchmark-max-time="${BENCHMARK_MAX_TIME:-0.5}" >/dev/null
+fi
+
+status=0
+if [ -n "$previous" ]; then
+  echo "== compare $(basename "$previous") -> $NIGHT" >&2
+  "$SB" compare "$previous" "$night_dir" --min-effect "$MIN_EFFECT" --alpha "$ALPHA" \
+    --markdown "$night_dir/compare.md" --json "$night_dir/compare.json" --fail-on-regression || status=$?
+  if [ "$status" -gt 1 ]; then exit "$status"; fi
+else
+  echo "first night: nothing to compare with" > "$night_dir/compare.md"
+fi
+
+echo "== publish $SITE" >&2
+mapfile -t nights < <(find "$NIGHTS_DIR" -mindepth 1 -maxdepth 1 -type d | sort)
+"$SB" publish "${nights[@]}" -o "$SITE" --history "$HISTORY" --min-effect "$MIN_EFFECT"
+if [ "$status" -eq 1 ]; then
+  echo "scripts/nightly.sh: regression against $(basename "$previous") (see $night_dir/compare.md)" >&2
+fi
+exit "$status"
