@@ -15,14 +15,14 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from storagebench.measurement import decode, new_histogram, summarize
-from storagebench.results import load_results
+from storagebench.results import load_results, result_path
+from storagebench.stats import median_interval
 
 #: the figures the verdict and the comparisons use: name -> (phase, higher is better, unit)
 METRICS: dict[str, tuple[str, bool, str]] = {
@@ -40,7 +40,9 @@ def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
         folders = sorted({p.parent for p in path.rglob("*__*__*.json")}) if path.is_dir() else []
         for folder in folders:
             for r in load_results(folder):
-                r["_file"] = str(folder / f"{r['store']}__{r['workload']}__{r['phase']}.json")
+                rep = r.get("repeat") or {}
+                index = rep.get("index") if (rep.get("of") or 1) > 1 else None
+                r["_file"] = str(result_path(folder, r["store"], r["workload"], r["phase"], index))
                 results.append(r)
     return results
 
@@ -128,32 +130,13 @@ def samples_frame(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame([sample_row(r) for r in results], columns=columns)
 
 
-def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Median and a distribution-free interval for it (binomial order statistics; min..max when n is small)."""
-    xs = sorted(v for v in values if not math.isnan(v))
-    n = len(xs)
-    if n == 0:
+def median_ci(values: Sequence[float]) -> tuple[float, float, float]:
+    """Median and its 95 % order-statistic interval (:func:`storagebench.stats.median_interval`); NaN-safe."""
+    xs = [v for v in values if not math.isnan(v)]
+    if not xs:
         return math.nan, math.nan, math.nan
-    med = float(xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
-    if n == 1:
-        return med, med, med
-    # the largest k with P(Binomial(n, 1/2) < k) <= alpha/2: [x_(k), x_(n-k+1)] covers the median
-    alpha, k, cdf = 1 - confidence, 0, 0.0
-    while k < n // 2:
-        next_cdf = cdf + math.comb(n, k) / 2**n
-        if next_cdf > alpha / 2:
-            break
-        cdf, k = next_cdf, k + 1
-    k = max(k, 1)
-    return med, float(xs[k - 1]), float(xs[n - k])
-
-
-@dataclass(frozen=True)
-class CellFigure:
-    median: float
-    low: float
-    high: float
-    samples: int
+    iv = median_interval(xs)
+    return iv.median, iv.lo, iv.hi
 
 
 def cells_frame(samples: pd.DataFrame) -> pd.DataFrame:

@@ -173,7 +173,7 @@ def series(history: pd.DataFrame, min_effect: float) -> list[dict[str, Any]]:
         # the noise floor in the metric's own unit (throughput: the µs/op shift at the baseline's rate)
         floor = SHIFTS.get(metric, 0.0)
         if metric == "throughput" and points:
-            rate = points[0]["median"]
+            rate = float(points[0]["median"] or 0.0)
             floor = rate - 1e6 / (1e6 / rate + floor) if rate > 0 else 0.0
         events = detect(points, higher, min_effect, floor)
         out.append({"fingerprint": fp, "store": store, "workload": workload, "metric": metric,

@@ -45,10 +45,9 @@ if [ -n "$ENGINES" ]; then
 fi
 
 echo "== night $NIGHT: $REPEATS repeats of $WORKLOADS on $STORES" >&2
-for i in $(seq 1 "$REPEATS"); do
-  "$SB" run --stores "$STORES" --workloads "$WORKLOADS" --threads "$THREADS" --no-report \
-    --results-dir "$night_dir" --run-id "r$i" -p "recordcount=$RECORDS" -p "operationcount=$OPERATIONS" >/dev/null
-done
+# one run folder, one result file per repeat (stores shuffled per repeat against drift)
+"$SB" run --stores "$STORES" --workloads "$WORKLOADS" --threads "$THREADS" --repeat "$REPEATS" --no-report \
+  --results-dir "$night_dir" --run-id run -p "recordcount=$RECORDS" -p "operationcount=$OPERATIONS" >/dev/null
 
 if [ "${HARNESS_BENCHMARKS:-1}" != "0" ]; then
   echo "== harness hot paths (pytest-benchmark)" >&2

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from storagebench.report.cells import cells_frame, find_results, median_ci, samples_frame
+from storagebench.report.cells import cells_frame, find_results, samples_frame
 from storagebench.report.html import build_html, page_data
 from storagebench.report.scoring import shifted_ratio
 
@@ -35,13 +35,6 @@ def test_shifted_ratio_is_one_for_the_best_and_reads_as_cost() -> None:
     assert shifted_ratio("p99", 190.0, 90.0) == pytest.approx(200 / 100)  # (10 + 190) / (10 + 90)
     # throughput becomes µs per operation: 1,000 ops/s against a best of 2,000 ops/s (500 µs/op)
     assert shifted_ratio("throughput", 1000.0, 500.0) == pytest.approx(1001 / 501)
-
-
-def test_median_interval_widens_to_order_statistics() -> None:
-    assert median_ci([5.0]) == (5.0, 5.0, 5.0)
-    assert median_ci([3.0, 1.0, 2.0]) == (2.0, 1.0, 3.0)  # n < 6: min..max
-    med, low, high = median_ci([float(x) for x in range(1, 21)])
-    assert med == 10.5 and low == 6.0 and high == 15.0  # binomial order statistics for n = 20
 
 
 def test_repeats_are_one_cell_with_an_interval(runs: Path) -> None:
