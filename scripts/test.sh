@@ -13,6 +13,19 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[all,spark,dev]'
 
+# The browser test (tests/report/test_browser.py) drives Debian's chromium through Playwright
+# (Playwright's own browser download is not used).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium >/dev/null; }
+  elif [ "${CI:-}" = "true" ]; then
+    echo "scripts/test.sh: /usr/bin/chromium missing; run: sudo apt-get install -y chromium" >&2
+    exit 1
+  else
+    echo "scripts/test.sh: /usr/bin/chromium missing (sudo apt-get install -y chromium); browser tests will skip" >&2
+  fi
+fi
+
 if [ -n "$ENGINES" ]; then
   # shellcheck disable=SC2086
   if ! .venv/bin/storagebench services up $ENGINES; then

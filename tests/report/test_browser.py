@@ -1,0 +1,164 @@
+"""The report and the published site in a real browser (Debian's chromium driven by Playwright).
+
+No console errors from file://, every chart drawn, weights re-rank (and live in the URL), the
+requirements panel answers, filters hide.  Screenshots go to results/screenshots/ (CI artefacts).
+Needs /usr/bin/chromium (scripts/test.sh installs the Debian package); with CI=true its absence fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("STORAGEBENCH_CHROMIUM", "/usr/bin/chromium"))
+SHOTS = Path(os.environ.get("STORAGEBENCH_SCREENSHOTS", ROOT / "results" / "screenshots"))
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} missing: run `apt-get install -y chromium` (scripts/test.sh does it as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two repeats of three embedded stores on YCSB A and C; a report, and a site of two nights."""
+    from storagebench.cli import main
+
+    base = tmp_path_factory.mktemp("browser")
+    env = {"STORAGEBENCH_SQLITE_PATH": str(base / "s.db"), "STORAGEBENCH_DUCKDB_PATH": str(base / "d.duckdb"),
+           "STORAGEBENCH_LOCALDIR_ROOT": str(base / "ld")}
+    os.environ.update(env)
+    try:
+        assert main(["run", "--stores", "sqlite,duckdb,localdir", "--workloads", "a,c", "--repeat", "2",
+                     "--results-dir", str(base / "nights" / "n1"), "--run-id", "run",
+                     "-p", "recordcount=100", "-p", "operationcount=400"]) == 0
+    finally:
+        for key in env:
+            del os.environ[key]
+    shutil.copytree(base / "nights" / "n1", base / "nights" / "n2")
+    assert main(["publish", str(base / "nights" / "n1"), str(base / "nights" / "n2"), "-o", str(base / "site")]) == 0
+    return {"report": base / "nights" / "n1" / "run" / "report.html", "site": base / "site"}
+
+
+def _open(browser: Any, path: Path, hash_: str = "") -> tuple[Any, list[str]]:
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.resolve().as_uri() + hash_)
+    page.wait_for_load_state("load")
+    return page, errors
+
+
+def _ranking(page: Any, table: str) -> list[str]:
+    return list(page.locator(f"{table} tbody tr td:nth-child(2)").all_inner_texts())
+
+
+def _set(page: Any, selector: str, value: str) -> None:
+    page.fill(selector, value)
+    page.dispatch_event(selector, "input")
+
+
+def test_report_loads_offline_and_draws_every_chart(browser: Any, built: dict[str, Path]) -> None:
+    page, errors = _open(browser, built["report"])
+    charts = page.locator(".chart")
+    assert charts.count() == 4  # latency percentiles + throughput per second, for a and for c
+    for i in range(charts.count()):
+        assert charts.nth(i).locator(".main-svg").count() > 0, f"chart {i} not drawn"
+    assert set(_ranking(page, "#combined-ranking")) == {"sqlite", "duckdb", "localdir"}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#verdict").screenshot(path=str(SHOTS / "report-verdict.png"))
+    page.screenshot(path=str(SHOTS / "report-full.png"), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def _order_by(built: dict[str, Path], workload: str, metric: str) -> list[str]:
+    from storagebench.report.cells import find_results
+    from storagebench.report.html import page_data
+
+    data = page_data(find_results([built["report"].parent]))
+    rows = [r for r in data["ratios"] if r["workload"] == workload and r["metric"] == metric]
+    return [r["store"] for r in sorted(rows, key=lambda r: r["ratio"])]
+
+
+def test_changing_weights_reranks_and_lives_in_the_url(browser: Any, built: dict[str, Path]) -> None:
+    page, errors = _open(browser, built["report"])
+    orders = {}
+    for only in ("throughput", "load_time"):
+        for metric in ("throughput", "p99", "load_time", "footprint"):
+            _set(page, f"#weight-metric-{metric}", "1" if metric == only else "0")
+        orders[only] = _ranking(page, "#ranking-a")
+        assert orders[only] == _order_by(built, "a", only)  # ties keep the score order
+    assert "m.throughput=0" in page.evaluate("location.hash")
+    # the state survives a reload from the URL alone
+    again, _ = _open(browser, built["report"], page.evaluate("location.hash"))
+    assert again.input_value("#weight-metric-throughput") == "0"
+    assert _ranking(again, "#ranking-a") == orders["load_time"]
+    assert errors == []
+
+
+def test_requirements_panel_returns_the_stores_that_meet_it(browser: Any, built: dict[str, Path]) -> None:
+    page, errors = _open(browser, built["report"])
+    page.select_option("#req-workload", "a")
+    _set(page, "#req-p99", "100000")  # any store meets a p99 of 100 s
+    page.check("input[name=req-cap][value=scan]")  # ... but only native scanners count
+    meets = page.locator("#req-meet li").evaluate_all("els => els.map(e => e.dataset.meets)")
+    assert sorted(meets) == ["duckdb", "sqlite"]
+    assert "localdir: unsupported operation: scan is emulated, native required" in page.inner_text("#req-fail")
+    _set(page, "#req-p99", "0.000001")
+    assert page.locator("#req-meet li").count() == 0
+    assert "p99" in page.inner_text("#req-fail") and "> 0.000001 ms" in page.inner_text("#req-fail")
+    assert "rq.cap=scan" in page.evaluate("location.hash")
+    assert errors == []
+
+
+def test_family_filter_hides_the_object_store(browser: Any, built: dict[str, Path]) -> None:
+    page, errors = _open(browser, built["report"])
+    assert page.locator("#results-table tr[data-store=localdir]").is_visible()
+    page.uncheck("input[name=family][value=object]")
+    assert page.locator("#results-table tr[data-store=localdir]").is_hidden()
+    assert page.locator("#results-table tr[data-store=sqlite]").is_visible()
+    assert "localdir" not in _ranking(page, "#combined-ranking")
+    page.uncheck("input[name=workload][value=c]")
+    assert page.locator(".workload[data-workload=c]").is_hidden()
+    assert errors == []
+
+
+def test_published_site_loads_and_draws_history(browser: Any, built: dict[str, Path]) -> None:
+    site = built["site"]
+    page, errors = _open(browser, site / "index.html")
+    assert page.locator("#machines li").count() == 1
+    history = next(site.glob("history-*.html"))
+    page, errors2 = _open(browser, history)
+    charts = page.locator(".history-chart")
+    assert charts.count() >= 4  # a and c x throughput, p99, load time
+    for i in range(charts.count()):
+        assert charts.nth(i).locator(".main-svg").count() > 0, f"history chart {i} not drawn"
+    page.select_option("#history-workload", "c")
+    assert page.locator(".history-chart[data-workload=a]").first.is_hidden()
+    page.select_option("#history-workload", "")
+    page.screenshot(path=str(SHOTS / "site-history.png"), full_page=True)
+    latest, errors3 = _open(browser, site / "latest" / "report.html")
+    assert latest.locator("#combined-ranking tbody tr").count() == 3
+    assert json.loads((site / "regressions.json").read_text())["regressions"] == []  # identical nights
+    assert errors == errors2 == errors3 == []
