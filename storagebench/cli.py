@@ -121,6 +121,7 @@ def profile_names() -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from storagebench import config as cfg
@@ -166,9 +167,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     notes = {k: why for spec in specs for k, why in spec.not_applied.items()}
     for key, why in sorted(notes.items()):
         console.print(f"note: property {key} does not apply here: {why}", markup=False, highlight=False)
-    console.print(f"run [bold]{run_id}[/]: stores {', '.join(s.name for s in stores)}; workloads "
-                  f"{', '.join(s.name for s in specs)}; {config.threads} thread(s) x {config.processes} process(es)")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    console.print(f"run [bold]{escape(run_id)}[/]: stores {escape(', '.join(s.name for s in stores))}; workloads "
+                  f"{escape(', '.join(s.name for s in specs))}; {config.threads} thread(s) x {config.processes} "
+                  f"process(es)")
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:>9} ops/s  {task.fields[failed]} failed"), TimeRemainingColumn())
     started = time.monotonic()
     interrupted: Interrupted | None = None
@@ -275,7 +277,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             table.add_row(name, *["-" for _ in ops], f"not loadable: {exc}")
             continue
         table.add_row(name, *[str(cls.capabilities.support(op)) for op in ops], cls.description)
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = Console(width=None if sys.stdout.isatty() else 200, markup=False)  # names, errors: "[kudu]"
     console.print(table)
     wtable = Table("workload", "description", title="built-in workloads (-P takes files, YAML or YCSB)")
     for name in wspec.builtin_names():

@@ -130,3 +130,39 @@ def test_a_complete_run_has_a_complete_manifest(tmp_path: Path) -> None:
     assert manifest["state"] == "complete" and manifest["namespaces"] == []
     assert manifest["stores"] == ["sqlite"] and manifest["workloads"] == ["c"] and manifest["pid"] == os.getpid()
     assert main(["report", str(tmp_path / "ok")]) == 0
+
+
+def test_results_and_report_are_readable_by_others(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        assert main(["run", "--stores", "sqlite", "--workloads", "c", "--results-dir", str(tmp_path), "--run-id",
+                     "m", *SMALL]) == 0
+    finally:
+        os.umask(previous)
+    files = sorted((tmp_path / "m").iterdir())
+    assert {f.name for f in files} >= {"sqlite__c__run.json", "report.html", "run.json"}
+    for f in files:
+        assert f.stat().st_mode & 0o777 == 0o644, f
+
+
+def test_console_prints_brackets_literally(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Rich markup in messages: "must be [a-z0-9_]" used to print "must be )" and "[/x]" raised."""
+    config = tmp_path / "c.yaml"
+    stalling = "storagebench.testing.faulty:StallingAdapter"
+    config.write_text(json.dumps({"options": {stalling: {"succeed_ops": 0, "then": "fail",
+                                                         "error": "must be [a-z0-9_] [/x] [bold]"}}}))
+    assert main(["run", "--config", str(config), "--stores", stalling, "--workloads", "c", "--results-dir",
+                 str(tmp_path), "--run-id", "mk", "--no-report", "-p", "recordcount=300"]) in (0, 1)
+    err = "".join(capfd.readouterr().err.split())  # the console wraps long lines
+    assert "mustbe[a-z0-9_][/x][bold]" in err
+
+
+def test_chart_data_cannot_close_or_comment_out_the_script() -> None:
+    from storagebench.report.html import build_html
+
+    hostile = "<!--<script></script>"
+    page = build_html([{"kind": "storagebench.result", "schema_version": 1, "run_id": "x", "store": hostile,
+                        "workload": "c", "phase": "run", "status": "failed", "reason": hostile}], "t")
+    scripts = page.split("<script")
+    assert hostile not in page
+    assert all("<!--" not in part for part in scripts[2:])  # nothing after plotly.js opens a comment

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         table = Table("service", "state", "version", "ports", "pids", "RSS MiB")
         for r in rows:
             table.add_row(r["service"], r["state"], r["version"], r["ports"], r["pids"], str(r["rss_mib"]))
-        Console().print(table)
+        Console(markup=False).print(table)
     elif args.action == "logs":
         manager.service(args.name)
         for log in sorted(ctx.log_dir.glob(f"*{args.name}*.log")):

@@ -23,6 +23,8 @@ class StallingOptions(AdapterOptions):
     then: Literal["hang", "fail"] = "hang"
     hang_s: float = 3600.0
     fail_after_s: float = 0.0
+    #: the message of each failure
+    error: str = "timed out"
 
 
 class StallingAdapter(NullAdapter):
@@ -47,7 +49,7 @@ class StallingAdapter(NullAdapter):
             time.sleep(o.hang_s)
         else:
             time.sleep(o.fail_after_s)
-        raise Unavailable(f"stalling: operation {self.calls} timed out")
+        raise Unavailable(f"stalling: operation {self.calls}: {o.error}")
 
     def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
         self._op()
