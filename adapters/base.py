@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from storagebench.durability import DEFAULT_PROFILE, Durability, Profile, unknown
 from storagebench.errors import AdapterError, NotFound, StorageBenchError, Unsupported, UsageError
 
 if TYPE_CHECKING:
@@ -130,16 +131,22 @@ class ServerInfo:
     engine: str
     version: str
     details: dict[str, str] = field(default_factory=dict)
+    #: False when the server does not report its version and ``version`` is what was configured
+    version_observed: bool = True
 
     def label(self) -> str:
         extra = ", ".join(f"{k} {v}" for k, v in self.details.items())
-        return f"{self.engine} {self.version}" + (f" ({extra})" if extra else "")
+        version = self.version if self.version_observed else f"{self.version} (configured)"
+        return f"{self.engine} {version}" + (f" ({extra})" if extra else "")
 
 
 class AdapterOptions(BaseModel):
     """Base of each adapter's options model; unknown keys are errors, secrets use ``SecretStr``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: what an acknowledged write must mean (see :mod:`storagebench.durability`); set per run
+    durability: Profile = DEFAULT_PROFILE
 
 
 _NS_RE = re.compile(r"^[a-z0-9_]+$")
@@ -210,6 +217,11 @@ class Adapter(ABC):
         """Bytes the namespace takes in the store, as the engine itself reports them (relation sizes,
         collection stats, object sizes, file lengths...), or None when the store cannot tell."""
         return None
+
+    def durability(self) -> Durability:
+        """The durability this connection gets for ``options.durability``, read back from the server
+        where it can tell (called once per run, after :meth:`connect`, recorded in every result file)."""
+        return unknown(self.options.durability)
 
     # -- per-operation core ------------------------------------------------------------------------
     @abstractmethod

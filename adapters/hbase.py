@@ -52,6 +52,7 @@ from storagebench.adapters.base import (
     settled_size,
 )
 
+from storagebench.durability import Durability, read_hadoop_conf, unknown
 from storagebench.errors import AdapterError, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 
@@ -60,6 +61,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 FAMILY = "f"
+
+
+HBASE_DURABILITY_KEYS = ("hbase.wal.hsync", "hbase.hfile.hsync", "hbase.wal.provider", "fs.file.impl",
+                         "hbase.rootdir")
 
 
 class HBaseOptions(AdapterOptions):
@@ -189,6 +194,27 @@ class HBaseAdapter(Adapter):
         except (OSError, ValueError, KeyError) as exc:
             raise Unavailable(f"hbase: cannot read the cluster version from {o.info_url}: {exc}") from exc
         return ServerInfo("HBase", str(data["hbase_version"]), {**details, "cluster_id": str(data["cluster_id"])})
+
+    def durability(self) -> Durability:
+        """Read back from the master info server's ``/conf``.  Thrift1 (what happybase speaks) sends every
+        put and delete as ``SYNC_WAL``, and HBase's SYNC_WAL hflushes the WAL (to the region server's OS,
+        on HDFS to every DataNode's memory) without fsync whatever ``hbase.wal.hsync`` says; only
+        ``FSYNC_WAL`` fsyncs, and Thrift1 cannot ask for it (checked with strace: no fsync per put).  So
+        ``durable`` cannot be honoured through this client; ``fast`` is what every put gets."""
+        profile = self.options.durability
+        if self.options.info_url is None:
+            return unknown(profile, "info_url unset: the server configuration cannot be read")
+        try:
+            settings = read_hadoop_conf(self.options.info_url, HBASE_DURABILITY_KEYS, self.options.timeout_ms / 1000)
+        except (OSError, ValueError) as exc:
+            return unknown(profile, f"the master's /conf did not answer ({exc})")
+        settings["mutation durability (Thrift1)"] = "SYNC_WAL"
+        if profile == "durable":
+            return Durability(profile, settings, True, False,
+                              "Thrift1 sends every put as SYNC_WAL: the WAL edit is hflushed to the OS, not "
+                              "fsync'd, before the put returns (FSYNC_WAL is not reachable through Thrift1)")
+        return Durability(profile, settings, True, True, "the WAL edit is hflushed to the OS page cache "
+                                                         "(SYNC_WAL), not fsync'd")
 
     def client_info(self) -> dict[str, str]:
         info = {}

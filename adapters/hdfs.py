@@ -58,6 +58,7 @@ from storagebench.adapters.base import (
     ours,
 )
 
+from storagebench.durability import Durability, read_hadoop_conf, restart_hint, unknown
 from storagebench.errors import AdapterError, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 
@@ -65,6 +66,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 ROWS = "rows"
+#: what decides an acknowledged write's fate (the last is the local launcher's record of MiniDFSCluster's
+#: skipFsyncForTesting, which is not a Hadoop key)
+HDFS_DURABILITY_KEYS = ("dfs.datanode.synconclose", "dfs.datanode.sync.behind.writes",
+                        "storagebench.minidfs.skip-fsync")
 BATCHES = "batches"
 
 
@@ -256,6 +261,27 @@ class HDFSAdapter(Adapter):
         software = str(info.get("SoftwareVersion") or str(info["Version"]).split(",")[0])
         return ServerInfo("HDFS", software, {"driver": self.options.driver,
                                              "live datanodes": str(len(json.loads(info.get("LiveNodes") or "{}")))})
+
+    def durability(self) -> Durability:
+        """Read back from the NameNode's ``/conf`` (the configuration the daemons loaded).  One file per
+        record, closed by every write: with ``dfs.datanode.synconclose`` the DataNode fsyncs the block
+        and its checksums before the close is acknowledged; without it they stay in the page cache."""
+        profile = self.options.durability
+        try:
+            settings = read_hadoop_conf(self.options.url, HDFS_DURABILITY_KEYS, self.options.timeout)
+        except (OSError, ValueError) as exc:
+            return unknown(profile, f"the NameNode's /conf did not answer ({exc})")
+        sync = settings.get("dfs.datanode.synconclose", "false") == "true"
+        edits = settings.get("storagebench.minidfs.skip-fsync", "false") != "true"
+        durable = sync and edits
+        if profile == "durable":
+            note = ("the DataNode fsyncs each block on close (synconclose) and the NameNode its edit log"
+                    if durable else "blocks are closed without fsync: acknowledged files sit in the page cache; "
+                    + restart_hint("hdfs", profile))
+            return Durability(profile, settings, True, durable, note)
+        note = ("closed blocks stay in the page cache (no synconclose)" if not sync else
+                "the DataNode still fsyncs on close; " + restart_hint("hdfs", profile))
+        return Durability(profile, settings, True, not sync, note)
 
     def client_info(self) -> dict[str, str]:
         info = {}

@@ -58,6 +58,7 @@ from storagebench.adapters.base import (
     settled_size,
 )
 
+from storagebench.durability import Durability, restart_hint, unknown
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 
@@ -69,11 +70,16 @@ _JVM_PID: int | None = None
 _ATTACHED = threading.local()
 
 
+KUDU_DURABILITY_FLAGS = ("log_force_fsync_all", "cfile_do_on_finish", "default_num_replicas")
+
+
 class KuduOptions(AdapterOptions):
     #: comma-separated master RPC addresses
     master_addresses: str = f"{HOST}:{PORTS['kudu']['master']}"
     #: a master's web UI, read for the server version (Kudu's Java client does not expose it); None: skip
     web_ui: str | None = f"http://{HOST}:{PORTS['kudu']['master_http']}"
+    #: a tablet server's web UI, read (``/varz``) for the flags that decide durability; None: skip
+    tserver_web_ui: str | None = f"http://{HOST}:{PORTS['kudu']['tserver_http']}"
     #: jars of the Java client; None: the ones ``storagebench services up kudu`` put in the cache
     classpath: list[str] | None = None
     #: JVM options, used only if this process has not started a JVM yet
@@ -267,6 +273,31 @@ class KuduAdapter(Adapter):
             except (OSError, ValueError, KeyError) as exc:
                 details["version error"] = str(exc)
         return ServerInfo("Kudu", version, details)
+
+    def durability(self) -> Durability:
+        """The tablet server's flags from its ``/varz`` page: with ``--log_force_fsync_all`` each WAL
+        append is fsync'd before the write is acknowledged (one replica here, so no other copy)."""
+        profile = self.options.durability
+        if not self.options.tserver_web_ui:
+            return unknown(profile, "tserver_web_ui unset: the tablet server's flags cannot be read")
+        try:
+            with urllib.request.urlopen(f"{self.options.tserver_web_ui.rstrip('/')}/varz?raw", timeout=10) as resp:
+                text = resp.read().decode(errors="replace")
+        except OSError as exc:
+            return unknown(profile, f"the tablet server's /varz did not answer ({exc})")
+        settings = {}
+        for line in text.splitlines():
+            name, _, value = line.strip().removeprefix("--").partition("=")
+            if name in KUDU_DURABILITY_FLAGS:
+                settings[name] = value
+        fsync = settings.get("log_force_fsync_all") == "true"
+        if profile == "durable":
+            note = ("each WAL append is fsync'd before the write is acknowledged" if fsync else
+                    "WAL appends are not fsync'd; " + restart_hint("kudu", profile))
+            return Durability(profile, settings, True, fsync, note)
+        note = ("WAL appends reach the page cache, no fsync per write" if not fsync else
+                "WAL appends are still fsync'd; " + restart_hint("kudu", profile))
+        return Durability(profile, settings, True, not fsync, note)
 
     def client_info(self) -> dict[str, str]:
         import jpype

@@ -49,6 +49,7 @@ from storagebench.adapters.base import (
     require_found,
 )
 
+from storagebench.durability import Durability, restart_hint, unknown
 from storagebench.errors import AdapterError, AlreadyExists, Unavailable
 from storagebench.services.ports import HOST, PORTS
 
@@ -80,6 +81,9 @@ class MongoOptions(AdapterOptions):
     write_concern: int | str = 1
     #: documents per ``insert_many`` call and per cursor batch in batch reads
     batch_size: int = 1000
+    #: FerretDB only: libpq DSN of its PostgreSQL database, to read back the durability settings its
+    #: connections get (FerretDB ignores write concerns; its backend decides); written by services up
+    backend_postgres_dsn: SecretStr | None = None
 
 
 class MongoAdapter(Adapter):
@@ -128,7 +132,9 @@ class MongoAdapter(Adapter):
         except Exception as exc:
             self.close()
             raise Unavailable(f"mongodb: cannot reach {self._where()}: {exc}") from exc
-        self.db = self.client.get_database(o.database, write_concern=WriteConcern(w=o.write_concern))
+        # durable: the write is in the on-disk journal before the server answers (j); FerretDB ignores it
+        journal = o.durability == "durable"
+        self.db = self.client.get_database(o.database, write_concern=WriteConcern(w=o.write_concern, j=journal))
         # FerretDB cannot convert strings to numbers on the server ($toLong): sum on the client there
         self._native_sum = "ferretdbVersion" not in self._build_info
         if self._native_sum:
@@ -174,6 +180,28 @@ class MongoAdapter(Adapter):
             return ServerInfo("FerretDB", str(info["ferretdbVersion"]).removeprefix("v"),
                               {"wire protocol": f"MongoDB {wire}"})
         return ServerInfo("MongoDB", wire)
+
+    def durability(self) -> Durability:
+        profile = self.options.durability
+        if "ferretdbVersion" not in self._build_info:
+            return Durability(profile, {"write_concern": f"w={self.options.write_concern}, j={profile == 'durable'}"},
+                              False, True, "MongoDB acknowledges j:true writes once they are in the on-disk "
+                              "journal; j:false within the journal commit interval (100 ms)")
+        dsn = self.options.backend_postgres_dsn
+        if dsn is None:
+            return unknown(profile, "FerretDB on PostgreSQL: durability is its backend's, whose address is "
+                                    "not configured (option backend_postgres_dsn)")
+        import psycopg2
+        from storagebench.adapters.postgres import postgres_durability
+
+        try:
+            with psycopg2.connect(dsn.get_secret_value(), connect_timeout=5) as conn, conn.cursor() as cur:
+                seen = postgres_durability(cur, profile)
+        except psycopg2.Error as exc:
+            return unknown(profile, f"FerretDB on PostgreSQL: its backend did not answer ({exc})".strip())
+        hint = "" if seen.honoured else "; " + restart_hint("mongodb", profile)
+        return dataclasses.replace(seen, note=f"FerretDB on PostgreSQL (write concern ignored), the backend "
+                                              f"database's defaults: {seen.note}{hint}")
 
     def client_info(self) -> dict[str, str]:
         import pymongo

@@ -47,6 +47,7 @@ from storagebench.adapters.base import (
     require_found,
 )
 
+from storagebench.durability import Durability
 from storagebench.errors import AdapterError, AlreadyExists, Unavailable
 from storagebench.services.ports import HOST, PORTS
 
@@ -168,6 +169,19 @@ class Neo4jAdapter(Adapter):
         kernel = next((r for r in rows if r["name"] == "Neo4j Kernel"), rows[0])
         return ServerInfo("Neo4j", str(kernel["versions"][0]),
                           {"edition": str(kernel["edition"]), "database": self.options.database})
+
+    def durability(self) -> Durability:
+        """Neo4j forces (fsyncs) its transaction log at every commit, grouped when commits overlap; no
+        setting turns that off, so ``fast`` cannot be honoured.  The tx-log settings are read back."""
+        profile = self.options.durability
+        with self.translate_errors():
+            rows = self._run("SHOW SETTINGS YIELD name, value WHERE name STARTS WITH 'db.tx_log' "
+                             "RETURN name, value").data()
+        settings = {str(r["name"]): str(r["value"]) for r in rows}
+        if profile == "durable":
+            return Durability(profile, settings, True, True, "the transaction log is forced to disk at commit")
+        return Durability(profile, settings, True, False, "Neo4j always forces its transaction log at commit: "
+                                                          "no setting acknowledges earlier")
 
     def client_info(self) -> dict[str, str]:
         import neo4j

@@ -44,6 +44,7 @@ from storagebench.adapters.base import (
     require_found,
 )
 
+from storagebench.durability import Durability
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 
@@ -58,6 +59,29 @@ def field_name(name: str) -> str:
     if not _FIELD.match(name):
         raise ValueError(f"not a safe column name: {name!r}")
     return name
+
+
+#: the session's synchronous_commit per durability profile (set at connect)
+SYNCHRONOUS_COMMIT = {"durable": "on", "fast": "off"}
+DURABILITY_SETTINGS = ("fsync", "synchronous_commit", "wal_sync_method", "full_page_writes")
+
+
+def postgres_durability(cursor: Any, profile: str) -> Durability:
+    """Read back what decides durability on this session (also used for FerretDB's backend)."""
+    settings = {}
+    for name in DURABILITY_SETTINGS:
+        cursor.execute(f"SHOW {name}")
+        settings[name] = str(cursor.fetchone()[0])
+    flushes = settings["fsync"] == "on" and settings["synchronous_commit"] != "off"
+    if profile == "durable":
+        note = ("WAL flushed to disk before each commit returns" if flushes else
+                "fsync or synchronous_commit is off: a commit can be lost on power loss")
+        return Durability(profile, settings, True, flushes, note)
+    lazy = settings["synchronous_commit"] == "off"
+    note = ("commit returns before the WAL flush (synchronous_commit=off; the WAL writer flushes within "
+            "3 x wal_writer_delay); no corruption, recent commits may be lost" if lazy else
+            "commits still wait for the WAL flush")
+    return Durability(profile, settings, True, lazy, note)
 
 
 class PostgresOptions(AdapterOptions):
@@ -115,6 +139,8 @@ class PostgresAdapter(Adapter):
             raise Unavailable(f"postgres: cannot connect to {o.host}:{o.port}/{o.database}: {exc}") from exc
         self.conn.autocommit = True
         self.cursor = self.conn.cursor()  # reused by every per-operation statement
+        # durable: the default (WAL flushed at commit); fast: commit returns before the WAL flush
+        self.cursor.execute(f"SET synchronous_commit = {SYNCHRONOUS_COMMIT[o.durability]}")
         self._prepared.clear()
 
     def close(self) -> None:
@@ -156,6 +182,9 @@ class PostgresAdapter(Adapter):
         version, _, build = str(row[0]).partition(" ")
         details = {"build": build.strip("()")} if build else {}
         return ServerInfo("PostgreSQL", version, details)
+
+    def durability(self) -> Durability:
+        return postgres_durability(self.cursor, self.options.durability)
 
     def client_info(self) -> dict[str, str]:
         import psycopg2

@@ -52,6 +52,7 @@ from storagebench.adapters.base import (
     ours,
 )
 
+from storagebench.durability import Durability, unknown
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 
@@ -196,9 +197,34 @@ class S3Adapter(Adapter):
         engine = SERVER_NAMES.get(header, header or "unknown S3 server")
         details = {"Server header": header}
         if header == "VERSITYGW" and self.options.server_version_hint:
-            # S3 has no version API: the hint is what `storagebench services up s3` built and started
-            return ServerInfo(engine, self.options.server_version_hint, details)
-        return ServerInfo(engine, "unreported", details)
+            # S3 has no version API and versitygw's Server header carries none: the version is the one
+            # `storagebench services up s3` built, labelled as configured, not observed
+            return ServerInfo(engine, self.options.server_version_hint,
+                              {**details, "version source": "configured (the server does not report it)"},
+                              version_observed=False)
+        return ServerInfo(engine, "unreported", details, version_observed=False)
+
+    def durability(self) -> Durability:
+        profile = self.options.durability
+        header = self._server_header()
+        if header == "VERSITYGW":
+            # read from versitygw v1.8.0's source: the posix backend writes a temp file and links it into
+            # place; nothing calls fsync, and no option adds one
+            settings = {"server": "versitygw posix backend", "fsync": "never (no option)"}
+            if profile == "durable":
+                return Durability(profile, settings, False, False,
+                                  "versitygw's posix backend never fsyncs: an acknowledged object is in the "
+                                  "page cache only; it cannot give the durable promise")
+            return Durability(profile, settings, False, True, "acknowledged in the page cache")
+        if header == "AmazonS3":
+            return Durability(profile, {"server": "Amazon S3"}, False, profile == "durable",
+                              "Amazon S3 stores an object redundantly before it acknowledges the PUT")
+        return unknown(profile, f"S3 server {header or 'unknown'}: durability not known to this adapter")
+
+    def _server_header(self) -> str:
+        with self.translate_errors():
+            reply = self._client().list_buckets()
+        return str(reply["ResponseMetadata"]["HTTPHeaders"].get("server", ""))
 
     def client_info(self) -> dict[str, str]:
         import boto3

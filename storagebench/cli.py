@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a workload property, YCSB names (repeatable), e.g. -p recordcount=5000")
     run.add_argument("--threads", type=int, help="client threads per process (default 1)")
     run.add_argument("--processes", type=int, help="client processes (default 1)")
+    run.add_argument("--durability", choices=["durable", "fast"],
+                     help="what an acknowledged write must mean on every store: durable (survives power "
+                          "loss; default) or fast (in memory / page cache); each store's effective settings "
+                          "are read back and recorded")
     run.add_argument("--engine", choices=["local", "spark"],
                      help="where client workers run: local threads x processes (default), or spark: each "
                           "partition of a Spark job is one worker with its own connection and histograms")
@@ -133,6 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {
         "threads": args.threads, "processes": args.processes, "seed": args.seed,
+        "durability": args.durability,
         "results_dir": args.results_dir, "run_id": args.run_id,
         "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
         "repeat": args.repeat, "profile": args.profile,

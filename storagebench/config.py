@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storagebench.adapters.base import AdapterOptions
+from storagebench.durability import DEFAULT_PROFILE, Profile
 from storagebench.errors import UsageError
 from storagebench.registry import load_adapter
 from storagebench.runner import STALL_TIMEOUT_S
@@ -60,6 +61,8 @@ class RunConfig(BaseModel):
         return value
     #: a phase with no successful operation for this many seconds is aborted (the store is not answering)
     stall_timeout: float = Field(default=STALL_TIMEOUT_S, gt=0, le=86_400)
+    #: what an acknowledged write must mean on every store of the run (storagebench.durability)
+    durability: Profile = DEFAULT_PROFILE
 
 
 def _problems(exc: ValidationError) -> str:
@@ -110,6 +113,7 @@ def store_options(store: str, config: RunConfig, environ: dict[str, str] | None 
     cls = load_adapter(store)
     merged: dict[str, Any] = {}
     merged.update(load_endpoints().get(store, {}))
+    merged["durability"] = config.durability
     merged.update(config.options.get(store, {}))
     merged.update(env_options(store, environ))
     try:

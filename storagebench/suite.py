@@ -37,6 +37,8 @@ class StorePlan:
     options: AdapterOptions
     server: dict[str, Any]
     client: dict[str, str]
+    #: storagebench.durability.Durability.as_dict() of this store, read back at preflight
+    durability: dict[str, Any]
 
 
 def now_iso() -> str:
@@ -71,6 +73,7 @@ def preflight(config: RunConfig) -> list[StorePlan]:
             adapter.connect()
             info = adapter.server_info()
             client = adapter.client_info()
+            durability = adapter.durability().as_dict()
         except StorageBenchError as exc:
             raise UsageError(f"cannot reach store {name!r}: {exc}; is it running? "
                              f"(`storagebench services up {name}` starts a local one)") from None
@@ -79,7 +82,9 @@ def preflight(config: RunConfig) -> list[StorePlan]:
         finally:
             adapter.close()
         plans.append(StorePlan(name, cls, options, {"engine": info.engine, "version": info.version,
-                                                    "details": info.details, "label": info.label()}, client))
+                                                    "details": info.details, "label": info.label(),
+                                                    "version_observed": info.version_observed}, client,
+                               durability))
     return plans
 
 
@@ -150,6 +155,7 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
         "server": store.server,
         "client": store.client,
         "capabilities": store.adapter.capabilities.as_dict(),
+        "durability": store.durability,
         "seed": config.seed,
         "config": {
             "threads": config.threads, "processes": config.processes, "seed": config.seed,

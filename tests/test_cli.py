@@ -157,3 +157,24 @@ def test_processes_and_threads_merge_exactly(tmp_path: Path) -> None:
     assert run_["status"] == "ok" and run_["totals"]["failed"] == 0
     assert run_["totals"]["operations"] == 1001
     assert sum(sum(s.values()) for s in (o["status_counts"] for o in run_["operations"].values())) == 1001
+
+
+def test_durability_profile_is_recorded_in_every_result_file(tmp_path: Path) -> None:
+    """--durability reaches every store's options and every result file says what it meant there
+    (an adapter that cannot tell says so: honoured None, not a guess)."""
+    assert run(tmp_path, "--stores", "sqlite,null", "--workloads", "a", "--run-id", "dur",
+               "--durability", "fast", "--no-report", *SMALL) == 0
+    results = load_results(tmp_path / "results" / "dur")
+    assert len(results) == 4
+    for r in results:
+        assert r["durability"]["profile"] == "fast"
+        assert r["config"]["store_options"]["durability"] == "fast"
+        assert r["durability"]["honoured"] in (True, False, None)
+        assert "fsync" in r["durability"]["caveat"]
+
+
+def test_bad_durability_profile_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run(tmp_path, "--stores", "sqlite", "--durability", "maybe")
+    assert exit_info.value.code == 2
+    assert not (tmp_path / "results").exists()

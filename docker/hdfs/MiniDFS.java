@@ -1,7 +1,10 @@
-// Local one-datanode HDFS for storagebench: a MiniDFSCluster bound to 127.0.0.1.
+// Local small HDFS (DataNode count from storagebench.minidfs.datanodes) for storagebench: a MiniDFSCluster bound to 127.0.0.1.
 //
-//   java -Xmx512m -cp <classes>:<hadoop-client-minicluster classpath> MiniDFS BASE_DIR NN_PORT HTTP_PORT
+//   java -Xmx512m -cp <classes>:<hadoop-client-minicluster classpath> MiniDFS BASE_DIR NN_PORT HTTP_PORT [KEY=VALUE...]
 //
+// KEY=VALUE pairs go into the cluster's Configuration (storagebench/services/hdfs.py decides them: the
+// durability profile and the close settings).  storagebench.minidfs.skip-fsync=true|false becomes
+// MiniDFSCluster's skipFsyncForTesting (the NameNode edit log's fsync; true is MiniDFSCluster's default).
 // The name directory is formatted only on the first start (when BASE_DIR has no formatted image),
 // so data survives restarts.  Runs in the foreground until SIGTERM, then shuts the cluster down.
 
@@ -14,8 +17,8 @@ public final class MiniDFS {
     private MiniDFS() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 3) {
-            System.err.println("usage: MiniDFS BASE_DIR NAMENODE_PORT HTTP_PORT");
+        if (args.length < 3) {
+            System.err.println("usage: MiniDFS BASE_DIR NAMENODE_PORT HTTP_PORT [KEY=VALUE...]");
             System.exit(2);
         }
         File base = new File(args[0]).getAbsoluteFile();
@@ -30,7 +33,7 @@ public final class MiniDFS {
         conf.set("hadoop.tmp.dir", new File(base, "tmp").getPath());
         conf.setBoolean("dfs.permissions.enabled", false);
         conf.setBoolean("dfs.webhdfs.enabled", true);
-        conf.setInt("dfs.replication", 1);
+        conf.setInt("dfs.replication", 1);  // overridden by KEY=VALUE arguments (see hdfs.py)
         // few threads: the machine is shared with other engines
         conf.setInt("dfs.namenode.handler.count", 4);
         conf.setInt("dfs.namenode.service.handler.count", 2);
@@ -41,12 +44,22 @@ public final class MiniDFS {
         conf.set("dfs.datanode.http.address", "127.0.0.1:0");
         conf.set("dfs.datanode.ipc.address", "127.0.0.1:0");
         conf.set("dfs.datanode.hostname", "127.0.0.1");
+        for (int i = 3; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            if (eq <= 0) {
+                System.err.println("not KEY=VALUE: " + args[i]);
+                System.exit(2);
+            }
+            conf.set(args[i].substring(0, eq), args[i].substring(eq + 1));
+        }
+        boolean skipFsync = conf.getBoolean("storagebench.minidfs.skip-fsync", true);
 
         MiniDFSCluster cluster = new MiniDFSCluster.Builder(conf, base)
                 .nameNodePort(nnPort)
                 .nameNodeHttpPort(httpPort)
-                .numDataNodes(1)
+                .numDataNodes(conf.getInt("storagebench.minidfs.datanodes", 1))
                 .format(!formatted)
+                .skipFsyncForTesting(skipFsync)
                 .checkDataNodeAddrConfig(true)
                 .checkDataNodeHostConfig(true)
                 .build();

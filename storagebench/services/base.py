@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from storagebench.durability import DEFAULT_PROFILE, Profile
 from storagebench.errors import ServiceError
 from storagebench.services.ports import HOST, PORTS
 
@@ -45,9 +46,12 @@ class ProcessSpec:
 class ServiceContext:
     """Paths and the logged step runner a service uses."""
 
-    def __init__(self, home: Path | None = None, echo: Callable[[str], None] = print) -> None:
+    def __init__(self, home: Path | None = None, echo: Callable[[str], None] = print,
+                 durability: Profile = DEFAULT_PROFILE) -> None:
         self.home = home or storagebench_home()
         self.echo = echo
+        #: the durability profile engines are started with (storagebench.durability)
+        self.durability: Profile = durability
 
     @property
     def cache(self) -> Path:
@@ -95,6 +99,9 @@ class Service(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     #: seconds to wait for readiness after start
     start_timeout: ClassVar[float] = 120.0
+    #: whether the durability profile is a start-up setting of the server (a change restarts it);
+    #: False when clients choose it per connection (PostgreSQL) or the engine has no such setting
+    durability_at_start: ClassVar[bool] = False
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx

@@ -21,6 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = ssub.add_parser("up", help="provision (first time) and start engines; writes the endpoints file")
     up.add_argument("names", nargs="*", help=f"engines (default: all): {names}")
+    up.add_argument("--durability", choices=["durable", "fast"], default="durable",
+                    help="start engines whose durability is a server setting (HDFS, HBase, Kudu, FerretDB's "
+                         "database) with this profile (default durable); a running engine started with the "
+                         "other profile is restarted")
     down = ssub.add_parser("down", help="stop engines this project started (pid files only)")
     down.add_argument("names", nargs="*")
     down.add_argument("--clean", action="store_true", help="also delete the engines' data directories")
@@ -36,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    ctx = ServiceContext(home=args.home)
+    ctx = ServiceContext(home=args.home, durability=getattr(args, "durability", "durable"))
     manager = Manager(ctx, list(SERVICE_CLASSES), load_service)
     if args.action == "up":
         manager.up(args.names or None)

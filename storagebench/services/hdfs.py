@@ -1,4 +1,4 @@
-"""HDFS: a one-datanode MiniDFSCluster from ``hadoop-client-minicluster`` (Maven Central).
+"""HDFS: a two-DataNode MiniDFSCluster from ``hadoop-client-minicluster`` (Maven Central).
 
 ``docker/hdfs/pom.xml`` resolves ``org.apache.hadoop:hadoop-client-minicluster:<HADOOP>`` (a shaded jar
 that carries MiniDFSCluster) into ``<cache>/maven/repo``; ``docker/hdfs/MiniDFS.java`` is compiled
@@ -32,6 +32,23 @@ from storagebench.services.versions import HADOOP
 DOCKER_ROOT = Path(__file__).resolve().parents[2] / "docker"
 #: the user WebHDFS requests run as (permissions are off; this only names the home directory)
 HDFS_USER = "storagebench"
+#: How a file close waits for its last block.  Hadoop's defaults (hdfs-default.xml, what MiniDFSCluster
+#: and a real cluster run with unless told otherwise) let the NameNode close a file only once its last
+#: block is COMPLETE, i.e. after a DataNode's incremental block report arrived.  The client's close
+#: (completeFile) usually wins that race, is refused, and retries after a sleep: 400 ms for the Java
+#: client (``dfs.client.block.write.locateFollowingBlock.initial.delay.ms``, which WebHDFS uses inside
+#: the DataNode), a fixed 500 ms for hdfs-native.  With one small file per record that sleep was most
+#: of every insert (p50 70 ms WebHDFS / 521 ms native, p90 ~500 ms).  HDFS-8999's
+#: ``dfs.namenode.file.close.num-committed-allowed`` lets a close succeed while the last block is
+#: COMMITTED (every DataNode of the pipeline has acknowledged every byte; with synconclose after its
+#: fsync), but only when the block expects more replicas than ``dfs.namenode.replication.min`` (1):
+#: never with one DataNode.  So the cluster runs as a small real one would: two DataNodes, replication
+#: 2, close allowed on COMMITTED.  Every write then goes to two DataNodes (two fsyncs when durable).
+CLOSE_SETTINGS: dict[str, str] = {
+    "storagebench.minidfs.datanodes": "2",
+    "dfs.replication": "2",
+    "dfs.namenode.file.close.num-committed-allowed": "1",
+}
 
 
 def java_program() -> str:
@@ -87,9 +104,23 @@ def namenode_version(http_url: str, timeout: float = 5.0) -> tuple[str, int]:
 
 class MiniDFSService(Service):
     name = "hdfs"
-    description = f"HDFS {HADOOP} (MiniDFSCluster from hadoop-client-minicluster): 1 NameNode + 1 DataNode"
+    description = (f"HDFS {HADOOP} (MiniDFSCluster from hadoop-client-minicluster): 1 NameNode + 2 DataNodes "
+                   "(replication 2)")
     start_timeout = 180.0
+    durability_at_start = True
     heap = "-Xmx512m"
+
+    def conf(self) -> dict[str, str]:
+        """Configuration the launcher sets on top of Hadoop's defaults (``hdfs-default.xml``)."""
+        durable = self.ctx.durability == "durable"
+        return {
+            # durable: the DataNode fsyncs block + checksum files when a file is closed (each record is
+            # one file, closed by its write) and the NameNode fsyncs its edit log; fast: Hadoop's
+            # defaults (page cache) and MiniDFSCluster's skipped edit-log fsync
+            "dfs.datanode.synconclose": str(durable).lower(),
+            "storagebench.minidfs.skip-fsync": str(not durable).lower(),
+            **CLOSE_SETTINGS,
+        }
 
     @property
     def root(self) -> Path:
@@ -111,7 +142,8 @@ class MiniDFSService(Service):
         argv = [java_program(), self.heap, "-XX:+UseSerialGC", "-Xss512k",
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Djava.net.preferIPv4Stack=true",
                 "-cp", ":".join(self._classpath()), "MiniDFS",
-                str(self.data_dir / "minidfs"), str(self.ports["namenode"]), str(self.ports["webhdfs"])]
+                str(self.data_dir / "minidfs"), str(self.ports["namenode"]), str(self.ports["webhdfs"]),
+                *(f"{k}={v}" for k, v in self.conf().items())]
         return [ProcessSpec("minidfs", argv, cwd=self.data_dir)]
 
     def probe(self) -> str:
@@ -126,7 +158,7 @@ class MiniDFSService(Service):
         if "Path" not in home:
             raise ServiceError(f"hdfs: unexpected GETHOMEDIRECTORY answer {home}")
         version, live = namenode_version(self.http_url)
-        if live < 1:
+        if live < int(CLOSE_SETTINGS["storagebench.minidfs.datanodes"]):
             raise ServiceError("hdfs: NameNode answers but no DataNode is live yet")
         return f"HDFS {version}"
 

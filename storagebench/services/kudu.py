@@ -57,6 +57,7 @@ class KuduService(Service):
     name = "kudu"
     description = f"Apache Kudu {KUDU} (kudu-binary from Maven Central): 1 master + 1 tablet server"
     start_timeout = 120.0
+    durability_at_start = True
 
     #: per-daemon memory limits and block cache: small on purpose (2 cores, shared machine)
     master_memory_mib = 256
@@ -123,7 +124,9 @@ class KuduService(Service):
                    *self._common_flags("tserver", ports["tserver"], ports["tserver_http"],
                                        self.tserver_memory_mib),
                    f"--tserver_master_addrs={self.master_addresses}", "--rpc_num_service_threads=4",
-                   f"--block_cache_capacity_mb={self.tserver_block_cache_mib}"]
+                   f"--block_cache_capacity_mb={self.tserver_block_cache_mib}",
+                   # durable: fsync every WAL append before acknowledging (Kudu's default is false)
+                   f"--log_force_fsync_all={'true' if self.ctx.durability == 'durable' else 'false'}"]
         env = self._env()
         return [ProcessSpec("master", master, env, cwd=self.data_dir),
                 ProcessSpec("tserver", tserver, env, cwd=self.data_dir)]
@@ -157,4 +160,5 @@ class KuduService(Service):
 
     def endpoints(self) -> dict[str, Any]:
         return {"master_addresses": self.master_addresses,
-                "web_ui": f"http://{self.host}:{self.ports['master_http']}"}
+                "web_ui": f"http://{self.host}:{self.ports['master_http']}",
+                "tserver_web_ui": f"http://{self.host}:{self.ports['tserver_http']}"}

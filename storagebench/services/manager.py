@@ -170,8 +170,23 @@ class Manager:
             versions[name] = self._up_one(self.service(name))
         return versions
 
+    def _profile_file(self, name: str) -> Path:
+        return self.ctx.run_dir / f"{name}.durability"
+
+    def running_profile(self, name: str) -> str | None:
+        """The durability profile a running service was started with (None if unknown or not up)."""
+        try:
+            return self._profile_file(name).read_text().strip() or None
+        except OSError:
+            return None
+
     def _up_one(self, svc: Service) -> str:
         echo = self.ctx.echo
+        wanted = self.ctx.durability
+        if svc.durability_at_start and self.is_up(svc.name) and self.running_profile(svc.name) != wanted:
+            echo(f"[{svc.name}] running with durability {self.running_profile(svc.name) or 'unknown'}; "
+                 f"restarting with {wanted}")
+            self._stop(svc)
         if self.is_up(svc.name):
             try:
                 version = svc.probe()
@@ -194,6 +209,7 @@ class Manager:
         self.ctx.log_dir.mkdir(parents=True, exist_ok=True)
         for spec in svc.processes():
             self._spawn(svc, spec)
+        self._profile_file(svc.name).write_text(self.ctx.durability + "\n")
         version = self._wait_ready(svc)
         _write_endpoints(self.ctx, svc.name, svc.endpoints())
         echo(f"[{svc.name}] up in {time.monotonic() - started:.1f}s: {version}")
@@ -289,6 +305,7 @@ class Manager:
             if _is_ours(proc.pid, self._argv0(svc.name, proc.name)):
                 self._kill_group(proc.pid)
             _pid_file(self.ctx, svc.name, proc.name).unlink(missing_ok=True)
+        self._profile_file(svc.name).unlink(missing_ok=True)
 
     def _argv0(self, service: str, proc: str) -> str:
         try:

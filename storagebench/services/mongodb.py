@@ -58,6 +58,8 @@ class FerretDBService(Service):
     description = f"FerretDB {FERRETDB} (MongoDB wire protocol) on the postgres service"
     requires = ("postgres",)
     start_timeout = 60.0
+    # the ferretdb database's synchronous_commit default, which FerretDB's pooled connections pick up
+    durability_at_start = True
 
     @property
     def binary(self) -> Path:
@@ -121,6 +123,11 @@ class FerretDBService(Service):
                 if cur.fetchone() is None:
                     cur.execute(f'CREATE DATABASE "{FERRETDB_PG_DATABASE}"')
                     self.ctx.echo(f"[mongodb] created PostgreSQL database {FERRETDB_PG_DATABASE!r}")
+                # FerretDB ignores write concerns: its backend's commit setting decides durability
+                from storagebench.adapters.postgres import SYNCHRONOUS_COMMIT
+
+                cur.execute(f'ALTER DATABASE "{FERRETDB_PG_DATABASE}" SET synchronous_commit = '
+                            f"{SYNCHRONOUS_COMMIT[self.ctx.durability]}")
         finally:
             conn.close()
 
@@ -147,7 +154,11 @@ class FerretDBService(Service):
         return label
 
     def endpoints(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port}
+        pg = self._postgres().endpoints()
+        dsn = f"host={pg['host']} port={pg['port']} user={pg['user']} dbname={FERRETDB_PG_DATABASE}"
+        if pg.get("password"):
+            dsn += f" password={pg['password']}"
+        return {"host": self.host, "port": self.port, "backend_postgres_dsn": dsn}
 
 
 def describe_build_info(info: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ import pytest
 from storagebench.adapters.base import Adapter, Query
 from storagebench.adapters.hdfs import HDFSAdapter
 
+from storagebench.services.hdfs import CLOSE_SETTINGS
 from storagebench.services.versions import HADOOP
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
@@ -46,7 +47,7 @@ def adapter(options: dict[str, Any]) -> Iterator[HDFSAdapter]:
 def test_server_info_reports_the_namenode_version(adapter: HDFSAdapter) -> None:
     info = adapter.server_info()
     assert (info.engine, info.version) == ("HDFS", HADOOP)
-    assert info.details["live datanodes"] == "1"
+    assert info.details["live datanodes"] == CLOSE_SETTINGS["storagebench.minidfs.datanodes"]
     assert "hdfs" in adapter.client_info()
 
 
