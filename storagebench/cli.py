@@ -39,8 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a workload file: YAML, or YCSB .properties (repeatable)")
     run.add_argument("-p", dest="props", action="append", default=[], metavar="KEY=VALUE",
                      help="override a workload property, YCSB names (repeatable), e.g. -p recordcount=5000")
-    run.add_argument("--threads", type=int, help="client threads per process (default 1)")
-    run.add_argument("--processes", type=int, help="client processes (default 1)")
+    run.add_argument("--clients", type=int,
+                     help="client workers, each with its own connection (default 1); spread over processes "
+                          "(one each, up to two per core) so the GIL never caps a store")
+    run.add_argument("--threads", type=int, help="explicit layout: client threads per process (default 1)")
+    run.add_argument("--processes", type=int, help="explicit layout: client processes (default 1)")
     run.add_argument("--durability", choices=["durable", "fast"],
                      help="what an acknowledged write must mean on every store: durable (survives power "
                           "loss; default) or fast (in memory / page cache); each store's effective settings "
@@ -136,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {
-        "threads": args.threads, "processes": args.processes, "seed": args.seed,
+        "clients": args.clients, "threads": args.threads, "processes": args.processes, "seed": args.seed,
         "durability": args.durability,
         "results_dir": args.results_dir, "run_id": args.run_id,
         "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
@@ -173,8 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for key, why in sorted(notes.items()):
         console.print(f"note: property {key} does not apply here: {why}", markup=False, highlight=False)
     console.print(f"run [bold]{escape(run_id)}[/]: stores {escape(', '.join(s.name for s in stores))}; workloads "
-                  f"{escape(', '.join(s.name for s in specs))}; {config.threads} thread(s) x {config.processes} "
-                  f"process(es)")
+                  f"{escape(', '.join(s.name for s in specs))}; {_layout_text(config)}")
     columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:>9} ops/s  {task.fields[failed]} failed"), TimeRemainingColumn())
     started = time.monotonic()
@@ -263,6 +265,13 @@ def cmd_clean(args: argparse.Namespace) -> int:
             return 1
     failed = drop_leftovers(args.results_dir, leftovers, print)
     return 1 if failed else 0
+
+
+def _layout_text(config: Any) -> str:
+    if config.clients is None:
+        return f"{config.threads} thread(s) x {config.processes} process(es)"
+    processes, clients = config.placement()
+    return f"{clients} client(s) over {processes} process(es)"
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from storagebench.adapters.base import AdapterOptions
 from storagebench.durability import DEFAULT_PROFILE, Profile
@@ -33,6 +33,9 @@ class RunConfig(BaseModel):
 
     stores: list[str] = Field(default_factory=lambda: list(DEFAULT_STORES), min_length=1)
     workloads: list[str] = Field(default_factory=lambda: list(DEFAULT_WORKLOADS))
+    #: total client workers, placed by :func:`storagebench.runner.client_layout` (a process each, up to
+    #: two per core); exclusive with an explicit ``threads``/``processes`` layout
+    clients: int | None = Field(default=None, ge=1, le=4096)
     threads: int = Field(default=1, ge=1, le=1024)
     processes: int = Field(default=1, ge=1, le=256)
     seed: int = Field(default=42, ge=0)
@@ -63,6 +66,20 @@ class RunConfig(BaseModel):
     stall_timeout: float = Field(default=STALL_TIMEOUT_S, gt=0, le=86_400)
     #: what an acknowledged write must mean on every store of the run (storagebench.durability)
     durability: Profile = DEFAULT_PROFILE
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> RunConfig:
+        if self.clients is not None and {"threads", "processes"} & self.model_fields_set:
+            raise ValueError("give either clients (placed automatically) or threads/processes, not both")
+        return self
+
+    def placement(self, multiprocess: bool = True) -> tuple[int, int]:
+        """(processes, clients) for a store: the default spread for ``clients``, else threads x processes."""
+        if self.clients is None:
+            return self.processes, self.threads * self.processes
+        from storagebench.runner import client_layout
+
+        return client_layout(self.clients, multiprocess)
 
 
 def _problems(exc: ValidationError) -> str:

@@ -21,6 +21,12 @@ Fields added for repeated runs and their statistics (additive; absent in older f
   load (``bytes`` None when the adapter cannot tell).
 * ``summary.json`` beside the result files (``kind: storagebench.summary``): :func:`storagebench.stats.summarise`
   cells (median, lo, hi, n, coverage, values, tied_with) per store, workload, phase and metric.
+
+Fields added for the client model (additive):
+
+* ``config.client_layout``: ``{"clients", "processes", "threads_per_process": [...], "engine"}``, where the
+  clients ran (``--clients N`` spreads them one per process, see :func:`storagebench.runner.client_layout`);
+  ``config.threads`` / ``config.processes`` are the largest threads per process and the process count.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The runner: load and run phases across N threads x P processes, through the timing proxy.
+"""The runner: load and run phases across N clients, through the timing proxy.
 
-Every worker owns an adapter instance (its own connection), a :class:`Recorder` and a deterministic
-operation stream.  Workers of one process are threads; processes are started with ``spawn``.  At the
-end, the workers' histograms are merged exactly.
+Every client (a *worker*) owns an adapter instance (its own connection), a :class:`Recorder` and a
+deterministic operation stream.  Clients are spread over processes (started with ``spawn``); clients
+sharing a process are threads.  :func:`client_layout` picks the default spread for ``--clients``: one
+process per client (up to :data:`PROCESSES_PER_CORE` per core), so the GIL of one interpreter never caps
+a store.  At the end, the workers' histograms are merged exactly.
 
 Liveness: a worker that keeps failing (the server died) stops after :data:`ABORT_AFTER_FAILURES`
 consecutive failures.  Independently of failure counts, the coordinator (the thread that started the
@@ -53,6 +55,25 @@ STOP_GRACE_S = 5.0
 DEAD_INTERVAL_MIN_S = 1.0
 #: why the coordinator stopped the workers (value of the shared stop flag)
 STOP_NONE, STOP_STALLED, STOP_DEADLINE, STOP_INTERRUPTED = 0, 1, 2, 3
+#: the default layout puts each client in its own process, up to this many processes per core; more
+#: clients than that share processes as threads (interpreters beyond that only cost memory and start-up)
+PROCESSES_PER_CORE = 2
+#: seconds spawned interpreters get to import and connect before the common clock starts, per process
+#: started on each core (start-up competes for the cores with everything else)
+SPAWN_LEAD_S = 1.0
+
+
+def client_layout(clients: int, multiprocess: bool = True, cores: int | None = None) -> tuple[int, int]:
+    """Default (processes, clients) placement: a process per client while that helps, else threads.
+
+    A store that cannot be opened from several processes (``multiprocess=False``) gets one process.
+    """
+    if clients < 1:
+        raise ValueError("clients must be >= 1")
+    if not multiprocess:
+        return 1, clients
+    cap = max(1, (cores or os.cpu_count() or 1) * PROCESSES_PER_CORE)
+    return min(clients, cap), clients
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,23 @@ class PhasePlan:
     stall_timeout: float = STALL_TIMEOUT_S
     #: seconds workers get to return after the stop flag before they are given up on
     stop_grace: float = STOP_GRACE_S
+    #: total clients, spread as evenly as possible over ``processes``; 0: ``threads`` in each process
+    clients: int = 0
+
+    @property
+    def workers(self) -> int:
+        return self.clients or self.threads * self.processes
+
+    def process_workers(self, process: int) -> list[int]:
+        """The worker ids process ``process`` runs (contiguous, as even as possible)."""
+        lo = sum(_share(self.workers, p, self.processes) for p in range(process))
+        return list(range(lo, lo + _share(self.workers, process, self.processes)))
+
+    def layout(self) -> dict[str, Any]:
+        """Where the clients ran, as result files record it (``config.client_layout``)."""
+        per = [len(self.process_workers(p)) for p in range(self.processes)]
+        return {"clients": self.workers, "processes": self.processes, "threads_per_process": per,
+                "engine": self.engine}
 
 
 @dataclass
@@ -452,16 +490,17 @@ class _Watchdog:
         return sorted(sorted(self.dead, key=lambda iv: iv[0] - iv[1])[:20])
 
 
-def _process_entry(plan: PhasePlan, worker_ids: list[int], workers: int, progress: Any, control: Any,
+def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, control: Any,
                    start_at: float, queue: Any, parent: int, counter: InsertCounter) -> None:
     """A worker process: its threads, stopped by the parent's flag (or by the parent's death)."""
+    worker_ids = plan.process_workers(process)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
 
     def on_term(_signum: int, _frame: Any) -> None:
         control[workers] = STOP_INTERRUPTED
 
     signal.signal(signal.SIGTERM, on_term)
-    control[workers + 1 + worker_ids[0] // len(worker_ids)] = 1  # this process has started
+    control[workers + 1 + process] = 1  # this process has started
     group = _Threads(plan, worker_ids, workers, progress, control, start_at, counter)
     seen_stop = 0.0
     while group.alive():
@@ -485,7 +524,7 @@ def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
               poll: float = 0.25) -> PhaseOutcome:
     """Run one phase on all workers; returns when they finish, or when the coordinator stops them
     (stall, deadline, SIGINT/SIGTERM) and they returned or the grace passed."""
-    workers = plan.threads * plan.processes
+    workers = plan.workers
     began = time.time()
     if plan.engine == "spark":
         from storagebench.spark.loadgen import run_workers_on_spark
@@ -520,7 +559,7 @@ class _ThreadPool:
     """All workers as threads of this process."""
 
     def __init__(self, plan: PhasePlan) -> None:
-        self.plan, self.workers = plan, plan.threads * plan.processes
+        self.plan, self.workers = plan, plan.workers
         self.grace = plan.stop_grace
         self.progress: Any = [0] * (2 * self.workers)
         self.control: Any = new_control(self.workers)
@@ -550,7 +589,7 @@ class _ProcessPool:
     """``processes`` spawned interpreters with ``threads`` workers each; shared progress and stop flag."""
 
     def __init__(self, plan: PhasePlan) -> None:
-        self.plan, self.workers = plan, plan.threads * plan.processes
+        self.plan, self.workers = plan, plan.workers
         self.grace = plan.stop_grace + 2.0  # each process has its own grace for its threads, then reports
         self.ctx = mp.get_context("spawn")
         self.progress: Any = self.ctx.Array("q", 2 * self.workers, lock=False)
@@ -558,15 +597,16 @@ class _ProcessPool:
         self.queue: Any = self.ctx.Queue()
         # one acknowledged-insert counter in shared memory for the workers of every process
         self.counter = AcknowledgedCounter(plan.spec.recordcount, self.ctx)
-        self.start_at = time.time() + 1.5  # let spawned interpreters import before the clock starts
+        # let spawned interpreters import and connect before the clock starts
+        cores = os.cpu_count() or 1
+        self.start_at = time.time() + 0.5 + SPAWN_LEAD_S * -(-plan.processes // cores)
         self.procs: list[Any] = []
         self.exports: list[dict[str, Any]] = []
 
     def start(self) -> None:
         plan = self.plan
         for p in range(plan.processes):
-            ids = list(range(p * plan.threads, (p + 1) * plan.threads))
-            proc = self.ctx.Process(target=_process_entry, args=(plan, ids, self.workers, self.progress,
+            proc = self.ctx.Process(target=_process_entry, args=(plan, p, self.workers, self.progress,
                                                                  self.control, self.start_at, self.queue,
                                                                  os.getpid(), self.counter))
             proc.start()

@@ -65,7 +65,7 @@ def preflight(config: RunConfig) -> list[StorePlan]:
     for name in dict.fromkeys(config.stores):
         cls = load_adapter(name)
         options = store_options(name, config)
-        if config.processes > 1 and not cls.capabilities.multiprocess:
+        if config.clients is None and config.processes > 1 and not cls.capabilities.multiprocess:
             raise UsageError(f"store {name!r} cannot be used from several processes; use --processes 1 "
                              f"(threads are fine)")
         adapter = cls(options)
@@ -134,10 +134,20 @@ def steady_state_of(spec: WorkloadSpec, outcome: PhaseOutcome) -> dict[str, Any]
     return {**found.as_dict(), "excluded_before_start": ["ops_per_sec"], "percentiles_include_warmup": True}
 
 
+def phase_plan(config: RunConfig, store: StorePlan, spec: WorkloadSpec, phase: str, namespace: str,
+               options: dict[str, Any] | None = None) -> PhasePlan:
+    """Where this store's clients run: the config's explicit threads x processes, or the default spread."""
+    processes, clients = config.placement(store.adapter.capabilities.multiprocess)
+    return PhasePlan(store.name, plain_options(store.options) if options is None else options, spec, phase,
+                     namespace, config.seed, config.threads, processes, config.engine, config.spark_master,
+                     config.stall_timeout, clients=clients)
+
+
 def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, config: RunConfig,
                  outcome: PhaseOutcome | None, started: str, status: str, reason: str = "",
                  context: dict[str, Any] | None = None) -> dict[str, Any]:
     seconds = outcome.measured_seconds if outcome else 0.0
+    layout = phase_plan(config, store, spec, phase, "").layout()
     result: dict[str, Any] = {
         "kind": "storagebench.result",
         "schema_version": SCHEMA_VERSION,
@@ -158,7 +168,8 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
         "durability": store.durability,
         "seed": config.seed,
         "config": {
-            "threads": config.threads, "processes": config.processes, "seed": config.seed,
+            "threads": max(layout["threads_per_process"]), "processes": layout["processes"],
+            "client_layout": layout, "seed": config.seed,
             "engine": config.engine, "spark_master": config.spark_master if config.engine == "spark" else None,
             "workload": spec.model_dump(mode="json"), "store_options": redacted_options(store.options),
             "repeat": config.repeat, "profile": config.profile,
@@ -360,8 +371,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             return written
         for phase, total in (("load", spec.loaded_count()), ("run", spec.operationcount)):
             phase_started = now_iso()
-            plan = PhasePlan(store.name, options, spec, phase, namespace, config.seed, config.threads,
-                             config.processes, config.engine, config.spark_master, config.stall_timeout)
+            plan = phase_plan(config, store, spec, phase, namespace, options)
             label = f"{store.name} / {spec.name} / {phase}" + (f" / r{repeat}" if repeat else "")
 
             def report(done: int, failed: int, label: str = label, total: int = total) -> None:

@@ -66,6 +66,8 @@ def test_ycsb_properties_workload(tmp_path: Path) -> None:
     (["-p", "bogus=1"], "bogus"),
     (["--threads", "0"], "threads"),
     (["--stores", "sqlite", "--processes", "2", "--stores", "duckdb"], "cannot be used from several processes"),
+    (["--clients", "2", "--threads", "2"], "either clients"),
+    (["--clients", "0"], "clients"),
 ])
 def test_bad_input_one_line_exit_2_nothing_created(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                    args: list[str], message: str) -> None:
@@ -178,3 +180,15 @@ def test_bad_durability_profile_is_refused(tmp_path: Path, capsys: pytest.Captur
         run(tmp_path, "--stores", "sqlite", "--durability", "maybe")
     assert exit_info.value.code == 2
     assert not (tmp_path / "results").exists()
+
+
+def test_clients_spread_over_processes_and_the_layout_is_recorded(tmp_path: Path) -> None:
+    """--clients N: a process per client where the store allows it, threads where it does not."""
+    assert run(tmp_path, "--stores", "sqlite,duckdb", "--workloads", "c", "--run-id", "cl", "--no-report",
+               "--clients", "2", "-p", "recordcount=100", "-p", "operationcount=301") == 0
+    runs = {r["store"]: r for r in load_results(tmp_path / "results" / "cl") if r["phase"] == "run"}
+    assert runs["sqlite"]["config"]["client_layout"] == {
+        "clients": 2, "processes": 2, "threads_per_process": [1, 1], "engine": "local"}
+    assert runs["duckdb"]["config"]["client_layout"]["threads_per_process"] == [2]  # multiprocess=False
+    for r in runs.values():
+        assert r["status"] == "ok" and r["totals"]["operations"] == 301 and r["totals"]["failed"] == 0
