@@ -25,9 +25,17 @@ def options() -> dict[str, Any]:
 
 
 class TestS3(AdapterConformance):
-    @pytest.fixture
-    def adapter_factory(self, options: dict[str, Any]) -> Callable[[], Adapter]:
-        return lambda: S3Adapter(options)
+    """Every driver passes the whole suite against the real server."""
+
+    @pytest.fixture(params=["obstore", "boto3"])
+    def adapter_factory(self, options: dict[str, Any], request: pytest.FixtureRequest) -> Callable[[], Adapter]:
+        return lambda: S3Adapter({**options, "driver": request.param})
+
+
+def test_driver_is_recorded(options: dict[str, Any]) -> None:
+    for driver in ("obstore", "boto3"):
+        with S3Adapter({**options, "driver": driver}) as adapter:
+            assert adapter.client_info()["driver"].split() == [driver, adapter.client_info()[driver]]
 
 
 def _raw(options: dict[str, Any]) -> Any:
