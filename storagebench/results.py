@@ -40,12 +40,14 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory, fsync, rename: readers see old or new, never half."""
+def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
+    """Write via a temp file in the same directory, fsync, rename: readers see old or new, never half.
+    ``mode`` (e.g. 0o600 for files holding secrets) replaces the default 0666 & ~umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it (0644 under umask 022), not mkstemp's 0600
+        # as open() would create it (0644 under umask 022), not mkstemp's 0600, unless told otherwise
+        os.fchmod(fd, 0o666 & ~_umask() if mode is None else mode)
         with os.fdopen(fd, "w") as out:
             out.write(text)
             out.flush()

@@ -42,7 +42,8 @@ def _write_endpoints(ctx: ServiceContext, name: str, values: dict[str, Any] | No
         data.pop(name, None)
     else:
         data[name] = values
-    atomic_write_text(endpoints_file(ctx.home), json.dumps(data, indent=2, sort_keys=True) + "\n")
+    # it holds the engines' generated passwords and keys: owner only
+    atomic_write_text(endpoints_file(ctx.home), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
 
 def port_holder(port: int) -> str | None:
@@ -217,18 +218,15 @@ class Manager:
 
     def _spawn(self, svc: Service, spec: ProcessSpec) -> None:
         log = self.ctx.log_dir / f"{svc.name}.{spec.name}.log"
-        preexec = None
+        identity: dict[str, Any] = {}
         if spec.user:
             pw = pwd.getpwnam(spec.user)
-
-            def preexec() -> None:
-                os.setgid(pw.pw_gid)
-                os.setuid(pw.pw_uid)
-
+            # setgroups([]) too: the child keeps none of root's supplementary groups
+            identity = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
         with log.open("ab") as out:
             proc = subprocess.Popen(list(map(str, spec.argv)), cwd=spec.cwd, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env={**os.environ, **spec.env},
-                                    start_new_session=True, preexec_fn=preexec)
+                                    start_new_session=True, **identity)
         # Popen can return while the child is still inside exec(): /proc/<pid>/cmdline is not yet the
         # new program's, and the liveness check would call it dead.  Wait for the exec to finish.
         deadline = time.monotonic() + 5.0

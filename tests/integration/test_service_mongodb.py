@@ -10,6 +10,7 @@ from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
+from storagebench.services.postgres import cluster_major
 from storagebench.services.versions import FERRETDB
 from storagebench.testing.engines import pid_alive, require_engine
 
@@ -25,7 +26,7 @@ def test_up_write_read_down_up() -> None:
     endpoints = load_endpoints(ctx.home)["mongodb"]
     version = load_service("mongodb")(ctx).probe()
     assert version.startswith(f"FerretDB {FERRETDB.removeprefix('v')} (MongoDB wire ")
-    assert " on PostgreSQL 15." in version
+    assert f" on PostgreSQL {cluster_major()}." in version
 
     client: pymongo.MongoClient = pymongo.MongoClient(host=endpoints["host"], port=endpoints["port"],
                                                       directConnection=True, serverSelectionTimeoutMS=5000)

@@ -11,7 +11,7 @@ from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
-from storagebench.services.versions import POSTGRES_MAJOR
+from storagebench.services.postgres import cluster_major
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("postgres")
@@ -38,11 +38,11 @@ def test_up_write_read_down_up() -> None:
     assert main(["services", "up", "postgres"]) == 0
     ctx = ServiceContext(echo=lambda _m: None)
     endpoints = load_endpoints(ctx.home)["postgres"]
-    assert load_service("postgres")(ctx).probe().startswith(f"PostgreSQL {POSTGRES_MAJOR}.")
+    assert load_service("postgres")(ctx).probe().startswith(f"PostgreSQL {cluster_major()}.")
 
     table = f"sbench_it_{uuid.uuid4().hex[:8]}"
     conn = psycopg2.connect(host=endpoints["host"], port=endpoints["port"], user=endpoints["user"],
-                            dbname=endpoints["database"])
+                            dbname=endpoints["database"], password=endpoints.get("password"))
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f"CREATE TABLE {table} (key TEXT PRIMARY KEY, v TEXT)")
