@@ -223,6 +223,17 @@ class Adapter(ABC):
         where it can tell (called once per run, after :meth:`connect`, recorded in every result file)."""
         return unknown(self.options.durability)
 
+    # -- one run ------------------------------------------------------------------------------------
+    @classmethod
+    def run_options(cls, options: AdapterOptions, run_token: str) -> AdapterOptions:
+        """The options one run uses (``run_token`` is unique to the run).  The default keeps them; an
+        embedded store whose files one process locks gives each run its own file unless one was chosen."""
+        return options
+
+    @classmethod  # noqa: B027 - optional hook
+    def end_run(cls, options: AdapterOptions) -> None:
+        """The run that got ``options`` from :meth:`run_options` is over: release what it was given."""
+
     # -- per-operation core ------------------------------------------------------------------------
     @abstractmethod
     def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None: ...

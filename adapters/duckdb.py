@@ -1,7 +1,9 @@
 """DuckDB (embedded, columnar): see :mod:`storagebench.adapters._sql` for the data model.
 
 DuckDB allows one writing process per database file, so this adapter declares ``multiprocess=False``;
-threads in one process share the database and each opens its own cursor.
+threads in one process share the database and each opens its own cursor.  A run gets its own database
+file (``duckdb-run-<token>.db`` beside the default, deleted at the end) unless ``path`` is set, so two
+runs at once do not lock each other out.
 """
 
 from __future__ import annotations
@@ -39,6 +41,29 @@ class DuckDBAdapter(EmbeddedSQLAdapter):
         multiprocess=False)
     split_links_sql = "CROSS JOIN unnest(string_split(t.{links}, ',')) AS step(key)"
     options: DuckDBOptions
+
+    @classmethod
+    def run_options(cls, options: AdapterOptions, run_token: str) -> AdapterOptions:
+        """Each run gets its own database file (beside the default one) unless ``path`` was set: DuckDB
+        lets one process open a file, so two runs at once would otherwise lock each other out."""
+        if "path" in options.model_fields_set:
+            return options
+        default = DuckDBOptions().path
+        return options.model_copy(update={"path": default.with_name(f"{default.stem}-run-{run_token}.db")})
+
+    @classmethod
+    def end_run(cls, options: AdapterOptions) -> None:
+        """Close and delete a per-run database file (never a file the user named)."""
+        path = Path(getattr(options, "path", ""))
+        default = DuckDBOptions().path
+        if path.parent != default.parent or not path.name.startswith(f"{default.stem}-run-"):
+            return
+        with _LOCK:
+            database = _DATABASES.pop(str(path), None)
+        if database is not None:
+            database.close()
+        for leftover in (path, path.with_name(path.name + ".wal")):
+            leftover.unlink(missing_ok=True)
 
     def connect(self) -> None:
         key = str(self.options.path)

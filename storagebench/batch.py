@@ -21,8 +21,9 @@ import pyarrow.compute as pc
 from storagebench.adapters.base import Adapter, Query, Support
 from storagebench.measurement import OK, Recorder, TimedAdapter, merge_exports
 from storagebench.runner import PhaseOutcome
-from storagebench.workloads.generators import KeyNamer, ValueFactory
+from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
+from storagebench.workloads.values import Values
 
 
 @dataclass
@@ -35,9 +36,10 @@ class BatchOutcome:
 
 
 def expected_table(spec: WorkloadSpec, seed: int) -> pa.Table:
-    namer, values = KeyNamer(spec), ValueFactory(spec, seed)
+    namer, values = KeyNamer(spec), Values(spec, seed)
     keys = namer.names(np.arange(spec.recordcount, dtype=np.int64))
-    cols = {f: [values.value(k, f) for k in keys] for f in spec.field_names()}
+    records = [values.load_record(k) for k in keys]
+    cols = {f: [r[f] for r in records] for f in spec.field_names()}
     return pa.table({"key": pa.array(keys, pa.string()), **{f: pa.array(v, pa.string()) for f, v in cols.items()}})
 
 
@@ -105,7 +107,7 @@ def read_phase(adapter: Adapter, spec: WorkloadSpec, namespace: str, data: pa.Ta
         if verify and (back.num_rows != data.num_rows or bad):
             problems.append(f"read-back mismatch: {back.num_rows} rows (wrote {data.num_rows}); "
                             f"columns differing: {', '.join(bad) or 'none'}")
-    values = ValueFactory(spec, seed)
+    values = Values(spec, seed)
     qf, sf = spec.queryfield, spec.querysumfield
     for group in range(min(spec.batchqueries, spec.querygroups)):
         equals = values.group_value(group)

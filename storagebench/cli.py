@@ -162,7 +162,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not specs:
         raise UsageError("no workloads given")
     # validate and reach every store before anything is created
-    stores = suite.preflight(config)
+    run_token = suite.new_run_token()
+    stores = suite.preflight(config, run_token)
     run_id = config.run_id or suite.new_run_id()
     run_dir = config.results_dir / run_id
     if run_dir.exists():
@@ -194,7 +195,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     bar.update(task, completed=done, rate=f"{rate:,.0f}", failed=failed)
 
                 suite.execute(config, stores, specs, run_dir, run_id, on_progress,
-                              echo=lambda m: bar.console.print(m, markup=False), manifest=manifest)
+                              echo=lambda m: bar.console.print(m, markup=False), manifest=manifest,
+                              run_token=run_token)
             manifest.finish("complete")
         except Interrupted as exc:
             interrupted = exc
@@ -219,7 +221,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(path.resolve())
     else:
         print(run_dir.resolve())
-    return interrupted.exit_code if interrupted else 0
+    return interrupted.exit_code if interrupted else _exit_status(run_dir, console)
 
 
 @contextlib.contextmanager
@@ -272,6 +274,21 @@ def _layout_text(config: Any) -> str:
         return f"{config.threads} thread(s) x {config.processes} process(es)"
     processes, clients = config.placement()
     return f"{clients} client(s) over {processes} process(es)"
+
+#: phase statuses that make ``storagebench run`` exit 1 (``skipped``: the store declared the operation
+#: unsupported, which is not a failure)
+NOT_OK = ("failed", "aborted", "invalid")
+
+
+def _exit_status(run_dir: Path, console: Any) -> int:
+    """0 when every phase of every store is ok; 1 (after every result was written) when one is not."""
+    from storagebench.results import load_results
+
+    bad = [r for r in load_results(run_dir) if r.get("status") in NOT_OK]
+    for r in bad:
+        console.print(f"not ok: {r['store']} / {r['workload']} / {r['phase']}: {r['status']} "
+                      f"({str(r.get('reason', ''))[:300]})", style="red", markup=False, highlight=False)
+    return 1 if bad else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:

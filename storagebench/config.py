@@ -40,7 +40,8 @@ class RunConfig(BaseModel):
     processes: int = Field(default=1, ge=1, le=256)
     seed: int = Field(default=42, ge=0)
     results_dir: Path = Path("results")
-    run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    #: the run folder's name (namespaces never derive from it: see suite.new_run_token)
+    run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     #: YCSB properties applied to every workload, over what the workload files say (e.g. recordcount)
     properties: dict[str, Any] = Field(default_factory=dict)
     #: per-store adapter options

@@ -35,6 +35,10 @@ SIGNIFICANT_DIGITS = 3
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 
 OK, NOT_FOUND, ERROR, UNEXPECTED, UNAVAILABLE = "OK", "NOT_FOUND", "ERROR", "UNEXPECTED", "UNAVAILABLE"
+#: statuses of failed operations (UNEXPECTED: the store answered, but the answer failed a check)
+FAILED_STATUSES = (ERROR, UNAVAILABLE, UNEXPECTED)
+#: first failed-check messages kept per worker and per phase
+FIRST_FAILURES = 10
 
 
 def new_histogram() -> HdrHistogram:
@@ -100,6 +104,11 @@ class Recorder:
     #: ``nested`` and not again in the totals or the throughput series (YCSB's OVERALL counts the RMW once)
     inner: bool = False
     nested: dict[str, int] = field(default_factory=dict)
+    #: failed checks (answers the store gave that cannot be right), and the first messages, in order
+    verify_failures: int = 0
+    first_failures: list[str] = field(default_factory=list)
+    #: where the last sample of each operation went: (op, status) and its second, for :meth:`fail_last`
+    _last: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def add(self, op: str, status: str, start_ns: int, end_ns: int, intended_ns: int = 0) -> None:
         if self.inner:
@@ -117,7 +126,8 @@ class Recorder:
         bucket.append(end_ns - start_ns)
         if self.intended:
             self.pending_intended.setdefault(key, []).append(end_ns - (intended_ns or start_ns))
-        second = (end_ns - self.started_ns) // 1_000_000_000
+        second = max(0, end_ns - self.started_ns) // 1_000_000_000
+        self._last[op] = (status, second)
         series = self.series_ops
         while len(series) <= second:
             series.append(0)
@@ -135,6 +145,37 @@ class Recorder:
             self.pending_intended.setdefault(key, []).append(end_ns - (intended_ns or start_ns))
         label = f"{op}|{status}"
         self.nested[label] = self.nested.get(label, 0) + 1
+        self._last[op] = (status, -1)  # -1: a part of a compound operation, not in the series
+
+    def fail_last(self, op: str, message: str) -> None:
+        """The last ``op`` answered, but the answer is wrong: move it to status UNEXPECTED.
+
+        Its latency moves to the ``op|UNEXPECTED`` histogram (failed operations never count in the
+        successful figures), the second's failure count goes up, and the message is kept (the first
+        :data:`FIRST_FAILURES` in order, and in :attr:`errors` with a count).
+        """
+        self.verify_failures += 1
+        if len(self.first_failures) < FIRST_FAILURES:
+            self.first_failures.append(message)
+        self.error(message)
+        last = self._last.pop(op, None)
+        if last is None:  # not measured (warm-up): still a failure of the phase
+            self.failed += 1
+            return
+        status, second = last
+        if status not in (OK, NOT_FOUND):
+            return  # already counted as failed
+        if second < 0:  # inside a read-modify-write: the compound operation carries the failure
+            self.nested[f"{op}|{status}"] -= 1
+            self.nested[f"{op}|{UNEXPECTED}"] = self.nested.get(f"{op}|{UNEXPECTED}", 0) + 1
+        else:
+            self.failed += 1
+        for source in (self.pending, self.pending_intended):
+            values = source.get((op, status))
+            if values:
+                source.setdefault((op, UNEXPECTED), []).append(values.pop())
+        if 0 <= second < len(self.series_errors):
+            self.series_errors[second] += 1
 
     def error(self, message: str) -> None:
         if len(self.errors) < 50 or message in self.errors:
@@ -158,6 +199,7 @@ class Recorder:
             "intended": {f"{op}|{st}": encode(h) for (op, st), h in self.intended_histograms.items()},
             "series_ops": self.series_ops, "series_errors": self.series_errors,
             "errors": self.errors, "rows": self.rows, "nested": self.nested,
+            "verify_failures": self.verify_failures, "first_failures": self.first_failures,
         }
 
 
@@ -170,7 +212,11 @@ def merge_exports(exports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     errors: dict[str, int] = {}
     rows: dict[str, int] = {}
     nested: dict[str, int] = {}
+    verify_failures = 0
+    first_failures: list[str] = []
     for ex in exports:
+        verify_failures += ex.get("verify_failures", 0)
+        first_failures.extend(ex.get("first_failures", [])[:FIRST_FAILURES - len(first_failures)])
         for source, target in ((ex["histograms"], hists), (ex["intended"], intended)):
             for key, text in source.items():
                 h = decode(text)
@@ -190,7 +236,8 @@ def merge_exports(exports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for key, n in ex.get("nested", {}).items():
             nested[key] = nested.get(key, 0) + n
     return {"histograms": hists, "intended": intended, "series_ops": ops, "series_errors": errs,
-            "errors": errors, "rows": rows, "nested": nested}
+            "errors": errors, "rows": rows, "nested": nested, "verify_failures": verify_failures,
+            "first_failures": first_failures}
 
 
 def operation_totals(merged: Mapping[str, Any]) -> tuple[int, int]:

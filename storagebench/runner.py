@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from storagebench.adapters.base import Adapter, Query
+from storagebench.checks import Checker
 from storagebench.errors import Interrupted
 from storagebench.measurement import NOT_FOUND, OK, UNEXPECTED, Recorder, TimedAdapter, merge_exports
 from storagebench.registry import load_adapter
@@ -39,10 +40,10 @@ from storagebench.workloads.generators import (
     KeyNamer,
     OperationStream,
     StripedCounter,
-    ValueFactory,
     load_range,
 )
 from storagebench.workloads.spec import WorkloadSpec
+from storagebench.workloads.values import LOAD_WRITER, Values
 
 ABORT_AFTER_FAILURES = 200
 BATCH = 1024
@@ -154,12 +155,15 @@ class _Worker:
             counter = StripedCounter(spec.recordcount, worker, workers)
         self.counter = counter
         self.recorder = Recorder(intended=spec.target > 0)
-        self.values = ValueFactory(spec, plan.seed)
+        run = plan.phase == "run"
+        # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1
+        self.values = Values(spec, plan.seed, worker + 1 if run else LOAD_WRITER, worker)
         self.namer = KeyNamer(spec)
         self.fields = spec.field_names()
         self.consecutive_failures = 0
         self.aborted = ""
         self.done = 0  # operations (or rows) of this phase completed, for progress
+        self.checker: Checker | None = None
 
     def _publish(self) -> None:
         self.progress[2 * self.worker] = self.done
@@ -192,6 +196,9 @@ class _Worker:
             # generator set-up (zeta sums, key batches) is done before the clock starts
             stream = OperationStream(plan.spec, plan.seed, self.worker, self.workers, self.counter) \
                 if plan.phase == "run" else None
+            if plan.phase == "run":  # the checks' set-up (sorting the loaded keys) is done before the clock
+                self.checker = Checker(plan.spec, plan.seed, self.values, self.recorder, self.worker,
+                                       self.workers, adapter.capabilities.stores_data)
             delay = start_at - time.time()
             if delay > 0:
                 time.sleep(delay)
@@ -244,7 +251,7 @@ class _Worker:
                     if interval:
                         proxy.intended_ns = self._pace(start + calls * interval)
                         calls += 1
-                    proxy.insert(ns, key, self.values.record(key))
+                    proxy.insert(ns, key, self.values.load_record(key))
                     self.done += 1
                     if self._failed(proxy):
                         return
@@ -256,7 +263,8 @@ class _Worker:
                     if interval:
                         proxy.intended_ns = self._pace(start + calls * interval)
                         calls += 1
-                    cols = {f: [self.values.value(k, f) for k in keys] for f in self.fields}
+                    records = [self.values.load_record(k) for k in keys]
+                    cols = {f: [r[f] for r in records] for f in self.fields}
                     proxy.write_batch(ns, pa.table({"key": keys, **cols}))
                     self.done += len(keys)
                     if self._failed(proxy):
@@ -278,9 +286,12 @@ class _Worker:
         todo = _share(spec.operationcount, self.worker, self.workers) if spec.operationcount else 1 << 62
         dynamic, key_now = stream.dynamic, stream.key
         verify = proxy.adapter.capabilities.stores_data
+        check = self.checker
+        assert check is not None
         # a traversal is checkable while no record it may cross can disappear
         verify_graph = verify and spec.deleteproportion == 0
         links_field = spec.links_field()
+        writable = values.writable_fields
         rng = np.random.default_rng([plan.seed, 0xF1E1D, self.worker])
         now = time.perf_counter_ns
         start = rec.started_ns
@@ -294,8 +305,10 @@ class _Worker:
             batch = stream.batch(min(BATCH, todo - done))
             ops = batch.ops.tolist()
             names = batch.names or []
+            keynums = batch.keynums.tolist()
             scanlens = batch.scanlens.tolist()
             field_picks = rng.integers(0, len(fields), len(ops)).tolist()
+            write_picks = rng.integers(0, len(writable), len(ops)).tolist()
             for i, op_index in enumerate(ops):
                 if timed_checks:
                     t = now()
@@ -311,50 +324,55 @@ class _Worker:
                 op = OPERATIONS[op_index]
                 # a dynamic key is chosen now, among the inserts acknowledged so far (YCSB's nextKeynum)
                 key = key_now(i) if dynamic else names[i]
+                keynum = stream.chooser.last_keynum if dynamic else keynums[i]
                 if op == "read":
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     got = proxy.read(ns, key, rf)
-                    if verify and got is not None:
-                        self._verify(key, got, rf)
+                    check.read("read", keynum, key, got, rf, proxy.last_status)
                 elif op == "update":
-                    wf = fields if spec.writeallfields else [fields[field_picks[i]]]
-                    proxy.update(ns, key, values.record(key, wf))
+                    wf = writable if spec.writeallfields else [writable[write_picks[i]]]
+                    proxy.update(ns, key, values.write(key, wf))
+                    check.wrote("update", keynum, key, wf, values.seq, proxy.last_status)
                 elif op == "insert":
                     keynum = stream.next_insert_keynum()
                     new_key = namer.name(keynum)
-                    proxy.insert(ns, new_key, values.record(new_key))
+                    proxy.insert(ns, new_key, values.write(new_key))
+                    check.wrote("insert", keynum, new_key, fields, values.seq, proxy.last_status)
                     stream.acknowledge(keynum)  # acknowledged whatever the outcome, as YCSB
                 elif op == "scan":
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     rows = proxy.scan(ns, key, scanlens[i], rf)
-                    if verify and proxy.last_status == OK:
-                        self._verify_scan(key, rows, scanlens[i], rf)
+                    check.scan(key, scanlens[i], rows, rf, proxy.last_status)
                 elif op == "delete":
                     proxy.delete(ns, key)
+                    check.deleted_key(keynum, key, proxy.last_status)
                 elif op == "graph":
                     reached = proxy.neighbors(ns, key, spec.graphhops, links_field)
                     if verify_graph and reached is not None:
                         expected = values.reachable(key, spec.graphhops)
                         if reached != expected:
-                            rec.add("verify", UNEXPECTED, 0, 0)
-                            rec.error(f"graph from {key} reached {len(reached)} keys, expected {len(expected)}")
+                            rec.fail_last("graph", f"graph from {key} reached {len(reached)} keys, "
+                                                   f"expected {len(expected)}")
                 elif op == "query":
-                    group = values.group_value(stream.query_group())
-                    proxy.query(ns, Query(spec.queryfield, group, spec.queryaggregate, spec.querysumfield))
+                    group = stream.query_group()
+                    query = Query(spec.queryfield, values.group_value(group), spec.queryaggregate,
+                                  spec.querysumfield)
+                    result = proxy.query(ns, query)
+                    check.query(group, query, result, proxy.last_status)
                 else:  # read_modify_write, timed as a whole like YCSB's READ-MODIFY-WRITE
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
-                    wf = fields if spec.writeallfields else [fields[field_picks[i]]]
+                    wf = writable if spec.writeallfields else [writable[write_picks[i]]]
                     t0 = now()
                     rec.inner = True  # its read and update show in READ/UPDATE, counted once (as RMW)
                     got = proxy.read(ns, key, rf)
-                    if verify and got is not None:
-                        self._verify(key, got, rf)
+                    good = check.read("read", keynum, key, got, rf, proxy.last_status)
                     status = proxy.last_status
                     if status == OK:
-                        proxy.update(ns, key, values.record(key, wf))
+                        proxy.update(ns, key, values.write(key, wf))
                         status = proxy.last_status
+                        check.wrote("update", keynum, key, wf, values.seq, status)
                     rec.inner = False
-                    rec.add("read_modify_write", status, t0, now(), proxy.intended_ns)
+                    rec.add("read_modify_write", status if good else UNEXPECTED, t0, now(), proxy.intended_ns)
                 done += 1
                 self.done = done
                 if self._failed(proxy):
@@ -362,29 +380,6 @@ class _Worker:
                 if done % PROGRESS_EVERY == 0:
                     self._publish()
             rec.flush()
-
-    def _verify(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> None:
-        problem = self.values.mismatch(key, got, fields)
-        if problem:
-            self.recorder.add("verify", UNEXPECTED, 0, 0)
-            self.recorder.error(f"read returned wrong data: {problem}")
-
-    def _verify_scan(self, start: str, rows: list[tuple[str, dict[str, str]]], count: int,
-                     fields: Sequence[str] | None) -> None:
-        keys = [k for k, _ in rows]
-        problem = None
-        if len(rows) > count:
-            problem = f"scan from {start} asked {count} rows, got {len(rows)}"
-        elif keys != sorted(keys) or (keys and keys[0] < start):
-            problem = f"scan from {start} returned keys out of order or before the start key"
-        else:
-            for k, record in rows:
-                problem = self.values.mismatch(k, record, fields)
-                if problem:
-                    break
-        if problem:
-            self.recorder.add("verify", UNEXPECTED, 0, 0)
-            self.recorder.error(f"scan returned wrong data: {problem}")
 
 
 def run_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float,

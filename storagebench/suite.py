@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from storagebench import __version__
-from storagebench.adapters.base import Adapter, AdapterOptions, Support
+from storagebench.adapters.base import Adapter, AdapterOptions, Capabilities, Support
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
 from storagebench.errors import Interrupted, StorageBenchError, Unavailable, UsageError
 from storagebench.manifest import RunManifest
-from storagebench.measurement import OK, operation_totals, summarize
+from storagebench.measurement import NOT_FOUND, OK, operation_totals, summarize
 from storagebench.measurement import encode as encode_hist
 from storagebench.registry import load_adapter
 from storagebench.results import SCHEMA_VERSION, git_commit, machine_info, result_path, write_json
@@ -39,6 +39,12 @@ class StorePlan:
     client: dict[str, str]
     #: storagebench.durability.Durability.as_dict() of this store, read back at preflight
     durability: dict[str, Any]
+    #: as the connected instance declared them (e.g. MongoDB's query: native on mongod, emulated on FerretDB)
+    capabilities: Capabilities | None = None
+
+    @property
+    def caps(self) -> Capabilities:
+        return self.capabilities or self.adapter.capabilities
 
 
 def now_iso() -> str:
@@ -59,12 +65,24 @@ def resolve_workloads(config: RunConfig, extra: list[WorkloadSpec] | None = None
     return specs
 
 
-def preflight(config: RunConfig) -> list[StorePlan]:
-    """Resolve adapters and options and reach every store, before anything is written."""
+def new_run_token() -> str:
+    """What makes a run's namespaces its own (``sbench_<workload>_<token>``): random, whatever the run id."""
+    return secrets.token_hex(4)
+
+
+def preflight(config: RunConfig, run_token: str | None = None) -> list[StorePlan]:
+    """Resolve adapters and options and reach every store, before anything is written.
+
+    ``run_token`` (see :func:`new_run_token`) lets an adapter give the run resources of its own
+    (:meth:`Adapter.run_options`, e.g. DuckDB's per-run database file)."""
+    from storagebench.services import SERVICE_CLASSES
+
     plans = []
     for name in dict.fromkeys(config.stores):
         cls = load_adapter(name)
         options = store_options(name, config)
+        if run_token is not None:
+            options = cls.run_options(options, run_token)
         if config.clients is None and config.processes > 1 and not cls.capabilities.multiprocess:
             raise UsageError(f"store {name!r} cannot be used from several processes; use --processes 1 "
                              f"(threads are fine)")
@@ -75,8 +93,11 @@ def preflight(config: RunConfig) -> list[StorePlan]:
             client = adapter.client_info()
             durability = adapter.durability().as_dict()
         except StorageBenchError as exc:
-            raise UsageError(f"cannot reach store {name!r}: {exc}; is it running? "
-                             f"(`storagebench services up {name}` starts a local one)") from None
+            hint = (f"; is it running? (`storagebench services up {name}` starts a local one)"
+                    if name in SERVICE_CLASSES else "")
+            if run_token is not None:
+                cls.end_run(options)
+            raise UsageError(f"cannot reach store {name!r}: {exc}{hint}") from None
         except Exception as exc:
             raise UsageError(f"cannot reach store {name!r}: {type(exc).__name__}: {exc}") from None
         finally:
@@ -84,11 +105,15 @@ def preflight(config: RunConfig) -> list[StorePlan]:
         plans.append(StorePlan(name, cls, options, {"engine": info.engine, "version": info.version,
                                                     "details": info.details, "label": info.label(),
                                                     "version_observed": info.version_observed}, client,
-                               durability))
+                               durability, adapter.capabilities))
     return plans
 
 
 def _operations(outcome: PhaseOutcome, seconds: float) -> dict[str, Any]:
+    """Per operation: counts by status; ``latency`` of the successful (OK) ones only; each other status's
+    latency apart in ``failed_latency`` (NOT_FOUND, ERROR, UNAVAILABLE, UNEXPECTED), as YCSB's OP-FAILED."""
+    from storagebench.measurement import new_histogram
+
     merged = outcome.merged
     ops: dict[str, Any] = {}
     by_op: dict[str, dict[str, Any]] = {}
@@ -96,23 +121,17 @@ def _operations(outcome: PhaseOutcome, seconds: float) -> dict[str, Any]:
         op, status = key.split("|")
         by_op.setdefault(op, {})[status] = hist
     for op, statuses in sorted(by_op.items()):
-        from storagebench.measurement import new_histogram
-
-        combined = new_histogram()
-        ok = new_histogram()
-        for status, hist in statuses.items():
-            combined.add(hist)
-            if status == OK:
-                ok.add(hist)
         entry: dict[str, Any] = {
             "status_counts": {s: h.get_total_count() for s, h in sorted(statuses.items())},
-            "latency": summarize(combined, seconds),
+            "latency": summarize(statuses[OK], seconds) if OK in statuses else {"count": 0},
         }
+        others = {s: summarize(h, seconds) for s, h in sorted(statuses.items()) if s != OK}
+        if others:
+            entry["failed_latency"] = others
         intended = {k.split("|")[1]: h for k, h in merged["intended"].items() if k.split("|")[0] == op}
-        if intended:
+        if OK in intended:
             ih = new_histogram()
-            for h in intended.values():
-                ih.add(h)
+            ih.add(intended[OK])
             entry["intended_latency"] = summarize(ih, seconds)
         inner = sum(n for k, n in merged.get("nested", {}).items() if k.split("|")[0] == op)
         if inner:
@@ -164,7 +183,7 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
         "machine": machine_info(),
         "server": store.server,
         "client": store.client,
-        "capabilities": store.adapter.capabilities.as_dict(),
+        "capabilities": store.caps.as_dict(),
         "durability": store.durability,
         "seed": config.seed,
         "config": {
@@ -179,11 +198,19 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
     if outcome is not None:
         merged = outcome.merged
         total, failed = operation_totals(merged)
+        not_found = sum(h.get_total_count() - merged.get("nested", {}).get(k, 0)
+                        for k, h in merged["histograms"].items() if k.endswith(f"|{NOT_FOUND}"))
+        succeeded = total - failed
         result.update({
             "duration_s": seconds,
             "wall_s": outcome.wall_seconds,
-            "totals": {"operations": total, "failed": failed,
-                       "ops_per_sec": total / seconds if seconds > 0 else None},
+            # the headline counts successful operations (OK, and NOT_FOUND that no check refused)
+            "totals": {"operations": total, "failed": failed, "succeeded": succeeded,
+                       "ok": succeeded - not_found, "not_found": not_found,
+                       "ops_per_sec": succeeded / seconds if seconds > 0 else None},
+            "verification": {"failures": merged.get("verify_failures", 0),
+                             "first_failures": merged.get("first_failures", [])},
+            "first_error": next(iter(merged.get("first_failures", [])), None),
             "operations": _operations(outcome, seconds),
             "rows": merged["rows"],
             "histograms": {k: encode_hist(h) for k, h in merged["histograms"].items()},
@@ -200,7 +227,7 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
 
 
 def phase_status(outcome: PhaseOutcome) -> tuple[str, str]:
-    """A phase's status and reason from what the runner saw (interrupted > failed > aborted > ok)."""
+    """A phase's status and reason from what the runner saw (interrupted > failed > aborted > invalid > ok)."""
     first_error = next(iter(outcome.merged["errors"]), "")
     if outcome.interrupted:
         name = signal.Signals(outcome.interrupted).name
@@ -211,6 +238,9 @@ def phase_status(outcome: PhaseOutcome) -> tuple[str, str]:
         return "aborted", outcome.stalled + (f"; last error: {first_error}" if first_error else "")
     if outcome.aborted:
         return "aborted", "; ".join(outcome.aborted[:3])
+    failures = outcome.merged.get("verify_failures", 0)
+    if failures:  # an answer failed a check: these are not the figures of a store that works
+        return "invalid", f"{failures:,} answer(s) failed verification (first in first_error)"
     return "ok", ""
 
 
@@ -273,8 +303,7 @@ def _spark_batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, namesp
     return written
 
 
-def unsupported_ops(adapter: type[Adapter], spec: WorkloadSpec) -> list[str]:
-    caps = adapter.capabilities
+def unsupported_ops(caps: Capabilities, spec: WorkloadSpec) -> list[str]:
     return [op for op in spec.operations() if caps.support(op) is Support.UNSUPPORTED]
 
 
@@ -308,10 +337,12 @@ def run_context(config: RunConfig, run_dir: Path, probe: bool = True) -> dict[st
 
 def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec], run_dir: Path,
             run_id: str, progress: Progress | None = None, echo: Callable[[str], None] = print,
-            manifest: RunManifest | None = None) -> list[Path]:
-    """Every (store, workload); raises :class:`Interrupted` after writing the interrupted phase."""
+            manifest: RunManifest | None = None, run_token: str | None = None) -> list[Path]:
+    """Every (store, workload); raises :class:`Interrupted` after writing the interrupted phase.
+
+    Namespaces are ``sbench_<workload>_<run_token>`` (:func:`new_run_token`: never derived from the id)."""
     written: list[Path] = []
-    token = run_id.split("-")[-1].lower()
+    token = run_token or new_run_token()
     base = run_context(config, run_dir)
     for k in range(1, config.repeat + 1):
         order = store_order(stores, config.seed, k, config.repeat)
@@ -320,9 +351,13 @@ def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec
         if config.repeat > 1:
             echo(f"repeat {k}/{config.repeat}: {', '.join(s.name for s in order)}")
         for store in order:
-            for spec in specs:
-                written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo, context,
-                                   manifest))
+            try:
+                for spec in specs:
+                    written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo, context,
+                                       manifest))
+            finally:
+                if k == config.repeat:
+                    store.adapter.end_run(store.options)
     return written
 
 
@@ -348,7 +383,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
          progress: Progress | None, echo: Callable[[str], None], context: dict[str, Any],
          manifest: RunManifest | None = None) -> list[Path]:
     started = now_iso()
-    missing = unsupported_ops(store.adapter, spec)
+    missing = unsupported_ops(store.caps, spec)
     repeat = repeat_of(context)
     if missing:
         path = result_path(run_dir, store.name, spec.name, "run", repeat)

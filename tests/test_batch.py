@@ -19,9 +19,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORAGEBENCH_LOCALDIR_ROOT", str(tmp_path / "objects"))
 
 
-def run_batch(tmp_path: Path, stores: str) -> dict[tuple[str, str], dict[str, Any]]:
+def run_batch(tmp_path: Path, stores: str, exit_status: int = 0) -> dict[tuple[str, str], dict[str, Any]]:
     assert main(["run", "--stores", stores, "--workloads", "batch", "--results-dir", str(tmp_path), "--run-id", "b",
-                 "-p", "recordcount=700", "-p", "batchsize=100"]) == 0
+                 "-p", "recordcount=700", "-p", "batchsize=100"]) == exit_status
     return {(r["store"], r["phase"]): r for r in load_results(tmp_path / "b")}
 
 
@@ -48,7 +48,7 @@ def test_corrupted_read_back_fails_instead_of_looking_fast(tmp_path: Path, monke
         return table.slice(1)  # one row lost on the way back
 
     monkeypatch.setattr(SQLiteAdapter, "read_batch", corrupt)
-    results = run_batch(tmp_path, "sqlite")
+    results = run_batch(tmp_path, "sqlite", exit_status=1)
     run = results[("sqlite", "run")]
     assert run["status"] == "failed" and "read-back mismatch" in run["reason"]
     assert run["batch"]["verified"] is False

@@ -12,7 +12,6 @@ from storagebench.workloads.generators import (
     KeyChooser,
     KeyNamer,
     OperationStream,
-    ValueFactory,
     Zipfian,
     fnvhash64,
     load_range,
@@ -121,18 +120,6 @@ def test_streams_are_deterministic_from_seed() -> None:
     b = OperationStream(s, 43, 0, 2).batch(500)
     assert np.array_equal(a1.ops, a2.ops) and np.array_equal(a1.keynums, a2.keynums)
     assert not np.array_equal(a1.keynums, b.keynums)
-    v1, v2 = ValueFactory(s, 42), ValueFactory(s, 42)
-    assert v1.record("user1") == v2.record("user1")
-    assert v1.record("user1") != ValueFactory(s, 43).record("user1")
-    assert len(v1.value("user1", "field0")) == s.fieldlength
-
-
-def test_values_verify_and_detect_corruption() -> None:
-    v = ValueFactory(resolve("a"), 1)
-    rec = v.record("user9")
-    assert v.mismatch("user9", rec, None) is None
-    assert v.mismatch("user9", {**rec, "field3": "x" * 100}, None)
-    assert v.mismatch("user9", {"field1": rec["field1"]}, None)  # missing fields
 
 
 def test_scan_lengths_within_bounds() -> None:
@@ -180,15 +167,3 @@ def test_every_builtin_workload_loads() -> None:
     assert {"a", "b", "c", "d", "e", "f", "delete", "query"} <= set(names)
     for name in names:
         assert resolve(name).name == name
-
-
-def test_graph_links_are_loaded_keys_and_reachability_is_bfs() -> None:
-    s = resolve("graph", {"recordcount": 50})
-    v = ValueFactory(s, 3)
-    loaded = set(KeyNamer(s).names(np.arange(50)))
-    start = KeyNamer(s).name(7)
-    links = v.value(start, s.links_field()).split(",")
-    assert len(links) == s.graphdegree and set(links) <= loaded
-    one = v.reachable(start, 1)
-    assert one == set(links) - {start}
-    assert one <= v.reachable(start, 2) <= loaded

@@ -92,7 +92,7 @@ def test_failed_store_keeps_other_results(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(SQLiteAdapter, "read", dying_read)
     monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "s.db"))
     assert main(["run", "--stores", "sqlite,null", "--workloads", "c", "--results-dir", str(tmp_path),
-                 "--run-id", "die", "-p", "recordcount=50", "-p", "operationcount=1000"]) == 0
+                 "--run-id", "die", "-p", "recordcount=50", "-p", "operationcount=1000"]) == 1  # ran; a phase is not ok
     results = {(r["store"], r["phase"]): r for r in load_results(tmp_path / "die")}
     dead = results[("sqlite", "run")]
     assert dead["status"] == "aborted" and "consecutive failures" in dead["reason"]

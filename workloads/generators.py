@@ -16,10 +16,7 @@ value that must be there.  Generators produce NumPy batches: the runner's hot lo
 
 from __future__ import annotations
 
-import hashlib
 import threading
-import zlib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -224,6 +221,7 @@ class KeyChooser:
         self.spec, self.counter, self.rng = spec, counter, rng
         self.namer = KeyNamer(spec)
         self.name = lru_cache(maxsize=1 << 16)(self.namer.name)
+        self.last_keynum = 0
         self.lo, self.count = spec.insertstart, max(1, spec.loaded_count())
         self.dist = dist = spec.requestdistribution
         inserts = spec.insertproportion > 0
@@ -283,21 +281,26 @@ class KeyChooser:
         return keys, self.namer.names(keys)
 
     def key(self, i: int) -> str:
-        """The key of operation ``i`` of the batch, chosen now (dynamic distributions only)."""
+        """The key of operation ``i`` of the batch, chosen now (dynamic distributions only); its number
+        is left in ``last_keynum`` (the runner's checks need it)."""
+        self.last_keynum = keynum = self._keynum(i)
+        return self.name(keynum)
+
+    def _keynum(self, i: int) -> int:
         last = self.counter.last()
         if self.dist == "latest":
-            return self.name(last - self.latest.offset(self.draws[i], last))
+            return last - self.latest.offset(self.draws[i], last)
         if self.dist == "exponential":
             keynum = last - int(-np.log(self.draws[i]) / self.gamma)
             while keynum < 0:
                 keynum = last - int(-np.log(self.rng.random()) / self.gamma)
-            return self.name(keynum)
+            return keynum
         keynum = self.keys[i]  # zipfian: redraw a key not acknowledged yet, as YCSB
         while keynum > last:
             if not self.spare:
                 self.spare = self._scrambled(256).tolist()
             keynum = self.spare.pop()
-        return self.name(keynum)
+        return keynum
 
 
 class FieldLengths:
@@ -390,78 +393,6 @@ class KeyNamer:
     def name(self, keynum: int) -> str:
         num = fnvhash64_one(keynum) if self.hashed else keynum
         return self.prefix + (str(num).zfill(self.padding) if self.padding > 1 else str(num))
-
-
-class ValueFactory:
-    """Deterministic field values: verifiable reads without storing what was written."""
-
-    POOL = 1 << 16
-
-    def __init__(self, spec: WorkloadSpec, seed: int) -> None:
-        rng = np.random.default_rng([seed, 0xDA7A])
-        letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", dtype=np.uint8)
-        self.lengths = FieldLengths(spec)
-        self.length = self.lengths.longest
-        self.pool = letters[rng.integers(0, len(letters), self.POOL + self.length)].tobytes().decode()
-        self.fields = spec.field_names()
-        self.query = spec.queryproportion > 0 or spec.kind == "batch"
-        self.queryfield, self.sumfield, self.groups = spec.queryfield, spec.querysumfield, spec.querygroups
-        self.graph = spec.graphproportion > 0
-        self.links_field, self.degree = spec.links_field(), spec.graphdegree
-        self.records = max(1, spec.recordcount)
-        self.namer = KeyNamer(spec)
-
-    def links(self, key: str) -> list[str]:
-        """The loaded records ``key`` links to (deterministic, so a traversal can be verified)."""
-        nums = [zlib.crc32(f"{key}/link{i}".encode()) % self.records for i in range(self.degree)]
-        return self.namer.names(np.array(nums, dtype=np.int64))
-
-    def reachable(self, key: str, hops: int) -> set[str]:
-        """What ``Adapter.neighbors`` must answer when every loaded record is present."""
-        seen, frontier = {key}, [key]
-        for _ in range(hops):
-            following = []
-            for node in frontier:
-                for target in self.links(node):
-                    if target not in seen:
-                        seen.add(target)
-                        following.append(target)
-            frontier = following
-        seen.discard(key)
-        return seen
-
-    def value(self, key: str, field: str) -> str:
-        if self.graph and field == self.links_field:
-            return ",".join(self.links(key))
-        h = zlib.crc32(f"{key}/{field}".encode())
-        if self.query:
-            if field == self.queryfield:
-                return self.group_value(h % self.groups)
-            if field == self.sumfield:
-                return str(h % 1000)
-        off = h % self.POOL
-        if self.lengths.constant:
-            return self.pool[off:off + self.length]
-        # a length drawn per (key, field) from the distribution, so a read can still be checked
-        digest = hashlib.blake2b(f"{key}/{field}".encode(), digest_size=8).digest()
-        u = int.from_bytes(digest, "little") / 18446744073709551616.0
-        return self.pool[off:off + self.lengths.length(u)]
-
-    def group_value(self, group: int) -> str:
-        return f"g{group:04d}"
-
-    def record(self, key: str, fields: Sequence[str] | None = None) -> dict[str, str]:
-        return {f: self.value(key, f) for f in (fields or self.fields)}
-
-    def mismatch(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> str | None:
-        """None if ``got`` is exactly what must be stored for ``key``; else what differs."""
-        expected = fields if fields is not None else self.fields
-        if set(got) != set(expected):
-            return f"{key}: fields {sorted(got)} != expected {sorted(expected)}"
-        for f in expected:
-            if got[f] != self.value(key, f):
-                return f"{key}: {f} differs from the value written"
-        return None
 
 
 @dataclass

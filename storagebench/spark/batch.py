@@ -33,8 +33,8 @@ from storagebench.registry import load_adapter
 from storagebench.services.base import storagebench_home
 from storagebench.spark.connectors import CONNECTORS, Access, connector
 from storagebench.spark.session import get_session, is_local
-from storagebench.workloads.generators import ValueFactory
 from storagebench.workloads.spec import WorkloadSpec
+from storagebench.workloads.values import Values
 
 #: a whole store's batch run in the child process, start-up included
 TIMEOUT_S = 1800
@@ -186,7 +186,7 @@ def _steps(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: s
         problems.append(f"read-back mismatch: {got.num_rows} rows (wrote {data.num_rows}); "
                         f"columns differing: {', '.join(bad) or 'none'}")
 
-    values = ValueFactory(spec, seed)
+    values = Values(spec, seed)
     qf, sf = spec.queryfield, spec.querysumfield
     groups = [values.group_value(g) for g in range(min(spec.batchqueries, spec.querygroups))]
     filtered_rows = filtered_bytes = 0

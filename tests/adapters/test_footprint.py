@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from storagebench.adapters.base import Adapter, Support
-from storagebench.workloads.generators import ValueFactory
 from storagebench.workloads.spec import WorkloadSpec
+from storagebench.workloads.values import Values
 
 from storagebench.registry import load_adapter
 from storagebench.testing.engines import require_engine
@@ -27,10 +27,11 @@ def _options(store: str, tmp_path: Path) -> dict[str, Any]:
 
 def _load(adapter: Adapter, namespace: str) -> int:
     spec = WorkloadSpec(name="fp", recordcount=RECORDS)
-    values = ValueFactory(spec, seed=7)
+    values = Values(spec, seed=7)
     fields = spec.field_names()
     keys = [f"user{i:010d}" for i in range(RECORDS)]
-    columns = {f: [values.value(k, f) for k in keys] for f in fields}
+    records = [values.load_record(k) for k in keys]
+    columns = {f: [r[f] for r in records] for f in fields}
     adapter.drop(namespace)
     adapter.prepare(namespace, fields)
     if adapter.capabilities.batch_write is Support.NATIVE:

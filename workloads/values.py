@@ -1,0 +1,231 @@
+"""Field values: random printable text like YCSB's, new on every write, and self-checking.
+
+Every value a worker writes is ``header + body``:
+
+* ``body``: random printable characters (:data:`BODY_ALPHABET`, 90 symbols) drawn from the writer's own
+  seeded stream, so values compress like YCSB's random text (zlib about 1.3x; YCSB's
+  ``RandomByteIterator`` mixes 32-, 64- and 96-symbol characters) and no two writes give the same value.
+* ``header`` (:data:`HEADER` = 14 characters of :data:`ALPHABET`, 64 symbols): the writer (3 characters: 0 = the load
+  phase, ``w + 1`` = run-phase worker ``w``), that writer's sequence number of the write (6), and a 30-bit
+  CRC-32 over the key, the field, writer, sequence and body (5).
+
+A reader therefore tells, from the value alone, that it was written for *this* key and field (the CRC
+covers both) and by which write (writer, sequence): the runner compares that with the writes it has
+acknowledged to find lost updates.  Values shorter than ``HEADER + 1`` characters cannot carry a header:
+they are plain random text, checked for length only.  Lengths follow ``fieldlengthdistribution``
+(:class:`~storagebench.workloads.generators.FieldLengths`), one draw per value written.
+
+Fields the query and graph workloads compute on (the filter value, the summed number, the links) are
+*fixed*: a deterministic function of the key, never rewritten by updates, so the expected count, sum and
+traversal are known while updates run (:attr:`Values.writable_fields` leaves them out).
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from storagebench.workloads.spec import WorkloadSpec
+
+#: the header's characters (6 bits each)
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: the body's characters: printable ASCII without space, quotes, backslash and comma (90 symbols), so
+#: values need no escaping in JSON, SQL literals or comma lists
+BODY_ALPHABET = "".join(chr(c) for c in range(33, 127) if chr(c) not in "\\\"',")
+_TRANSLATE = bytes(ord(BODY_ALPHABET[b % len(BODY_ALPHABET)]) for b in range(256))
+_INDEX = {c: i for i, c in enumerate(ALPHABET)}
+#: 12 bits -> two characters
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
+WRITER_CHARS, SEQ_CHARS, CRC_CHARS = 3, 6, 5
+HEADER = WRITER_CHARS + SEQ_CHARS + CRC_CHARS
+MAX_WRITER = 64**WRITER_CHARS - 1
+MAX_SEQ = 64**SEQ_CHARS - 1
+_CRC_MASK = (1 << 30) - 1
+LOAD_WRITER = 0
+
+
+class Version(NamedTuple):
+    """Who wrote a value: ``writer`` (0 = load phase, w + 1 = run worker w) and its sequence number."""
+
+    writer: int
+    seq: int
+
+
+def _encode(number: int, chars: int) -> str:
+    out = []
+    for _ in range(chars):
+        out.append(ALPHABET[number & 63])
+        number >>= 6
+    return "".join(reversed(out))
+
+
+def _decode(text: str) -> int:
+    number = 0
+    for c in text:
+        number = (number << 6) | _INDEX[c]
+    return number
+
+
+def _seq_chars(seq: int) -> str:
+    return _PAIRS[(seq >> 24) & 4095] + _PAIRS[(seq >> 12) & 4095] + _PAIRS[seq & 4095]
+
+
+def _crc_chars(crc: int) -> str:
+    return _PAIRS[(crc >> 18) & 4095] + _PAIRS[(crc >> 6) & 4095] + ALPHABET[crc & 63]
+
+
+def _crc(key: str, field: str, version_chars: str, body: str) -> int:
+    return zlib.crc32(body.encode(), zlib.crc32(f"{key}\x00{field}\x00{version_chars}".encode())) & _CRC_MASK
+
+
+class Values:
+    """Values of one writer (a load stream or one run-phase worker), plus the checks a reader makes.
+
+    ``writer`` is :data:`LOAD_WRITER` for the load phase, ``worker + 1`` in the run phase; ``stream``
+    separates several load workers (they all write version ``(0, 0)``).
+    """
+
+    def __init__(self, spec: WorkloadSpec, seed: int, writer: int = LOAD_WRITER, stream: int = 0) -> None:
+        if not 0 <= writer <= MAX_WRITER:
+            raise ValueError(f"writer {writer} out of range 0..{MAX_WRITER}")
+        self.spec = spec
+        self.writer = writer
+        self.seq = 0
+        self._random = random.Random(f"{seed}/{writer}/{stream}")
+        self._writer_chars = _encode(writer, WRITER_CHARS)
+        self.fields = spec.field_names()
+        from storagebench.workloads.generators import FieldLengths, KeyNamer
+
+        #: YCSB's fieldlengthdistribution: each value written draws its length
+        self.lengths = FieldLengths(spec)
+        self.length = self.lengths.longest
+        self.shortest = self.lengths.lo if not self.lengths.constant else self.length
+        self.query = spec.queryproportion > 0 or spec.kind == "batch"
+        self.queryfield, self.sumfield, self.groups = spec.queryfield, spec.querysumfield, spec.querygroups
+        self.graph = spec.graphproportion > 0
+        self.links_field, self.degree = spec.links_field(), spec.graphdegree
+        self.records = max(1, spec.recordcount)
+        fixed = set()
+        if self.query:
+            fixed |= {self.queryfield, self.sumfield}
+        if self.graph:
+            fixed.add(self.links_field)
+        self.fixed = frozenset(fixed)
+        writable = [f for f in self.fields if f not in self.fixed]
+        #: the fields updates choose from (all fields when every one is fixed)
+        self.writable_fields = writable or list(self.fields)
+        self.namer = KeyNamer(spec)
+
+    # -- fixed fields ------------------------------------------------------------------------------
+    def links(self, key: str) -> list[str]:
+        """The loaded records ``key`` links to (deterministic, so a traversal can be verified)."""
+        nums = [zlib.crc32(f"{key}/link{i}".encode()) % self.records for i in range(self.degree)]
+        return self.namer.names(np.array(nums, dtype=np.int64))
+
+    def reachable(self, key: str, hops: int) -> set[str]:
+        """What ``Adapter.neighbors`` must answer when every loaded record is present."""
+        seen, frontier = {key}, [key]
+        for _ in range(hops):
+            following = []
+            for node in frontier:
+                for target in self.links(node):
+                    if target not in seen:
+                        seen.add(target)
+                        following.append(target)
+            frontier = following
+        seen.discard(key)
+        return seen
+
+    def group_value(self, group: int) -> str:
+        return f"g{group:04d}"
+
+    def group_of(self, key: str) -> int:
+        return zlib.crc32(f"{key}/{self.queryfield}".encode()) % self.groups
+
+    def summand_of(self, key: str) -> int:
+        return zlib.crc32(f"{key}/{self.sumfield}".encode()) % 1000
+
+    def fixed_value(self, key: str, field: str) -> str:
+        if self.graph and field == self.links_field:
+            return ",".join(self.links(key))
+        if field == self.queryfield:
+            return self.group_value(self.group_of(key))
+        return str(self.summand_of(key))
+
+    # -- writing -----------------------------------------------------------------------------------
+    def write(self, key: str, fields: Sequence[str] | None = None, load: bool = False) -> dict[str, str]:
+        """New values for ``fields`` (all when None) of ``key``: one write, one sequence number.
+
+        ``load=True`` writes version ``(0, 0)`` (the load phase); otherwise the next sequence number of
+        this writer (read it back from :attr:`seq` after the call).
+        """
+        names = self.fields if fields is None else fields
+        if load:
+            version = _encode(LOAD_WRITER, WRITER_CHARS) + _seq_chars(0)
+        else:
+            self.seq += 1
+            if self.seq > MAX_SEQ:
+                raise OverflowError("writer sequence exhausted")
+            version = self._writer_chars + _seq_chars(self.seq)
+        fixed, random_ = self.fixed, self._random
+        if self.lengths.constant:
+            lengths = [self.length] * len(names)
+        else:
+            lengths = [self.lengths.length(random_.random()) for _ in names]
+        text = random_.randbytes(sum(lengths)).translate(_TRANSLATE).decode()
+        out = {}
+        at = 0
+        for f, length in zip(names, lengths, strict=True):
+            chunk = text[at:at + length]
+            at += length
+            if f in fixed:
+                out[f] = self.fixed_value(key, f)
+            elif length <= HEADER:  # too short for a header: plain random text
+                out[f] = chunk
+            else:
+                body = chunk[HEADER:]
+                out[f] = version + _crc_chars(_crc(key, f, version, body)) + body
+        return out
+
+    def load_record(self, key: str) -> dict[str, str]:
+        return self.write(key, None, load=True)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def check(self, key: str, field: str, value: str) -> Version | str | None:
+        """The version of a value read for ``key``/``field``, or a string saying what is wrong with it.
+
+        None for a value that carries no version (a fixed field, or values too short for a header).
+        """
+        if field in self.fixed:
+            expected = self.fixed_value(key, field)
+            return None if value == expected else f"{key}: {field} is {value[:40]!r}, expected {expected[:40]!r}"
+        if not isinstance(value, str) or not self.shortest <= len(value) <= self.length:
+            size = len(value) if isinstance(value, str) else type(value).__name__
+            wanted = self.length if self.shortest == self.length else f"{self.shortest}..{self.length}"
+            return f"{key}: {field} has length {size}, every value written has {wanted}"
+        if len(value) <= HEADER:
+            return None
+        version = value[:WRITER_CHARS + SEQ_CHARS]
+        try:
+            writer = _decode(value[:WRITER_CHARS])
+            seq = _decode(value[WRITER_CHARS:WRITER_CHARS + SEQ_CHARS])
+            crc = _decode(value[WRITER_CHARS + SEQ_CHARS:HEADER])
+        except KeyError:
+            return f"{key}: {field} is not a value storagebench wrote ({value[:20]!r}...)"
+        if crc != _crc(key, field, version, value[HEADER:]):
+            return f"{key}: {field} was never written for this key and field (corrupted or misplaced value)"
+        return Version(writer, seq)
+
+    def mismatch(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> str | None:
+        """None if every requested field is present and each value is one written for key and field."""
+        expected = fields if fields is not None else self.fields
+        if set(got) != set(expected):
+            return f"{key}: fields {sorted(got)} != expected {sorted(expected)}"
+        for f in expected:
+            verdict = self.check(key, f, got[f])
+            if isinstance(verdict, str):
+                return verdict
+        return None
