@@ -19,6 +19,20 @@ Fields added for repeated runs and their statistics (additive; absent in older f
   the warm-up out: throughput) and ``percentiles_include_warmup`` (true: histograms are per phase).
 * ``footprint`` (load phase): ``{"bytes", "records", "bytes_per_record"}`` from the engine itself after the
   load (``bytes`` None when the adapter cannot tell).
+Fields of verification and run safety (additive):
+
+* ``status``: ``ok`` | ``invalid`` (an answer failed a check: the store lost, corrupted or invented data;
+  the figures are not those of a working store) | ``failed`` | ``aborted`` | ``interrupted`` | ``skipped``.
+* ``verification``: ``{"failures": n, "first_failures": [first messages, in order]}``; ``first_error``:
+  the first of them (None when every check passed).
+* ``totals.succeeded`` (OK plus NOT_FOUND that no check refused), ``totals.ok``, ``totals.not_found``;
+  ``totals.ops_per_sec`` counts successful operations only.  Per operation, ``latency`` summarises the OK
+  ones; ``failed_latency`` has one summary per other status (NOT_FOUND, ERROR, UNAVAILABLE, UNEXPECTED =
+  failed check), as YCSB's ``<OP>-FAILED``; their histograms are ``histograms["<op>|<status>"]``.
+* ``namespace``: the run's own namespace (``sbench_<workload>_<random token>``, never derived from the id).
+* ``capabilities``: as the connected instance declared them (e.g. MongoDB's ``query`` is native on a
+  real mongod, emulated on FerretDB).
+
 * ``summary.json`` beside the result files (``kind: storagebench.summary``): :func:`storagebench.stats.summarise`
   cells (median, lo, hi, n, coverage, values, tied_with) per store, workload, phase and metric.
 

@@ -420,6 +420,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             path = result_path(run_dir, store.name, spec.name, phase, repeat)
             record = build_result(run_id, store, spec, phase, config, outcome, phase_started, status, reason,
                                   context)
+            record["namespace"] = namespace
             if phase == "load" and status == "ok":
                 record["footprint"] = footprint_of(control, namespace, spec.recordcount)
             write_json(path, record)

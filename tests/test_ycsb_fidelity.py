@@ -22,7 +22,6 @@ from storagebench.workloads.generators import (
     KeyChooser,
     KeyNamer,
     OperationStream,
-    ValueFactory,
     Zipfian,
 )
 from storagebench.workloads.spec import (
@@ -34,6 +33,7 @@ from storagebench.workloads.spec import (
     parse_properties,
     resolve,
 )
+from storagebench.workloads.values import Values
 
 from storagebench import runner
 from storagebench.cli import main
@@ -551,8 +551,8 @@ def test_field_lengths_follow_ycsbs_distributions(tmp_path: Path) -> None:
 def test_values_have_the_drawn_lengths_and_verify_on_a_real_store(tmp_path: Path) -> None:
     props = ["-p", "fieldlengthdistribution=uniform", "-p", "minfieldlength=5", "-p", "fieldlength=300"]
     s = resolve("a", {"fieldlengthdistribution": "uniform", "minfieldlength": 5, "fieldlength": 300})
-    values = ValueFactory(s, 1)
-    lengths = [len(values.value(f"user{i}", "field0")) for i in range(5000)]
+    values = Values(s, 1, writer=1)
+    lengths = [len(values.write(f"user{i}", ["field0"])["field0"]) for i in range(5000)]
     assert min(lengths) < 20 and max(lengths) > 280 and abs(np.mean(lengths) - 152.5) < 5
     run = _run(tmp_path, "len", "--workloads", "a", "-p", "recordcount=100", "-p", "operationcount=300", *props)
     assert run["run"]["status"] == "ok" and run["load"]["status"] == "ok"

@@ -15,6 +15,7 @@ import pytest
 from storagebench.adapters.null import NullAdapter
 from storagebench.workloads import generators
 from storagebench.workloads.spec import resolve
+from storagebench.workloads.values import Values
 
 from storagebench.measurement import Recorder, TimedAdapter, decode, encode, new_histogram, record_many
 
@@ -24,18 +25,18 @@ BATCH = 1000
 
 def test_key_generation(benchmark: Any) -> None:
     """Choose and name a batch of zipfian keys (YCSB A)."""
-    chooser, namer = generators.KeyChooser(SPEC, 0), generators.KeyNamer(SPEC)
     rng = np.random.default_rng(1)
-    names = benchmark(lambda: namer.names(chooser.sample(rng, BATCH, SPEC.recordcount)))
-    assert len(names) == BATCH
+    chooser = generators.KeyChooser(SPEC, generators.AcknowledgedCounter(SPEC.recordcount), rng, 0, 1)
+    _, names = benchmark(lambda: chooser.batch(BATCH))
+    assert names is not None and len(names) == BATCH
 
 
 def test_value_generation_and_check(benchmark: Any) -> None:
     """Build a record's values and verify them, as every insert and read does."""
-    values = generators.ValueFactory(SPEC, 42)
+    values = Values(SPEC, 42, writer=1)
 
     def one() -> Any:
-        record = values.record("user123")
+        record = values.write("user123")
         return values.mismatch("user123", record, None)
 
     assert benchmark(one) is None
