@@ -13,6 +13,7 @@ from typing import Any
 
 from storagebench import __version__
 from storagebench.errors import Interrupted, StorageBenchError, UsageError
+from storagebench.profiles import SWEEP_PROFILE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +76,38 @@ def build_parser() -> argparse.ArgumentParser:
     cln.add_argument("--yes", action="store_true", help="drop without asking (for scripts)")
     cln.set_defaults(handler=cmd_clean)
 
+    sw = sub.add_parser(
+        "sweep", help="ladders per store: target rates (max sustainable throughput at a latency objective), "
+                      "client counts, record counts (with footprint)",
+        description="For each store: load the workload's records, then run timed steps. rate: one unthrottled "
+                    "step, then a ladder of target rates until the store cannot keep up; the maximum sustainable "
+                    "throughput is the best step whose intended latency meets the objective. clients: unthrottled "
+                    "steps with 1, 2, 4, 8 ... threads. records: a ladder of record counts loaded through the bulk "
+                    "path where the store has one, with the footprint the engine reports. Ladder sizes come from "
+                    f"--profile (default {SWEEP_PROFILE}). Writes sweep-<store>-<workload>-<ladder>.json.",
+        epilog="examples:\n  storagebench sweep --stores postgres,kudu --ladder rate --objective-ms 10\n"
+               "  storagebench sweep --stores sqlite --ladder clients --clients 1,2,4\n"
+               "  storagebench sweep --stores postgres,kudu,sqlite --ladder records --records 10000,100000,1000000",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sw.add_argument("--config", type=Path, help="YAML or TOML file with run settings and per-store options")
+    sw.add_argument("--stores", help="comma-separated store names")
+    sw.add_argument("--workload", default="a", help="one built-in workload name or file (default a)")
+    sw.add_argument("--ladder", default="rate", help="comma-separated: rate, clients, records (default rate)")
+    sw.add_argument("-p", dest="props", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a workload property (repeatable), e.g. -p recordcount=5000")
+    sw.add_argument("--objective-ms", type=float, default=10.0, help="latency objective in ms (default 10)")
+    sw.add_argument("--objective-percentile", type=float, default=99.0, help="its percentile (default 99)")
+    sw.add_argument("--step-seconds", type=float, help="seconds per step (default: the profile's)")
+    sw.add_argument("--rates", help="explicit target rates (ops/s), comma-separated, instead of the automatic ladder")
+    sw.add_argument("--clients", help="client thread counts for the clients ladder, e.g. 1,2,4,8")
+    sw.add_argument("--records", help="record counts for the records ladder, e.g. 10000,100000,1000000")
+    sw.add_argument("--profile", help=f"ladder sizes and step length: {', '.join(profile_names())}")
+    sw.add_argument("--threads", type=int, help="client threads for the rate and records ladders (default 1)")
+    sw.add_argument("--seed", type=int, help="seed (default 42)")
+    sw.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
+    sw.add_argument("--run-id", help="name of the run folder")
+    sw.set_defaults(handler=cmd_sweep)
+
     lst = sub.add_parser("list", help="list adapters (with capabilities) and built-in workloads")
     lst.set_defaults(handler=cmd_list)
 
@@ -118,6 +151,65 @@ def build_parser() -> argparse.ArgumentParser:
 
     services_cli.add_parser(sub)
     return parser
+
+
+def _numbers(text: str | None, kind: type, what: str) -> list[Any] | None:
+    if not text:
+        return None
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise UsageError(f"{what} must be positive numbers, got {text!r}")
+    return values
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from storagebench import config as cfg
+    from storagebench import profiles, suite, sweep
+    from storagebench.workloads import spec as wspec
+
+    ladders = [x.strip() for x in args.ladder.split(",") if x.strip()]
+    bad = [x for x in ladders if x not in sweep.LADDERS]
+    if bad or not ladders:
+        raise UsageError(f"unknown ladder {', '.join(bad) or '(none)'}: choose from {', '.join(sweep.LADDERS)}")
+    if args.objective_ms <= 0 or not 0 < args.objective_percentile <= 100:
+        raise UsageError("--objective-ms must be > 0 and --objective-percentile in (0, 100]")
+    rates = _numbers(args.rates, float, "--rates")
+    clients = _numbers(args.clients, int, "--clients")
+    records = _numbers(args.records, int, "--records")
+    profile = profiles.get(args.profile or SWEEP_PROFILE)
+    step_seconds = args.step_seconds if args.step_seconds is not None else profile.step_seconds
+    if step_seconds <= 0:
+        raise UsageError("--step-seconds must be > 0")
+    file_data = cfg.load_config_file(args.config) if args.config else {}
+    flags: dict[str, Any] = {"threads": args.threads, "seed": args.seed, "results_dir": args.results_dir,
+                             "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload]}
+    if args.stores:
+        flags["stores"] = [s.strip() for s in args.stores.split(",") if s.strip()]
+    overrides = wspec.parse_overrides(args.props)
+    if overrides:
+        flags["properties"] = overrides
+    config = cfg.build_config(file_data, flags)
+    (spec,) = suite.resolve_workloads(config)
+    if spec.kind != "ycsb":
+        raise UsageError(f"workload {spec.name!r} is a {spec.kind} workload; sweeps take per-operation workloads")
+    stores = suite.preflight(config)
+    run_id = config.run_id or suite.new_run_id()
+    run_dir = config.results_dir / run_id
+    if run_dir.exists():
+        raise UsageError(f"run folder {run_dir} already exists; choose another --run-id")
+    run_dir.mkdir(parents=True)
+    started = time.monotonic()
+    echo = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    done = sweep.run_sweeps(config, stores, spec, ladders, run_dir, run_id,
+                            sweep.Objective(args.objective_percentile, args.objective_ms), step_seconds, rates,
+                            clients or list(profile.clients), records or list(profile.records), echo)
+    for line in sweep.summary_lines(done):
+        print(line)
+    echo(f"finished in {time.monotonic() - started:.1f}s; sweeps in {run_dir}")
+    return 0 if all(s["status"] == "ok" for s in done) else 1
 
 
 def profile_names() -> list[str]:

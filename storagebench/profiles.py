@@ -14,8 +14,8 @@ from typing import Any
 
 from storagebench.errors import UsageError
 
-#: operation count meaning "until the time is up" (runs are bounded by maxexecutiontime)
-UNTIL_TIME_IS_UP = 10**12
+#: YCSB's operationcount=0: the run phase lasts maxexecutiontime seconds
+UNTIL_TIME_IS_UP = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,10 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             recordcount=100_000, run_seconds=30.0, loadbatchsize=1_000, repeat=5,
             step_seconds=10.0, clients=(1, 2, 4, 8, 16), records=(10_000, 100_000, 1_000_000, 10_000_000)),
 )}
+
+
+#: the profile whose ladders and step length `storagebench sweep` uses when none is named
+SWEEP_PROFILE = "standard"
 
 
 def get(name: str) -> Profile:

@@ -19,6 +19,14 @@ Fields added for repeated runs and their statistics (additive; absent in older f
   the warm-up out: throughput) and ``percentiles_include_warmup`` (true: histograms are per phase).
 * ``footprint`` (load phase): ``{"bytes", "records", "bytes_per_record"}`` from the engine itself after the
   load (``bytes`` None when the adapter cannot tell).
+* ``sweep-<store>-<workload>-<ladder>.json`` (``kind: storagebench.sweep``, written by ``storagebench sweep``;
+  :mod:`storagebench.sweep`): ``ladder`` (rate | clients | records), ``steps`` (each: ``target``,
+  ``threads``, ``ops_per_sec``, ``failed``, ``service`` and ``intended`` latency summaries in µs,
+  ``sustainable``; records steps add ``records`` and ``load`` with ``footprint``), and for the rate ladder
+  ``objective``, ``capacity_ops_per_sec``, ``max_sustainable_ops_per_sec``, ``max_sustainable_target``.
+* ``summary.json`` beside the result files (``kind: storagebench.summary``): :func:`storagebench.stats.summarise`
+  cells (median, lo, hi, n, coverage, values, tied_with) per store, workload, phase and metric.
+
 Fields of verification and run safety (additive):
 
 * ``status``: ``ok`` | ``invalid`` (an answer failed a check: the store lost, corrupted or invented data;
@@ -32,9 +40,6 @@ Fields of verification and run safety (additive):
 * ``namespace``: the run's own namespace (``sbench_<workload>_<random token>``, never derived from the id).
 * ``capabilities``: as the connected instance declared them (e.g. MongoDB's ``query`` is native on a
   real mongod, emulated on FerretDB).
-
-* ``summary.json`` beside the result files (``kind: storagebench.summary``): :func:`storagebench.stats.summarise`
-  cells (median, lo, hi, n, coverage, values, tied_with) per store, workload, phase and metric.
 
 Fields added for the client model (additive):
 
