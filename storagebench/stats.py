@@ -150,7 +150,8 @@ def metrics_of(result: Mapping[str, Any]) -> dict[str, float]:
         out["ops_per_sec"] = float(ops_per_sec)
     hist = new_histogram()
     for key, text in (result.get("histograms") or {}).items():
-        if not key.startswith("verify|"):
+        op, _, status = key.partition("|")
+        if op != "verify" and status == "OK":  # successful operations (failed ones are apart)
             hist.add(decode(text))
     if hist.get_total_count():
         combined = summarize(hist, float(result.get("duration_s") or 0.0))

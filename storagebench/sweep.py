@@ -58,10 +58,11 @@ class Objective:
 
 
 def latency(histograms: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """All operations of a phase together (verification records left out)."""
+    """The successful operations of a phase together (failed ones and verification records left out)."""
     hist = new_histogram()
     for key, h in histograms.items():
-        if not key.startswith("verify|"):
+        op, _, status = key.partition("|")
+        if op != "verify" and status == "OK":
             hist.add(h if not isinstance(h, str) else decode(h))
     return summarize(hist, seconds)
 
@@ -70,9 +71,9 @@ def step_figures(outcome: PhaseOutcome) -> dict[str, Any]:
     merged = outcome.merged
     seconds = outcome.measured_seconds
     service = latency(merged["histograms"], seconds)
-    ops = int(service.get("count", 0))
-    failed = sum(h.get_total_count() for k, h in merged["histograms"].items()
-                 if k.split("|")[1] not in ("OK", "NOT_FOUND"))
+    counts = {k: h.get_total_count() for k, h in merged["histograms"].items() if not k.startswith("verify|")}
+    ops = sum(n for k, n in counts.items() if k.split("|")[1] in ("OK", "NOT_FOUND"))
+    failed = sum(n for k, n in counts.items() if k.split("|")[1] not in ("OK", "NOT_FOUND"))
     out: dict[str, Any] = {"seconds": seconds, "operations": ops, "failed": failed,
                            "ops_per_sec": ops / seconds if seconds > 0 else 0.0, "service": service,
                            "problems": outcome.fatal + outcome.aborted}
