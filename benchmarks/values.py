@@ -44,11 +44,22 @@ def main() -> None:
     for k, r in zip(keys, records, strict=True):
         values.mismatch(k, r, None)
     per_check = (time.perf_counter() - t0) / (RECORDS * spec.fieldcount) * 1e6
+    # updates as the runner makes them (writer 1 over the load's values): how many change what is stored
+    rng = np.random.default_rng(3)
+    stored = {k: Values(spec, 42).load_record(k) for k in keys[:2000]}
+    updater = Values(spec, 42, writer=1)
+    changed = 0
+    for n in rng.integers(0, 2000, 10_000).tolist():
+        key, field = keys[n], spec.field_names()[n % spec.fieldcount]
+        new = updater.write(key, [field])[field]
+        changed += new != stored[key][field]
+        stored[key][field] = new
     ours = "".join(v for r in records for v in r.values()).encode()
     ycsb = ycsb_like(len(ours), np.random.default_rng(1))
     print(f"values: {RECORDS:,} records x {spec.fieldcount} fields of {spec.fieldlength} chars")
     print(f"generate: {per_value:.2f} µs/value in a 10-field insert; {per_update:.2f} µs for a 1-field update")
     print(f"check:    {per_check:.2f} µs/value")
+    print(f"updates that change the stored value: {changed:,} of 10,000")
     print(f"zlib -6 ratio: ours {ratio(ours):.3f}x, YCSB-like random text {ratio(ycsb):.3f}x")
 
 
