@@ -26,6 +26,16 @@ from storagebench.services.ports import HOST, PORTS
 DEFAULT_HOME = Path.home() / ".cache" / "storagebench"
 
 
+def _docker_root() -> Path:
+    import storagebench.docker
+
+    return Path(storagebench.docker.__file__).resolve().parent
+
+
+#: docker/ (compose.yaml, the launchers' poms and Java mains), from a checkout or an installed wheel
+DOCKER_ROOT = _docker_root()
+
+
 def storagebench_home() -> Path:
     """Cache root for provisioned engines, data dirs, logs, pid files and the endpoints file."""
     return Path(os.environ.get("STORAGEBENCH_HOME", DEFAULT_HOME)).expanduser()

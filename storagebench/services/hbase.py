@@ -30,8 +30,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from storagebench.errors import ServiceError
-from storagebench.services.base import ProcessSpec, Service
-from storagebench.services.hdfs import DOCKER_ROOT, build_java_launcher, java_program
+from storagebench.services.base import DOCKER_ROOT, ProcessSpec, Service
+from storagebench.services.hdfs import build_java_launcher, java_program
 from storagebench.services.versions import HBASE
 
 #: the table the probe writes to (inside the harness's own namespace prefix)

@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from storagebench.errors import ServiceError
-from storagebench.services.base import ProcessSpec, Service
+from storagebench.services.base import DOCKER_ROOT, ProcessSpec, Service
 from storagebench.services.versions import HADOOP
 
-DOCKER_ROOT = Path(__file__).resolve().parents[2] / "docker"
 #: the user WebHDFS requests run as (permissions are off; this only names the home directory)
 HDFS_USER = "storagebench"
 #: How a file close waits for its last block.  Hadoop's defaults (hdfs-default.xml, what MiniDFSCluster

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from storagebench.errors import ServiceError
-from storagebench.services.base import ProcessSpec, Service, storagebench_home
+from storagebench.services.base import DOCKER_ROOT, ProcessSpec, Service, storagebench_home
 from storagebench.services.versions import KUDU
 
-DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker" / "kudu"
+DOCKER_DIR = DOCKER_ROOT / "kudu"
 _PLATFORM = "linux-x86_64"
 
 

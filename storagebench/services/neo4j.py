@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from storagebench.errors import ServiceError
-from storagebench.services.base import ProcessSpec, Service
+from storagebench.services.base import DOCKER_ROOT, ProcessSpec, Service
 from storagebench.services.versions import NEO4J
 
-DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker" / "neo4j"
+DOCKER_DIR = DOCKER_ROOT / "neo4j"
 MAIN_CLASS = "Neo4jServer"
 
 
