@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sw.add_argument("--config", type=Path, help="YAML or TOML file with run settings and per-store options")
     sw.add_argument("--stores", help="comma-separated store names")
-    sw.add_argument("--workload", default="a", help="one built-in workload name or file (default a)")
+    sw.add_argument("--workload", default="c",
+                    help="one built-in workload name or file (default c; a workload that writes is reloaded "
+                         "before every step, so each step is verified against its own writes)")
     sw.add_argument("--ladder", default="rate", help="comma-separated: rate, clients, records (default rate)")
     sw.add_argument("-p", dest="props", action="append", default=[], metavar="KEY=VALUE",
                     help="override a workload property (repeatable), e.g. -p recordcount=5000")

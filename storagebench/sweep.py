@@ -17,6 +17,7 @@ One ``sweep-<store>-<workload>-<ladder>.json`` per sweep (``kind: storagebench.s
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,10 @@ class Objective:
     def key(self) -> str:
         return f"p{self.percentile:g}_us"
 
+    def samples_needed(self) -> int:
+        """Operations a step needs before its p-th percentile is more than its maximum (100 for p99)."""
+        return math.ceil(1 / (1 - self.percentile / 100)) if self.percentile < 100 else 1
+
     def label(self) -> str:
         return f"p{self.percentile:g} <= {self.max_ms:g} ms"
 
@@ -76,7 +81,7 @@ def step_figures(outcome: PhaseOutcome) -> dict[str, Any]:
     failed = sum(n for k, n in counts.items() if k.split("|")[1] not in ("OK", "NOT_FOUND"))
     out: dict[str, Any] = {"seconds": seconds, "operations": ops, "failed": failed,
                            "ops_per_sec": ops / seconds if seconds > 0 else 0.0, "service": service,
-                           "problems": outcome.fatal + outcome.aborted}
+                           "problems": outcome.fatal + outcome.aborted, "errors": dict(merged["errors"])}
     if merged["intended"]:
         out["intended"] = latency(merged["intended"], seconds)
     return out
@@ -99,6 +104,12 @@ class Sweeper:
         self.options = plain_options(store.options)
         bulk = store.adapter.capabilities.batch_write is Support.NATIVE
         self.loadbatchsize = BULK_ROWS if bulk else 1
+        #: a workload that writes changes what later steps read: every step then starts from a fresh load
+        #: (reads are verified against what this step's workers wrote, not against an earlier step's)
+        self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in ("read", "scan", "query",
+                                                                                       "graph"))
+        self._dirty = False
+        self.records = spec.recordcount
 
     def _plan(self, spec: WorkloadSpec, phase: str, threads: int | None = None) -> PhasePlan:
         c = self.config
@@ -110,6 +121,7 @@ class Sweeper:
 
     def load(self, records: int) -> dict[str, Any]:
         """Drop, prepare and load ``records`` records; the load's figures and the footprint."""
+        self.records, self._dirty = records, False
         control = self.store.adapter(self.store.options)
         control.connect()
         try:
@@ -136,8 +148,11 @@ class Sweeper:
             control.close()
 
     def step(self, target: float = 0.0, threads: int | None = None) -> dict[str, Any]:
+        if self._dirty:
+            self.load(self.records)
         spec = self._spec(target=target, operationcount=0, maxexecutiontime=self.step_seconds, warmup=0.0)
         figures = step_figures(run_phase(self._plan(spec, "run", threads)))
+        self._dirty = self.writes
         figures["target"] = target
         figures["threads"] = threads or self.config.threads
         return figures
@@ -151,7 +166,10 @@ class Sweeper:
             capacity["sustainable"] = None  # unthrottled: no target to keep up with
             steps.append(capacity)
             self._say("unthrottled", capacity)
-            ladder = list(rates) if rates else [round(f * capacity["ops_per_sec"], 1) for f in RATE_FRACTIONS]
+            # a step must hold enough operations for the objective's percentile to mean something
+            floor = objective.samples_needed() / self.step_seconds
+            ladder = list(rates) if rates else [r for f in RATE_FRACTIONS
+                                                if (r := round(f * capacity["ops_per_sec"], 1)) >= floor]
             last_ok: float | None = None
             first_bad: float | None = None
             for rate in ladder:
@@ -168,7 +186,7 @@ class Sweeper:
                 hi = first_bad
                 for _ in range(REFINE_STEPS):
                     mid = round((lo + hi) / 2, 1)
-                    if mid <= 0:
+                    if mid < max(floor, 0.1):
                         break
                     if self._rate_step(mid, objective, steps)["sustainable"]:
                         lo = mid
@@ -291,9 +309,12 @@ def summary_lines(sweeps: Sequence[dict[str, Any]]) -> list[str]:
             lines.append(f"{head}: {s['status']} {s['reason']}")
         elif s["ladder"] == "rate":
             best = s["max_sustainable_ops_per_sec"]
+            throttled = [st for st in s["steps"] if st["target"] > 0]
+            why = "none (no step met the objective)" if throttled else (
+                "not measured: capacity too low for enough operations per step to give that percentile")
+            verdict = f"{best:,.0f} ops/s" if best is not None else why
             lines.append(f"{head}: capacity {s['capacity_ops_per_sec']:,.0f} ops/s unthrottled; max sustainable at "
-                         f"{s['objective']['label']} (intended): "
-                         + (f"{best:,.0f} ops/s" if best is not None else "none (no step met the objective)"))
+                         f"{s['objective']['label']} (intended): {verdict}")
         elif s["ladder"] == "clients":
             lines.append(f"{head}: " + ", ".join(f"{st['threads']} -> {st['ops_per_sec']:,.0f} ops/s "
                                                  f"(x{st['speedup'] or 0:.2f})" for st in s["steps"]))

@@ -31,7 +31,7 @@ def test_rate_ladder_finds_the_knee(tmp_path: Path, capsys: pytest.CaptureFixtur
     data = json.loads((tmp_path / "results" / "s" / "sweep-sqlite-c-rate.json").read_text())
     steps = [s for s in data["steps"] if s["target"] > 0]
     best = data["max_sustainable_ops_per_sec"]
-    assert best is not None and best >= 0.3 * data["capacity_ops_per_sec"]
+    assert best is not None and best >= 0.05 * data["capacity_ops_per_sec"]
     assert any(not s["sustainable"] and s["target"] > data["max_sustainable_target"] for s in steps)
     for s in steps:  # each throttled step records both latencies; intended is never below service
         assert s["intended"]["p50_us"] >= s["service"]["p50_us"] * 0.99
@@ -39,13 +39,15 @@ def test_rate_ladder_finds_the_knee(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_client_and_record_ladders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert sweep(tmp_path, "--stores", "sqlite,localdir", "--workload", "c", "--ladder", "clients,records",
-                 "--step-seconds", "0.5", "--clients", "1,2", "--records", "100,1000") == 0
+    """Workload a writes: every step starts from a fresh load, so each step's reads verify cleanly."""
+    assert sweep(tmp_path, "--stores", "sqlite,localdir", "--workload", "a", "--ladder", "clients,records",
+                 "--step-seconds", "0.5", "--clients", "1,2,1", "--records", "100,1000") == 0
     run_dir = tmp_path / "results" / "s"
-    clients = json.loads((run_dir / "sweep-sqlite-c-clients.json").read_text())
-    assert [s["threads"] for s in clients["steps"]] == [1, 2] and clients["steps"][0]["speedup"] == 1.0
+    clients = json.loads((run_dir / "sweep-sqlite-a-clients.json").read_text())
+    assert [s["threads"] for s in clients["steps"]] == [1, 2, 1] and clients["steps"][0]["speedup"] == 1.0
+    assert all(s["failed"] == 0 and not s["errors"] for s in clients["steps"]), clients["steps"]
     for store in ("sqlite", "localdir"):
-        records = json.loads((run_dir / f"sweep-{store}-c-records.json").read_text())
+        records = json.loads((run_dir / f"sweep-{store}-a-records.json").read_text())
         small, large = records["steps"]
         assert (small["records"], large["records"]) == (100, 1000)
         assert large["load"]["footprint"]["bytes"] > small["load"]["footprint"]["bytes"] > 0
