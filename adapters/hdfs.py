@@ -290,6 +290,8 @@ class HDFSAdapter(Adapter):
                 info[package] = version(package)
             except PackageNotFoundError:
                 pass
+        package = "hdfs" if self.options.driver == "webhdfs" else "hdfs-native"
+        info["driver"] = f"{self.options.driver} ({package} {info.get(package, 'missing')})"
         return info
 
     def map_error(self, exc: Exception) -> AdapterError:

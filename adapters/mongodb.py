@@ -206,7 +206,7 @@ class MongoAdapter(Adapter):
     def client_info(self) -> dict[str, str]:
         import pymongo
 
-        return {"pymongo": pymongo.version}
+        return {"pymongo": pymongo.version, "driver": f"pymongo {pymongo.version}"}
 
     def footprint(self, namespace: str) -> int | None:
         """collStats: storage of the collection plus its indexes (what the server reports)."""

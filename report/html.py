@@ -132,6 +132,7 @@ def page_data(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "store": r["store"], "workload": r["workload"], "phase": r["phase"], "command": command_line(r),
             "seed": r.get("seed"), "files": [], "runs": [], "engine": r.get("server", {}).get("label", ""),
             "client": r.get("client", {}), "durability": r.get("durability"),
+            "clients": r.get("config", {}).get("client_layout"),
             "options": r.get("config", {}).get("store_options", {}),
             "workload_config": r.get("config", {}).get("workload", {})})
         prov["files"].append(r.get("_file", ""))
