@@ -165,6 +165,27 @@ def _operation_rows(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def store_facts(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per store: the engine that answered and what an acknowledged write meant there (the result
+    files' ``server`` and ``durability``), for the table beside the figures."""
+    facts: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if r["store"] in facts:
+            continue
+        server = r.get("server", {})
+        durability = r.get("durability") or {}
+        facts[r["store"]] = {
+            "store": r["store"], "engine": server.get("label", ""),
+            "ferretdb": str(server.get("engine", "")).startswith("FerretDB"),
+            "profile": durability.get("profile", "not recorded"),
+            "honoured": {True: "yes", False: "NO", None: "unknown"}.get(durability.get("honoured"), "unknown"),
+            "source": "read back from the server" if durability.get("observed") else "as configured / documented",
+            "settings": ", ".join(f"{k}={v}" for k, v in (durability.get("settings") or {}).items()),
+            "note": durability.get("note", ""), "caveat": durability.get("caveat", ""),
+        }
+    return list(facts.values())
+
+
 def _static(name: str) -> str:
     return (Path(__file__).parent / "templates" / name).read_text()
 
@@ -190,6 +211,7 @@ def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[st
         "plotly_js": get_plotlyjs(), "fmt": fmt, "cell_id": _cell_id, "json": json.dumps,
         "enough_samples": enough_samples, "operation_rows": _operation_rows(results),
         "css": _static("report.css"), "script": _static("report.js"), "notes": list(notes),
+        "store_facts": store_facts(results),
     }
     return environment().get_template("report.html.j2").render(context)
 

@@ -165,7 +165,7 @@ def test_durability_profile_is_recorded_in_every_result_file(tmp_path: Path) -> 
     """--durability reaches every store's options and every result file says what it meant there
     (an adapter that cannot tell says so: honoured None, not a guess)."""
     assert run(tmp_path, "--stores", "sqlite,null", "--workloads", "a", "--run-id", "dur",
-               "--durability", "fast", "--no-report", *SMALL) == 0
+               "--durability", "fast", *SMALL) == 0
     results = load_results(tmp_path / "results" / "dur")
     assert len(results) == 4
     for r in results:
@@ -173,6 +173,21 @@ def test_durability_profile_is_recorded_in_every_result_file(tmp_path: Path) -> 
         assert r["config"]["store_options"]["durability"] == "fast"
         assert r["durability"]["honoured"] in (True, False, None)
         assert "fsync" in r["durability"]["caveat"]
+    page = (tmp_path / "results" / "dur" / "report.html").read_text()
+    assert 'id="stores"' in page and "what an acknowledged write meant" in page
+
+
+def test_report_says_ferretdb_is_not_mongodb() -> None:
+    from storagebench.report.html import store_facts
+
+    ferret = {"store": "mongodb", "server": {"engine": "FerretDB", "label": "FerretDB 1.24.2"},
+              "durability": {"profile": "durable", "honoured": True, "observed": True,
+                             "settings": {"synchronous_commit": "on"}, "note": "n", "caveat": "c"}}
+    s3 = {"store": "s3", "server": {"engine": "versitygw"},
+          "durability": {"profile": "durable", "honoured": False, "observed": False, "settings": {}}}
+    facts = {f["store"]: f for f in store_facts([ferret, s3])}
+    assert facts["mongodb"]["ferretdb"] and facts["mongodb"]["settings"] == "synchronous_commit=on"
+    assert facts["s3"]["honoured"] == "NO" and facts["s3"]["source"] == "as configured / documented"
 
 
 def test_bad_durability_profile_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -111,5 +111,32 @@ def test_adopt_records_an_engine_started_elsewhere(manager: Manager, tmp_path: P
         assert manager.status(["echo"])[0]["state"] == "external (adopted)"
     finally:
         other.down(["echo"])
-    with pytest.raises(ServiceError, match="nothing answers"):
+    with pytest.raises(ServiceError, match="no usable engine"):
         manager.adopt(["echo"])
+
+
+class Broken(Echo):
+    name: ClassVar[str] = "broken"
+
+    def probe(self) -> str:
+        raise PermissionError("password authentication failed")
+
+
+def test_adopt_goes_on_past_a_failing_engine_and_names_the_cause(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ports.PORTS, "echo", {"tcp": free_port()})
+    monkeypatch.setitem(ports.PORTS, "broken", {"tcp": free_port()})
+    classes: dict[str, type[Service]] = {"broken": Broken, "echo": Echo}
+    elsewhere = Manager(ServiceContext(home=tmp_path / "elsewhere", echo=lambda _m: None), ["echo"], classes.get)
+    elsewhere.up(["echo"])
+    try:
+        manager = Manager(ServiceContext(home=tmp_path / "here", echo=lambda _m: None), ["broken", "echo"],
+                          classes.__getitem__)
+        with pytest.raises(ServiceError) as failure:
+            manager.adopt()
+        message = str(failure.value)
+        assert "broken" in message and "PermissionError: password authentication failed" in message
+        assert "echo" in load_endpoints(manager.ctx.home), "the engine after the failing one is still adopted"
+        assert "broken" not in load_endpoints(manager.ctx.home)
+    finally:
+        elsewhere.down(["echo"])

@@ -78,7 +78,27 @@ class KuduService(Service):
                                 f"-Dkudu.version={KUDU}", f"-Dsbench.build.dir={self.root / 'maven-build'}",
                                 *goal])
 
+    def provision_client(self) -> None:
+        """For engines run elsewhere (``services adopt``): the adapter's Java client jars, and the
+        bundled ``kudu`` CLI the probe speaks through (no server is started)."""
+        self._binary()
+        self._client_lib()
+
+    def _client_lib(self) -> None:
+        client_lib = self.root / "client-lib"
+        if not (client_lib / ".complete").exists():
+            self._maven(f"resolve the Kudu Java client {KUDU}", "dependency:copy-dependencies",
+                        f"-DoutputDirectory={client_lib}", "-DincludeScope=runtime")
+            (client_lib / ".complete").touch()
+
     def provision(self) -> None:
+        self._binary()
+        self._client_lib()
+        for role in ("master", "tserver"):
+            for sub in ("wal", "data", "logs"):
+                (self.data_dir / role / sub).mkdir(parents=True, exist_ok=True)
+
+    def _binary(self) -> None:
         if not (self.root / "binary" / ".complete").exists():
             self._maven(f"fetch and unpack kudu-binary {KUDU}", "dependency:unpack",
                         f"-Dartifact=org.apache.kudu:kudu-binary:{KUDU}:jar:{_PLATFORM}",
@@ -86,14 +106,6 @@ class KuduService(Service):
             for program in (self.binary_home / "bin").iterdir():
                 program.chmod(program.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
             (self.root / "binary" / ".complete").touch()
-        client_lib = self.root / "client-lib"
-        if not (client_lib / ".complete").exists():
-            self._maven(f"resolve the Kudu Java client {KUDU}", "dependency:copy-dependencies",
-                        f"-DoutputDirectory={client_lib}", "-DincludeScope=runtime")
-            (client_lib / ".complete").touch()
-        for role in ("master", "tserver"):
-            for sub in ("wal", "data", "logs"):
-                (self.data_dir / role / sub).mkdir(parents=True, exist_ok=True)
 
     def _env(self) -> dict[str, str]:
         lib = self.binary_home / "lib"

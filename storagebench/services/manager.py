@@ -254,20 +254,35 @@ class Manager:
 
     # -- adopt -------------------------------------------------------------------------------------
     def adopt(self, names: list[str] | None = None) -> dict[str, str]:
-        """Record engines started elsewhere (docker compose) on the same ports in the endpoints file."""
+        """Record engines started elsewhere (docker compose) on the same ports in the endpoints file.
+
+        Every named engine is tried: one that fails is reported with its real cause and the others are
+        still adopted; a :class:`ServiceError` naming every failure is raised at the end."""
         versions: dict[str, str] = {}
+        failures: list[str] = []
         for name in names or list(self.known):
             svc = self.service(name)
             if any(p.alive for p in self.processes(name)):
-                raise ServiceError(f"{name}: started by `storagebench services up`; nothing to adopt")
-            svc.provision_client()
+                failures.append(f"{name}: started by `storagebench services up`; nothing to adopt")
+                continue
+            try:
+                svc.provision_client()
+            except Exception as exc:
+                failures.append(f"{name}: cannot provision its client ({exc})")
+                continue
             try:
                 versions[name] = svc.probe()
             except Exception as exc:
-                raise ServiceError(f"{name}: nothing answers on {HOST} ports {svc.ports} ({exc}); "
-                                   f"is the compose service up?") from exc
+                failures.append(f"{name}: no usable engine on {HOST} ports "
+                                f"{', '.join(map(str, svc.ports.values()))}: {type(exc).__name__}: {exc}")
+                continue
             _write_endpoints(self.ctx, name, svc.endpoints())
             self.ctx.echo(f"[{name}] adopted: {versions[name]}")
+        for failure in failures:
+            self.ctx.echo(f"[adopt] {failure}")
+        if failures:
+            raise ServiceError(f"adopt: {len(failures)} of {len(failures) + len(versions)} engine(s) not "
+                               f"adopted: " + "; ".join(failures))
         return versions
 
     # -- down --------------------------------------------------------------------------------------
