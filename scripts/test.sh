@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Engines the test suite starts (each one: `storagebench services up NAME`, cached after the first time).
-ENGINES="${STORAGEBENCH_TEST_ENGINES-postgres mongodb s3 hdfs hbase kudu neo4j}"
+ENGINES="${STORAGEBENCH_TEST_ENGINES-postgres mongodb s3 hdfs hbase kudu neo4j spark}"
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

@@ -52,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=["local", "spark"],
                      help="where client workers run: local threads x processes (default), or spark: each "
                           "partition of a Spark job is one worker with its own connection and histograms")
-    run.add_argument("--spark-master", help="Spark master URL for --engine spark (default local[2])")
+    run.add_argument("--spark-master", help="Spark master URL for --engine spark (default: the cluster of "
+                                            "`storagebench services up spark` when it is up, else local[2])")
+    run.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                     help="a Spark setting for --engine spark (repeatable), e.g. "
+                          "spark.pyspark.python=/usr/bin/python3 for a remote cluster's executors")
     run.add_argument("--seed", type=int, help="seed for keys, values and operation choice (default 42)")
     run.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
     run.add_argument("--run-id", help="name of the run folder (default: UTC timestamp + random suffix)")
@@ -239,6 +243,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
         "repeat": args.repeat, "profile": args.profile,
     }
+    if args.spark_conf:
+        flags["spark_conf"] = _pairs(args.spark_conf, "--spark-conf")
     if args.stores:
         flags["stores"] = [s.strip() for s in args.stores.split(",") if s.strip()]
     if args.workloads:
@@ -383,6 +389,16 @@ def _exit_status(run_dir: Path, console: Any) -> int:
         console.print(f"not ok: {r['store']} / {r['workload']} / {r['phase']}: {r['status']} "
                       f"({str(r.get('reason', ''))[:300]})", style="red", markup=False, highlight=False)
     return 1 if bad else 0
+
+
+def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} takes KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
 
 
 def cmd_list(args: argparse.Namespace) -> int:

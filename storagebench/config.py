@@ -50,6 +50,8 @@ class RunConfig(BaseModel):
     #: where the client workers run: "local" (threads x processes) or "spark" (one worker per partition)
     engine: Literal["local", "spark"] = "local"
     spark_master: str = "local[2]"
+    #: extra Spark settings (``--spark-conf KEY=VALUE``), e.g. spark.pyspark.python for remote executors
+    spark_conf: dict[str, str] = Field(default_factory=dict)
     #: measure each (store, workload) this many times, the order of stores shuffled per repeat (seeded)
     repeat: int = Field(default=1, ge=1, le=1000)
     #: a named profile (storagebench.profiles): record counts, durations, repeats, sweeps
@@ -105,6 +107,12 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 def build_config(file_data: dict[str, Any], flags: dict[str, Any]) -> RunConfig:
     data = {**file_data, **{k: v for k, v in flags.items() if v is not None}}
+    if data.get("spark_master") is None:  # the cluster `services up spark` started, else local mode
+        from storagebench.spark.session import default_master
+
+        data["spark_master"] = default_master()
+    if "spark_conf" in flags:
+        data["spark_conf"] = {**file_data.get("spark_conf", {}), **flags["spark_conf"]}
     if "properties" in flags:
         data["properties"] = {**file_data.get("properties", {}), **flags["properties"]}
     if isinstance(data.get("profile"), str):

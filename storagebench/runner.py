@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +32,16 @@ import numpy as np
 from storagebench.adapters.base import Adapter, Query
 from storagebench.checks import Checker
 from storagebench.errors import Interrupted
-from storagebench.measurement import NOT_FOUND, OK, UNEXPECTED, Recorder, TimedAdapter, merge_exports
+from storagebench.measurement import (
+    NOT_FOUND,
+    OK,
+    UNEXPECTED,
+    Recorder,
+    TimedAdapter,
+    decode,
+    merge_exports,
+    new_histogram,
+)
 from storagebench.registry import load_adapter
 from storagebench.workloads.generators import (
     OPERATIONS,
@@ -96,6 +106,8 @@ class PhasePlan:
     stop_grace: float = STOP_GRACE_S
     #: total clients, spread as evenly as possible over ``processes``; 0: ``threads`` in each process
     clients: int = 0
+    #: extra Spark settings for the session (e.g. spark.pyspark.python for a remote cluster's executors)
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def workers(self) -> int:
@@ -126,6 +138,10 @@ class PhaseOutcome:
     stalled: str = ""
     #: the signal (SIGINT=2, SIGTERM=15) that interrupted the phase, 0 if none
     interrupted: int = 0
+    #: one summary per worker (see :func:`worker_summary`)
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    #: how the phase ran on Spark (engine "spark" only)
+    spark: dict[str, Any] | None = None
 
     @property
     def workers_ok(self) -> bool:
@@ -203,6 +219,7 @@ class _Worker:
             if delay > 0:
                 time.sleep(delay)
             self.recorder.started_ns = time.perf_counter_ns()
+            start_epoch = time.time()
             if stream is None:
                 self._load(proxy)
             else:
@@ -214,6 +231,7 @@ class _Worker:
         self._publish()
         export["elapsed_s"] = max(0.0, elapsed - plan.spec.warmup) if plan.phase == "run" else elapsed
         export["aborted"] = self.aborted
+        export["start_epoch"] = start_epoch
         return export
 
     def snapshot(self, grace: float) -> dict[str, Any]:
@@ -524,7 +542,10 @@ def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
     if plan.engine == "spark":
         from storagebench.spark.loadgen import run_workers_on_spark
 
-        return _outcome(run_workers_on_spark(plan, workers, on_progress), began)
+        exports, job = run_workers_on_spark(plan, workers, on_progress)
+        outcome = _outcome(exports, began, plan)
+        outcome.spark = job.as_dict()
+        return outcome
     pool: _ThreadPool | _ProcessPool = _ThreadPool(plan) if plan.processes == 1 else _ProcessPool(plan)
     watchdog = _Watchdog(plan, pool.control, workers, pool.start_at)
     interrupted = 0
@@ -543,7 +564,7 @@ def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
                 watchdog.stop(STOP_INTERRUPTED)
     finally:
         exports = pool.finish()
-    outcome = _outcome(exports, began)
+    outcome = _outcome(exports, began, plan)
     outcome.dead_intervals = watchdog.intervals()
     outcome.stalled = watchdog.stalled
     outcome.interrupted = interrupted
@@ -646,7 +667,7 @@ class _ProcessPool:
         return self.exports
 
 
-def _outcome(exports: list[dict[str, Any]], began: float) -> PhaseOutcome:
+def _outcome(exports: list[dict[str, Any]], began: float, plan: PhasePlan) -> PhaseOutcome:
     fatal = [e["fatal"] for e in exports if "fatal" in e]
     good = [e for e in exports if "fatal" not in e]
     merged = merge_exports(good)
@@ -656,4 +677,32 @@ def _outcome(exports: list[dict[str, Any]], began: float) -> PhaseOutcome:
         wall_seconds=time.time() - began,
         fatal=fatal,
         aborted=[e["aborted"] for e in good if e.get("aborted")],
+        workers=[worker_summary(e, i, plan.spec.target / len(exports) if plan.spec.target > 0 else None)
+                 for i, e in enumerate(exports)],
     )
+
+
+def worker_summary(export: Mapping[str, Any], index: int, target: float | None) -> dict[str, Any]:
+    """One worker's figures for the result file: where it ran, when it started, its share and latency."""
+    if "fatal" in export:
+        return {"worker": export.get("worker", index), "fatal": export["fatal"]}
+    ok = [decode(t) for k, t in export["histograms"].items() if k.split("|")[1] == OK]
+    intended = [decode(t) for k, t in export["intended"].items() if k.split("|")[1] == OK]
+    summary: dict[str, Any] = {
+        "worker": export.get("worker", index), "host": export.get("host") or socket.gethostname(),
+        "start_epoch": export.get("start_epoch"), "elapsed_s": export.get("elapsed_s"),
+        "operations": sum(decode(t).get_total_count() for k, t in export["histograms"].items()
+                          if not k.startswith("verify|")),
+        "target_ops_per_sec": target,
+    }
+    for name, hists in (("latency", ok), ("intended_latency", intended)):
+        if hists:
+            merged = new_histogram()
+            for h in hists:
+                merged.add(h)
+            summary[name] = {"p50_us": merged.get_value_at_percentile(50) / 1000,
+                             "p99_us": merged.get_value_at_percentile(99) / 1000,
+                             "max_us": merged.get_max_value() / 1000}
+    if "partition" in export:
+        summary["partition"], summary["attempt"] = export["partition"], export.get("attempt", 0)
+    return summary

@@ -159,7 +159,7 @@ def phase_plan(config: RunConfig, store: StorePlan, spec: WorkloadSpec, phase: s
     processes, clients = config.placement(store.adapter.capabilities.multiprocess)
     return PhasePlan(store.name, plain_options(store.options) if options is None else options, spec, phase,
                      namespace, config.seed, config.threads, processes, config.engine, config.spark_master,
-                     config.stall_timeout, clients=clients)
+                     config.stall_timeout, clients=clients, spark_conf=config.spark_conf)
 
 
 def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, config: RunConfig,
@@ -190,6 +190,7 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
             "threads": max(layout["threads_per_process"]), "processes": layout["processes"],
             "client_layout": layout, "seed": config.seed,
             "engine": config.engine, "spark_master": config.spark_master if config.engine == "spark" else None,
+            "spark_conf": dict(config.spark_conf) if config.engine == "spark" else None,
             "workload": spec.model_dump(mode="json"), "store_options": redacted_options(store.options),
             "repeat": config.repeat, "profile": config.profile,
         },
@@ -215,7 +216,10 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
             "rows": merged["rows"],
             "histograms": {k: encode_hist(h) for k, h in merged["histograms"].items()},
             "intended_histograms": {k: encode_hist(h) for k, h in merged["intended"].items()},
-            "timeseries": {"interval_s": 1, "ops": merged["series_ops"], "failed": merged["series_errors"]},
+            "timeseries": {"interval_s": 1, "ops": merged["series_ops"], "failed": merged["series_errors"],
+                           "start_epoch": min((w["start_epoch"] for w in outcome.workers
+                                               if w.get("start_epoch")), default=None)},
+            "workers": outcome.workers,
             "errors": merged["errors"],
             "problems": outcome.fatal + outcome.aborted,
             "liveness": {"stall_timeout_s": config.stall_timeout,
@@ -223,6 +227,8 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
         })
         if phase == "run" and spec.kind == "ycsb":
             result["steady_state"] = steady_state_of(spec, outcome)
+        if outcome.spark is not None:
+            result["spark"] = outcome.spark
     return result
 
 

@@ -15,6 +15,7 @@ SERVICE_CLASSES: dict[str, str] = {
     "hbase": "storagebench.services.hbase:HBaseService",
     "kudu": "storagebench.services.kudu:KuduService",
     "neo4j": "storagebench.services.neo4j:Neo4jService",
+    "spark": "storagebench.services.spark:SparkService",
 }
 
 

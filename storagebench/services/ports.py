@@ -25,6 +25,8 @@ BASE_PORTS: dict[str, dict[str, int]] = {
     "hbase": {"zookeeper": 2181, "thrift": 9090, "master": 16000, "region": 16020, "master_info": 16010},
     "kudu": {"master": 7051, "tserver": 7050, "master_http": 8051, "tserver_http": 8050},
     "neo4j": {"bolt": 7687},
+    #: standalone cluster; worker i listens on worker + i and worker_ui + i
+    "spark": {"master": 7077, "master_ui": 8090, "worker": 7078, "worker_ui": 8091},
 }
 
 OFFSET_VARIABLE = "STORAGEBENCH_PORT_OFFSET"

@@ -6,91 +6,181 @@ operation stream, exactly as a local thread) and returns the worker's export: pl
 HdrHistograms in their standard encoding.  The driver collects the exports and the runner merges them
 with the same code as local runs, so result files have the same shape.
 
-When the cluster has a free slot for every worker, the stage runs in barrier mode: all workers are
-launched together and start their clocks after a common barrier, so they really run concurrently.
-Otherwise tasks run as slots free up (the result file still records every worker's figures).
-
-Executors must be able to import the project: in local mode they run this venv's interpreter; for a
-remote master the driver ships ``storagebench``, ``adapters`` and ``workloads`` as a zip (the executors
-still need the drivers the chosen adapter uses, e.g. psycopg2).
+* **Coordinated start**: when the cluster has a free slot for every worker, the stage runs in barrier
+  mode: all tasks are launched together and start their clocks after a common barrier.  Otherwise tasks
+  run as slots free up; the result records which (``spark.coordinated_start``).  A ``target`` rate is
+  split evenly over the workers (each paces itself at ``target / workers`` and records intended latency).
+* **Code shipping** (any master but ``local``): :mod:`storagebench.spark.ship` sends the project and the
+  Python dependencies the executors lack; the plan travels pickled as bytes and is unpickled in the task
+  only after the shipped dependencies are on the path.
+* **Live progress**: each task sends its worker's (done, failed) counters every
+  :data:`PROGRESS_INTERVAL_S` as a UDP datagram to the driver (``spark.driver.host``, a port of its
+  own); the driver sums the latest counters per worker while the job runs.  Lost datagrams only delay
+  the display; the final figures come from the collected exports.
 """
 
 from __future__ import annotations
 
-import importlib
-import tempfile
+import json
+import pickle
+import socket
+import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from storagebench.runner import PhasePlan, run_worker
 from storagebench.spark.session import get_session, is_local
 
-PACKAGES = ("storagebench", "storagebench.adapters", "storagebench.workloads", "storagebench.report")
-
+PROGRESS_INTERVAL_S = 0.5
 
 Partition = Callable[[int, Iterator[int]], Iterator[dict[str, Any]]]
 
 
-def _partition(plan: PhasePlan, workers: int, barrier: bool) -> Partition:
-    def work(_index: int, ids: Iterator[int]) -> Iterator[dict[str, Any]]:
+@dataclass
+class SparkJob:
+    """How the phase ran on Spark (recorded in the result file's ``spark`` field)."""
+
+    master: str
+    spark_version: str = ""
+    slots: int = 0
+    coordinated_start: bool = False
+    target_per_worker: float | None = None
+    shipped: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"master": self.master, "spark_version": self.spark_version, "slots": self.slots,
+                "coordinated_start": self.coordinated_start, "target_per_worker": self.target_per_worker,
+                "shipped": self.shipped}
+
+
+def _reporter(address: tuple[str, int], worker: int, progress: list[int], stop: threading.Event) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        while True:
+            finished = stop.wait(PROGRESS_INTERVAL_S)
+            message = json.dumps([worker, progress[2 * worker], progress[2 * worker + 1]]).encode()
+            try:
+                sock.sendto(message, address)
+            except OSError:
+                pass  # progress is best effort; the export carries the real figures
+            if finished:
+                return
+
+
+def _partition(plan_bytes: bytes, workers: int, barrier: bool, archive: str,
+               progress_to: tuple[str, int]) -> Partition:
+    def work(index: int, ids: Iterator[int]) -> Iterator[dict[str, Any]]:
+        from storagebench.spark.ship import use_archive
+
+        use_archive(archive)  # before anything imports numpy, pydantic, a driver ...
+        from pyspark import TaskContext
+
+        from storagebench.runner import run_worker
+
+        plan = pickle.loads(plan_bytes)
         if barrier:
             from pyspark import BarrierTaskContext
 
             BarrierTaskContext.get().barrier()
+        context = TaskContext.get()
         for worker_id in ids:
             progress = [0] * (2 * workers)
-            export = run_worker(plan, worker_id, workers, progress, time.time())
+            stop = threading.Event()
+            reporter = threading.Thread(target=_reporter, args=(progress_to, worker_id, progress, stop),
+                                        daemon=True)
+            reporter.start()
+            started = time.time()
+            try:
+                export = run_worker(plan, worker_id, workers, progress, started)
+            finally:
+                stop.set()
+                reporter.join(timeout=2)
             export["worker"] = worker_id
             export["done"], export["failed_ops"] = progress[2 * worker_id], progress[2 * worker_id + 1]
+            export["host"] = socket.gethostname()
+            export["start_epoch"] = started
+            export["partition"] = index
+            export["attempt"] = context.attemptNumber() if context is not None else 0
             yield export
 
     return work
 
 
-def _ship_code(context: Any) -> None:
-    """Zip the project's packages once per driver and add them to the executors' Python path."""
-    if getattr(context, "_storagebench_shipped", False):
-        return
-    target = Path(tempfile.mkdtemp(prefix="sbench-spark-")) / "storagebench-code.zip"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        written: set[str] = set()
-        for name in PACKAGES:  # the subpackages may live outside storagebench/ (package-dir in pyproject.toml)
-            root = Path(importlib.import_module(name).__file__ or "").parent
-            for path in root.rglob("*"):
-                arcname = str(Path(*name.split(".")) / path.relative_to(root))
-                if path.is_file() and "__pycache__" not in path.parts and arcname not in written:
-                    archive.write(path, arcname)
-                    written.add(arcname)
-    context.addPyFile(str(target))
-    context._storagebench_shipped = True
+def concurrent_slots(context: Any, wait_s: float = 30.0) -> int:
+    """How many tasks the cluster runs at once (what a barrier stage needs), once executors registered."""
+    scala = context._jsc.sc()
+    profile = scala.resourceProfileManager().defaultResourceProfile()
+    deadline = time.monotonic() + wait_s
+    while True:
+        slots = int(scala.maxNumConcurrentTasks(profile))
+        if slots > 0 or time.monotonic() > deadline:
+            return slots
+        time.sleep(0.2)
 
 
-def run_workers_on_spark(plan: PhasePlan, workers: int,
-                         on_progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """Run ``workers`` harness workers as the partitions of one Spark job; return their exports."""
+def _listen(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.settimeout(0.25)
+    return sock
+
+
+def run_workers_on_spark(plan: Any, workers: int, on_progress: Callable[[int, int], None] | None = None
+                         ) -> tuple[list[dict[str, Any]], SparkJob]:
+    """Run ``workers`` harness workers as the partitions of one Spark job; return their exports and how."""
+    job = SparkJob(master=plan.spark_master)
     try:
-        session = get_session(plan.spark_master, app=f"storagebench {plan.adapter} {plan.spec.name} {plan.phase}")
+        session = get_session(plan.spark_master, app=f"storagebench {plan.adapter} {plan.spec.name} {plan.phase}",
+                              conf=dict(plan.spark_conf))
     except Exception as exc:  # no Java, bad master URL ...: every worker reports it, the run goes on
         return [{"fatal": f"spark: cannot start a session on {plan.spark_master}: {type(exc).__name__}: {exc}"}
-                for _ in range(workers)]
+                for _ in range(workers)], job
     context = session.sparkContext
+    job.spark_version = str(context.version)
+    job.slots = concurrent_slots(context)
+    archive = ""
     if not is_local(plan.spark_master):
-        _ship_code(context)
-    barrier = workers <= context.defaultParallelism
+        from storagebench.spark.ship import ship
+
+        try:
+            shipment = ship(context, plan.adapter, job.slots)
+        except Exception as exc:
+            return [{"fatal": f"spark: cannot ship the workers' code: {exc}"} for _ in range(workers)], job
+        job.shipped = shipment.as_dict()
+        archive = shipment.archive
+    job.coordinated_start = workers <= job.slots
+    job.target_per_worker = plan.spec.target / workers if plan.spec.target > 0 else None
+    host = context.getConf().get("spark.driver.host") or "127.0.0.1"
+    listener = _listen(host)
     rdd = context.parallelize(range(workers), workers)
-    work = _partition(plan, workers, barrier)
-    try:
-        if barrier:
-            exports = rdd.barrier().mapPartitionsWithIndex(work).collect()
-        else:
-            exports = rdd.mapPartitionsWithIndex(work).collect()
-    except Exception as exc:  # a task died beyond Spark's retries: reported per worker, never a hang
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return [{"fatal": f"spark job failed: {type(exc).__name__}: {first}"} for _ in range(workers)]
-    exports.sort(key=lambda e: e.get("worker", 0))
+    work = _partition(pickle.dumps(plan), workers, job.coordinated_start, archive, listener.getsockname())
+    box: dict[str, Any] = {}
+
+    def collect() -> None:
+        try:
+            stage = rdd.barrier() if job.coordinated_start else rdd
+            box["exports"] = stage.mapPartitionsWithIndex(work).collect()
+        except Exception as exc:  # a task died beyond Spark's retries: reported per worker, never a hang
+            box["error"] = exc
+
+    runner = threading.Thread(target=collect, daemon=True)
+    runner.start()
+    latest: dict[int, tuple[int, int]] = {}
+    with listener:
+        while runner.is_alive():
+            try:
+                worker, done, failed = json.loads(listener.recv(256))
+                latest[int(worker)] = (max(done, latest.get(worker, (0, 0))[0]), failed)
+            except (TimeoutError, ValueError, TypeError):
+                pass
+            if on_progress and latest:
+                on_progress(sum(d for d, _ in latest.values()), sum(f for _, f in latest.values()))
+    runner.join()
+    if "error" in box:
+        error = box["error"]
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return [{"fatal": f"spark job failed: {type(error).__name__}: {first}"} for _ in range(workers)], job
+    exports: list[dict[str, Any]] = sorted(box["exports"], key=lambda e: e.get("worker", 0))
     if on_progress:
         on_progress(sum(e.get("done", 0) for e in exports), sum(e.get("failed_ops", 0) for e in exports))
-    return list(exports)
+    return exports, job

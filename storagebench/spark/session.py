@@ -20,6 +20,10 @@ JDK17_CANDIDATES = ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-
                     "/usr/lib/jvm/openjdk-17")
 
 DRIVER_MEMORY_ENV = "STORAGEBENCH_SPARK_DRIVER_MEMORY"
+#: the user's choice of the executors' Python, before this module changes the variable per session
+_USER_PYSPARK_PYTHON = os.environ.get("PYSPARK_PYTHON")
+#: the master when none is given and no standalone cluster is recorded in the endpoints file
+LOCAL_MASTER = "local[2]"
 
 #: lean defaults; the caller's ``conf`` wins
 BASE_CONF: dict[str, str] = {
@@ -32,6 +36,8 @@ BASE_CONF: dict[str, str] = {
     "spark.python.worker.reuse": "true",
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
+    # executors of a standalone cluster: small, one per worker core (the load is in their Python workers)
+    "spark.executor.memory": "512m",
 }
 
 
@@ -40,16 +46,24 @@ def ivy_dir() -> Path:
     return storagebench_home() / "cache" / "ivy"
 
 
+def jdk17_home() -> str | None:
+    """``JAVA_HOME`` when set, else a JDK 17 under /usr/lib/jvm (None when neither is there)."""
+    if os.environ.get("JAVA_HOME"):
+        return os.environ["JAVA_HOME"]
+    return next((c for c in JDK17_CANDIDATES if Path(c, "bin", "java").exists()), None)
+
+
+def spark_version() -> str:
+    """The pyspark version installed here (the Spark runtime its jars carry)."""
+    return str(require_pyspark().__version__)
+
+
 def prepare_environment() -> None:
     """Environment Spark reads when it launches its JVM and Python workers (before the first session)."""
-    if not os.environ.get("JAVA_HOME"):
-        for candidate in JDK17_CANDIDATES:
-            if Path(candidate, "bin", "java").exists():
-                os.environ["JAVA_HOME"] = candidate
-                break
+    home = jdk17_home()
+    if home:
+        os.environ["JAVA_HOME"] = home
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    # executors in local mode run this interpreter, so they import the project from the same venv
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
@@ -70,21 +84,38 @@ def get_session(master: str = "local[2]", app: str = "storagebench", packages: S
     from pyspark.sql import SparkSession
 
     prepare_environment()
-    active = SparkSession.getActiveSession()
-    if active is not None and active.sparkContext.master == master and not packages and not conf:
-        return active
-    builder = SparkSession.builder.master(master).appName(app)
-    settings = {**BASE_CONF, "spark.jars.ivy": str(ivy_dir()), "spark.pyspark.python": sys.executable,
+    # executors run this interpreter unless told otherwise (the same venv in local mode and on this machine)
+    python = _USER_PYSPARK_PYTHON or sys.executable
+    settings = {**BASE_CONF, "spark.jars.ivy": str(ivy_dir()), "spark.pyspark.python": python,
                 **dict(conf or {})}
     if os.environ.get(DRIVER_MEMORY_ENV):  # bigger batch datasets are collected in the driver to be verified
         settings["spark.driver.memory"] = os.environ[DRIVER_MEMORY_ENV]
     if packages:
         settings["spark.jars.packages"] = ",".join(packages)
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        context = active.sparkContext
+        if context.master == master and getattr(context, "_storagebench_settings", None) == settings:
+            return active
+        # getOrCreate would hand back this context with its old master and settings: start afresh
+        active.stop()
+    # an in-process driver takes its executors' interpreter from this variable when the context starts
+    os.environ["PYSPARK_PYTHON"] = settings["spark.pyspark.python"]
+    builder = SparkSession.builder.master(master).appName(app)
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    session.sparkContext._storagebench_settings = settings  # type: ignore[attr-defined]
     return session
+
+
+def default_master() -> str:
+    """The master of ``storagebench services up spark`` (endpoints file) when it is up, else local mode."""
+    from storagebench.services.manager import load_endpoints
+
+    master = load_endpoints().get("spark", {}).get("master")
+    return str(master) if master else LOCAL_MASTER
 
 
 def java_problem() -> str:

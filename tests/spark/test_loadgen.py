@@ -36,7 +36,8 @@ def test_two_partitions_merge_exactly(store: str, tmp_path: Path) -> None:
     for phase in ("load", "run"):
         plan = PhasePlan(store, options, spec, phase, namespace, seed=11, threads=2, engine="spark",
                          spark_master="local[2]")
-        exports = run_workers_on_spark(plan, 2)
+        exports, job = run_workers_on_spark(plan, 2)
+        assert job.coordinated_start and job.slots == 2
         assert [e.get("fatal") for e in exports] == [None, None]
         assert [e["worker"] for e in exports] == [0, 1]
         merged = merge_exports(exports)

@@ -90,7 +90,8 @@ def test_unknown_store_is_reported_not_raised() -> None:
 
 def test_cli_batch_workload_on_spark(tmp_path: Path) -> None:
     require_engine("postgres")
-    code = main(["run", "--engine", "spark", "--stores", "postgres", "--workloads", "batch", "--no-report",
+    code = main(["run", "--engine", "spark", "--spark-master", "local[2]", "--stores", "postgres",
+                 "--workloads", "batch", "--no-report",
                  "--results-dir", str(tmp_path), "--run-id", "sb", "-p", "recordcount=2000", "-p", "batchqueries=2"])
     assert code == 0
     results = load_results(tmp_path / "sb")
@@ -105,7 +106,8 @@ def test_cli_batch_workload_on_spark_duckdb(tmp_path: Path, monkeypatch: pytest.
     """End to end: the suite holds the DuckDB file open (preflight, drop, prepare) when Spark's JVM writes."""
     monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("STORAGEBENCH_DUCKDB_PATH", str(tmp_path / "d.db"))
-    code = main(["run", "--engine", "spark", "--stores", "duckdb", "--workloads", "batch", "--no-report",
+    code = main(["run", "--engine", "spark", "--spark-master", "local[2]", "--stores", "duckdb",
+                 "--workloads", "batch", "--no-report",
                  "--results-dir", str(tmp_path / "results"), "--run-id", "sd", "-p", "recordcount=2000",
                  "-p", "batchqueries=2"])
     assert code == 0
