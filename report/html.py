@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 from storagebench.adapters.base import Capabilities
-from storagebench.report.cells import METRICS, cells_frame, command_line, find_results, samples_frame
+from storagebench.report.cells import METRICS, cells_frame, command_line, find_results, ok_latency, samples_frame
 from storagebench.report.scoring import SHIFTS, ratios
 
 from storagebench.measurement import PERCENTILES
@@ -148,6 +148,9 @@ def page_data(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "cells": cell_rows, "ratios": ratios(cells) if len(cells) else [],
         "capabilities": capabilities, "operations": list(Capabilities.OPERATIONS),
         "provenance": provenance, "repeats": int(cells["samples"].max()) if len(cells) else 0,
+        "merges": [{"id": _cell_id(r["store"], r["workload"], r["phase"]), "store": r["store"],
+                    "workload": r["workload"], "phase": r["phase"], "totals": r.get("totals", {}),
+                    "latency": ok_latency(r), **r["merge"]} for r in results if isinstance(r.get("merge"), dict)],
     }
 
 

@@ -122,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output", type=Path, help="output file (default: <run_dir>/report.html)")
     rep.set_defaults(handler=cmd_report)
 
+    mrg = sub.add_parser(
+        "merge", help="merge the result files of several client hosts into one run (exact histograms)",
+        description="Merge run folders of the same workload run from several client hosts (each with its own "
+                    "insertstart/insertcount or operationcount share) into one new run folder: histograms "
+                    "added exactly, throughput summed over the seconds all hosts were measuring, each host "
+                    "kept in merge.hosts. Refuses different workloads, seeds or store configurations.")
+    mrg.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="results/<run-id> of each host")
+    mrg.add_argument("-o", "--output", type=Path, required=True, help="the new run folder to write")
+    mrg.add_argument("--no-report", action="store_true", help="do not build report.html in it")
+    mrg.set_defaults(handler=cmd_merge)
+
     cmp = sub.add_parser(
         "compare", help="compare two runs (or two sets of repeats): what changed, decided by a rank test",
         description="Per (store, workload, metric): the change of the median with an interval; a change "
@@ -424,6 +435,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in wspec.builtin_names():
         wtable.add_row(name, wspec.resolve(name).description)
     console.print(wtable)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from storagebench.merge import merge_runs
+
+    written = merge_runs(args.run_dirs, args.output)
+    print(f"merged {len(written)} result file(s) from {len(args.run_dirs)} runs into {args.output}", file=sys.stderr)
+    if args.no_report:
+        print(args.output.resolve())
+        return 0
+    from storagebench.report.html import write_report
+
+    print(write_report(args.output).resolve())
     return 0
 
 

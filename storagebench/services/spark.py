@@ -83,9 +83,14 @@ class SparkService(Service):
         base = PORTS[self.name]
         ports = {"master": base["master"], "master_ui": base["master_ui"]}
         for i in range(self.workers):
-            ports[f"worker{i}"] = base["worker"] + i
-            ports[f"worker{i}_ui"] = base["worker_ui"] + i
+            ports[self._role(i)] = base["worker"] + i
+            ports[self._role(i, "_ui")] = base["worker_ui"] + i
         return ports
+
+    @staticmethod
+    def _role(worker: int, suffix: str = "") -> str:
+        """Port role of worker ``worker``: ``worker``, ``worker1``, ... (the first one as in ports.py)."""
+        return f"worker{worker or ''}{suffix}"
 
     @property
     def master_url(self) -> str:
@@ -125,9 +130,9 @@ class SparkService(Service):
             env, "org.apache.spark.deploy.master.Master", "--host", self.host, "--port", str(ports["master"]),
             "--webui-port", str(ports["master_ui"])), env=env, cwd=self.data_dir)]
         for i in range(self.workers):
-            specs.append(ProcessSpec(f"worker{i}", self._java(
+            specs.append(ProcessSpec(self._role(i), self._java(
                 env, "org.apache.spark.deploy.worker.Worker", "--host", self.host,
-                "--port", str(ports[f"worker{i}"]), "--webui-port", str(ports[f"worker{i}_ui"]),
+                "--port", str(ports[self._role(i)]), "--webui-port", str(ports[self._role(i, "_ui")]),
                 "--cores", str(self.cores), "--memory", self.memory, "--work-dir", str(self.data_dir / "work"),
                 self.master_url), env=env, cwd=self.data_dir))
         return specs

@@ -78,6 +78,16 @@ def _write_tree(archive: zipfile.ZipFile, root: Path, prefix: Path, written: set
             written.add(arcname)
 
 
+def _write_metadata(archive: zipfile.ZipFile, dist: md.Distribution) -> None:
+    """A dist-info with the distribution's metadata and entry points (from a dist-info or an egg-info)."""
+    name, version = dist.metadata["Name"], dist.version
+    info = f"{_norm(name).replace('-', '_')}-{version}.dist-info"
+    metadata = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or \
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    archive.writestr(f"{info}/METADATA", metadata)
+    archive.writestr(f"{info}/entry_points.txt", dist.read_text("entry_points.txt") or "")
+
+
 def build_code_zip(adapter: str, target_dir: Path) -> Path:
     """The project's packages, its dist-info (entry points) and an out-of-tree adapter's package."""
     dist = md.distribution(DISTRIBUTION)
@@ -87,9 +97,7 @@ def build_code_zip(adapter: str, target_dir: Path) -> Path:
         for name in PACKAGES:  # the subpackages live outside storagebench/ (package-dir in pyproject.toml)
             root = Path(importlib.import_module(name).__file__ or "").parent
             _write_tree(archive, root, Path(*name.split(".")), written)
-        info = f"{DISTRIBUTION}-{dist.version}.dist-info"
-        for meta in ("METADATA", "entry_points.txt"):
-            archive.writestr(f"{info}/{meta}", dist.read_text(meta) or "")
+        _write_metadata(archive, dist)
         top = _adapter_module(adapter).split(".")[0]
         if top and top != DISTRIBUTION:
             module = importlib.import_module(top)
@@ -100,10 +108,7 @@ def build_code_zip(adapter: str, target_dir: Path) -> Path:
                 archive.write(location, location.name)
             owner = md.packages_distributions().get(top, [])
             for dist_name in owner[:1]:
-                other = md.distribution(dist_name)
-                other_info = f"{_norm(dist_name).replace('-', '_')}-{other.version}.dist-info"
-                for meta in ("METADATA", "entry_points.txt"):
-                    archive.writestr(f"{other_info}/{meta}", other.read_text(meta) or "")
+                _write_metadata(archive, md.distribution(dist_name))
     return target
 
 
