@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storagebench.report.cells import ok_latency
+from storagebench.report.html import page_data
 
 from storagebench.cli import main
 from storagebench.measurement import decode
-from storagebench.report.cells import ok_latency
-from storagebench.report.html import page_data
 from storagebench.results import load_results
 
 RECORDS = 600

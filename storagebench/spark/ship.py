@@ -88,8 +88,8 @@ def _write_metadata(archive: zipfile.ZipFile, dist: md.Distribution) -> None:
     archive.writestr(f"{info}/entry_points.txt", dist.read_text("entry_points.txt") or "")
 
 
-def build_code_zip(adapter: str, target_dir: Path) -> Path:
-    """The project's packages, its dist-info (entry points) and an out-of-tree adapter's package."""
+def build_code_zip(target_dir: Path) -> Path:
+    """The project's packages and its dist-info (so the adapter entry points resolve on executors)."""
     dist = md.distribution(DISTRIBUTION)
     target = target_dir / f"storagebench-{dist.version}-code.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -98,17 +98,23 @@ def build_code_zip(adapter: str, target_dir: Path) -> Path:
             root = Path(importlib.import_module(name).__file__ or "").parent
             _write_tree(archive, root, Path(*name.split(".")), written)
         _write_metadata(archive, dist)
-        top = _adapter_module(adapter).split(".")[0]
-        if top and top != DISTRIBUTION:
-            module = importlib.import_module(top)
-            location = Path(module.__file__ or "")
-            if location.name == "__init__.py":
-                _write_tree(archive, location.parent, Path(top), written)
-            else:
-                archive.write(location, location.name)
-            owner = md.packages_distributions().get(top, [])
-            for dist_name in owner[:1]:
-                _write_metadata(archive, md.distribution(dist_name))
+    return target
+
+
+def build_adapter_zip(adapter: str, target_dir: Path) -> Path | None:
+    """An adapter registered by another distribution: its top-level package and dist-info (else None)."""
+    top = _adapter_module(adapter).split(".")[0]
+    if not top or top == DISTRIBUTION:
+        return None
+    target = target_dir / f"{top}-adapter.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        location = Path(importlib.import_module(top).__file__ or "")
+        if location.name == "__init__.py":
+            _write_tree(archive, location.parent, Path(top), set())
+        else:
+            archive.write(location, location.name)
+        for dist_name in md.packages_distributions().get(top, [])[:1]:
+            _write_metadata(archive, md.distribution(dist_name))
     return target
 
 
@@ -234,13 +240,17 @@ def _archive(dists: dict[str, str]) -> Path:
 
 def ship(context: Any, adapter: str, slots: int) -> Shipment:
     """Add the code (and the dependencies the executors lack) to ``context``, once per adapter."""
-    shipped: dict[str, Shipment] = context.__dict__.setdefault("_storagebench_shipped", {})
-    if adapter in shipped:
-        return shipped[adapter]
+    state: dict[str, Any] = context.__dict__.setdefault("_storagebench_shipped", {"added": set()})
+    if adapter in state:
+        return state[adapter]  # type: ignore[no-any-return]
+    added: set[str] = state["added"]
     shipment = Shipment()
-    code = build_code_zip(adapter, Path(tempfile.mkdtemp(prefix="sbench-spark-")))
-    context.addPyFile(str(code))
-    shipment.code = code.name
+    scratch = Path(tempfile.mkdtemp(prefix="sbench-spark-"))
+    for zipped in (build_code_zip(scratch), build_adapter_zip(adapter, scratch)):
+        if zipped is not None and zipped.name not in added:  # Spark refuses a file name added twice
+            context.addPyFile(str(zipped))
+            added.add(zipped.name)
+    shipment.code = f"storagebench-{md.version(DISTRIBUTION)}-code.zip"
     needed = needed_distributions(adapter)
     names = sorted(needed)
     probes = context.parallelize(range(max(1, slots)), max(1, slots)) \
@@ -259,8 +269,10 @@ def ship(context: Any, adapter: str, slots: int) -> Shipment:
                              f"{here[1]}); install them there: pip install {wanted}")
         deps = {m: needed[m] for m in missing}
         archive = _archive(deps)
-        context.addArchive(str(archive))
+        if archive.name not in added:
+            context.addArchive(str(archive))
+            added.add(archive.name)
         shipment.archive = archive.name
         shipment.dependencies = deps
-    shipped[adapter] = shipment
+    state[adapter] = shipment
     return shipment
