@@ -101,3 +101,21 @@ def test_progress_arrives_while_tasks_run(master: str, executor_python: str) -> 
     assert outcome.spark is not None and outcome.spark["target_per_worker"] == 1000
     (worker,) = outcome.workers
     assert worker["target_ops_per_sec"] == 1000 and "intended_latency" in worker
+
+
+def test_services_status_and_loopback_only(master: str) -> None:
+    from storagebench.services import SERVICE_CLASSES, load_service
+    from storagebench.services.base import ServiceContext
+    from storagebench.services.manager import Manager
+
+    manager = Manager(ServiceContext(echo=lambda _m: None), list(SERVICE_CLASSES), load_service)
+    (row,) = manager.status(["spark"])
+    assert row["state"] == "up" and row["version"].startswith("Spark 3.5"), row
+    pids = {p.pid for p in manager.processes("spark") if p.alive}
+    assert len(pids) >= 2, "a master and at least one worker"
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, timeout=10).stdout.splitlines()
+    ours = [line for line in listening if any(f"pid={pid}," in line for pid in pids)]
+    assert ours, "the master and workers listen"
+    for line in ours:  # the master/worker RPC and both web UIs: 127.0.0.1 only (SPARK_LOCAL_IP)
+        local = line.split()[3]
+        assert local.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), line
