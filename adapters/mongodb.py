@@ -15,6 +15,14 @@ Operations:
   its btree ``_id`` index cannot serve: reads are sequential scans and range scans fetch and sort the
   whole collection inside FerretDB (``explain`` shows ``filterPushdown``/``sortPushdown``).  That is
   the server's cost, measured as such; the adapter sends the same single request as to MongoDB.
+  Checked against the built binary (``ferretdb --help``) and its source: the PostgreSQL handler's only
+  pushdown switches are ``--test-disable-pushdown`` and ``--test-enable-nested-pushdown`` (dot
+  notation; irrelevant to ``_id``); ``$gt``/``$gte`` are never pushed down (FerretDB issue 1875), and
+  sorts are pushed down only for ``$natural`` (record id order).  No flag makes ``_id`` lookups, range
+  scans or ``_id`` sorts use the index, so the service runs FerretDB's defaults (pushdown on).
+* durability: FerretDB ignores write concerns; what its PostgreSQL database's connections get
+  (``synchronous_commit``, set per profile by ``services up --durability``) decides, and is read back
+  through ``backend_postgres_dsn``.  Against real MongoDB ``durable`` asks for ``j: true``.
 * query: count is ``count_documents`` (an aggregation on the server).  The sum needs the string field
   read as a number: real MongoDB does that on the server (``$group`` with ``$sum: {$toLong: ...}``), but
   FerretDB 1.x does not implement ``$toLong`` (error 238), so against FerretDB the sum is computed by
