@@ -32,7 +32,7 @@ CONFIDENCE = 0.95
 #: latency percentiles summarised per cell (the names result files use)
 PERCENTILE_METRICS = ("p50_us", "p90_us", "p95_us", "p99_us", "p99.9_us", "p99.99_us")
 #: higher is better for throughput, lower for latency (used only to order untied stores)
-HIGHER_IS_BETTER = {"ops_per_sec": True}
+HIGHER_IS_BETTER = {"ops_per_sec": True, "rows_per_sec": True}
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,10 @@ def metrics_of(result: Mapping[str, Any]) -> dict[str, float]:
         ops_per_sec = totals.get("ops_per_sec")
     if ops_per_sec is not None:
         out["ops_per_sec"] = float(ops_per_sec)
+    rows = sum(int(n) for n in (result.get("rows") or {}).values())
+    seconds = float(result.get("duration_s") or 0.0)
+    if rows and seconds > 0:  # batch calls: one operation carries many rows
+        out["rows_per_sec"] = rows / seconds
     hist = new_histogram()
     for key, text in (result.get("histograms") or {}).items():
         op, _, status = key.partition("|")
@@ -213,7 +217,8 @@ def ranking(cells: Sequence[Cell], workload: str, phase: str, metric: str) -> li
     return tiers
 
 
-def cell_table(cells: Sequence[Cell], metrics: Sequence[str] = ("ops_per_sec", "p50_us", "p99_us")) -> list[str]:
+def cell_table(cells: Sequence[Cell],
+               metrics: Sequence[str] = ("ops_per_sec", "rows_per_sec", "p50_us", "p99_us")) -> list[str]:
     """Plain-text lines for the console: median [lo, hi] (n, coverage), ties named."""
     lines = []
     for c in cells:

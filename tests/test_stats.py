@@ -54,6 +54,12 @@ def test_summarise_marks_overlapping_stores_tied_and_separated_ones_not() -> Non
     assert stats.ranking(list(cells.values()), "c", "run", "ops_per_sec") == [["fast", "close"], ["slow"]]
 
 
+def test_batch_loads_are_summarised_in_rows_per_second() -> None:
+    load = {**_result("s", 2.0), "phase": "load", "duration_s": 4.0, "rows": {"batch_write": 10_000}}
+    cells = {c.metric: c for c in stats.summarise([load])}
+    assert cells["rows_per_sec"].median == 2500.0 and cells["ops_per_sec"].median == 2.0
+
+
 def test_summarise_ignores_failed_results_and_uses_steady_state_throughput() -> None:
     ok = _result("s", 100.0)
     ok["steady_state"] = {"reached": True, "ops_per_sec": 150.0}
