@@ -123,11 +123,14 @@ def page_data(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     workloads: dict[str, dict[str, Any]] = {}
     capabilities: dict[str, dict[str, Any]] = {}
     provenance: dict[str, dict[str, Any]] = {}
+    durability: dict[str, Any] = {}
     for r in results:
         w = workloads.setdefault(r["workload"], {"name": r["workload"], "operations": [],
                                                  "description": r.get("workload_description", "")})
         w["operations"] = list(dict.fromkeys(w["operations"] + workload_operations(r)))
         capabilities.setdefault(r["store"], r.get("capabilities", {}))
+        if r.get("durability") is not None:
+            durability.setdefault(r["store"], r["durability"])
         prov = provenance.setdefault(_cell_id(r["store"], r["workload"], r["phase"]), {
             "store": r["store"], "workload": r["workload"], "phase": r["phase"], "command": command_line(r),
             "seed": r.get("seed"), "files": [], "runs": [], "engine": r.get("server", {}).get("label", ""),
@@ -147,7 +150,8 @@ def page_data(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
                     for m, (p, h, u) in METRICS.items()},
         "cells": cell_rows, "ratios": ratios(cells) if len(cells) else [],
         "capabilities": capabilities, "operations": list(Capabilities.OPERATIONS),
-        "provenance": provenance, "repeats": int(cells["samples"].max()) if len(cells) else 0,
+        "provenance": provenance, "durability": durability,
+        "repeats": int(cells["samples"].max()) if len(cells) else 0,
         "merges": [{"id": _cell_id(r["store"], r["workload"], r["phase"]), "store": r["store"],
                     "workload": r["workload"], "phase": r["phase"], "totals": r.get("totals", {}),
                     "latency": ok_latency(r), **r["merge"]} for r in results if isinstance(r.get("merge"), dict)],

@@ -10,7 +10,9 @@
 #   NIGHT        this night's name (default: UTC date and time, e.g. 2026-12-02T0300)
 #   SITE         site folder to write (default site)
 #   HISTORY      history.parquet to extend (default $SITE/history.parquet)
-#   STORES, WORKLOADS, REPEATS, RECORDS, OPERATIONS, THREADS   the nightly profile (embedded stores by default)
+#   PROFILE      run profile (default nightly: storagebench/profiles.py, with its repeats)
+#   STORES, WORKLOADS, THREADS   what runs (embedded stores, YCSB a, c, e by default)
+#   REPEATS, RECORDS, OPERATIONS  override the profile's repeats, recordcount, operationcount
 #   MIN_EFFECT, ALPHA   the comparison's minimum effect and significance level (defaults 0.05, 0.05)
 #   ENGINES      engines to start first with `storagebench services up` (default none)
 #   HARNESS_BENCHMARKS=0 skips the harness benchmarks
@@ -24,9 +26,7 @@ SITE="${SITE:-site}"
 HISTORY="${HISTORY:-$SITE/history.parquet}"
 STORES="${STORES:-sqlite,duckdb,localdir}"
 WORKLOADS="${WORKLOADS:-a,c,e}"
-REPEATS="${REPEATS:-5}"
-RECORDS="${RECORDS:-2000}"
-OPERATIONS="${OPERATIONS:-10000}"
+PROFILE="${PROFILE:-nightly}"
 THREADS="${THREADS:-1}"
 MIN_EFFECT="${MIN_EFFECT:-0.05}"
 ALPHA="${ALPHA:-0.05}"
@@ -44,10 +44,14 @@ if [ -n "$ENGINES" ]; then
   "$SB" services up $ENGINES
 fi
 
-echo "== night $NIGHT: $REPEATS repeats of $WORKLOADS on $STORES" >&2
 # one run folder, one result file per repeat (stores shuffled per repeat against drift)
-"$SB" run --stores "$STORES" --workloads "$WORKLOADS" --threads "$THREADS" --repeat "$REPEATS" --no-report \
-  --results-dir "$night_dir" --run-id run -p "recordcount=$RECORDS" -p "operationcount=$OPERATIONS" >/dev/null
+run_args=(--stores "$STORES" --workloads "$WORKLOADS" --threads "$THREADS" --no-report
+          --results-dir "$night_dir" --run-id run --profile "$PROFILE")
+if [ -n "${REPEATS:-}" ]; then run_args+=(--repeat "$REPEATS"); fi
+if [ -n "${RECORDS:-}" ]; then run_args+=(-p "recordcount=$RECORDS"); fi
+if [ -n "${OPERATIONS:-}" ]; then run_args+=(-p "operationcount=$OPERATIONS" -p maxexecutiontime=0); fi
+echo "== night $NIGHT: profile $PROFILE, $WORKLOADS on $STORES" >&2
+"$SB" run "${run_args[@]}" >/dev/null
 
 if [ "${HARNESS_BENCHMARKS:-1}" != "0" ]; then
   echo "== harness hot paths (pytest-benchmark)" >&2

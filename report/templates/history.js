@@ -33,12 +33,15 @@
           x: ev.map((e) => e.night), y: ev.map((e) => e.after),
           marker: {symbol: marks[kind], size: 14, color: ev.map((e) => e.harmful && kind !== "outlier" ? "#c00" : "#888")}});
       }
-      if (s.failed.length) traces.push({type: "bar", name: s.store + " failed", x: s.failed.map((f) => f.night),
-        y: s.failed.map(() => 0), hovertext: s.failed.map((f) => f.status + ": " + f.reason), marker: {color: "#bbb"}});
+      // failed nights sit at the series' lowest point (a log axis has no zero), grey, the reason on hover
+      const floor = y.length ? Math.min(...y) : 1;
+      if (s.failed.length) traces.push({type: "scatter", mode: "markers", name: s.store + " failed",
+        x: s.failed.map((f) => f.night), y: s.failed.map(() => floor),
+        hovertext: s.failed.map((f) => f.status + ": " + f.reason), marker: {symbol: "square", size: 12, color: "#bbb"}});
     }
     const better = list[0].higher_is_better ? "higher is better" : "lower is better";
-    Plotly.newPlot(div, traces, {title: {text: workload + " — " + metric + " (" + better + ")"}, height: 340,
-      xaxis: {type: "category", title: {text: "night"}}, yaxis: {rangemode: "tozero"}}, options);
+    Plotly.newPlot(div, traces, {title: {text: workload + " — " + metric + " (" + better + ", log scale)"}, height: 340,
+      xaxis: {type: "category", title: {text: "night"}}, yaxis: {type: "log"}}, options);
   }
   const apply = () => {
     const w = document.getElementById("history-workload").value, m = document.getElementById("history-metric").value;
