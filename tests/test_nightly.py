@@ -1,11 +1,11 @@
 """The nightly pipeline end to end on embedded stores: planted regression caught, identical night quiet.
 
-Four synthetic nights of scripts/nightly.sh (sqlite, plus the null adapter as a control):
-n1 and n2 with SQLite ``synchronous=OFF`` (identical: no alarm), n3 with ``synchronous=FULL`` (every
-insert waits for an fsync: the planted regression, which the comparison must flag on sqlite and on
-nothing else), n4 FULL again (no alarm against n3; the published history shows a change point at n3 that
-held).  The minimum effect is 100 % and alpha 0.01: these are tiny runs on a shared CI machine, and the
-planted effect on load time is ~10x.
+Four synthetic nights of scripts/nightly.sh (sqlite, plus the null adapter as a control; the quick
+profile: one insert per commit in the load): n1 and n2 with SQLite ``synchronous=OFF`` (identical: no
+alarm), n3 with ``synchronous=FULL`` (every insert waits for an fsync: the planted regression, which the
+comparison must flag on sqlite and on nothing else), n4 FULL again (no alarm against n3; the published
+history shows a change point at n3 that held).  The minimum effect is 100 % and alpha 0.005 (5 against 5
+must separate completely): these are tiny runs on a shared CI machine; the planted effect is ~10x.
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     for night, synchronous in (("n1", "OFF"), ("n2", "OFF"), ("n3", "FULL"), ("n4", "FULL")):
         env = {**os.environ, "SB": str(BIN / "storagebench"), "PY": sys.executable,
                "NIGHTS_DIR": str(base / "nights"), "SITE": str(base / "site"), "NIGHT": night,
-               "STORES": "sqlite,null", "WORKLOADS": "a", "REPEATS": "5", "RECORDS": "100", "OPERATIONS": "300",
-               "MIN_EFFECT": "1.0", "ALPHA": "0.01", "BENCHMARK_MAX_TIME": "0.01",
+               "PROFILE": "quick", "STORES": "sqlite,null", "WORKLOADS": "a", "REPEATS": "5", "RECORDS": "100",
+               "OPERATIONS": "300",
+               "MIN_EFFECT": "1.0", "ALPHA": "0.005", "BENCHMARK_MAX_TIME": "0.01",
                "STORAGEBENCH_SQLITE_PATH": str(base / "sqlite.db"), "STORAGEBENCH_SQLITE_SYNCHRONOUS": synchronous,
                "HARNESS_BENCHMARKS": "1" if night in ("n1", "n4") else "0"}
         done = subprocess.run(["bash", str(ROOT / "scripts" / "nightly.sh")], env=env, capture_output=True,
