@@ -59,12 +59,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"report": base / "nights" / "n1" / "run" / "report.html", "site": base / "site"}
 
 
-def _open(browser: Any, path: Path, hash_: str = "") -> tuple[Any, list[str]]:
+#: generous: the pages inline 4.8 MB of plotly.js, and CI machines are shared
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def opened(browser: Any) -> Iterator[list[Any]]:
+    """Pages a test opened; closed after it (one renderer at a time on a 2-core machine)."""
+    pages: list[Any] = []
+    yield pages
+    for page in pages:
+        page.close()
+
+
+def _open(browser: Any, path: Path, hash_: str = "", pages: list[Any] | None = None) -> tuple[Any, list[str]]:
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    if pages is not None:
+        pages.append(page)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri() + hash_)
+    page.goto(path.resolve().as_uri() + hash_, timeout=TIMEOUT_MS)
     page.wait_for_load_state("load")
     return page, errors
 
@@ -78,8 +94,8 @@ def _set(page: Any, selector: str, value: str) -> None:
     page.dispatch_event(selector, "input")
 
 
-def test_report_loads_offline_and_draws_every_chart(browser: Any, built: dict[str, Path]) -> None:
-    page, errors = _open(browser, built["report"])
+def test_report_loads_offline_and_draws_every_chart(browser: Any, built: dict[str, Path], opened: list[Any]) -> None:
+    page, errors = _open(browser, built["report"], pages=opened)
     charts = page.locator(".chart")
     assert charts.count() == 4  # latency percentiles + throughput per second, for a and for c
     for i in range(charts.count()):
@@ -89,7 +105,6 @@ def test_report_loads_offline_and_draws_every_chart(browser: Any, built: dict[st
     page.locator("#verdict").screenshot(path=str(SHOTS / "report-verdict.png"))
     page.screenshot(path=str(SHOTS / "report-full.png"), full_page=True)
     assert errors == []
-    page.close()
 
 
 def _order_by(built: dict[str, Path], workload: str, metric: str) -> list[str]:
@@ -101,8 +116,8 @@ def _order_by(built: dict[str, Path], workload: str, metric: str) -> list[str]:
     return [r["store"] for r in sorted(rows, key=lambda r: r["ratio"])]
 
 
-def test_changing_weights_reranks_and_lives_in_the_url(browser: Any, built: dict[str, Path]) -> None:
-    page, errors = _open(browser, built["report"])
+def test_changing_weights_reranks_and_lives_in_the_url(browser: Any, built: dict[str, Path], opened: list[Any]) -> None:
+    page, errors = _open(browser, built["report"], pages=opened)
     orders = {}
     for only in ("throughput", "load_time"):
         for metric in ("throughput", "p99", "load_time", "footprint"):
@@ -111,14 +126,15 @@ def test_changing_weights_reranks_and_lives_in_the_url(browser: Any, built: dict
         assert orders[only] == _order_by(built, "a", only)  # ties keep the score order
     assert "m.throughput=0" in page.evaluate("location.hash")
     # the state survives a reload from the URL alone
-    again, _ = _open(browser, built["report"], page.evaluate("location.hash"))
+    again, _ = _open(browser, built["report"], page.evaluate("location.hash"), pages=opened)
     assert again.input_value("#weight-metric-throughput") == "0"
     assert _ranking(again, "#ranking-a") == orders["load_time"]
     assert errors == []
 
 
-def test_requirements_panel_returns_the_stores_that_meet_it(browser: Any, built: dict[str, Path]) -> None:
-    page, errors = _open(browser, built["report"])
+def test_requirements_panel_returns_the_stores_that_meet_it(browser: Any, built: dict[str, Path],
+                                                            opened: list[Any]) -> None:
+    page, errors = _open(browser, built["report"], pages=opened)
     page.select_option("#req-workload", "a")
     _set(page, "#req-p99", "100000")  # any store meets a p99 of 100 s
     page.check("input[name=req-cap][value=scan]")  # ... but only native scanners count
@@ -132,8 +148,8 @@ def test_requirements_panel_returns_the_stores_that_meet_it(browser: Any, built:
     assert errors == []
 
 
-def test_family_filter_hides_the_object_store(browser: Any, built: dict[str, Path]) -> None:
-    page, errors = _open(browser, built["report"])
+def test_family_filter_hides_the_object_store(browser: Any, built: dict[str, Path], opened: list[Any]) -> None:
+    page, errors = _open(browser, built["report"], pages=opened)
     assert page.locator("#results-table tr[data-store=localdir]").is_visible()
     page.uncheck("input[name=family][value=object]")
     assert page.locator("#results-table tr[data-store=localdir]").is_hidden()
@@ -144,12 +160,12 @@ def test_family_filter_hides_the_object_store(browser: Any, built: dict[str, Pat
     assert errors == []
 
 
-def test_published_site_loads_and_draws_history(browser: Any, built: dict[str, Path]) -> None:
+def test_published_site_loads_and_draws_history(browser: Any, built: dict[str, Path], opened: list[Any]) -> None:
     site = built["site"]
-    page, errors = _open(browser, site / "index.html")
+    page, errors = _open(browser, site / "index.html", pages=opened)
     assert page.locator("#machines li").count() == 1
     history = next(site.glob("history-*.html"))
-    page, errors2 = _open(browser, history)
+    page, errors2 = _open(browser, history, pages=opened)
     charts = page.locator(".history-chart")
     assert charts.count() >= 4  # a and c x throughput, p99, load time
     for i in range(charts.count()):
@@ -158,7 +174,7 @@ def test_published_site_loads_and_draws_history(browser: Any, built: dict[str, P
     assert page.locator(".history-chart[data-workload=a]").first.is_hidden()
     page.select_option("#history-workload", "")
     page.screenshot(path=str(SHOTS / "site-history.png"), full_page=True)
-    latest, errors3 = _open(browser, site / "latest" / "report.html")
+    latest, errors3 = _open(browser, site / "latest" / "report.html", pages=opened)
     assert latest.locator("#combined-ranking tbody tr").count() == 3
     assert json.loads((site / "regressions.json").read_text())["regressions"] == []  # identical nights
     assert errors == errors2 == errors3 == []
