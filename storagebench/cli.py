@@ -300,7 +300,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
                 def on_progress(label: str, total: int, done: int, failed: int) -> None:
                     if label not in tasks:
-                        tasks[label] = (bar.add_task(label, total=total, rate="", failed=0), time.monotonic())
+                        # total 0: a run until maxexecutiontime (operationcount=0), shown without a bound
+                        tasks[label] = (bar.add_task(label, total=total or None, rate="", failed=0),
+                                        time.monotonic())
                     task, t0 = tasks[label]
                     rate = done / max(time.monotonic() - t0, 1e-9)
                     bar.update(task, completed=done, rate=f"{rate:,.0f}", failed=failed)

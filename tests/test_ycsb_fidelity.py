@@ -500,6 +500,7 @@ def test_template_properties_honoured_or_noted_identically_from_p_and_P() -> Non
     ("fieldlengthdistribution=histogram", "cannot read fieldlengthhistogram hist.txt"),
     ("requestdistribution=pareto", "requestdistribution"),
     ("readproportio=0.5", "readproportio: unknown property"),
+    ("mongodb.url=mongodb://x", "a YCSB binding setting? store options go under options.<store>"),
 ])
 def test_refused_properties_say_why(tmp_path: Path, capsys: pytest.CaptureFixture[str], prop: str,
                                     message: str) -> None:

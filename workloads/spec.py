@@ -272,10 +272,18 @@ def build(data: dict[str, Any], origin: str) -> WorkloadSpec:
         return WorkloadSpec.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'workload'}: "
-            + ("unknown property (neither YCSB's CoreWorkload/Client nor storagebench's)"
-               if err["type"] == "extra_forbidden" else err["msg"]) for err in exc.errors())
+            f"{'.'.join(str(p) for p in err['loc']) or 'workload'}: " + (_unknown(err["loc"])
+                                                                      if err["type"] == "extra_forbidden"
+                                                                      else err["msg"]) for err in exc.errors())
         raise UsageError(f"invalid workload {origin}: {problems}") from None
+
+
+def _unknown(loc: tuple[Any, ...]) -> str:
+    name = str(loc[0]) if loc else ""
+    if "." in name:  # mongodb.url, jdbc.driver, hbase.zookeeper...: a YCSB binding's setting
+        return ("unknown property (a YCSB binding setting? store options go under options.<store> in the "
+                "config file or STORAGEBENCH_<STORE>_<OPTION>)")
+    return "unknown property (neither YCSB's CoreWorkload/Client nor storagebench's)"
 
 
 def load_file(path: Path, overrides: dict[str, Any] | None = None) -> WorkloadSpec:
