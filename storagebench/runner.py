@@ -56,6 +56,7 @@ from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values
 
 ABORT_AFTER_FAILURES = 200
+_SUCCESS = (OK, NOT_FOUND)
 BATCH = 1024
 PROGRESS_EVERY = 128
 #: default seconds without a single successful operation after which a phase is aborted
@@ -318,6 +319,8 @@ class _Worker:
         rec.measuring = spec.warmup <= 0
         interval = int(1e9 * self.workers / spec.target) if spec.target > 0 else 0
         timed_checks = bool(deadline or not rec.measuring or interval)
+        readall = spec.readallfields
+        control, stop_slot, my_slot = self.control, self.stop_slot, self.worker
         done = 0
         while done < todo:
             batch = stream.batch(min(BATCH, todo - done))
@@ -344,7 +347,7 @@ class _Worker:
                 key = key_now(i) if dynamic else names[i]
                 keynum = stream.chooser.last_keynum if dynamic else keynums[i]
                 if op == "read":
-                    rf = None if spec.readallfields else [fields[field_picks[i]]]
+                    rf = None if readall else [fields[field_picks[i]]]
                     got = proxy.read(ns, key, rf)
                     check.read("read", keynum, key, got, rf, proxy.last_status)
                 elif op == "update":
@@ -393,7 +396,11 @@ class _Worker:
                     rec.add("read_modify_write", status if good else UNEXPECTED, t0, now(), proxy.intended_ns)
                 done += 1
                 self.done = done
-                if self._failed(proxy):
+                # _failed's common case inlined: a success and no stop flag
+                if proxy.last_status in _SUCCESS and not control[stop_slot]:
+                    self.consecutive_failures = 0
+                    control[my_slot] += 1
+                elif self._failed(proxy):
                     return
                 if done % PROGRESS_EVERY == 0:
                     self._publish()
