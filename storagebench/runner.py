@@ -215,7 +215,8 @@ class _Worker:
                 if plan.phase == "run" else None
             if plan.phase == "run":  # the checks' set-up (sorting the loaded keys) is done before the clock
                 self.checker = Checker(plan.spec, plan.seed, self.values, self.recorder, self.worker,
-                                       self.workers, adapter.capabilities.stores_data)
+                                       self.workers, adapter.capabilities.stores_data,
+                                       not adapter.capabilities.update_requires_existing)
             delay = start_at - time.time()
             if delay > 0:
                 time.sleep(delay)

@@ -160,3 +160,24 @@ def test_query_result_is_checked_against_expected_count_and_sum() -> None:
     _answer(rec, "query")
     check.query(group, query, QueryResult(right.count - 1, right.total), OK)
     assert rec.verify_failures == 2
+
+
+def test_an_upsert_after_a_delete_recreates_a_partial_record_that_is_not_a_failure() -> None:
+    """HBase's update is a put (update_requires_existing=False): update after delete makes a partial record."""
+    spec = resolve("delete", {"recordcount": 20})
+    rec = Recorder()
+    values = Values(spec, 5, writer=1)
+    check = Checker(spec, 5, values, rec, 0, 1, True, update_creates=True)
+    key = KeyNamer(spec).name(3)
+    _answer(rec, "delete")
+    check.deleted_key(3, key, OK)
+    new = values.write(key, ["field4"])
+    _answer(rec, "update")
+    check.wrote("update", 3, key, ["field4"], values.seq, OK)
+    _answer(rec, "read")
+    assert check.read("read", 3, key, new, None, OK)
+    strict = Checker(spec, 5, values, rec, 0, 1, True)
+    _answer(rec, "delete")
+    strict.deleted_key(3, key, OK)
+    _answer(rec, "read")
+    assert not strict.read("read", 3, key, new, None, OK)  # a store whose update needs the record: a lie
