@@ -1,0 +1,29 @@
+"""What the driver ships to executors that lack storagebench (no Spark needed to check these)."""
+
+from __future__ import annotations
+
+import tomllib
+import zipfile
+from pathlib import Path
+
+from storagebench.spark.ship import PACKAGES, build_code_zip, needed_distributions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_code_zip_holds_every_package_dir_root_and_the_entry_points(tmp_path: Path) -> None:
+    package_dir = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    assert set(PACKAGES) == set(package_dir), "ship.PACKAGES must follow pyproject.toml's package-dir"
+    names = zipfile.ZipFile(build_code_zip(tmp_path)).namelist()
+    for package in PACKAGES:
+        assert f"{package.replace('.', '/')}/__init__.py" in names, package
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    text = zipfile.ZipFile(build_code_zip(tmp_path)).read(entry_points).decode()
+    assert "[storagebench.adapters]" in text and "postgres" in text
+
+
+def test_needed_distributions_are_the_workers_imports_and_the_adapters_extra() -> None:
+    needed = needed_distributions("postgres")
+    assert {"numpy", "pydantic", "hdrhistogram", "psycopg2-binary"} <= set(needed)
+    # driver-only parts of storagebench are not what workers need, nor is what executors run on
+    assert not {"plotly", "rich", "jinja2", "pyspark", "py4j", "storagebench"} & set(needed), needed
