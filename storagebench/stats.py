@@ -296,14 +296,6 @@ def steady_state(series: Sequence[float], skip: int = 0, min_seconds: int = 5) -
     return SteadyState(True, skip + cut, method, float(y[cut:].mean()), n)
 
 
-def complete_seconds(result: Mapping[str, Any]) -> list[int]:
-    """The run phase's per-second series without its last, partial second."""
-    ops = list((result.get("timeseries") or {}).get("ops") or [])
-    complete = int(float(result.get("duration_s") or 0.0) + float(
-        ((result.get("config") or {}).get("workload") or {}).get("warmup") or 0.0))
-    return ops[:complete] if complete >= 1 else []
-
-
 def write_summary(run_dir: Path, confidence: float = CONFIDENCE) -> list[Cell]:
     """Summarise a run folder's result files into ``summary.json`` beside them; returns the cells."""
     from storagebench.results import load_results, write_json

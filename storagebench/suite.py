@@ -269,7 +269,7 @@ def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Ada
                               "; ".join(result.problems[:3]), context)
         record["batch"] = batch.batch_summary(result)
         if phase == "load":
-            record["footprint"] = footprint_of(adapter, namespace, summary_rows(record))
+            record["footprint"] = footprint_of(adapter, namespace, int(record["batch"].get("rows") or 0))
         path = result_path(run_dir, store.name, spec.name, phase, repeat_of(context))
         write_json(path, record)
         written.append(path)
@@ -379,10 +379,6 @@ def footprint_of(adapter: Adapter, namespace: str, records: int) -> dict[str, An
     if error:
         out["error"] = error
     return out
-
-
-def summary_rows(record: dict[str, Any]) -> int:
-    return int((record.get("batch") or {}).get("rows") or 0)
 
 
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
