@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from storagebench.errors import UsageError
-from storagebench.measurement import ERROR, OK, UNAVAILABLE, UNEXPECTED, decode, new_histogram, summarize
+from storagebench.measurement import decode, new_histogram, summarize
 from storagebench.measurement import encode as encode_hist
 from storagebench.results import load_results, result_path, write_json
+from storagebench.runner import PhaseOutcome
+from storagebench.suite import _operations
 
 #: workload properties each host may set differently (its share of the work)
 SHARE_FIELDS = ("insertstart", "insertcount", "operationcount")
@@ -127,23 +129,25 @@ def merge_results(results: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
             errors_series[shift + i] += v
     histograms = _sum_histograms(results, "histograms")
     intended = _sum_histograms(results, "intended_histograms")
-    total = sum(h.get_total_count() for k, h in histograms.items() if not k.startswith("verify|"))
-    failed = sum(h.get_total_count() for k, h in histograms.items()
-                 if k.split("|")[1] in (ERROR, UNAVAILABLE, UNEXPECTED))
+    # counts are exact sums; the rate is the successful operations of the common window
+    totals: dict[str, Any] = {k: sum(int(r["totals"].get(k) or 0) for r in results)
+                              for k in ("operations", "failed", "succeeded", "ok", "not_found")
+                              if k in first["totals"]}
     span = max(s + (r.get("duration_s") or 0.0) for s, r in zip(starts, results, strict=True)) - t0
     overlap = window_end - window_start
     ops_per_sec: float | None
-    ok_per_sec: float | None
     if overlap >= 1:
-        in_window = sum(ops_series[window_start:window_end])
-        ops_per_sec = in_window / overlap
-        ok_per_sec = (in_window - sum(errors_series[window_start:window_end])) / overlap
+        succeeded = sum(ops_series[window_start:window_end]) - sum(errors_series[window_start:window_end])
+        ops_per_sec = succeeded / overlap
     else:
-        ops_per_sec = total / span if span > 0 else None
-        ok_per_sec = (total - failed) / span if span > 0 else None
-    totals: dict[str, Any] = {"operations": total, "failed": failed, "ops_per_sec": ops_per_sec}
-    if "ok_ops_per_sec" in first["totals"]:
-        totals["ok_ops_per_sec"] = ok_per_sec
+        good = totals.get("succeeded", totals["operations"] - totals.get("failed", 0))
+        ops_per_sec = good / span if span > 0 else None
+    totals["ops_per_sec"] = ops_per_sec
+    operations = _operations(PhaseOutcome({"histograms": histograms, "intended": intended}, span, 0.0), span)
+    for op, entry in operations.items():
+        nested = sum(int(r["operations"].get(op, {}).get("in_read_modify_write") or 0) for r in results)
+        if nested:
+            entry["in_read_modify_write"] = nested
     # per-host analyses of the first input do not describe the merged figures
     merged = {k: v for k, v in first.items() if k not in ("steady_state", "spark")}
     merged.update({
@@ -153,7 +157,7 @@ def merge_results(results: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
         "duration_s": span,
         "wall_s": max(r.get("wall_s") or 0.0 for r in results),
         "totals": totals,
-        "operations": _operations(histograms, intended, span),
+        "operations": operations,
         "rows": _sum_counts(r.get("rows", {}) for r in results),
         "histograms": {k: encode_hist(h) for k, h in histograms.items()},
         "intended_histograms": {k: encode_hist(h) for k, h in intended.items()},
@@ -179,30 +183,6 @@ def _sum_counts(items: Any) -> dict[str, int]:
         for k, n in counts.items():
             out[k] = out.get(k, 0) + n
     return out
-
-
-def _operations(histograms: dict[str, Any], intended: dict[str, Any], seconds: float) -> dict[str, Any]:
-    by_op: dict[str, dict[str, Any]] = {}
-    for key, hist in histograms.items():
-        op, status = key.split("|")
-        by_op.setdefault(op, {})[status] = hist
-    ops: dict[str, Any] = {}
-    for op, statuses in sorted(by_op.items()):
-        combined, ok = new_histogram(), new_histogram()
-        for status, hist in statuses.items():
-            combined.add(hist)
-            if status == OK:
-                ok.add(hist)
-        entry: dict[str, Any] = {"status_counts": {s: h.get_total_count() for s, h in sorted(statuses.items())},
-                                 "latency": summarize(combined, seconds)}
-        own = [h for k, h in intended.items() if k.split("|")[0] == op]
-        if own:
-            ih = new_histogram()
-            for h in own:
-                ih.add(h)
-            entry["intended_latency"] = summarize(ih, seconds)
-        ops[op] = entry
-    return ops
 
 
 def merge_runs(run_dirs: list[Path], output: Path) -> list[Path]:

@@ -46,6 +46,25 @@ Fields added for the client model (additive):
 * ``config.client_layout``: ``{"clients", "processes", "threads_per_process": [...], "engine"}``, where the
   clients ran (``--clients N`` spreads them one per process, see :func:`storagebench.runner.client_layout`);
   ``config.threads`` / ``config.processes`` are the largest threads per process and the process count.
+
+Fields added for Spark and several client hosts (additive):
+
+* ``workers``: one entry per client worker: ``worker``, ``host``, ``start_epoch`` (wall clock when its
+  measurement began), ``elapsed_s``, ``operations``, ``target_ops_per_sec`` (its share of ``target``),
+  ``latency`` and ``intended_latency`` (``p50_us``, ``p99_us``, ``max_us`` of its OK operations); on Spark
+  also ``partition`` and ``attempt``.  ``timeseries.start_epoch``: the earliest worker start.
+* ``spark`` (``--engine spark``): ``master``, ``spark_version``, ``slots`` (tasks the cluster runs at once),
+  ``coordinated_start`` (barrier stage: all workers started together), ``target_per_worker``, and
+  ``shipped``: ``code`` (the zip of storagebench), ``dependencies`` (name -> version copied from the
+  driver) and ``executors`` (per distinct executor environment: ``host``, ``python``, ``executable``,
+  ``platform``, ``missing``, ``storagebench``: shipped | installed).  ``config.spark_conf`` echoes
+  ``--spark-conf``.
+* ``merge`` (files written by ``storagebench merge``, :mod:`storagebench.merge`): ``hosts`` (per input:
+  ``run_id``, ``hostname``, ``start_epoch``, ``operations``, ``failed``, ``ops_per_sec``, ``p50_us``,
+  ``p99_us``, ``share`` = its insertstart/insertcount/operationcount), ``window`` (``start_s``, ``end_s``,
+  ``overlap_s``: the whole seconds every host was measuring, on the merged timeline) and
+  ``ops_per_sec_sum_of_hosts``.  Histograms and counts are exact sums; ``totals.ops_per_sec`` is the
+  successful operations of the common window per second.
 """
 
 from __future__ import annotations
