@@ -203,8 +203,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {"threads": args.threads, "seed": args.seed, "results_dir": args.results_dir,
                              "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload]}
-    if args.stores:
-        flags["stores"] = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if args.stores is not None:
+        flags["stores"] = _names(args.stores, "--stores")
     overrides = wspec.parse_overrides(args.props)
     if overrides:
         flags["properties"] = overrides
@@ -217,7 +217,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     run_dir = config.results_dir / run_id
     if run_dir.exists():
         raise UsageError(f"run folder {run_dir} already exists; choose another --run-id")
-    run_dir.mkdir(parents=True)
+    make_run_dir(run_dir)
     started = time.monotonic()
     echo = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     done = sweep.run_sweeps(config, stores, spec, ladders, run_dir, run_id,
@@ -256,10 +256,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     if args.spark_conf:
         flags["spark_conf"] = _pairs(args.spark_conf, "--spark-conf")
-    if args.stores:
-        flags["stores"] = [s.strip() for s in args.stores.split(",") if s.strip()]
-    if args.workloads:
-        flags["workloads"] = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    if args.stores is not None:
+        flags["stores"] = _names(args.stores, "--stores")
+    if args.workloads is not None:
+        flags["workloads"] = _names(args.workloads, "--workloads")
     elif args.workload_files:
         flags["workloads"] = []
     overrides = wspec.parse_overrides(args.props)
@@ -280,7 +280,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if run_dir.exists():
         raise UsageError(f"run folder {run_dir} already exists; choose another --run-id (earlier runs are "
                          f"never overwritten)")
-    run_dir.mkdir(parents=True)
+    make_run_dir(run_dir)
     manifest = RunManifest.create(run_dir, run_id, {s.name: redacted_options(s.options) for s in stores},
                                   [s.name for s in specs])
     console = Console(stderr=True)
@@ -335,6 +335,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(run_dir.resolve())
     return interrupted.exit_code if interrupted else _exit_status(run_dir, console)
+
+
+def _names(text: str, flag: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"{flag} is empty; give comma-separated names (see `storagebench list`)")
+    return names
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run folder, or say in one line why it cannot be (a file in the way, no permission,
+    a read-only file system)."""
+    try:
+        run_dir.mkdir(parents=True)
+        probe = run_dir / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot create run folder {run_dir}: {exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager
@@ -516,6 +535,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"storagebench: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a full disk or a vanished folder while writing results or the report
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"storagebench: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("storagebench: interrupted", file=sys.stderr)
         return 130

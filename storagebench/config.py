@@ -12,7 +12,6 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from storagebench.adapters.base import AdapterOptions
@@ -90,14 +89,17 @@ def _problems(exc: ValidationError) -> str:
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"config file {path} is malformed: {str(exc).splitlines()[0]}") from None
+    from storagebench.inputs import check_depth, load_yaml, read_text
+
+    text = read_text(path, "config file")
+    if path.suffix == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise UsageError(f"config file {path} is malformed: {str(exc).splitlines()[0]}") from None
+        check_depth(data, f"config file {path}")
+    else:
+        data = load_yaml(text, f"config file {path}")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -106,6 +108,12 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 
 def build_config(file_data: dict[str, Any], flags: dict[str, Any]) -> RunConfig:
+    for key in ("properties", "options"):
+        if not isinstance(file_data.get(key, {}), dict):
+            raise UsageError(f"invalid configuration: {key} must be a mapping, got {file_data[key]!r:.60}")
+    for store, opts in (file_data.get("options") or {}).items():
+        if not isinstance(opts, dict):
+            raise UsageError(f"invalid configuration: options.{store} must be a mapping")
     data = {**file_data, **{k: v for k, v in flags.items() if v is not None}}
     if data.get("spark_master") is None:  # the cluster `services up spark` started, else local mode
         from storagebench.spark.session import default_master

@@ -76,7 +76,12 @@ class RunManifest:
         return cls(run_dir, data)
 
     def save(self) -> None:
-        write_json(self.path, self.data)
+        """Best effort: a run goes on when its manifest cannot be written (the disk is full); the
+        result files say what was measured."""
+        try:
+            write_json(self.path, self.data)
+        except OSError:
+            pass
 
     def namespace_in_use(self, store: str, namespace: str) -> None:
         entry = {"store": store, "namespace": namespace}

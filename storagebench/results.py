@@ -110,7 +110,19 @@ def _umask() -> int:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=False, default=str) + "\n")
+    """Raises :class:`ResultWriteError` naming the file (a full disk, a vanished folder)."""
+    text = json.dumps(data, indent=1, sort_keys=False, default=str) + "\n"
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ResultWriteError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+class ResultWriteError(OSError):
+    """A result file could not be written; the message names it."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def git_commit() -> dict[str, Any]:

@@ -75,8 +75,13 @@ def preflight(config: RunConfig, run_token: str | None = None) -> list[StorePlan
 
     ``run_token`` (see :func:`new_run_token`) lets an adapter give the run resources of its own
     (:meth:`Adapter.run_options`, e.g. DuckDB's per-run database file)."""
+    from storagebench.registry import available
     from storagebench.services import SERVICE_CLASSES
 
+    unknown = sorted(n for n in config.options if n not in available() and ":" not in n)
+    if unknown:
+        raise UsageError(f"options given for unknown store{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(available()))}")
     plans = []
     for name in dict.fromkeys(config.stores):
         cls = load_adapter(name)
@@ -437,10 +442,13 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         if isinstance(exc, Unavailable):
             reason = f"store unavailable: {exc}"
         path = result_path(run_dir, store.name, spec.name, "run", repeat)
-        if path not in written:
-            write_json(path, build_result(run_id, store, spec, "run", config, None, started, "failed", reason,
-                                          context))
-            written.append(path)
+        if path not in written and not isinstance(exc, OSError):  # a full disk cannot take the record either
+            try:
+                write_json(path, build_result(run_id, store, spec, "run", config, None, started, "failed",
+                                              reason, context))
+                written.append(path)
+            except OSError as write_exc:
+                reason += f"; and {write_exc}"
         echo(f"{store.name} / {spec.name}: failed ({reason})")
     finally:
         try:

@@ -9,10 +9,10 @@ travel in ``WorkloadSpec.not_applied`` into the result files), or refused with w
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from storagebench.errors import UsageError
@@ -66,6 +66,13 @@ YCSB_DEFAULT_ONLY: dict[str, tuple[Any, str]] = {
 #: WorkloadSpec fields whose property name has a dot in YCSB
 DOTTED = {"exponential.percentile": "exponential_percentile", "exponential.frac": "exponential_frac"}
 
+#: counts beyond this cannot finish (10^11 operations at 10^6 ops/s is more than a day)
+MAX_COUNT = 10**11
+#: a week; maxexecutiontime and warmup beyond this are mistakes
+MAX_SECONDS = 7 * 86_400.0
+#: characters; the description is copied into every result file and the report
+MAX_DESCRIPTION = 10_000
+
 Proportion = Field(default=0.0, ge=0.0, le=1.0)
 
 
@@ -75,22 +82,22 @@ class WorkloadSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
-    description: str = ""
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
     #: ycsb: per-operation load + run phases; batch: columnar write / read-back / filter / aggregate
     kind: Literal["ycsb", "batch"] = "ycsb"
     #: batch workloads: rows per write_batch call
     batchsize: int = Field(default=1000, ge=1)
     #: batch workloads: how many filter values the filtered read and the aggregate are run for
     batchqueries: int = Field(default=5, ge=0)
-    recordcount: int = Field(default=1000, ge=0)
+    recordcount: int = Field(default=1000, ge=0, le=MAX_COUNT)
     #: run-phase operations; 0 = until maxexecutiontime (as YCSB)
-    operationcount: int = Field(default=1000, ge=0)
+    operationcount: int = Field(default=1000, ge=0, le=MAX_COUNT)
     #: the load phase inserts key numbers [insertstart, insertstart + insertcount): split a load across
     #: clients as YCSB's workload_template describes (insertcount defaults to recordcount - insertstart)
     insertstart: int = Field(default=0, ge=0)
     insertcount: int | None = Field(default=None, ge=0)
     #: stop the run phase after this many seconds even if operationcount is not reached (0 = no limit)
-    maxexecutiontime: float = Field(default=0.0, ge=0.0)
+    maxexecutiontime: float = Field(default=0.0, ge=0.0, le=MAX_SECONDS)
     #: seconds at the start of the run phase whose operations are executed but not measured
     warmup: float = Field(default=0.0, ge=0.0)
     #: target operations per second across all workers, load and run phase (0 = as fast as possible)
@@ -141,8 +148,27 @@ class WorkloadSpec(BaseModel):
     #: YCSB properties given that do not apply here, and why (filled in when the workload is read)
     not_applied: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_numbers(cls, data: Any) -> Any:
+        """``recordcount: true`` is not 1, and ``inf``/``nan`` are not durations or rates."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                field = cls.model_fields.get(key) if isinstance(key, str) else None
+                if field is None or field.annotation not in (int, float, "int", "float"):
+                    continue
+                if isinstance(value, bool):
+                    raise ValueError(f"{key} must be a number, not {str(value).lower()}")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"{key} must be a finite number, not {value}")
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> WorkloadSpec:
+        if sum(self.proportions().values()) > 1 + 1e-9:
+            total = sum(self.proportions().values())
+            raise ValueError(f"operation proportions sum to {total:g}; they are fractions of the operations "
+                             f"and must not sum to more than 1")
         if self.minscanlength > self.maxscanlength:
             raise ValueError("minscanlength must not exceed maxscanlength")
         if self.fieldlengthdistribution in ("uniform", "zipfian") and self.minfieldlength > self.fieldlength:
@@ -288,15 +314,11 @@ def _unknown(loc: tuple[Any, ...]) -> str:
 
 def load_file(path: Path, overrides: dict[str, Any] | None = None) -> WorkloadSpec:
     """Load a YAML workload or a YCSB .properties file (anything not ending in .yaml/.yml)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read workload file {path}: {exc.strerror}") from None
+    from storagebench.inputs import load_yaml, read_text
+
+    text = read_text(path, "workload file")
     if path.suffix in (".yaml", ".yml"):
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise UsageError(f"workload {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        data = load_yaml(text, f"workload {path}")
         if not isinstance(data, dict):
             raise UsageError(f"workload {path} must be a mapping of properties")
         data.setdefault("name", path.stem)
