@@ -9,8 +9,10 @@ Fields with YCSB meanings:
 
 Fields added for repeated runs and their statistics (additive; absent in older files):
 
-* ``repeat``: ``{"index": k, "of": N, "store_order": [...], "order_seed": "..."}``; with N > 1 the file is
-  ``<store>__<workload>__<phase>__r<k>.json``.  ``config.repeat`` / ``config.profile`` echo the settings.
+* ``repeat``: ``{"index": k, "of": N, "store_order": [...], "order_seed": [seed, block]}``; with N > 1 the file is
+  ``<store>__<workload>__<phase>__r<k>.json``; the order is a seeded permutation per block of
+  len(stores) repeats, rotated within the block (each store at each position once per block).
+  ``config.repeat`` / ``config.profile`` echo the settings.
 * ``profile``: the :mod:`storagebench.profiles` entry used (or None).
 * ``noise``: ``fingerprint`` of the machine plus the noise probe taken at the start of the run
   (:mod:`storagebench.noise`: ``cpu_loops_per_sec``, ``memory_copy_gb_per_sec``, ``fsync_p50_us``, ...).

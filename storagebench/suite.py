@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import random
 import secrets
 import signal
 import time
@@ -13,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from storagebench import __version__
 from storagebench.adapters.base import Adapter, AdapterOptions, Capabilities, Support
@@ -324,9 +325,12 @@ def store_order(stores: list[StorePlan], seed: int, repeat: int, repeats: int) -
     machine spreads over all stores instead of hitting one)."""
     if repeats == 1:
         return list(stores)
-    order = list(stores)
-    random.Random(f"{seed}/repeat/{repeat}").shuffle(order)
-    return order
+    # balanced: within each block of len(stores) repeats a seeded random order is rotated, so every store
+    # holds every position once per block (plain shuffles left one store first in most of 5 repeats)
+    n = len(stores)
+    block, offset = divmod(repeat - 1, n)
+    base = [stores[i] for i in np.random.default_rng([seed, block]).permutation(n)]
+    return base[offset:] + base[:offset]
 
 
 def repeat_of(context: dict[str, Any]) -> int | None:
@@ -358,7 +362,7 @@ def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec
     for k in range(1, config.repeat + 1):
         order = store_order(stores, config.seed, k, config.repeat)
         context = {**base, "repeat": {"index": k, "of": config.repeat, "store_order": [s.name for s in order],
-                                      "order_seed": f"{config.seed}/repeat/{k}"}}
+                                      "order_seed": [config.seed, (k - 1) // len(stores)]}}
         if config.repeat > 1:
             echo(f"repeat {k}/{config.repeat}: {', '.join(s.name for s in order)}")
         for store in order:

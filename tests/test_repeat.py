@@ -57,6 +57,10 @@ def test_store_order_is_seeded() -> None:
     assert orders == [store_order(stores, 42, k, 5) for k in range(1, 6)]  # type: ignore[arg-type]
     assert len({tuple(o) for o in orders}) > 1
     assert store_order(stores, 42, 1, 1) == stores  # type: ignore[arg-type]
+    three = list("pks")
+    block = [store_order(three, 42, k, 6) for k in (1, 2, 3)]  # type: ignore[arg-type]
+    for position in range(3):  # balanced: each store at each position once per block of 3 repeats
+        assert sorted(o[position] for o in block) == sorted(three)
 
 
 def test_profile_sets_durations_in_seconds_and_is_recorded(tmp_path: Path) -> None:
