@@ -29,7 +29,7 @@ import sys
 import sysconfig
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,13 +144,13 @@ def _imported_distributions(adapter: str) -> set[str]:
     return found
 
 
-def _requirements(dist_name: str, extras: Iterable[str] = ()) -> Iterator[str]:
+def _requirements(dist_name: str) -> Iterator[str]:
+    """The unconditional requirements of an installed distribution (its extras are not wanted)."""
     from packaging.requirements import Requirement
 
     for text in md.requires(dist_name) or []:
         req = Requirement(text)
-        env = [{"extra": e} for e in (*extras, "")]
-        if req.marker is None or any(req.marker.evaluate(e) for e in env):
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
             yield _norm(req.name)
 
 
