@@ -67,12 +67,12 @@ def _reporter(address: tuple[str, int], worker: int, progress: list[int], stop: 
                 return
 
 
-def _partition(plan_bytes: bytes, workers: int, barrier: bool, archive: str,
+def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[str],
                progress_to: tuple[str, int]) -> Partition:
     def work(index: int, ids: Iterator[int]) -> Iterator[dict[str, Any]]:
-        from storagebench.spark.ship import use_archive
+        from storagebench.spark.ship import use_archives
 
-        use_archive(archive)  # before anything imports numpy, pydantic, a driver ...
+        use_archives(archives)  # before anything imports numpy, pydantic, a driver ...
         from pyspark import TaskContext
 
         from storagebench.runner import run_worker
@@ -138,7 +138,7 @@ def run_workers_on_spark(plan: Any, workers: int, on_progress: Callable[[int, in
     context = session.sparkContext
     job.spark_version = str(context.version)
     job.slots = concurrent_slots(context)
-    archive = ""
+    archives: list[str] = []
     if not is_local(plan.spark_master):
         from storagebench.spark.ship import ship
 
@@ -147,13 +147,13 @@ def run_workers_on_spark(plan: Any, workers: int, on_progress: Callable[[int, in
         except Exception as exc:
             return [{"fatal": f"spark: cannot ship the workers' code: {exc}"} for _ in range(workers)], job
         job.shipped = shipment.as_dict()
-        archive = shipment.archive
+        archives = shipment.archives
     job.coordinated_start = workers <= job.slots
     job.target_per_worker = plan.spec.target / workers if plan.spec.target > 0 else None
     host = context.getConf().get("spark.driver.host") or "127.0.0.1"
     listener = _listen(host)
     rdd = context.parallelize(range(workers), workers)
-    work = _partition(pickle.dumps(plan), workers, job.coordinated_start, archive, listener.getsockname())
+    work = _partition(pickle.dumps(plan), workers, job.coordinated_start, archives, listener.getsockname())
     box: dict[str, Any] = {}
 
     def collect() -> None:

@@ -56,8 +56,8 @@ class Shipment:
     code: str = ""
     #: distributions copied from the driver, name -> version
     dependencies: dict[str, str] = field(default_factory=dict)
-    #: the archive's directory name under SparkFiles' root on the executors ("" when none)
-    archive: str = ""
+    #: the dependency archives' directory names under SparkFiles' root on the executors, in order
+    archives: list[str] = field(default_factory=list)
     #: what the probe saw: one entry per distinct executor environment
     executors: list[dict[str, Any]] = field(default_factory=list)
 
@@ -201,16 +201,17 @@ def environment_of_executor(names: list[str]) -> dict[str, Any]:
             "storagebench": "shipped" if "-code.zip" in origin else "installed"}
 
 
-def use_archive(name: str) -> None:
-    """Runs on an executor: put the unpacked dependency archive first on ``sys.path``."""
-    if not name:
+def use_archives(names: list[str]) -> None:
+    """Runs on an executor: put the unpacked dependency archives first on ``sys.path``."""
+    if not names:
         return
     from pyspark import SparkFiles
 
-    path = os.path.join(SparkFiles.getRootDirectory(), name)
-    if path not in sys.path:
-        sys.path.insert(0, path)
-        importlib.invalidate_caches()
+    for name in names:
+        path = os.path.join(SparkFiles.getRootDirectory(), name)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    importlib.invalidate_caches()
 
 
 # -- the driver side -------------------------------------------------------------------------------------
@@ -242,7 +243,8 @@ def _archive(dists: dict[str, str]) -> Path:
 
 def ship(context: Any, adapter: str, slots: int) -> Shipment:
     """Add the code (and the dependencies the executors lack) to ``context``, once per adapter."""
-    state: dict[str, Any] = context.__dict__.setdefault("_storagebench_shipped", {"added": set()})
+    state: dict[str, Any] = context.__dict__.setdefault(
+        "_storagebench_shipped", {"added": set(), "archives": [], "dependencies": {}})
     if adapter in state:
         return state[adapter]  # type: ignore[no-any-return]
     added: set[str] = state["added"]
@@ -255,8 +257,13 @@ def ship(context: Any, adapter: str, slots: int) -> Shipment:
     shipment.code = f"storagebench-{md.version(DISTRIBUTION)}-code.zip"
     needed = needed_distributions(adapter)
     names = sorted(needed)
-    probes = context.parallelize(range(max(1, slots)), max(1, slots)) \
-        .map(lambda _i: environment_of_executor(names)).collect()
+    earlier: list[str] = list(state["archives"])  # what an adapter shipped before is on the path too
+
+    def probe(_index: int) -> dict[str, Any]:
+        use_archives(earlier)
+        return environment_of_executor(names)
+
+    probes = context.parallelize(range(max(1, slots)), max(1, slots)).map(probe).collect()
     distinct = {json.dumps(p, sort_keys=True): p for p in probes}
     shipment.executors = list(distinct.values())
     missing = sorted({m for p in probes for m in p["missing"]})
@@ -274,7 +281,9 @@ def ship(context: Any, adapter: str, slots: int) -> Shipment:
         if archive.name not in added:
             context.addArchive(str(archive))
             added.add(archive.name)
-        shipment.archive = archive.name
-        shipment.dependencies = deps
+            state["archives"].append(archive.name)
+        state["dependencies"].update(deps)
+    shipment.archives = list(state["archives"])
+    shipment.dependencies = {k: v for k, v in state["dependencies"].items() if k in needed}
     state[adapter] = shipment
     return shipment
