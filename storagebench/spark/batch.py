@@ -36,8 +36,19 @@ from storagebench.spark.session import get_session, is_local
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import Values
 
-#: a whole store's batch run in the child process, start-up included
-TIMEOUT_S = 1800
+#: seconds a store's batch child gets for start-up (JVM, connector resolution, first session) ...
+START_TIMEOUT_S = 300
+#: ... plus one second per this many rows (well under the slowest connector seen, HDFS at ~2,000 rows/s)
+TIMEOUT_ROWS_PER_S = 200
+
+
+def batch_timeout_s(spec: WorkloadSpec) -> float:
+    """How long a store's whole batch run may take before its child process is killed.
+
+    Scaled by the dataset: a hang (a connector waiting on a port nobody listens on) costs minutes, not
+    half an hour, while a large real run still has room.
+    """
+    return START_TIMEOUT_S + spec.recordcount * (1 + spec.batchqueries) / TIMEOUT_ROWS_PER_S
 
 
 def run_spark_batch(store_name: str, options: dict[str, Any], spec: WorkloadSpec, namespace: str, seed: int,
@@ -69,13 +80,14 @@ def _run_child(store_name: str, options: dict[str, Any], spec: WorkloadSpec, nam
         request.write_text(json.dumps(payload, default=str))
         os.chmod(request, 0o600)  # holds credentials
         began = time.monotonic()
+        timeout = batch_timeout_s(spec)
         with log.open("w") as out:
             try:
                 proc = subprocess.run([sys.executable, "-m", "storagebench.spark.batch", str(request), str(answer)],
-                                      stdout=out, stderr=subprocess.STDOUT, timeout=TIMEOUT_S, check=False)
+                                      stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False)
                 code: int | str = proc.returncode
             except subprocess.TimeoutExpired:
-                code = f"timeout after {TIMEOUT_S}s"
+                code = f"killed: no result after the {timeout:.0f}s limit"
         if answer.exists():
             result: dict[str, Any] = json.loads(answer.read_text())
             result["log"] = str(log)
