@@ -145,7 +145,7 @@ def go_ycsb_props(target: str) -> dict[str, Any]:
     if target == "postgres":
         pg = ends["postgres"]
         return {"pg.host": pg["host"], "pg.port": pg["port"], "pg.user": pg["user"], "pg.db": pg["database"],
-                "pg.sslmode": "disable", "table": "sbench_peer_goycsb"}
+                "pg.password": pg.get("password") or "", "pg.sslmode": "disable", "table": "sbench_peer_goycsb"}
     if target == "mongodb":
         m = ends["mongodb"]
         return {"mongodb.url": f"mongodb://{m['host']}:{m['port']}/sbench_peer?w=1", "table": "goycsb"}
@@ -202,11 +202,17 @@ def run_ycsb(classpath: str, clients: int, records: int, ops: int, work: Path) -
                   read.get("99thPercentileLatency(us)", 0), read.get("AverageLatency(us)", 0))
 
 
+def _pg_env(pg: dict[str, Any]) -> dict[str, str]:
+    """psql's and pgbench's environment: the server's password (from the endpoints file) in PGPASSWORD."""
+    return {**os.environ, "PGPASSWORD": str(pg.get("password") or "")}
+
+
 # -- pgbench -----------------------------------------------------------------------------------------
 def run_pgbench(clients: int, records: int, seconds: float, work: Path, load: bool) -> Figure | None:
     """pgbench with a YCSB-C script: one row of 10 text fields by a random key, prepared (-M prepared)."""
     pg = load_endpoints()["postgres"]
     conn = ["-h", str(pg["host"]), "-p", str(pg["port"]), "-U", str(pg["user"])]
+    env = _pg_env(pg)
     table = "sbench_peer_pgbench"
     cols = ", ".join(f"field{i}" for i in range(10))
     if load:
@@ -215,7 +221,7 @@ def run_pgbench(clients: int, records: int, seconds: float, work: Path, load: bo
                + ", ".join(f"field{i} text" for i in range(10))
                + f"); INSERT INTO {table} SELECT k, {fill} FROM generate_series(0, {records - 1}) k;")
         subprocess.run(["psql", *conn, "-d", str(pg["database"]), "-q", "-c", sql], check=True,
-                       capture_output=True)
+                       capture_output=True, env=env)
     script = work / "ycsbc.sql"
     # pgbench's random_zipfian accepts s >= 1.001 only: the closest to YCSB's 0.99
     script.write_text(f"\\set k random_zipfian(0, {records - 1}, 1.001)\nSELECT {cols} FROM {table} WHERE k = :k;\n")
@@ -224,7 +230,7 @@ def run_pgbench(clients: int, records: int, seconds: float, work: Path, load: bo
     log_dir.mkdir()
     done = subprocess.run(["pgbench", *conn, "-n", "-M", "prepared", "-f", str(script), "-c", str(clients),
                            "-j", str(clients), "-T", str(max(1, int(seconds))), "-l", "--log-prefix",
-                           str(log_dir / "pgbench"), str(pg["database"])], capture_output=True, text=True)
+                           str(log_dir / "pgbench"), str(pg["database"])], capture_output=True, text=True, env=env)
     m = re.search(r"tps = ([0-9.]+)", done.stdout)
     if not m:
         return None
@@ -232,6 +238,43 @@ def run_pgbench(clients: int, records: int, seconds: float, work: Path, load: bo
     if not lat:
         return None
     return Figure(float(m.group(1)), lat[len(lat) // 2], lat[int(len(lat) * 0.99)], statistics.fmean(lat))
+
+
+# -- cleaning up -------------------------------------------------------------------------------------
+def cleanup(targets: list[str]) -> None:
+    """Drop what the peer tools created (storagebench drops its own namespaces): tables, database, bucket."""
+    ends = load_endpoints()
+    if "postgres" in targets and shutil.which("psql"):
+        pg = ends["postgres"]
+        env = _pg_env(pg)
+        subprocess.run(["psql", "-h", str(pg["host"]), "-p", str(pg["port"]), "-U", str(pg["user"]), "-d",
+                        str(pg["database"]), "-q", "-c",
+                        "DROP TABLE IF EXISTS sbench_peer_goycsb; DROP TABLE IF EXISTS sbench_peer_pgbench;"],
+                       capture_output=True, env=env, check=False)
+    if "mongodb" in targets:
+        import pymongo
+
+        m = ends["mongodb"]
+        mongo: Any = pymongo.MongoClient(m["host"], int(m["port"]), serverSelectionTimeoutMS=5000)
+        try:
+            mongo.drop_database("sbench_peer")
+        finally:
+            mongo.close()
+    if "s3" in targets:
+        import boto3
+
+        s = ends["s3"]
+        client = boto3.client("s3", endpoint_url=s["endpoint_url"], region_name=s["region"],
+                              aws_access_key_id=s["access_key"], aws_secret_access_key=s["secret_key"])
+        bucket = go_ycsb_props("s3")["s3.bucket"]
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+            client.delete_bucket(Bucket=bucket)
+        except client.exceptions.NoSuchBucket:
+            pass
 
 
 # -- the table ---------------------------------------------------------------------------------------
@@ -292,6 +335,32 @@ def run_cell(t: Target, clients: int, repeat: int, tools: dict[str, Callable[[in
     return figs
 
 
+def report_cell(t: Target, clients: int, repeat: int, tools: dict[str, Callable[[int], Figure | None]],
+                null_cost: dict[int, float], header: str) -> list[str]:
+    """Run one (target, clients) cell and print its lines (after ``header`` when given); returns them."""
+    figs = run_cell(t, clients, repeat, tools)
+    med = {tool: median_figure(f) for tool, f in figs.items() if f}
+    cell = []
+    for tool, m in med.items():
+        spread = [f.ops_per_sec for f in figs[tool]]
+        label = f"{t.name:<9}{clients:>3}  {tool:<13}{m.ops_per_sec:>11,.0f} "
+        cell.append(f"{label}[{min(spread):,.0f}-{max(spread):,.0f}]".ljust(60)
+                    + f"{m.p50_us:>9,.0f}{m.p99_us:>9,.0f}")
+    ours = med.get("storagebench")
+    best = max(((k, v) for k, v in med.items() if k != "storagebench"),
+               key=lambda kv: kv[1].ops_per_sec, default=None)
+    if t.name == "null" and ours is not None:
+        null_cost[clients] = 1e6 * clients / ours.ops_per_sec
+    if ours is not None and best is not None:
+        share = ""
+        if t.name != "null" and clients in null_cost and ours.mean_us:
+            share = f"; harness share of its mean latency {null_cost[clients] / ours.mean_us:.1%}"
+        cell.append(f"{'':<14}storagebench / best peer ({best[0]}): "
+                    f"{ours.ops_per_sec / best[1].ops_per_sec:.2f}{share}")
+    print("\n".join([header, *cell]) if header else "\n".join(cell), flush=True)
+    return cell
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", default="null,postgres,mongodb,s3")
@@ -311,29 +380,14 @@ def main() -> None:
     header = f"{'target':<9}{'cl':>3}  {'tool':<13}{'ops/s [min-max]':>25}".ljust(60) + f"{'p50 µs':>9}{'p99 µs':>9}"
     null_cost: dict[int, float] = {}  # storagebench's own µs per operation per client (null store)
     rows: list[str] = []
-    for t in targets:
-        for clients in client_counts:
-            figs = run_cell(t, clients, args.repeat, tools_for(t, clients, go, java_cp, work))
-            med = {tool: median_figure(f) for tool, f in figs.items() if f}
-            cell = []
-            for tool, m in med.items():
-                spread = [f.ops_per_sec for f in figs[tool]]
-                label = f"{t.name:<9}{clients:>3}  {tool:<13}{m.ops_per_sec:>11,.0f} "
-                cell.append(f"{label}[{min(spread):,.0f}-{max(spread):,.0f}]".ljust(60)
-                            + f"{m.p50_us:>9,.0f}{m.p99_us:>9,.0f}")
-            ours = med.get("storagebench")
-            best = max(((k, v) for k, v in med.items() if k != "storagebench"),
-                       key=lambda kv: kv[1].ops_per_sec, default=None)
-            if t.name == "null" and ours is not None:
-                null_cost[clients] = 1e6 * clients / ours.ops_per_sec
-            if ours is not None and best is not None:
-                share = ""
-                if t.name != "null" and clients in null_cost and ours.mean_us:
-                    share = f"; harness share of its mean latency {null_cost[clients] / ours.mean_us:.1%}"
-                cell.append(f"{'':<14}storagebench / best peer ({best[0]}): "
-                            f"{ours.ops_per_sec / best[1].ops_per_sec:.2f}{share}")
-            print("\n".join([header, *cell]) if not rows else "\n".join(cell), flush=True)
-            rows.extend(cell)
+    try:
+        for t in targets:
+            for clients in client_counts:
+                rows.extend(report_cell(t, clients, args.repeat, tools_for(t, clients, go, java_cp, work),
+                                        null_cost, header if not rows else ""))
+    finally:
+        cleanup([t.name for t in targets])
+        shutil.rmtree(work, ignore_errors=True)
     print("\n" + header)
     print("\n".join(rows))
 
