@@ -4,15 +4,20 @@ Every client (a *worker*) owns an adapter instance (its own connection), a :clas
 deterministic operation stream.  Clients are spread over processes (started with ``spawn``); clients
 sharing a process are threads.  :func:`client_layout` picks the default spread for ``--clients``: one
 process per client (up to :data:`PROCESSES_PER_CORE` per core), so the GIL of one interpreter never caps
-a store.  At the end, the workers' histograms are merged exactly.
+a store.  Clients start together: each connects and sets up its generators, then waits on a start gate
+that the coordinator opens once every client is ready (a client that failed to connect holds nobody up),
+so no client measures while others are still importing or connecting.  At the end, the workers'
+histograms are merged exactly.
 
 Liveness: a worker that keeps failing (the server died) stops after :data:`ABORT_AFTER_FAILURES`
 consecutive failures.  Independently of failure counts, the coordinator (the thread that started the
 workers) watches every worker's count of successful operations: when none has completed for
 ``stall_timeout`` seconds, or the run phase passes ``maxexecutiontime``, or a SIGINT/SIGTERM arrives, it
-raises the shared stop flag.  Workers check the flag after every operation; a worker still blocked inside
-a driver call :data:`STOP_GRACE_S` later is given up on, and what it measured so far is kept.  So a phase
-never outlives its deadline (or its stall timeout) by more than the grace, whatever the store does.
+raises the shared stop flag (before the gate opens, a client getting ready counts as progress: clients
+that never finish connecting stall the phase the same way).  Workers check the flag after every
+operation; a worker still blocked inside a driver call :data:`STOP_GRACE_S` later is given up on, and
+what it measured so far is kept.  So a phase never outlives its deadline (or its stall timeout) by more
+than the grace, whatever the store does.
 """
 
 from __future__ import annotations
@@ -70,9 +75,8 @@ STOP_NONE, STOP_STALLED, STOP_DEADLINE, STOP_INTERRUPTED = 0, 1, 2, 3
 #: the default layout puts each client in its own process, up to this many processes per core; more
 #: clients than that share processes as threads (interpreters beyond that only cost memory and start-up)
 PROCESSES_PER_CORE = 2
-#: seconds spawned interpreters get to import and connect before the common clock starts, per process
-#: started on each core (start-up competes for the cores with everything else)
-SPAWN_LEAD_S = 1.0
+#: seconds between the gate opening and the common start (every client is asleep on the gate by then)
+GATE_LEAD_S = 0.02
 
 
 def client_layout(clients: int, multiprocess: bool = True, cores: int | None = None) -> tuple[int, int]:
@@ -155,9 +159,18 @@ def _share(total: int, worker: int, workers: int) -> int:
 
 
 def new_control(workers: int) -> list[int]:
-    """Slots 0..workers-1: successful operations per worker; slot ``workers``: the stop flag (worker
-    processes add one slot each after it: 1 once that process has started)."""
-    return [0] * (workers + 1)
+    """The coordinator's shared slots (worker processes add one slot each after them: 1 once started):
+
+    * ``0 .. workers-1``: successful operations per worker (the watchdog's view);
+    * ``workers``: the stop flag (:data:`STOP_NONE` or why the coordinator stopped the workers);
+    * ``workers + 1``: the start gate: 0 while closed, then the common start time (epoch ns);
+    * ``workers + 2 + w``: 1 once worker ``w`` is connected and set up (or has failed: it holds nobody up).
+    """
+    return [0] * control_size(workers)
+
+
+def control_size(workers: int, processes: int = 0) -> int:
+    return 2 * workers + 2 + processes
 
 
 class _Worker:
@@ -166,6 +179,8 @@ class _Worker:
         self.plan, self.worker, self.workers, self.progress = plan, worker, workers, progress
         self.control = control if control is not None else new_control(workers)
         self.stop_slot = workers
+        self.gate_slot = workers + 1
+        self.ready_slot = workers + 2 + worker
         self.stopped = False  # left because the coordinator raised the stop flag
         spec = plan.spec
         if counter is None:  # workers that share no memory with the others (Spark tasks)
@@ -203,7 +218,35 @@ class _Worker:
             return True
         return False
 
-    def run(self, start_at: float) -> dict[str, Any]:
+    def ready(self) -> None:
+        """Tell the coordinator this worker no longer holds the start gate (set up, or failed)."""
+        self.control[self.ready_slot] = 1
+
+    def _wait_gate(self, start_at: float) -> bool:
+        """Sleep until the common start: ``start_at`` (epoch s) when given, else the coordinator's gate.
+
+        False when the coordinator stopped the phase before it started (a stall, a signal).
+        """
+        if start_at:
+            delay = start_at - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            return True
+        self.ready()
+        control = self.control
+        while not control[self.gate_slot]:
+            if control[self.stop_slot]:
+                self.stopped = True
+                return False
+            time.sleep(0.001)
+        delay = control[self.gate_slot] / 1e9 - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        return True
+
+    def run(self, start_at: float = 0.0) -> dict[str, Any]:
+        """Connect, set up, wait for the common start, run the phase; ``start_at``: a fixed start (epoch s)
+        instead of the coordinator's start gate (workers that share no memory: Spark tasks)."""
         plan = self.plan
         adapter: Adapter = load_adapter(plan.adapter)(plan.options)
         try:
@@ -217,12 +260,12 @@ class _Worker:
                 self.checker = Checker(plan.spec, plan.seed, self.values, self.recorder, self.worker,
                                        self.workers, adapter.capabilities.stores_data,
                                        not adapter.capabilities.update_requires_existing)
-            delay = start_at - time.time()
-            if delay > 0:
-                time.sleep(delay)
+            go = self._wait_gate(start_at)
             self.recorder.started_ns = time.perf_counter_ns()
             start_epoch = time.time()
-            if stream is None:
+            if not go:
+                pass
+            elif stream is None:
                 self._load(proxy)
             else:
                 self._run(proxy, stream)
@@ -417,23 +460,25 @@ def run_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_
     return _guarded(_Worker(plan, worker, workers, progress, control, counter), start_at)
 
 
-def _guarded(worker: _Worker, start_at: float) -> dict[str, Any]:
+def _guarded(worker: _Worker, start_at: float = 0.0) -> dict[str, Any]:
     try:
         return worker.run(start_at)
     except Exception as exc:  # connect failure etc.: reported, never a hang
         return {"fatal": f"worker {worker.worker}: {type(exc).__name__}: {exc}"}
+    finally:
+        worker.ready()  # a worker that failed before the gate holds nobody up
 
 
 class _Threads:
     """The worker threads of one process, started at once; collected when done or given up on."""
 
     def __init__(self, plan: PhasePlan, worker_ids: Sequence[int], workers: int, progress: Any, control: Any,
-                 start_at: float, counter: InsertCounter) -> None:
+                 counter: InsertCounter) -> None:
         self.workers = [_Worker(plan, wid, workers, progress, control, counter) for wid in worker_ids]
         self.exports: list[dict[str, Any] | None] = [None] * len(self.workers)
 
         def target(slot: int) -> None:
-            self.exports[slot] = _guarded(self.workers[slot], start_at)
+            self.exports[slot] = _guarded(self.workers[slot])
 
         self.threads = [threading.Thread(target=target, args=(slot,), daemon=True)
                         for slot in range(len(self.workers))]
@@ -455,18 +500,20 @@ class _Threads:
 
 
 class _Watchdog:
-    """Decides when the coordinator stops the workers: no successful operation for ``stall_timeout``
-    seconds, or past the run phase's own deadline.  Also records the dead intervals it saw."""
+    """Opens the start gate once every worker is set up, and decides when the coordinator stops the
+    workers: no progress for ``stall_timeout`` seconds (before the gate: no worker got ready; after it: no
+    operation succeeded), or past the run phase's own deadline.  Also records the dead intervals it saw."""
 
-    def __init__(self, plan: PhasePlan, control: Any, workers: int, start_at: float) -> None:
+    def __init__(self, plan: PhasePlan, control: Any, workers: int) -> None:
         self.control, self.workers = control, workers
         self.stall_timeout = plan.stall_timeout
-        self.start = start_at  # wall clock, as start_at
-        # workers start their own clocks after connecting: allow a second for that before stopping them
-        self.deadline = (start_at + plan.spec.maxexecutiontime + 1.0
-                         if plan.phase == "run" and plan.spec.maxexecutiontime else 0.0)
+        self.maxexecutiontime = plan.spec.maxexecutiontime if plan.phase == "run" else 0
+        self.start = time.time()  # the phase's start (dead intervals are measured from it)
+        self.deadline = 0.0  # set when the gate opens
+        self.opened = 0.0  # when the workers' common clock started (0: the gate is closed)
         self.best = 0
-        self.last_progress = start_at
+        self.ready_seen = 0
+        self.last_progress = self.start
         self.dead: list[tuple[float, float]] = []
         self.stalled = ""
         self.stop_at = 0.0  # when the stop flag was raised (0: not raised)
@@ -476,20 +523,43 @@ class _Watchdog:
             self.control[self.workers] = reason
             self.stop_at = time.time()
 
+    def open_gate(self) -> None:
+        """Start every worker's clock at once when all are set up (a worker that failed holds nobody up)."""
+        control, workers = self.control, self.workers
+        if self.opened or not all(control[workers + 2:2 * workers + 2]):
+            return
+        self.opened = time.time() + GATE_LEAD_S
+        control[workers + 1] = int(self.opened * 1e9)
+        self.last_progress = self.opened
+        if self.maxexecutiontime:  # each worker stops itself then; a second more before stopping them
+            self.deadline = self.opened + self.maxexecutiontime + 1.0
+
     def check(self, processes_ready: bool = True) -> None:
         now = time.time()
         if not processes_ready:  # spawned interpreters still importing: harness time, not the store's
             self.last_progress = max(self.last_progress, now)
-        ok = sum(self.control[:self.workers])
-        if ok > self.best:
-            self._gap(now)
-            self.best, self.last_progress = ok, now
+        self.open_gate()
+        control, workers = self.control, self.workers
+        if not self.opened:  # still starting: a worker getting ready is progress (never a dead interval)
+            ready = sum(control[workers + 2:2 * workers + 2])
+            if ready > self.ready_seen:
+                self.ready_seen, self.last_progress = ready, now
+        else:
+            ok = sum(control[:workers])
+            if ok > self.best:
+                self._gap(now)
+                self.best, self.last_progress = ok, now
         if self.stop_at:
             return
         if now - self.last_progress >= self.stall_timeout:
             since = self.last_progress - self.start
-            self.stalled = (f"no operation succeeded for {now - self.last_progress:.1f}s (stall timeout "
-                            f"{self.stall_timeout:g}s), from {since:.1f}s into the phase")
+            if self.opened:
+                self.stalled = (f"no operation succeeded for {now - self.last_progress:.1f}s (stall timeout "
+                                f"{self.stall_timeout:g}s), from {since:.1f}s into the phase")
+            else:
+                waiting = [w for w in range(workers) if not control[workers + 2 + w]]
+                self.stalled = (f"clients {waiting} were still connecting after {now - self.start:.1f}s; nothing "
+                                f"changed for the stall timeout ({self.stall_timeout:g}s): the phase never started")
             self.stop(STOP_STALLED)
         elif self.deadline and now >= self.deadline:
             self.stop(STOP_DEADLINE)
@@ -512,7 +582,7 @@ class _Watchdog:
 
 
 def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, control: Any,
-                   start_at: float, queue: Any, parent: int, counter: InsertCounter) -> None:
+                   queue: Any, parent: int, counter: InsertCounter) -> None:
     """A worker process: its threads, stopped by the parent's flag (or by the parent's death)."""
     worker_ids = plan.process_workers(process)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
@@ -521,8 +591,8 @@ def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, c
         control[workers] = STOP_INTERRUPTED
 
     signal.signal(signal.SIGTERM, on_term)
-    control[workers + 1 + process] = 1  # this process has started
-    group = _Threads(plan, worker_ids, workers, progress, control, start_at, counter)
+    control[control_size(workers) + process] = 1  # this process has started
+    group = _Threads(plan, worker_ids, workers, progress, control, counter)
     seen_stop = 0.0
     while group.alive():
         group.wait(0.25)
@@ -555,13 +625,14 @@ def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
         outcome.spark = job.as_dict()
         return outcome
     pool: _ThreadPool | _ProcessPool = _ThreadPool(plan) if plan.processes == 1 else _ProcessPool(plan)
-    watchdog = _Watchdog(plan, pool.control, workers, pool.start_at)
+    watchdog = _Watchdog(plan, pool.control, workers)
     interrupted = 0
     try:
         pool.start()
         while not pool.done() and not watchdog.given_up(pool.grace):
             try:
-                pool.step(poll)
+                # until the gate opens, look often: every worker is waiting on it
+                pool.step(poll if watchdog.opened else min(poll, 0.005))
                 if on_progress:
                     on_progress(sum(pool.progress[0::2]), sum(pool.progress[1::2]))
                 watchdog.check(pool.ready())
@@ -587,13 +658,12 @@ class _ThreadPool:
         self.grace = plan.stop_grace
         self.progress: Any = [0] * (2 * self.workers)
         self.control: Any = new_control(self.workers)
-        self.start_at = time.time()
         self.group: _Threads | None = None
         self.counter = AcknowledgedCounter(plan.spec.recordcount)
 
     def start(self) -> None:
         self.group = _Threads(self.plan, list(range(self.workers)), self.workers, self.progress, self.control,
-                              self.start_at, self.counter)
+                              self.counter)
 
     def done(self) -> bool:
         return self.group is not None and not self.group.alive()
@@ -617,13 +687,10 @@ class _ProcessPool:
         self.grace = plan.stop_grace + 2.0  # each process has its own grace for its threads, then reports
         self.ctx = mp.get_context("spawn")
         self.progress: Any = self.ctx.Array("q", 2 * self.workers, lock=False)
-        self.control: Any = self.ctx.Array("q", self.workers + 1 + plan.processes, lock=False)
+        self.control: Any = self.ctx.Array("q", control_size(self.workers, plan.processes), lock=False)
         self.queue: Any = self.ctx.Queue()
         # one acknowledged-insert counter in shared memory for the workers of every process
         self.counter = AcknowledgedCounter(plan.spec.recordcount, self.ctx)
-        # let spawned interpreters import and connect before the clock starts
-        cores = os.cpu_count() or 1
-        self.start_at = time.time() + 0.5 + SPAWN_LEAD_S * -(-plan.processes // cores)
         self.procs: list[Any] = []
         self.exports: list[dict[str, Any]] = []
 
@@ -631,8 +698,8 @@ class _ProcessPool:
         plan = self.plan
         for p in range(plan.processes):
             proc = self.ctx.Process(target=_process_entry, args=(plan, p, self.workers, self.progress,
-                                                                 self.control, self.start_at, self.queue,
-                                                                 os.getpid(), self.counter))
+                                                                 self.control, self.queue, os.getpid(),
+                                                                 self.counter))
             proc.start()
             self.procs.append(proc)
 
@@ -640,7 +707,7 @@ class _ProcessPool:
         return len(self.exports) >= self.workers
 
     def ready(self) -> bool:
-        return all(self.control[self.workers + 1:])
+        return all(self.control[control_size(self.workers):])
 
     def step(self, poll: float) -> None:
         try:
