@@ -74,7 +74,7 @@ def _path(adapter: Adapter, op: str) -> str:
 def write_phase(adapter: Adapter, spec: WorkloadSpec, namespace: str, data: pa.Table) -> BatchOutcome:
     recorder = Recorder()
     proxy = TimedAdapter(adapter, recorder)
-    recorder.started_ns = time.perf_counter_ns()
+    recorder.start(time.perf_counter_ns())
     for start in range(0, data.num_rows, spec.batchsize):
         chunk = data.slice(start, spec.batchsize)
         t0 = time.perf_counter_ns()
@@ -94,7 +94,7 @@ def read_phase(adapter: Adapter, spec: WorkloadSpec, namespace: str, data: pa.Ta
     proxy = TimedAdapter(adapter, recorder)
     fields = spec.field_names()
     problems: list[str] = []
-    recorder.started_ns = time.perf_counter_ns()
+    recorder.start(time.perf_counter_ns())
     back = proxy.read_batch(namespace, fields)
     read_rows = read_bytes = 0
     verify = adapter.capabilities.stores_data

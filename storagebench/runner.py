@@ -261,7 +261,7 @@ class _Worker:
                                        self.workers, adapter.capabilities.stores_data,
                                        not adapter.capabilities.update_requires_existing)
             go = self._wait_gate(start_at)
-            self.recorder.started_ns = time.perf_counter_ns()
+            self.recorder.start(time.perf_counter_ns())
             start_epoch = time.time()
             if not go:
                 pass

@@ -85,3 +85,24 @@ def test_intended_latency_includes_queueing() -> None:
     actual = rec.histograms[("read", "OK")].get_max_value()
     intended = rec.intended_histograms[("read", "OK")].get_max_value()
     assert intended > actual
+
+
+def test_series_counts_each_second_and_failed_checks_land_in_their_second() -> None:
+    s = 1_000_000_000
+    rec = Recorder()
+    rec.start(10 * s)
+    rec.add("read", "OK", 10 * s, 10 * s + 5)  # second 0
+    rec.add("read", "NOT_FOUND", 10 * s, 10 * s + 9)  # second 0, not a failure
+    rec.add("read", "OK", 12 * s, 12 * s + 1)  # second 2 (second 1 had nothing)
+    rec.add("update", "ERROR", 12 * s, 12 * s + 2)  # second 2, a failure
+    rec.add("read", "OK", 13 * s, 13 * s + 3)  # second 3
+    rec.fail_last("read", "read of k: wrong data")  # the last read (second 3) answered wrongly
+    assert rec.series_ops == [2, 0, 2, 1]
+    assert rec.series_errors == [0, 0, 1, 1]
+    assert (rec.done, rec.failed) == (5, 2)
+    rec.flush()
+    assert rec.histograms[("read", "OK")].get_total_count() == 2
+    assert rec.histograms[("read", "UNEXPECTED")].get_total_count() == 1
+    rec.start(20 * s)  # a new clock: seconds count from it again
+    rec.add("read", "OK", 20 * s, 20 * s + 1)
+    assert rec.series_ops == [3, 0, 2, 1]
