@@ -40,6 +40,23 @@ def test_value_tells_key_field_and_write() -> None:
     assert v.mismatch("user9", {"field2": rec["field2"]}, None)  # missing fields
 
 
+def test_the_readers_fast_path_accepts_only_what_the_full_check_accepts() -> None:
+    spec = resolve("a")
+    v = Values(spec, 42, writer=3)
+    load = Values(spec, 42).load_record("user9")
+    load_chars, mine = v.version_chars(0, 0), v.write("user9", ["field2"])
+    assert v.carries("user9", "field0", load["field0"], load_chars)
+    assert v.carries("user9", "field2", mine["field2"], v.version_chars(3, v.seq))
+    # another write, key or field, a flipped character, a cut value: not carried (the full check says why)
+    assert not v.carries("user9", "field2", mine["field2"], v.version_chars(3, v.seq - 1))
+    assert not v.carries("user9", "field2", mine["field2"], load_chars)
+    assert not v.carries("user8", "field0", load["field0"], load_chars)
+    assert not v.carries("user9", "field1", load["field0"], load_chars)
+    flipped = load["field0"][:60] + ("x" if load["field0"][60] != "x" else "y") + load["field0"][61:]
+    assert not v.carries("user9", "field0", flipped, load_chars)
+    assert not v.carries("user9", "field0", load["field0"][:-1], load_chars)
+
+
 def test_values_compress_like_random_text_not_2x() -> None:
     v = Values(resolve("a"), 7, writer=1)
     data = "".join(x for i in range(2000) for x in v.write(f"user{i}").values()).encode()

@@ -69,7 +69,7 @@ def _decode(text: str) -> int:
     return number
 
 
-def _seq_chars(seq: int) -> str:
+def seq_chars(seq: int) -> str:
     return _PAIRS[(seq >> 24) & 4095] + _PAIRS[(seq >> 12) & 4095] + _PAIRS[seq & 4095]
 
 
@@ -97,6 +97,7 @@ class Values:
         self._random = random.Random(f"{seed}/{writer}/{stream}")
         self._writer_chars = _encode(writer, WRITER_CHARS)
         self.fields = spec.field_names()
+        self.field_set = frozenset(self.fields)
         from storagebench.workloads.generators import FieldLengths, KeyNamer
 
         #: YCSB's fieldlengthdistribution: each value written draws its length
@@ -164,12 +165,12 @@ class Values:
         """
         names = self.fields if fields is None else fields
         if load:
-            version = _encode(LOAD_WRITER, WRITER_CHARS) + _seq_chars(0)
+            version = _encode(LOAD_WRITER, WRITER_CHARS) + seq_chars(0)
         else:
             self.seq += 1
             if self.seq > MAX_SEQ:
                 raise OverflowError("writer sequence exhausted")
-            version = self._writer_chars + _seq_chars(self.seq)
+            version = self._writer_chars + seq_chars(self.seq)
         fixed, random_ = self.fixed, self._random
         if self.lengths.constant:
             lengths = [self.length] * len(names)
@@ -218,6 +219,21 @@ class Values:
         if crc != _crc(key, field, version, value[HEADER:]):
             return f"{key}: {field} was never written for this key and field (corrupted or misplaced value)"
         return Version(writer, seq)
+
+    def carries(self, key: str, field: str, value: str, version_chars: str) -> bool:
+        """True when ``value`` is an intact value of ``key``/``field`` written by ``version_chars``
+        (:meth:`version_chars`): the readers' fast path.  False says nothing (:meth:`check` tells)."""
+        n = len(value)
+        if not (self.shortest <= n <= self.length and n > HEADER and value.startswith(version_chars)) \
+                or field in self.fixed:
+            return False
+        crc = zlib.crc32(value[HEADER:].encode(), zlib.crc32(f"{key}\x00{field}\x00{version_chars}".encode()))
+        return value[WRITER_CHARS + SEQ_CHARS:HEADER] == _crc_chars(crc & _CRC_MASK)
+
+    @staticmethod
+    def version_chars(writer: int, seq: int) -> str:
+        """The header's first characters for write ``seq`` of ``writer``."""
+        return _encode(writer, WRITER_CHARS) + seq_chars(seq)
 
     def mismatch(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> str | None:
         """None if every requested field is present and each value is one written for key and field."""
