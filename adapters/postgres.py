@@ -123,6 +123,9 @@ class PostgresAdapter(Adapter):
         self._prepared: dict[tuple[str, ...], str] = {}
         self._statement_ids = itertools.count()
         self._fields: dict[str, list[str]] = {}
+        #: the hot paths' caches, per (namespace, fields): the EXECUTE text (and a read's column names)
+        self._reads: dict[tuple[str, tuple[str, ...] | None], tuple[str, list[str]]] = {}
+        self._updates: dict[tuple[str, tuple[str, ...]], str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -148,6 +151,8 @@ class PostgresAdapter(Adapter):
         # durable: the default (WAL flushed at commit); fast: commit returns before the WAL flush
         self.cursor.execute(f"SET synchronous_commit = {SYNCHRONOUS_COMMIT[o.durability]}")
         self._prepared.clear()
+        self._reads.clear()
+        self._updates.clear()
 
     def close(self) -> None:
         if self.conn is not None:
@@ -207,20 +212,42 @@ class PostgresAdapter(Adapter):
                       [key, *values.values()])
 
     def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
-        names = self._names(namespace, fields)
-        row = self._execute(("read", namespace, *names),
-                            lambda: self._select_sql(namespace, names, "key = $1"), [key], fetch="one")
+        # the hottest path (YCSB C): the EXECUTE text and column names come from a per-shape cache
+        shape = (namespace, None if fields is None else tuple(fields))
+        hit = self._reads.get(shape)
+        if hit is None:
+            names = self._names(namespace, fields)
+            name = self._statement(("read", namespace, *names),
+                                   lambda: self._select_sql(namespace, names, "key = $1"))
+            hit = self._reads[shape] = (f"EXECUTE {name} (%s)", names)
+        statement, names = hit
+        cur = self._cursor()
+        try:
+            cur.execute(statement, (key,))
+            row = cur.fetchone()
+        except Exception as exc:
+            raise self.map_error(exc) from exc
         require_found(row is not None, namespace, key)
-        return _record(names, row)
+        return {n: v for n, v in zip(names, row, strict=True) if v is not None}
 
     def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
-        names = [field_name(n) for n in values]
+        shape = (namespace, tuple(values))
+        statement = self._updates.get(shape)
+        if statement is None:
+            names = [field_name(n) for n in values]
 
-        def build() -> str:
-            sets = ", ".join(f'"{n}" = ${i}' for i, n in enumerate(names, start=2))
-            return f'UPDATE "{check_namespace(namespace)}" SET {sets} WHERE key = $1'
+            def build() -> str:
+                sets = ", ".join(f'"{n}" = ${i}' for i, n in enumerate(names, start=2))
+                return f'UPDATE "{check_namespace(namespace)}" SET {sets} WHERE key = $1'
 
-        count = self._execute(("update", namespace, *names), build, [key, *values.values()], fetch="rowcount")
+            name = self._statement(("update", namespace, *names), build)
+            statement = self._updates[shape] = f"EXECUTE {name} ({', '.join(['%s'] * (len(names) + 1))})"
+        cur = self._cursor()
+        try:
+            cur.execute(statement, (key, *values.values()))
+            count = cur.rowcount
+        except Exception as exc:
+            raise self.map_error(exc) from exc
         require_found(count > 0, namespace, key)
 
     def delete(self, namespace: str, key: str) -> None:
@@ -361,22 +388,30 @@ class PostgresAdapter(Adapter):
         columns = ", ".join(f'"{n}"' for n in names)
         return f'INSERT INTO "{check_namespace(namespace)}" (key, {columns}) VALUES ({marks})'
 
-    def _execute(self, shape: tuple[str, ...], build: Any, params: Sequence[Any],
-                 fetch: Literal["none", "one", "all", "rowcount"] = "none") -> Any:
-        """EXECUTE the prepared statement for ``shape``, preparing it on first use on this connection."""
+    def _statement(self, shape: tuple[str, ...], build: Any) -> str:
+        """The prepared statement's name for ``shape``, preparing it on first use on this connection."""
         name = self._prepared.get(shape)
         if name is None:
             name = f"sbench_p{next(self._statement_ids)}"
             self._run(f"PREPARE {name} AS {build()}")
             self._prepared[shape] = name
+        return name
+
+    def _execute(self, shape: tuple[str, ...], build: Any, params: Sequence[Any],
+                 fetch: Literal["none", "one", "all", "rowcount"] = "none") -> Any:
+        """EXECUTE the prepared statement for ``shape``, preparing it on first use on this connection."""
+        name = self._statement(shape, build)
         marks = ", ".join("%s" for _ in params)
         return self._run(f"EXECUTE {name} ({marks})", params, fetch=fetch)
 
+    def _cursor(self) -> Any:
+        if self.cursor is None:
+            raise Unavailable("postgres: not connected (call connect() first)")
+        return self.cursor
+
     def _run(self, statement: Any, params: Sequence[Any] | None = None,
              fetch: Literal["none", "one", "all", "rowcount"] = "none") -> Any:
-        if self.conn is None:
-            raise Unavailable("postgres: not connected (call connect() first)")
-        cur = self.cursor
+        cur = self._cursor()
         with self.translate_errors():
             cur.execute(statement, params)
             if fetch == "one":
@@ -390,6 +425,8 @@ class PostgresAdapter(Adapter):
     def _forget(self, namespace: str) -> None:
         """Drop cached column lists and prepared statements of a namespace (its table may change)."""
         self._fields.pop(namespace, None)
+        self._reads = {shape: hit for shape, hit in self._reads.items() if shape[0] != namespace}
+        self._updates = {shape: st for shape, st in self._updates.items() if shape[0] != namespace}
         stale = [shape for shape in self._prepared if shape[1] == namespace]
         for shape in stale:
             name = self._prepared.pop(shape)
