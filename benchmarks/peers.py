@@ -6,7 +6,9 @@ Builds (or finds, cached under ``$STORAGEBENCH_HOME/cache/peers``) the peer tool
   the module is downloaded, copied and ``go build ./cmd/go-ycsb`` runs inside the copy);
 * YCSB core 0.17.0 from Maven Central (``site.ycsb:core``: it carries only BasicDB, the null-store peer;
   YCSB's bindings are not on Central);
-* pgbench (PostgreSQL's client package) for PostgreSQL, where YCSB has no binding here.
+* pgbench (PostgreSQL's client package) for PostgreSQL, where YCSB has no binding here;
+* a bare-driver loop (``benchmarks/bare.py``): the adapter's own Python driver without the harness, a
+  reference row that splits a gap into the harness's part and the driver's.
 
 Then for each target (null store, PostgreSQL, MongoDB wire = FerretDB, S3 = versitygw) and each client
 count (1, 2, 4) it runs YCSB workload C (100 % reads, 10 fields x 100 bytes, readallfields) with the
@@ -36,6 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import bare
 
 from storagebench.cli import main as storagebench
 from storagebench.results import load_results
@@ -244,6 +248,12 @@ def run_pgbench(clients: int, records: int, seconds: float, work: Path, load: bo
 def cleanup(targets: list[str]) -> None:
     """Drop what the peer tools created (storagebench drops its own namespaces): tables, database, bucket."""
     ends = load_endpoints()
+    for target in targets:
+        if target in bare.TARGETS:
+            try:
+                bare.drop(target)
+            except Exception as exc:  # the engine may be gone: say so, clean the rest
+                print(f"  could not drop {bare.NAMESPACE} on {target}: {exc}", file=sys.stderr)
     if "postgres" in targets and shutil.which("psql"):
         pg = ends["postgres"]
         env = _pg_env(pg)
@@ -314,7 +324,19 @@ def tools_for(t: Target, clients: int, go: Path | None, java_cp: str | None,
         tools["YCSB"] = lambda n: run_ycsb(java_cp, clients, t.records, n, work)
     if t.name == "postgres" and shutil.which("pgbench"):
         tools["pgbench"] = lambda n: run_pgbench(clients, t.records, t.seconds, work, load=first("pgbench"))
+    if t.name in bare.TARGETS:
+        tools[BARE] = lambda n: run_bare(t, clients, load=first(BARE))
     return tools
+
+
+#: the bare-driver loop's row: a reference, not a peer (it is this project's Python driver without a harness)
+BARE = "bare driver"
+
+
+def run_bare(t: Target, clients: int, load: bool) -> Figure:
+    if load:
+        bare.load(t.name, t.records)
+    return Figure(*bare.run(t.name, clients, t.records, t.seconds))
 
 
 def run_cell(t: Target, clients: int, repeat: int, tools: dict[str, Callable[[int], Figure | None]]
@@ -347,7 +369,7 @@ def report_cell(t: Target, clients: int, repeat: int, tools: dict[str, Callable[
         cell.append(f"{label}[{min(spread):,.0f}-{max(spread):,.0f}]".ljust(60)
                     + f"{m.p50_us:>9,.0f}{m.p99_us:>9,.0f}")
     ours = med.get("storagebench")
-    best = max(((k, v) for k, v in med.items() if k != "storagebench"),
+    best = max(((k, v) for k, v in med.items() if k not in ("storagebench", BARE)),
                key=lambda kv: kv[1].ops_per_sec, default=None)
     if t.name == "null" and ours is not None:
         null_cost[clients] = 1e6 * clients / ours.ops_per_sec
@@ -357,6 +379,11 @@ def report_cell(t: Target, clients: int, repeat: int, tools: dict[str, Callable[
             share = f"; harness share of its mean latency {null_cost[clients] / ours.mean_us:.1%}"
         cell.append(f"{'':<14}storagebench / best peer ({best[0]}): "
                     f"{ours.ops_per_sec / best[1].ops_per_sec:.2f}{share}")
+    floor = med.get(BARE)
+    if ours is not None and floor is not None:
+        versus = f"; bare driver / best peer: {floor.ops_per_sec / best[1].ops_per_sec:.2f}" if best else ""
+        cell.append(f"{'':<14}storagebench / bare driver (the whole harness, checks included): "
+                    f"{ours.ops_per_sec / floor.ops_per_sec:.2f}{versus}")
     print("\n".join([header, *cell]) if header else "\n".join(cell), flush=True)
     return cell
 
