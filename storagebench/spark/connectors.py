@@ -22,7 +22,6 @@ while Spark's JVM has it (see :func:`storagebench.spark.batch.run_spark_batch`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -187,35 +186,23 @@ def _neo4j(opts: Any, namespace: str, fields: list[str]) -> Access:
                   read_options={"schema.strategy": "string"})
 
 
-def _hbase_site(values: dict[str, str]) -> str:
-    """An hbase-site.xml for the connector's HBase client (it reads no Spark settings), in the cache."""
-    from xml.sax.saxutils import escape
-
-    from storagebench.services.base import storagebench_home
-
-    body = "".join(f"<property><name>{escape(k)}</name><value>{escape(v)}</value></property>"
-                   for k, v in sorted(values.items()))
-    text = f'<?xml version="1.0"?>\n<configuration>{body}</configuration>\n'
-    path = storagebench_home() / "cache" / "spark" / f"hbase-site-{hashlib.sha256(text.encode()).hexdigest()[:12]}.xml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return str(path)
-
-
 def _hbase(opts: Any, namespace: str, fields: list[str]) -> Access:
     table = f"{opts.table_prefix}{namespace}"
     catalog = {"table": {"namespace": "default", "name": table},
                "rowkey": "key",
                "columns": {"key": {"cf": "rowkey", "col": "key", "type": "string"},
                            **{f: {"cf": "f", "col": f, "type": "string"} for f in fields}}}
-    # the Java client finds the cluster through ZooKeeper (the Thrift host, HBase's ZooKeeper port)
-    site = _hbase_site({"hbase.zookeeper.quorum": opts.host,
-                        "hbase.zookeeper.property.clientPort": str(PORTS["hbase"]["zookeeper"])})
+    # the Java client finds the cluster through ZooKeeper (the Thrift host, HBase's ZooKeeper port).  The
+    # connector builds its HBase configuration on the context's Hadoop configuration, which takes the
+    # session's spark.hadoop.* settings; its hbase.spark.config.location names classpath resources, so a
+    # site file in the cache would be ignored (and the client would go to ZooKeeper's default port)
+    conf = {"spark.hadoop.hbase.zookeeper.quorum": opts.host,
+            "spark.hadoop.hbase.zookeeper.property.clientPort": str(PORTS["hbase"]["zookeeper"])}
     # column-filter pushdown needs hbase-spark on the region servers' classpath: filters run in Spark,
     # row-key ranges are still pushed down
     options = {"catalog": json.dumps(catalog), "hbase.spark.use.hbasecontext": "false",
-               "hbase.spark.config.location": site, "hbase.spark.pushdown.columnfilter": "false"}
-    return Access("org.apache.hadoop.hbase.spark", options)
+               "hbase.spark.pushdown.columnfilter": "false"}
+    return Access("org.apache.hadoop.hbase.spark", options, conf=conf)
 
 
 def _absolute(path: Any) -> str:
