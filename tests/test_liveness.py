@@ -42,6 +42,28 @@ def test_store_that_hangs_is_aborted_within_the_stall_timeout(processes: int) ->
     assert end - start >= 1.5
 
 
+@pytest.mark.parametrize("processes", [1, 2])
+def test_clients_start_together_after_the_slowest_connect(processes: int) -> None:
+    spec = resolve("c", {"recordcount": 10, "operationcount": 4000})
+    outcome = run_phase(PhasePlan(STALLING, {"succeed_ops": 10**9, "slow_worker": 1, "setup_s": 1.5}, spec,
+                                  "run", "sbench_t", 1, threads=2, processes=processes, stall_timeout=30))
+    assert not outcome.fatal and not outcome.stalled
+    starts = [w["start_epoch"] for w in outcome.workers]
+    assert len(starts) == 2 * processes and max(starts) - min(starts) < 0.1, starts  # one common start
+    assert _count(outcome) == 4000
+    assert outcome.dead_intervals == []  # connecting is the harness's time, not a dead store
+
+
+def test_a_client_that_never_connects_stops_the_phase_before_it_starts() -> None:
+    spec = resolve("c", {"recordcount": 10, "operationcount": 10**9})
+    t0 = time.monotonic()
+    outcome = run_phase(PhasePlan(STALLING, {"succeed_ops": 10**9, "slow_worker": 1, "setup_s": 3600}, spec,
+                                  "run", "sbench_t", 1, threads=2, stall_timeout=1.5, stop_grace=GRACE))
+    assert time.monotonic() - t0 < 1.5 + GRACE + 2
+    assert "clients [1] were still connecting" in outcome.stalled, outcome.stalled
+    assert _count(outcome) == 0  # nobody ran ahead of the gate
+
+
 def test_per_operation_timeouts_that_keep_expiring_abort_the_phase_before_200_failures() -> None:
     """Kudu's case: every operation waits its timeout; 200 failures in a row would take minutes."""
     spec = resolve("c", {"recordcount": 10, "operationcount": 10**9})

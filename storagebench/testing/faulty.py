@@ -25,6 +25,9 @@ class StallingOptions(AdapterOptions):
     fail_after_s: float = 0.0
     #: the message of each failure
     error: str = "timed out"
+    #: worker ``slow_worker`` spends ``setup_s`` seconds in its set-up (a slow or hanging connect)
+    slow_worker: int = -1
+    setup_s: float = 0.0
 
 
 class StallingAdapter(NullAdapter):
@@ -38,6 +41,13 @@ class StallingAdapter(NullAdapter):
     def __init__(self, options: Any = None) -> None:
         super().__init__(options)
         self.calls = 0
+
+    def init_worker(self, worker: int) -> None:
+        o = self.options
+        assert isinstance(o, StallingOptions)
+        if worker == o.slow_worker:
+            time.sleep(o.setup_s)
+        super().init_worker(worker)
 
     def _op(self) -> None:
         self.calls += 1
