@@ -161,10 +161,7 @@ class Recorder:
             self.failed += 1
         if not self.measuring:
             return
-        key = (op, status)
-        self.pending.setdefault(key, []).append(end_ns - start_ns)
-        if self.intended:
-            self.pending_intended.setdefault(key, []).append(end_ns - (intended_ns or start_ns))
+        self._keep((op, status), start_ns, end_ns, intended_ns)
         if end_ns >= self._tick_end:
             self._tick(end_ns)
         second = self._second
@@ -173,13 +170,16 @@ class Recorder:
         if failed:
             self.series_errors[second] += 1
 
-    def _add_nested(self, op: str, status: str, start_ns: int, end_ns: int, intended_ns: int) -> None:
-        if not self.measuring:
-            return
-        key = (op, status)
+    def _keep(self, key: tuple[str, str], start_ns: int, end_ns: int, intended_ns: int) -> None:
+        """Keep a sample's latency (and its latency from the intended start) off the fast path."""
         self.pending.setdefault(key, []).append(end_ns - start_ns)
         if self.intended:
             self.pending_intended.setdefault(key, []).append(end_ns - (intended_ns or start_ns))
+
+    def _add_nested(self, op: str, status: str, start_ns: int, end_ns: int, intended_ns: int) -> None:
+        if not self.measuring:
+            return
+        self._keep((op, status), start_ns, end_ns, intended_ns)
         label = f"{op}|{status}"
         self.nested[label] = self.nested.get(label, 0) + 1
         self._last[op] = (status, -1)  # -1: a part of a compound operation, not in the series
