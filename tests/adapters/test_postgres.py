@@ -120,3 +120,22 @@ def test_copy_keeps_null_and_empty_apart_and_big_scan_uses_cursor(options: dict[
                                           "field1": [None if i % 3 == 0 else str(i) for i in range(1, n, 2)]}
         finally:
             adapter.drop(ns)
+
+
+def test_a_namespace_recreated_with_other_fields_is_read_with_them(options: dict[str, Any]) -> None:
+    """The per-shape statement caches are forgotten with the table: no stale column list survives a drop."""
+    ns = f"sbench_shape_{uuid.uuid4().hex[:8]}"
+    with PostgresAdapter(options) as adapter:
+        try:
+            adapter.prepare(ns, ["field0", "field1"])
+            adapter.insert(ns, "k", {"field0": "a", "field1": "b"})
+            assert adapter.read(ns, "k") == {"field0": "a", "field1": "b"}
+            adapter.update(ns, "k", {"field1": "c"})
+            adapter.drop(ns)
+            adapter.prepare(ns, ["field0", "field1", "field2"])
+            adapter.insert(ns, "k", {"field0": "x", "field1": "y", "field2": "z"})
+            assert adapter.read(ns, "k") == {"field0": "x", "field1": "y", "field2": "z"}
+            adapter.update(ns, "k", {"field1": "w"})
+            assert adapter.read(ns, "k", ["field1"]) == {"field1": "w"}
+        finally:
+            adapter.drop(ns)
