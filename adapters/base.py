@@ -5,7 +5,8 @@ Shape (after go-ycsb's DB interface and fsspec's AbstractFileSystem):
 * lifecycle: ``connect`` / ``close`` (also a context manager); ``prepare(ns)`` / ``drop(ns)`` create and
   remove the harness's own namespace only (names start with :data:`NAMESPACE_PREFIX`);
   ``init_worker`` is a per-worker hook.  Every worker owns its own adapter instance, hence its own
-  connection.
+  connection; the runner sets :attr:`Adapter.placement` (how many clients, how many share this
+  interpreter, how many cores) before ``connect``, for a driver whose best way to wait depends on it.
 * per-operation core with YCSB semantics: insert, read (all or some fields), update, delete,
   scan(start_key, count, fields) in key order, and ``query`` (equality filter on one field, count or sum).
 * batch (columnar) interface: ``write_batch`` / ``read_batch`` with Arrow tables.  An adapter that has a
@@ -159,13 +160,27 @@ def check_namespace(namespace: str) -> str:
     return namespace
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a phase's clients run: ``clients`` in all, up to ``per_process`` of them sharing one
+    interpreter (threads), on a machine with ``cores`` cores."""
+
+    clients: int
+    per_process: int
+    cores: int
+
+    @property
+    def core_to_spare(self) -> bool:
+        """Every client has an interpreter of its own and the clients leave at least one core free."""
+        return self.per_process == 1 and self.clients < self.cores
+
+
 class Adapter(ABC):
     """One store.  Subclasses set ``name``, ``Options``, maybe ``capabilities``, and implement the ops."""
 
     name: ClassVar[str]
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
     capabilities: ClassVar[Capabilities] = Capabilities()
-    #: exception types of the driver that mean "cannot reach the server"
     description: ClassVar[str] = ""
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
@@ -173,6 +188,8 @@ class Adapter(ABC):
             self.options = options
         else:
             self.options = self.Options.model_validate(dict(options or {}))
+        #: set by the runner before :meth:`connect`; None outside a phase (tests, preflight, batch)
+        self.placement: Placement | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @abstractmethod

@@ -1,10 +1,24 @@
-"""PostgreSQL through psycopg2 (libpq).
+"""PostgreSQL through psycopg 3 (default) or psycopg2, both on libpq.
 
-Driver: psycopg2, the design card's client, stays the default because it measured fastest per
-operation here: a prepared single-row read of ten text fields costs about 18 µs of client CPU with
-psycopg2's ``EXECUTE``, against 26-35 µs with psycopg 3's ``execute(prepare=True)`` (text or binary)
-and 14-22 µs with psycopg 3's raw ``pgconn.exec_prepared`` (same server, alternated runs; binary
-transfer buys nothing for text columns).  psycopg 3 is not offered as a driver yet.
+Drivers (option ``driver``, see :mod:`storagebench.adapters._postgres_drivers`):
+
+* ``psycopg`` (default): psycopg 3's libpq binding, prepared statements run with ``pgconn.exec_prepared``
+  (no SQL ``EXECUTE`` text to build and parse, no Python cursor machinery).  It is the default because
+  it measured fastest: a prepared read of ten 100-byte text fields, bare loop, 2 spawned clients on this
+  2-core machine, 71-79 k reads/s at 10-11 µs of client CPU each, against 65 k at 13 µs with psycopg2's
+  ``EXECUTE``; at 4 clients 66-68 k against 51-54 k.  psycopg 3's high-level ``execute(prepare=True)``
+  was slower than psycopg2 (26-35 µs).  Binary transfer buys nothing for text columns.
+* ``psycopg2``: the design card's client, prepared statements as SQL ``EXECUTE`` on a reused cursor.
+
+``wait`` (psycopg only): ``block`` waits for an answer in libpq's ``poll()``; ``spin`` polls the socket
+without sleeping, so the client core never goes idle between request and answer (a client costs a full
+core, as Go's runtime spins before it parks).  ``auto`` (default) spins when every client has an
+interpreter of its own and the clients leave a core free (:attr:`Placement.core_to_spare`: 1 client on
+2 cores), else blocks; outside a phase it blocks.  With one client, a sleeping client and server hand off
+through idle vCPUs, and the wake-ups cost more than the query: the same bare loop did 10-13 k reads/s
+blocking and 30-31 k spinning; at 2 clients spinning lost (59 k against 71-79 k).  The result file's
+``client.driver`` says which driver and wait ran; with ``auto`` the choice follows from
+``config.client_layout`` and the machine's cores.
 
 Data model: one table per namespace, named exactly like the namespace (``sbench_...``):
 ``key TEXT COLLATE "C" PRIMARY KEY`` plus one ``TEXT`` column per field (YCSB's usertable maps 1:1).
@@ -36,6 +50,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import SecretStr
+from storagebench.adapters._postgres_drivers import Psycopg, Psycopg2, Session, Wait
+from storagebench.adapters._postgres_drivers import map_error as driver_error
 from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
@@ -51,7 +67,7 @@ from storagebench.adapters.base import (
 )
 
 from storagebench.durability import Durability
-from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
+from storagebench.errors import AdapterError, NotFound, Unavailable
 from storagebench.services.ports import HOST, PORTS
 
 if TYPE_CHECKING:
@@ -105,11 +121,15 @@ class PostgresOptions(AdapterOptions):
     #: scans longer than this many rows use a server-side cursor
     server_cursor_threshold: int = 10_000
     application_name: str = "storagebench"
+    #: psycopg (psycopg 3, exec_prepared) or psycopg2 (SQL EXECUTE); see the module docstring
+    driver: Literal["psycopg", "psycopg2"] = "psycopg"
+    #: psycopg only: how a client waits for an answer; auto spins when the clients leave a core free
+    wait: Literal["auto", "block", "spin"] = "auto"
 
 
 class PostgresAdapter(Adapter):
     name = "postgres"
-    description = "PostgreSQL (psycopg2): table per namespace, prepared statements, COPY for batches"
+    description = "PostgreSQL (psycopg 3 or psycopg2): table per namespace, prepared statements, COPY for batches"
     Options = PostgresOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="relational",
@@ -118,8 +138,7 @@ class PostgresAdapter(Adapter):
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.conn: Any = None
-        self.cursor: Any = None
+        self.session: Session | None = None
         self._prepared: dict[tuple[str, ...], str] = {}
         self._statement_ids = itertools.count()
         self._fields: dict[str, list[str]] = {}
@@ -129,8 +148,6 @@ class PostgresAdapter(Adapter):
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def connect(self) -> None:
-        import psycopg2
-
         o = self.options
         kwargs: dict[str, Any] = {
             "host": o.host, "port": o.port, "user": o.user, "dbname": o.database, "sslmode": o.sslmode,
@@ -143,27 +160,34 @@ class PostgresAdapter(Adapter):
         if o.statement_timeout_ms:
             kwargs["options"] = f"-c statement_timeout={int(o.statement_timeout_ms)}"
         try:
-            self.conn = psycopg2.connect(**kwargs)
-        except psycopg2.Error as exc:
-            raise Unavailable(f"postgres: cannot connect to {o.host}:{o.port}/{o.database}: {exc}") from exc
-        self.conn.autocommit = True
-        self.cursor = self.conn.cursor()  # reused by every per-operation statement
+            self.session = Psycopg2(kwargs) if o.driver == "psycopg2" else Psycopg(kwargs, self.wait())
+        except ImportError as exc:
+            raise Unavailable(f"postgres: driver {o.driver!r} needs {exc.name}: pip install storagebench[postgres]"
+                              ) from None
+        except Exception as exc:
+            raise Unavailable(f"postgres: cannot connect to {o.host}:{o.port}/{o.database}: "
+                              f"{str(exc).strip()}") from exc
         # durable: the default (WAL flushed at commit); fast: commit returns before the WAL flush
-        self.cursor.execute(f"SET synchronous_commit = {SYNCHRONOUS_COMMIT[o.durability]}")
+        self._run(f"SET synchronous_commit = {SYNCHRONOUS_COMMIT[o.durability]}")
         self._prepared.clear()
         self._reads.clear()
         self._updates.clear()
 
+    def wait(self) -> Wait:
+        """The psycopg driver's wait: ``auto`` spins when the placement leaves a core to spare."""
+        if self.options.wait != "auto":
+            return self.options.wait
+        return "spin" if self.placement is not None and self.placement.core_to_spare else "block"
+
     def close(self) -> None:
-        if self.conn is not None:
+        if self.session is not None:
             try:
-                self.conn.close()
+                self.session.close()
             finally:
-                self.conn = self.cursor = None
+                self.session = None
 
     def prepare(self, namespace: str, fields: Sequence[str]) -> None:
-        from psycopg2 import sql
-
+        sql = self._sql()
         check_namespace(namespace)
         columns = sql.SQL(", ").join(sql.SQL("{} TEXT").format(sql.Identifier(field_name(f))) for f in fields)
         statement = sql.SQL('CREATE TABLE IF NOT EXISTS {} (key TEXT COLLATE "C" PRIMARY KEY, {})').format(
@@ -176,8 +200,7 @@ class PostgresAdapter(Adapter):
         return ours(row[0] for row in rows)
 
     def drop(self, namespace: str) -> None:
-        from psycopg2 import sql
-
+        sql = self._sql()
         check_namespace(namespace)
         self._forget(namespace)
         self._run(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(namespace)))
@@ -195,15 +218,10 @@ class PostgresAdapter(Adapter):
         return ServerInfo("PostgreSQL", version, details)
 
     def durability(self) -> Durability:
-        return postgres_durability(self.cursor, self.options.durability)
+        return postgres_durability(self._session().cursor, self.options.durability)
 
     def client_info(self) -> dict[str, str]:
-        import psycopg2
-        import psycopg2.extensions
-
-        libpq = psycopg2.extensions.libpq_version()
-        version = psycopg2.__version__.split()[0]
-        return {"psycopg2": version, "libpq": f"{libpq // 10000}.{libpq % 10000}", "driver": f"psycopg2 {version}"}
+        return self._session().client_info()
 
     # -- per operation -----------------------------------------------------------------------------
     def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
@@ -219,12 +237,11 @@ class PostgresAdapter(Adapter):
             names = self._names(namespace, fields)
             name = self._statement(("read", namespace, *names),
                                    lambda: self._select_sql(namespace, names, "key = $1"))
-            hit = self._reads[shape] = (f"EXECUTE {name} (%s)", names)
+            hit = self._reads[shape] = (name, names)
         statement, names = hit
-        cur = self._cursor()
+        session = self._session()
         try:
-            cur.execute(statement, (key,))
-            row = cur.fetchone()
+            row = session.read_row(statement, key)
         except Exception as exc:
             raise self.map_error(exc) from exc
         require_found(row is not None, namespace, key)
@@ -240,12 +257,10 @@ class PostgresAdapter(Adapter):
                 sets = ", ".join(f'"{n}" = ${i}' for i, n in enumerate(names, start=2))
                 return f'UPDATE "{check_namespace(namespace)}" SET {sets} WHERE key = $1'
 
-            name = self._statement(("update", namespace, *names), build)
-            statement = self._updates[shape] = f"EXECUTE {name} ({', '.join(['%s'] * (len(names) + 1))})"
-        cur = self._cursor()
+            statement = self._updates[shape] = self._statement(("update", namespace, *names), build)
+        session = self._session()
         try:
-            cur.execute(statement, (key, *values.values()))
-            count = cur.rowcount
+            count = session.count(statement, (key, *values.values()))
         except Exception as exc:
             raise self.map_error(exc) from exc
         require_found(count > 0, namespace, key)
@@ -267,26 +282,12 @@ class PostgresAdapter(Adapter):
 
     def _scan_with_cursor(self, namespace: str, start_key: str, count: int,
                           names: list[str]) -> list[tuple[str, Record]]:
-        from psycopg2 import sql
-
+        sql = self._sql()
         statement = sql.SQL("SELECT key, {} FROM {} WHERE key >= %s ORDER BY key LIMIT %s").format(
             sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(check_namespace(namespace)))
-        out: list[tuple[str, Record]] = []
         with self.translate_errors():
-            # a named cursor needs a transaction: leave autocommit for the duration of the scan
-            self.conn.autocommit = False
-            try:
-                with self.conn.cursor(name=f"sbench_scan_{id(self)}") as cur:
-                    cur.itersize = 2000
-                    cur.execute(statement, [start_key, count])
-                    for row in cur:
-                        out.append((row[0], _record(names, row[1:])))
-                self.conn.commit()
-            finally:
-                if self.conn.status != 1:  # not STATUS_READY: a failed transaction to roll back
-                    self.conn.rollback()
-                self.conn.autocommit = True
-        return out
+            rows = self._session().cursor_rows(statement, [start_key, count], 2000)
+            return [(row[0], _record(names, row[1:])) for row in rows]
 
     def query(self, namespace: str, query: Query) -> QueryResult:
         where = field_name(query.field)
@@ -319,18 +320,17 @@ class PostgresAdapter(Adapter):
     def write_batch(self, namespace: str, batch: pa.Table) -> None:
         import pyarrow as pa
         import pyarrow.csv as pacsv
-        from psycopg2 import sql
 
+        sql = self._sql()
         names = [field_name(n) for n in batch.column_names]
         buffer = io.BytesIO()
         strings = batch.cast(pa.schema([pa.field(n, pa.string()) for n in names]))
         # quote every non-null value: in PostgreSQL's CSV an unquoted empty value is NULL, "" is ''
         pacsv.write_csv(strings, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
-        buffer.seek(0)
         statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
             sql.Identifier(check_namespace(namespace)), sql.SQL(", ").join(map(sql.Identifier, names)))
-        with self.translate_errors(), self.conn.cursor() as cur:
-            cur.copy_expert(statement, buffer)
+        with self.translate_errors():
+            self._session().copy_in(statement, buffer.getvalue())
 
     def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
         return self._copy_out(namespace, self._names(namespace, fields))
@@ -342,8 +342,8 @@ class PostgresAdapter(Adapter):
         """``COPY (SELECT key, names ... [WHERE f = v] ORDER BY key) TO STDOUT`` read into Arrow."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
-        from psycopg2 import sql
 
+        sql = self._sql()
         columns = ["key", *names]
         condition = sql.SQL("")
         if where is not None:
@@ -351,14 +351,12 @@ class PostgresAdapter(Adapter):
         statement = sql.SQL("COPY (SELECT {} FROM {}{} ORDER BY key) TO STDOUT WITH (FORMAT csv)").format(
             sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(check_namespace(namespace)),
             condition)
-        buffer = io.BytesIO()
-        with self.translate_errors(), self.conn.cursor() as cur:
-            cur.copy_expert(statement, buffer)
-        if buffer.tell() == 0:
+        with self.translate_errors():
+            data = self._session().copy_out(statement)
+        if not data:
             return pa.table({c: pa.array([], pa.string()) for c in columns})
-        buffer.seek(0)
         return pacsv.read_csv(
-            buffer,
+            io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=columns, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
@@ -399,28 +397,27 @@ class PostgresAdapter(Adapter):
 
     def _execute(self, shape: tuple[str, ...], build: Any, params: Sequence[Any],
                  fetch: Literal["none", "one", "all", "rowcount"] = "none") -> Any:
-        """EXECUTE the prepared statement for ``shape``, preparing it on first use on this connection."""
+        """Run the prepared statement for ``shape``, preparing it on first use on this connection."""
         name = self._statement(shape, build)
-        marks = ", ".join("%s" for _ in params)
-        return self._run(f"EXECUTE {name} ({marks})", params, fetch=fetch)
+        with self.translate_errors():
+            return self._session().execute(name, params, fetch)
 
-    def _cursor(self) -> Any:
-        if self.cursor is None:
+    def _session(self) -> Session:
+        if self.session is None:
             raise Unavailable("postgres: not connected (call connect() first)")
-        return self.cursor
+        return self.session
+
+    def _sql(self) -> Any:
+        """The driver's ``sql`` module (psycopg2.sql and psycopg.sql have the same composition API)."""
+        import importlib
+
+        return importlib.import_module(f"{self.options.driver}.sql")
 
     def _run(self, statement: Any, params: Sequence[Any] | None = None,
              fetch: Literal["none", "one", "all", "rowcount"] = "none") -> Any:
-        cur = self._cursor()
+        session = self._session()
         with self.translate_errors():
-            cur.execute(statement, params)
-            if fetch == "one":
-                return cur.fetchone()
-            if fetch == "all":
-                return cur.fetchall()
-            if fetch == "rowcount":
-                return cur.rowcount
-            return None
+            return session.run(statement, params, fetch)
 
     def _forget(self, namespace: str) -> None:
         """Drop cached column lists and prepared statements of a namespace (its table may change)."""
@@ -430,20 +427,11 @@ class PostgresAdapter(Adapter):
         stale = [shape for shape in self._prepared if shape[1] == namespace]
         for shape in stale:
             name = self._prepared.pop(shape)
-            if self.conn is not None and not self.conn.closed:
+            if self.session is not None and not self.session.closed():
                 self._run(f"DEALLOCATE {name}")
 
     def map_error(self, exc: Exception) -> AdapterError:
-        import psycopg2
-        from psycopg2 import errors
-
-        if isinstance(exc, errors.UniqueViolation):
-            return AlreadyExists(f"postgres: {exc.pgerror or exc}".strip())
-        if isinstance(exc, errors.UndefinedTable):
-            return NotFound(f"postgres: {str(exc).strip()}")
-        if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
-            return Unavailable(f"postgres: {str(exc).strip()}")
-        return AdapterError(f"postgres: {type(exc).__name__}: {str(exc).strip()}")
+        return driver_error(self.options.driver, exc)
 
 
 def _record(names: Sequence[str], row: Sequence[Any]) -> Record:

@@ -10,7 +10,9 @@ Each client is a spawned process; it connects, takes the zipfian keys storageben
 chooses (drawn before the clock starts), waits at a barrier, then for ``seconds`` does one driver call per
 key and fetches the answer, timing each call with ``perf_counter_ns``:
 
-* postgres: psycopg2 ``EXECUTE`` of a prepared ``SELECT`` of the ten fields, ``fetchone()``;
+* postgres: the adapter's driver session on a prepared ``SELECT`` of the ten fields (psycopg 3
+  ``exec_prepared`` with the wait the adapter picks for this many clients, or psycopg2 ``EXECUTE`` and
+  ``fetchone()``, as the postgres options say);
 * mongodb: pymongo ``find_one({"_id": key})``;
 * s3: obstore ``get(store, key).bytes()``.
 
@@ -20,11 +22,13 @@ The data is loaded once per target through the adapter (namespace :data:`NAMESPA
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
+from storagebench.adapters.base import Placement
 from storagebench.workloads.generators import KeyNamer, OperationStream
 from storagebench.workloads.spec import resolve
 from storagebench.workloads.values import LOAD_WRITER, Values
@@ -78,14 +82,10 @@ def drop(target: str) -> None:
 def _reader(target: str, adapter: Any, fields: list[str]) -> Callable[[str], Any]:
     """One bare driver call per key, on the connection the adapter opened."""
     if target == "postgres":
-        cur = adapter.cursor
+        session = adapter.session
         columns = ", ".join(f'"{f}"' for f in fields)
-        cur.execute(f'PREPARE sbench_bare AS SELECT {columns} FROM "{NAMESPACE}" WHERE key = $1')
-
-        def pg(key: str) -> Any:
-            cur.execute("EXECUTE sbench_bare (%s)", (key,))
-            return cur.fetchone()
-        return pg
+        session.run(f'PREPARE sbench_bare AS SELECT {columns} FROM "{NAMESPACE}" WHERE key = $1')
+        return lambda key: session.read_row("sbench_bare", key)
     if target == "mongodb":
         find = adapter.db[NAMESPACE].find_one
         return lambda key: find({"_id": key})
@@ -104,6 +104,7 @@ def _client(target: str, options: dict[str, Any], records: int, worker: int, wor
             barrier: Any, out: Any) -> None:
     spec = _spec(records)
     adapter = load_adapter(target)(options)
+    adapter.placement = Placement(workers, 1, os.cpu_count() or 1)  # as the runner places its clients
     adapter.connect()
     try:
         read = _reader(target, adapter, spec.field_names())

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from storagebench.adapters.base import Adapter, Query
+from storagebench.adapters.base import Adapter, Placement, Query
 from storagebench.checks import Checker
 from storagebench.errors import Interrupted
 from storagebench.measurement import (
@@ -122,6 +122,12 @@ class PhasePlan:
         """The worker ids process ``process`` runs (contiguous, as even as possible)."""
         lo = sum(_share(self.workers, p, self.processes) for p in range(process))
         return list(range(lo, lo + _share(self.workers, process, self.processes)))
+
+    def placement(self) -> Placement:
+        """What an adapter is told about where it runs (:attr:`Adapter.placement`); a Spark task is a
+        Python worker process of its own."""
+        shared = 1 if self.engine == "spark" else max(len(self.process_workers(p)) for p in range(self.processes))
+        return Placement(self.workers, shared, os.cpu_count() or 1)
 
     def layout(self) -> dict[str, Any]:
         """Where the clients ran, as result files record it (``config.client_layout``)."""
@@ -249,6 +255,7 @@ class _Worker:
         instead of the coordinator's start gate (workers that share no memory: Spark tasks)."""
         plan = self.plan
         adapter: Adapter = load_adapter(plan.adapter)(plan.options)
+        adapter.placement = plan.placement()
         try:
             adapter.connect()
             adapter.init_worker(self.worker)

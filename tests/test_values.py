@@ -122,6 +122,38 @@ def test_lost_update_is_caught_with_one_worker() -> None:
     assert rec.histograms[("read", "OK")].get_total_count() == 1
 
 
+def test_an_answer_verified_before_is_accepted_again_only_while_nothing_changed() -> None:
+    """The memo of verified answers never lets through what the full check would refuse."""
+    check, values, rec = _checker("a")
+    key = KeyNamer(check.spec).name(3)
+    old = values.load_record(key)
+    _answer(rec, "read")
+    assert check.read("read", 3, key, dict(old), None, OK)
+    assert key in check.verified
+    # a later answer that differs in one character is checked in full
+    flipped = dict(old, field4=old["field4"][:-1] + ("x" if old["field4"][-1] != "x" else "y"))
+    _answer(rec, "read")
+    assert not check.read("read", 3, key, flipped, None, OK)
+    # after this worker's update, the answer verified before is a lost update
+    new = values.write(key, ["field1"])
+    check.wrote("update", 3, key, ["field1"], values.seq, OK)
+    _answer(rec, "read")
+    assert not check.read("read", 3, key, dict(old), None, OK)
+    assert "lost update" in rec.first_failures[-1]
+    # a subset verified for one field does not pass for another, even through a reused list
+    asked = ["field1"]
+    _answer(rec, "read")
+    assert check.read("read", 3, key, {"field1": new["field1"]}, asked, OK)
+    asked[0] = "field2"
+    _answer(rec, "read")
+    assert not check.read("read", 3, key, {"field1": new["field1"]}, asked, OK)
+    # after a delete (one worker), the record verified before must not come back
+    check.deleted_key(3, key, OK)
+    _answer(rec, "read")
+    assert not check.read("read", 3, key, {**old, "field1": new["field1"]}, None, OK)
+    assert rec.verify_failures == 4
+
+
 def test_other_writers_versions_are_accepted_only_with_several_workers() -> None:
     check, _, rec = _checker("a", workers=4)
     key = KeyNamer(check.spec).name(3)

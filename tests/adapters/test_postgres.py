@@ -1,4 +1,5 @@
-"""Conformance and PostgreSQL-specific checks against the real server (`storagebench services up postgres`)."""
+"""Conformance and PostgreSQL-specific checks against the real server (`storagebench services up postgres`),
+with each driver and wait: psycopg (blocking, spinning) and psycopg2."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from storagebench.adapters.base import Adapter
+from storagebench.adapters.base import Adapter, Placement
 from storagebench.adapters.postgres import PostgresAdapter
 
-from storagebench.errors import AlreadyExists, NotFound
+from storagebench.errors import AlreadyExists, NotFound, Unavailable
 from storagebench.services.postgres import cluster_major
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
@@ -19,9 +20,14 @@ from storagebench.testing.engines import require_engine
 pytestmark = pytest.mark.engine("postgres")
 
 
-@pytest.fixture
-def options() -> dict[str, Any]:
-    return require_engine("postgres")
+DRIVERS = {"psycopg-block": {"driver": "psycopg", "wait": "block"},
+           "psycopg-spin": {"driver": "psycopg", "wait": "spin"},
+           "psycopg2": {"driver": "psycopg2"}}
+
+
+@pytest.fixture(params=list(DRIVERS))
+def options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return {**require_engine("postgres"), **DRIVERS[request.param]}
 
 
 class TestPostgres(AdapterConformance):
@@ -139,3 +145,43 @@ def test_a_namespace_recreated_with_other_fields_is_read_with_them(options: dict
             assert adapter.read(ns, "k", ["field1"]) == {"field1": "w"}
         finally:
             adapter.drop(ns)
+
+
+def test_a_connection_killed_by_the_server_is_unavailable_not_a_hang(options: dict[str, Any]) -> None:
+    """The server ends the session between operations (a restart, an admin): the next read says so."""
+    ns = f"sbench_kill_{uuid.uuid4().hex[:8]}"
+    raw = _raw(options)
+    try:
+        with PostgresAdapter({**options, "application_name": ns}) as adapter:
+            adapter.prepare(ns, ["field0"])
+            adapter.insert(ns, "k", {"field0": "a"})
+            assert adapter.read(ns, "k") == {"field0": "a"}
+            with raw.cursor() as cur:
+                cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE application_name = %s", (ns,))
+                assert cur.fetchone() == (1,)
+            with pytest.raises(Unavailable, match="postgres"):
+                adapter.read(ns, "k")
+        with PostgresAdapter(options) as adapter:
+            adapter.drop(ns)
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize(("clients", "per_process", "cores", "wait"), [
+    (1, 1, 2, "spin"), (2, 1, 2, "block"), (3, 1, 4, "spin"), (2, 2, 4, "block"), (4, 1, 2, "block")])
+def test_auto_wait_spins_only_when_the_clients_leave_a_core_free(
+        clients: int, per_process: int, cores: int, wait: str) -> None:
+    adapter = PostgresAdapter({"driver": "psycopg", "wait": "auto"})
+    assert adapter.wait() == "block"  # outside a phase nothing is known: never spin
+    adapter.placement = Placement(clients, per_process, cores)
+    assert adapter.wait() == wait
+    assert PostgresAdapter({"wait": "spin"}).wait() == "spin"
+
+
+def test_client_info_names_the_driver_and_wait_that_ran(options: dict[str, Any]) -> None:
+    with PostgresAdapter(options) as adapter:
+        driver = adapter.client_info()["driver"]
+    assert driver.split()[0] == options["driver"]
+    if options["driver"] == "psycopg":
+        assert f"{options['wait']} wait" in driver

@@ -24,7 +24,7 @@ from storagebench.testing.engines import require_engine
 pytestmark = [pytest.mark.usefixtures("spark_ready"), pytest.mark.engine("spark")]
 
 #: what the executors' own environment holds: pyspark (their workers' Python side) and the store drivers
-EXECUTOR_PACKAGES = ("pyspark", "psycopg2-binary", "happybase")
+EXECUTOR_PACKAGES = ("pyspark", "psycopg", "psycopg-binary", "psycopg2-binary", "happybase")
 
 RECORDS, OPERATIONS = 400, 1600
 

@@ -24,6 +24,6 @@ def test_code_zip_holds_every_package_dir_root_and_the_entry_points(tmp_path: Pa
 
 def test_needed_distributions_are_the_workers_imports_and_the_adapters_extra() -> None:
     needed = needed_distributions("postgres")
-    assert {"numpy", "pydantic", "hdrhistogram", "psycopg2-binary"} <= set(needed)
+    assert {"numpy", "pydantic", "hdrhistogram", "psycopg", "psycopg-binary", "psycopg2-binary"} <= set(needed)
     # driver-only parts of storagebench are not what workers need, nor is what executors run on
     assert not {"plotly", "rich", "jinja2", "pyspark", "py4j", "storagebench"} & set(needed), needed
