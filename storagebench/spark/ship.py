@@ -5,7 +5,7 @@
   storagebench installed, and a different installed version does not shadow the driver's (pyFiles come
   first on ``sys.path``).  An adapter registered by another distribution is zipped alongside.
 * **Python dependencies**: the distributions a worker imports (found by importing the runner and the
-  adapter in a clean interpreter here) and the adapter's extra (e.g. ``psycopg[binary]`` for
+  adapter in a clean interpreter here) and the adapter's extra (e.g. ``psycopg-binary`` for
   ``postgres``), with their requirements.  A probe job asks the executors which of them they lack; when
   their Python version and platform match the driver's, the missing ones are copied from the driver's
   environment into one archive (cached under ``$STORAGEBENCH_HOME/cache/spark-ship``) and added with
