@@ -153,6 +153,9 @@ class PhaseOutcome:
     workers: list[dict[str, Any]] = field(default_factory=list)
     #: how the phase ran on Spark (engine "spark" only)
     spark: dict[str, Any] | None = None
+    #: the client library as the workers ran it (:meth:`Adapter.client_info` after their connect); when
+    #: workers differ, each distinct ``driver`` joined by " | "
+    client: dict[str, str] = field(default_factory=dict)
 
     @property
     def workers_ok(self) -> bool:
@@ -256,8 +259,10 @@ class _Worker:
         plan = self.plan
         adapter: Adapter = load_adapter(plan.adapter)(plan.options)
         adapter.placement = plan.placement()
+        client: dict[str, str] = {}
         try:
             adapter.connect()
+            client = adapter.client_info()  # as this worker runs it (a driver may choose by placement)
             adapter.init_worker(self.worker)
             proxy = TimedAdapter(adapter, self.recorder)
             # generator set-up (zeta sums, key batches) is done before the clock starts
@@ -284,6 +289,7 @@ class _Worker:
         export["elapsed_s"] = max(0.0, elapsed - plan.spec.warmup) if plan.phase == "run" else elapsed
         export["aborted"] = self.aborted
         export["start_epoch"] = start_epoch
+        export["client"] = client
         return export
 
     def snapshot(self, grace: float) -> dict[str, Any]:
@@ -761,7 +767,20 @@ def _outcome(exports: list[dict[str, Any]], began: float, plan: PhasePlan) -> Ph
         aborted=[e["aborted"] for e in good if e.get("aborted")],
         workers=[worker_summary(e, i, plan.spec.target / len(exports) if plan.spec.target > 0 else None)
                  for i, e in enumerate(exports)],
+        client=workers_client([e["client"] for e in good if e.get("client")]),
     )
+
+
+def workers_client(infos: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """One client description for a phase from its workers' own: theirs when they agree; else the first,
+    with every distinct ``driver`` (in worker order) joined by " | "."""
+    if not infos:
+        return {}
+    client = dict(infos[0])
+    drivers = list(dict.fromkeys(i.get("driver", "") for i in infos if i.get("driver")))
+    if len(drivers) > 1:
+        client["driver"] = " | ".join(drivers)
+    return client
 
 
 def worker_summary(export: Mapping[str, Any], index: int, target: float | None) -> dict[str, Any]:

@@ -185,3 +185,29 @@ def test_client_info_names_the_driver_and_wait_that_ran(options: dict[str, Any])
     assert driver.split()[0] == options["driver"]
     if options["driver"] == "psycopg":
         assert f"{options['wait']} wait" in driver
+
+
+@pytest.mark.parametrize("clients", [1, 2])
+def test_result_names_the_wait_the_workers_ran_not_the_probe(clients: int) -> None:
+    """The probe connection outside any phase blocks; the workers of a phase choose by their placement,
+    and the phase's client description is theirs (1 client on 2+ cores spins, 2 clients on 2 cores block)."""
+    from storagebench.workloads.spec import resolve
+
+    from storagebench.runner import PhasePlan, run_phase
+
+    opts = {**require_engine("postgres"), "driver": "psycopg", "wait": "auto"}
+    ns = f"sbench_w_{uuid.uuid4().hex[:8]}"
+    spec = resolve("c", {"recordcount": 50, "operationcount": 200})
+    try:
+        assert run_phase(PhasePlan("postgres", opts, spec, "load", ns, 1)).workers_ok
+        plan = PhasePlan("postgres", opts, spec, "run", ns, 1, clients=clients, processes=clients)
+        outcome = run_phase(plan)
+        assert outcome.workers_ok
+        expected = "spin" if plan.placement().core_to_spare else "block"
+        assert outcome.client["driver"].endswith(f"exec_prepared, {expected} wait)")
+        with PostgresAdapter(opts) as probe:  # outside a phase, as the suite's probe connection
+            assert probe.client_info()["driver"].endswith("block wait)")
+    finally:
+        with PostgresAdapter(opts) as adapter:
+            if ns in adapter.list_namespaces():
+                adapter.drop(ns)
