@@ -61,6 +61,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 FAMILY = "f"
+#: seconds between refreshes of the region server's table metrics (HBase's default
+#: ``hbase.regionserver.metrics.period``, 5000 ms; the service here does not change it)
+METRICS_PERIOD_S = 5.0
 
 
 HBASE_DURABILITY_KEYS = ("hbase.wal.hsync", "hbase.hfile.hsync", "hbase.wal.provider", "fs.file.impl",
@@ -163,8 +166,11 @@ class HBaseAdapter(Adapter):
                 self.connection.delete_table(name, disable=True)
 
     def footprint(self, namespace: str) -> int | None:
-        """The region server's own table size (store files + memstore), from its JMX metrics on the info
-        port; they refresh every few seconds, so it is read until it settles.  None without ``info_url``."""
+        """The region server's own table size (store files + memstore), from its JMX table metrics on the
+        info port.  They refresh every ``hbase.regionserver.metrics.period``, so the size is read until two
+        readings a period apart agree.  A table dropped and created again under the same name can show the
+        old table's size until the next refresh (runs use fresh names).  The per-region metrics would
+        tell tables apart but refresh only every 45 s.  None without ``info_url``."""
         o = self.options
         if o.info_url is None:
             return None
@@ -180,7 +186,7 @@ class HBaseAdapter(Adapter):
             sizes = [int(bean[metric]) for bean in beans if metric in bean]
             return sum(sizes) if sizes else None
 
-        return settled_size(read)
+        return settled_size(read, timeout_s=4 * METRICS_PERIOD_S, interval_s=METRICS_PERIOD_S + 1.0)
 
     def server_info(self) -> ServerInfo:
         o = self.options

@@ -3,6 +3,7 @@ bytes that were written (embedded stores here; server engines through the shared
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ def _load(adapter: Adapter, namespace: str) -> int:
 @pytest.mark.parametrize("store", ["sqlite", "duckdb", "localdir", *SERVER_STORES])
 def test_footprint_is_nonzero_and_plausible(store: str, tmp_path: Path) -> None:
     adapter = load_adapter(store)(_options(store, tmp_path))
-    namespace = f"sbench_footprint_{store}"
+    # a fresh name per run: an engine's size metrics of a dropped table of the same name may linger
+    namespace = f"sbench_footprint_{store}_{uuid.uuid4().hex[:8]}"
     adapter.connect()
     try:
         raw = _load(adapter, namespace)
