@@ -10,6 +10,8 @@ them as SQL ``EXECUTE`` through a reused cursor.  Everything else (DDL, ``PREPAR
 from __future__ import annotations
 
 import io
+import select
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -18,6 +20,9 @@ from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailab
 Fetch = Literal["none", "one", "all", "rowcount"]
 #: how a psycopg 3 session waits for an answer: blocking in libpq's poll(), or spinning on the socket
 Wait = Literal["block", "spin"]
+#: how long a spinning session polls the socket before it sleeps on it (a few round trips of a point
+#: read here); bounded so that a spinning client on a busy machine stops taking the server's core
+SPIN_BUDGET_NS = 200_000
 Param = str | int
 Row = tuple[Any, ...]
 
@@ -156,6 +161,8 @@ class Psycopg(Session):
         self._ok = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
         self._bad = pq.ConnStatus.BAD
         self._names: dict[str, bytes] = {}
+        self._poll = select.poll()
+        self._poll.register(self.pgconn.socket, select.POLLIN)
 
     def _exec(self, name: str, params: list[bytes]) -> Any:
         pgconn = self.pgconn
@@ -168,10 +175,13 @@ class Psycopg(Session):
             pgconn.send_query_prepared(encoded, params)
             while pgconn.flush():
                 pass
+            give_up = time.perf_counter_ns() + SPIN_BUDGET_NS
             while True:
                 pgconn.consume_input()
                 if not pgconn.is_busy():
                     break
+                if time.perf_counter_ns() > give_up:  # a slow answer: sleep until the socket is readable
+                    self._poll.poll()
             res = pgconn.get_result()
             while pgconn.get_result() is not None:
                 pass

@@ -12,13 +12,14 @@ Drivers (option ``driver``, see :mod:`storagebench.adapters._postgres_drivers`):
 
 ``wait`` (psycopg only): ``block`` waits for an answer in libpq's ``poll()``; ``spin`` polls the socket
 without sleeping, so the client core never goes idle between request and answer (a client costs a full
-core, as Go's runtime spins before it parks).  ``auto`` (default) spins when every client has an
-interpreter of its own and the clients leave a core free (:attr:`Placement.core_to_spare`: 1 client on
-2 cores), else blocks; outside a phase it blocks.  With one client, a sleeping client and server hand off
-through idle vCPUs, and the wake-ups cost more than the query: the same bare loop did 10-13 k reads/s
-blocking and 30-31 k spinning; at 2 clients spinning lost (59 k against 71-79 k).  The result file's
-``client.driver`` says which driver and wait ran; with ``auto`` the choice follows from
-``config.client_layout`` and the machine's cores.
+core, as Go's runtime spins before it parks), for at most ``SPIN_BUDGET_NS`` (200 µs) per answer, then
+sleeps on the socket: a slow answer (a commit's WAL flush, a busy machine) is not spun through.
+``auto`` (default) spins when every client has an interpreter of its own and the clients leave a core
+free (:attr:`Placement.core_to_spare`: 1 client on 2 cores), else blocks; outside a phase it blocks.
+With one client, a sleeping client and server hand off through idle vCPUs, and the wake-ups cost more
+than the query: the same bare loop did 10-13 k reads/s blocking and 30-31 k spinning; at 2 clients
+spinning lost (59 k against 71-79 k).  The result file's ``client.driver`` says which driver and wait
+the workers ran; with ``auto`` the choice follows from ``config.client_layout`` and the machine's cores.
 
 Data model: one table per namespace, named exactly like the namespace (``sbench_...``):
 ``key TEXT COLLATE "C" PRIMARY KEY`` plus one ``TEXT`` column per field (YCSB's usertable maps 1:1).
