@@ -53,8 +53,11 @@ Fields added for Spark and several client hosts (additive):
 
 * ``workers``: one entry per client worker: ``worker``, ``host``, ``start_epoch`` (wall clock when its
   measurement began), ``elapsed_s``, ``operations``, ``target_ops_per_sec`` (its share of ``target``),
-  ``latency`` and ``intended_latency`` (``p50_us``, ``p99_us``, ``max_us`` of its OK operations); on Spark
-  also ``partition`` and ``attempt``.  ``timeseries.start_epoch``: the earliest worker start.
+  ``latency`` and ``intended_latency`` (``p50_us``, ``p99_us``, ``max_us`` of its OK operations),
+  ``cpu_s`` and ``cpu_us_per_op`` (the client thread's own CPU, user + system, over the phase: what the
+  harness, the driver and their system calls cost per operation); on Spark also ``partition`` and
+  ``attempt``.  ``client`` is the client library as the workers ran it (their drivers, joined by " | "
+  when they differ).  ``timeseries.start_epoch``: the earliest worker start.
 * ``spark`` (``--engine spark``): ``master``, ``spark_version``, ``slots`` (tasks the cluster runs at once),
   ``coordinated_start`` (barrier stage: all workers started together), ``target_per_worker``, and
   ``shipped``: ``code`` (the zip of storagebench), ``dependencies`` (name -> version copied from the

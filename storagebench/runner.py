@@ -275,6 +275,7 @@ class _Worker:
             go = self._wait_gate(start_at)
             self.recorder.start(time.perf_counter_ns())
             start_epoch = time.time()
+            cpu_start = time.thread_time()
             if not go:
                 pass
             elif stream is None:
@@ -282,6 +283,7 @@ class _Worker:
             else:
                 self._run(proxy, stream)
             elapsed = (time.perf_counter_ns() - self.recorder.started_ns) / 1e9
+            cpu = time.thread_time() - cpu_start  # this client's own CPU (user + system) over the phase
         finally:
             adapter.close()
         export = self.recorder.export()
@@ -290,6 +292,7 @@ class _Worker:
         export["aborted"] = self.aborted
         export["start_epoch"] = start_epoch
         export["client"] = client
+        export["cpu_s"] = cpu
         return export
 
     def snapshot(self, grace: float) -> dict[str, Any]:
@@ -796,6 +799,10 @@ def worker_summary(export: Mapping[str, Any], index: int, target: float | None) 
                           if not k.startswith("verify|")),
         "target_ops_per_sec": target,
     }
+    if export.get("cpu_s") is not None:  # the client thread's CPU over the phase: the harness's cost and the driver's
+        summary["cpu_s"] = round(export["cpu_s"], 3)
+        summary["cpu_us_per_op"] = round(1e6 * export["cpu_s"] / summary["operations"], 2) \
+            if summary["operations"] else None
     for name, hists in (("latency", ok), ("intended_latency", intended)):
         if hists:
             merged = new_histogram()
