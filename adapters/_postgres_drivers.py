@@ -51,8 +51,9 @@ class Session:
     def execute(self, name: str, params: Sequence[Param], fetch: Fetch = "none") -> Any:
         raise NotImplementedError
 
-    def read_row(self, name: str, key: str) -> Row | None:
-        """The one row prepared statement ``name`` selects for ``key`` (the hottest path)."""
+    def read_record(self, name: str, key: str, columns: Sequence[str]) -> dict[str, str] | None:
+        """The one row prepared statement ``name`` selects for ``key``, as ``{column: value}`` without its
+        NULLs (``columns``: the statement's select list, in order), or None (the hottest path)."""
         raise NotImplementedError
 
     def count(self, name: str, params: Sequence[str]) -> int:
@@ -99,11 +100,13 @@ class Psycopg2(Session):
     def execute(self, name: str, params: Sequence[Param], fetch: Fetch = "none") -> Any:
         return self.run(self._text(name, len(params)), params, fetch)
 
-    def read_row(self, name: str, key: str) -> Row | None:
+    def read_record(self, name: str, key: str, columns: Sequence[str]) -> dict[str, str] | None:
         cur = self.cursor
         cur.execute(self._text(name, 1), (key,))
         row: Row | None = cur.fetchone()
-        return row
+        if row is None:
+            return None
+        return {c: v for c, v in zip(columns, row, strict=True) if v is not None}
 
     def count(self, name: str, params: Sequence[str]) -> int:
         cur = self.cursor
@@ -214,12 +217,12 @@ class Psycopg(Session):
             return rows[0] if rows else None
         return self._rows(res) if fetch == "all" else None
 
-    def read_row(self, name: str, key: str) -> Row | None:
+    def read_record(self, name: str, key: str, columns: Sequence[str]) -> dict[str, str] | None:
         res = self._exec(name, [key.encode()])
         if not res.ntuples:
             return None
         value = res.get_value
-        return tuple(None if (v := value(0, j)) is None else v.decode() for j in range(res.nfields))
+        return {c: v.decode() for j, c in enumerate(columns) if (v := value(0, j)) is not None}
 
     def count(self, name: str, params: Sequence[str]) -> int:
         res = self._exec(name, [p.encode() for p in params])

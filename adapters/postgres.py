@@ -242,11 +242,12 @@ class PostgresAdapter(Adapter):
         statement, names = hit
         session = self._session()
         try:
-            row = session.read_row(statement, key)
+            record = session.read_record(statement, key, names)
         except Exception as exc:
             raise self.map_error(exc) from exc
-        require_found(row is not None, namespace, key)
-        return {n: v for n, v in zip(names, row, strict=True) if v is not None}
+        if record is None:
+            raise NotFound(f"{namespace}/{key}")
+        return record
 
     def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
         shape = (namespace, tuple(values))

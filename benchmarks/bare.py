@@ -85,7 +85,7 @@ def _reader(target: str, adapter: Any, fields: list[str]) -> Callable[[str], Any
         session = adapter.session
         columns = ", ".join(f'"{f}"' for f in fields)
         session.run(f'PREPARE sbench_bare AS SELECT {columns} FROM "{NAMESPACE}" WHERE key = $1')
-        return lambda key: session.read_row("sbench_bare", key)
+        return lambda key: session.read_record("sbench_bare", key, fields)
     if target == "mongodb":
         find = adapter.db[NAMESPACE].find_one
         return lambda key: find({"_id": key})
