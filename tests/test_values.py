@@ -134,6 +134,10 @@ def test_an_answer_verified_before_is_accepted_again_only_while_nothing_changed(
     flipped = dict(old, field4=old["field4"][:-1] + ("x" if old["field4"][-1] != "x" else "y"))
     _answer(rec, "read")
     assert not check.read("read", 3, key, flipped, None, OK)
+    # the same values under swapped field names: not the answer verified before
+    swapped = dict(old, field4=old["field5"], field5=old["field4"])
+    _answer(rec, "read")
+    assert not check.read("read", 3, key, swapped, None, OK)
     # after this worker's update, the answer verified before is a lost update
     new = values.write(key, ["field1"])
     check.wrote("update", 3, key, ["field1"], values.seq, OK)
@@ -151,7 +155,7 @@ def test_an_answer_verified_before_is_accepted_again_only_while_nothing_changed(
     check.deleted_key(3, key, OK)
     _answer(rec, "read")
     assert not check.read("read", 3, key, {**old, "field1": new["field1"]}, None, OK)
-    assert rec.verify_failures == 4
+    assert rec.verify_failures == 5
 
 
 def test_other_writers_versions_are_accepted_only_with_several_workers() -> None:
