@@ -211,3 +211,25 @@ def test_result_names_the_wait_the_workers_ran_not_the_probe(clients: int) -> No
         with PostgresAdapter(opts) as adapter:
             if ns in adapter.list_namespaces():
                 adapter.drop(ns)
+
+
+def test_a_spinning_client_sleeps_through_a_slow_answer() -> None:
+    """The spin is bounded: a 0.3 s answer costs the client a few hundred microseconds of spinning, then it
+    sleeps on the socket (unbounded, it burnt a core for the whole wait, and a forced spin on a busy
+    machine slowed a load ten times)."""
+    import time
+
+    from storagebench.adapters._postgres_drivers import SPIN_BUDGET_NS, Psycopg
+
+    opts = require_engine("postgres")
+    session = Psycopg({"host": opts["host"], "port": opts["port"], "user": opts["user"],
+                       "dbname": opts["database"], "password": opts.get("password")}, "spin")
+    try:
+        session.run("PREPARE sbench_slow AS SELECT pg_sleep(0.3)")
+        wall, cpu = time.perf_counter(), time.thread_time()
+        session.execute("sbench_slow", [], fetch="one")
+        wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+    finally:
+        session.close()
+    assert wall >= 0.3
+    assert cpu < 0.25 * wall, f"{cpu * 1e3:.0f} ms of CPU waiting {wall * 1e3:.0f} ms (budget {SPIN_BUDGET_NS} ns)"
