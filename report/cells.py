@@ -130,6 +130,15 @@ def samples_frame(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame([sample_row(r) for r in results], columns=columns)
 
 
+def effect(before: float, after: float) -> float:
+    """How much a figure moved, as a factor either way minus one (1.0 = twice or half): a minimum effect
+    then means the same for a latency that doubles and a throughput that halves (a relative change cannot
+    fall below -100 %)."""
+    if before <= 0 or after <= 0:
+        return math.inf if before != after else 0.0
+    return max(after / before, before / after) - 1
+
+
 def median_ci(values: Sequence[float]) -> tuple[float, float, float]:
     """Median and its 95 % order-statistic interval (:func:`storagebench.stats.median_interval`); NaN-safe."""
     xs = [v for v in values if not math.isnan(v)]

@@ -2,7 +2,8 @@
 
 Per (store, workload, metric) the change of the median, with an interval, decided like ``asv compare``:
 a rank test (Mann-Whitney U, one-sided in the harmful or helpful direction, exact for small samples,
-normal approximation with tie correction beyond) *and* a minimum effect (default 5 %).  Direction-aware:
+normal approximation with tie correction beyond) *and* a minimum effect (default 5 %, as a factor either
+way: 1.05x slower or faster, so 100 % is a latency doubled or a throughput halved).  Direction-aware:
 more throughput is better, more latency, load time or footprint is worse.  Only cells measured on the
 same machine fingerprint with the same engine version are compared; the rest are listed as not
 comparable.  A cell that was fine in A and failed in B is a regression whatever the figures.  A change
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from storagebench.report.cells import METRICS, find_results, median_ci, samples_frame
+from storagebench.report.cells import METRICS, effect, find_results, median_ci, samples_frame
 from storagebench.report.scoring import SHIFTS, as_cost
 
 
@@ -118,7 +119,7 @@ def compare_cell(store: str, workload: str, metric: str, a: pd.DataFrame, b: pd.
     better = mann_whitney_greater(xb, xa) if higher_is_better else mann_whitney_greater(xa, xb)
     harmful = out.change < 0 if higher_is_better else out.change > 0
     out.p_value = worse if harmful else better
-    if abs(out.change) < min_effect:
+    if effect(ma, mb) < min_effect:
         out.why = f"change below the minimum effect {min_effect:.0%}"
     elif abs(as_cost(metric, mb) - as_cost(metric, ma)) < SHIFTS[metric]:
         unit = "µs/op" if higher_is_better else METRICS[metric][2]

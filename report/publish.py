@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from storagebench.report.cells import METRICS, cells_frame, find_results, samples_frame
+from storagebench.report.cells import METRICS, cells_frame, effect, find_results, samples_frame
 from storagebench.report.html import build_html, environment
 from storagebench.report.scoring import SHIFTS
 
@@ -73,7 +73,7 @@ def detect(points: Sequence[dict[str, Any]], higher_is_better: bool, min_effect:
         mad = _median([abs(x - ref) for x in baseline]) * 1.4826
         band = max(min_effect, 3 * mad / ref)
         rel = p["median"] / ref - 1
-        if abs(rel) <= band or p["low"] <= ref <= p["high"] or abs(p["median"] - ref) < floor:
+        if effect(ref, p["median"]) <= band or p["low"] <= ref <= p["high"] or abs(p["median"] - ref) < floor:
             return 0
         return 1 if rel > 0 else -1
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from storagebench.adapters.base import AdapterOptions
 from storagebench.durability import DEFAULT_PROFILE, Profile
 from storagebench.errors import UsageError
-from storagebench.registry import load_adapter
+from storagebench.registry import available, load_adapter
 from storagebench.runner import STALL_TIMEOUT_S
 from storagebench.services.manager import load_endpoints
 
@@ -137,9 +137,12 @@ def build_config(file_data: dict[str, Any], flags: dict[str, Any]) -> RunConfig:
 
 
 def env_options(store: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``STORAGEBENCH_<STORE>_<OPTION>`` settings of one store; those of a store whose name extends this
+    one's (``paced_control`` for ``paced``) are that store's."""
     prefix = f"{ENV_PREFIX}{store.upper()}_"
+    others = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in available() if name.startswith(f"{store}_"))
     env = os.environ if environ is None else environ
-    return {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    return {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix) and not k.startswith(others)}
 
 
 def store_options(store: str, config: RunConfig, environ: dict[str, str] | None = None) -> AdapterOptions:

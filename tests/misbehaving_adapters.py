@@ -8,10 +8,11 @@ real store.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from storagebench.adapters.base import Query, QueryResult, Record, require_found
-from storagebench.adapters.sqlite import SQLiteAdapter
+from storagebench.adapters.sqlite import SQLiteAdapter, SQLiteOptions
 
 from storagebench.errors import NotFound
 
@@ -69,3 +70,37 @@ class NotFoundEverything(SQLiteAdapter):
 
 
 ALL = (LosesInserts, CorruptsReads, DropsUpdates, EmptyScans, WrongAggregate, NotFoundEverything)
+
+
+class PacedOptions(SQLiteOptions):
+    pause_ms: float = 1.0
+
+
+class Paced(SQLiteAdapter):
+    """Not a liar: a healthy SQLite that sleeps ``pause_ms`` (``STORAGEBENCH_PACED_PAUSE_MS``) before each
+    insert, read and update, so a test sets the store's speed exactly.  A sleep, not work: a busy machine
+    barely moves it, where SQLite's own microseconds (or its fsyncs) can move 2-4x between two runs."""
+
+    name = "paced"
+    description = "SQLite that waits pause_ms before every insert, read and update"
+    Options = PacedOptions
+    options: PacedOptions
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        time.sleep(self.options.pause_ms / 1e3)
+        super().insert(namespace, key, values)
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        time.sleep(self.options.pause_ms / 1e3)
+        return super().read(namespace, key, fields)
+
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        time.sleep(self.options.pause_ms / 1e3)
+        super().update(namespace, key, values)
+
+
+class PacedControl(Paced):
+    name = "paced_control"
+
+
+PACED = (Paced, PacedControl)

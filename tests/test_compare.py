@@ -52,6 +52,11 @@ def test_direction_effect_and_significance_decide_together() -> None:
     # big but 2 vs 2 can never be significant: inconclusive, not an alarm
     few = compare_cell("s", "a", "throughput", _samples([100, 100]), _samples([50, 50]), 0.05, 0.05)
     assert few.verdict == "inconclusive"
+    # the minimum effect is a factor either way: throughput at a fifth is a 400 % effect, like 5x the latency
+    fifth = compare_cell("s", "a", "throughput", before, _samples([20, 20.2, 19.8, 20.1, 20.4]), 3.0, 0.01)
+    assert fifth.verdict == "regression" and fifth.change == pytest.approx(-0.8, abs=0.01)
+    assert compare_cell("s", "a", "throughput", before, _samples([34, 34.1, 33, 34.2, 35]), 3.0, 0.01).verdict == \
+        "unchanged"  # under 4x either way
 
 
 def test_other_machine_or_engine_is_not_comparable_and_failure_is_a_regression() -> None:

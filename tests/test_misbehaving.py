@@ -29,12 +29,13 @@ def register(tmp: Path) -> dict[str, str]:
     dist = tmp / "site" / "sbtest_liars-0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sbtest-liars\nVersion: 0\n")
-    lines = [f"{cls.name} = misbehaving_adapters:{cls.__name__}" for cls in misbehaving_adapters.ALL]
+    classes = (*misbehaving_adapters.ALL, *misbehaving_adapters.PACED)
+    lines = [f"{cls.name} = misbehaving_adapters:{cls.__name__}" for cls in classes]
     (dist / "entry_points.txt").write_text("[storagebench.adapters]\n" + "\n".join(lines) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORAGEBENCH_")}
     env.update({"PYTHONPATH": os.pathsep.join([str(tmp / "site"), str(TESTS)]),
                 "STORAGEBENCH_HOME": str(tmp / "home")})
-    for name in ("sqlite", *LIARS):
+    for name in ("sqlite", *LIARS, *(cls.name for cls in misbehaving_adapters.PACED)):
         env[f"STORAGEBENCH_{name.upper()}_PATH"] = str(tmp / "home" / f"{name}.db")
     return env
 

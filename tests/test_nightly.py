@@ -1,23 +1,25 @@
 """The nightly pipeline end to end on embedded stores: planted regression caught, identical night quiet.
 
-Four synthetic nights of scripts/nightly.sh (sqlite, plus the null adapter as a control; the quick
-profile: one insert per commit in the load): n1 and n2 with SQLite ``synchronous=OFF`` (identical: no
-alarm), n3 with ``synchronous=FULL`` (every insert waits for an fsync: the planted regression, which the
-comparison must flag on sqlite and on nothing else), n4 FULL again (no alarm against n3; the published
-history shows a change point at n3 that held).  The minimum effect is 100 % and alpha 0.005 (5 against 5
-must separate completely): these are tiny runs on a shared CI machine; the planted effect is ~10x.
+Four synthetic nights of scripts/nightly.sh on two healthy SQLite stores whose speed the test sets
+(tests/misbehaving_adapters.py: ``paced`` sleeps before every insert, read and update; ``paced_control``
+always 1 ms, the control).  n1 and n2: paced 1 ms (identical: no alarm); n3: paced 10 ms (the planted
+regression, ~9x, which the comparison must flag on paced and on nothing else); n4: 10 ms again (no
+alarm against n3; the published history shows a change point at n3 that held).  The minimum effect is
+300 % and alpha 0.005 (5 against 5 must separate completely).  The speed is a sleep, not SQLite's own
+work: CI saw two identical nights of plain SQLite 4 ms -> 16 ms apart (synchronous=OFF) and two FULL
+nights flagged against each other, while a sleep moves a few percent on a busy machine.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from test_misbehaving import register  # tests/ is on sys.path (pytest's rootdir-relative import)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -52,19 +54,23 @@ def test_detect_change_point_outlier_and_pending() -> None:
     events = detect(pts([100, 100, 100, 50]), higher_is_better=True, min_effect=0.05)
     assert [(e.kind, e.harmful) for e in events] == [("pending", True)]
     assert detect(pts([100, 103, 98, 102]), higher_is_better=True, min_effect=0.05) == []
+    # the minimum effect is a factor either way: throughput falling to a fifth passes a 300 % minimum
+    events = detect(pts([100, 100, 100, 20, 20, 20]), higher_is_better=True, min_effect=3.0)
+    assert [(e.kind, e.night, e.harmful) for e in events] == [("change", "n3", True)]
 
 
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     base = tmp_path_factory.mktemp("nightly")
     statuses = {}
-    for night, synchronous in (("n1", "OFF"), ("n2", "OFF"), ("n3", "FULL"), ("n4", "FULL")):
-        env = {**os.environ, "SB": str(BIN / "storagebench"), "PY": sys.executable,
+    installed = register(base)
+    for night, pause_ms in (("n1", 1), ("n2", 1), ("n3", 10), ("n4", 10)):
+        env = {**installed, "SB": str(BIN / "storagebench"), "PY": sys.executable,
                "NIGHTS_DIR": str(base / "nights"), "SITE": str(base / "site"), "NIGHT": night,
-               "PROFILE": "quick", "STORES": "sqlite,null", "WORKLOADS": "a", "REPEATS": "5", "RECORDS": "100",
-               "OPERATIONS": "300",
-               "MIN_EFFECT": "1.0", "ALPHA": "0.005", "BENCHMARK_MAX_TIME": "0.01",
-               "STORAGEBENCH_SQLITE_PATH": str(base / "sqlite.db"), "STORAGEBENCH_SQLITE_SYNCHRONOUS": synchronous,
+               "PROFILE": "quick", "STORES": "paced,paced_control", "WORKLOADS": "a", "REPEATS": "5",
+               "RECORDS": "50", "OPERATIONS": "150",
+               "MIN_EFFECT": "3.0", "ALPHA": "0.005", "BENCHMARK_MAX_TIME": "0.01",
+               "STORAGEBENCH_PACED_PAUSE_MS": str(pause_ms), "STORAGEBENCH_PACED_CONTROL_PAUSE_MS": "1",
                "HARNESS_BENCHMARKS": "1" if night in ("n1", "n4") else "0"}
         done = subprocess.run(["bash", str(ROOT / "scripts" / "nightly.sh")], env=env, capture_output=True,
                               text=True, timeout=600)
@@ -80,21 +86,22 @@ def _regressions(night_dir: Path) -> list[tuple[str, str]]:
 
 def test_planted_regression_is_flagged_and_nothing_else(nights: dict[str, object]) -> None:
     base, statuses = Path(str(nights["base"])), nights["statuses"]
-    assert statuses == {"n1": 0, "n2": 0, "n3": 1, "n4": 0}
+    tables = "\n".join(f"{n}:\n{(base / 'nights' / str(n) / 'compare.md').read_text()}" for n in ("n2", "n3", "n4"))
+    assert statuses == {"n1": 0, "n2": 0, "n3": 1, "n4": 0}, tables
     assert _regressions(base / "nights" / "n2") == []  # the identical night: no alarm
     flagged = _regressions(base / "nights" / "n3")
-    assert ("sqlite", "load_time") in flagged and {s for s, _ in flagged} == {"sqlite"}
+    assert {"load_time", "throughput"} <= {m for _, m in flagged} and {s for s, _ in flagged} == {"paced"}
     assert _regressions(base / "nights" / "n4") == []
-    assert "| regression | sqlite | a | load_time |" in (base / "nights" / "n3" / "compare.md").read_text()
+    assert "| regression | paced | a | load_time |" in (base / "nights" / "n3" / "compare.md").read_text()
 
 
 def test_published_site_has_history_change_point_feed_and_harness_health(nights: dict[str, object]) -> None:
     site = Path(str(nights["base"])) / "site"
     held = json.loads((site / "regressions.json").read_text())["regressions"]
     changes = {(r["night"], r["store"], r["metric"]) for r in held if r["kind"] == "change"}
-    # FULL makes every commit wait for an fsync: the load, and (updates write) the run phase's p99 too
-    assert ("n3", "sqlite", "load_time") in changes and {(n, s) for n, s, _ in changes} == {("n3", "sqlite")}
-    assert "sqlite / a / load_time" in (site / "feed.xml").read_text()
+    # every operation waits 10 ms instead of 1: the load, the run phase's p99 and its throughput
+    assert ("n3", "paced", "load_time") in changes and {(n, s) for n, s, _ in changes} == {("n3", "paced")}
+    assert "paced / a / load_time" in (site / "feed.xml").read_text()
     for name in ("index.html", "latest/report.html", "harness.html", "history.parquet", "plotly.min.js"):
         assert (site / name).is_file(), name
     history_pages = list(site.glob("history-*.html"))
