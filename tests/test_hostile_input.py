@@ -171,3 +171,11 @@ def test_fuzzed_configs(tmp_path: Path, data: dict[str, Any]) -> None:
         cfg.build_config(cfg.load_config_file(path), {})
     except UsageError:
         pass
+
+
+def test_env_options_of_a_store_leave_a_longer_named_store_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a contributor's `sqlite_fast` next to `sqlite`: STORAGEBENCH_SQLITE_FAST_PATH is not sqlite's "fast_path"
+    monkeypatch.setattr(cfg, "available", lambda: {"sqlite": "x:A", "sqlite_fast": "y:B"})
+    env = {"STORAGEBENCH_SQLITE_PATH": "/a.db", "STORAGEBENCH_SQLITE_FAST_PATH": "/b.db"}
+    assert cfg.env_options("sqlite", env) == {"path": "/a.db"}
+    assert cfg.env_options("sqlite_fast", env) == {"path": "/b.db"}
