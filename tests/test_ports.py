@@ -43,8 +43,8 @@ def test_offset_shifts_every_service_port_and_every_adapter_default(tmp_path: ob
             # no adapter default still points at a well-known port; shifted ones appear where used
             assert f":{port}\"" not in joined and f"\"{port}\"" not in joined, port
     assert seen["adapters"]["postgres"]["port"] == str(BASE_PORTS["postgres"]["sql"] + 10000)
-    assert seen["adapters"]["kudu"]["master_addresses"].endswith(f":{BASE_PORTS['kudu']['master'] + 10000}")
-    assert seen["adapters"]["hdfs"]["namenode"].endswith(f":{BASE_PORTS['hdfs']['namenode'] + 10000}")
+    assert str(seen["adapters"]["kudu"]["master_addresses"]).endswith(f":{BASE_PORTS['kudu']['master'] + 10000}")
+    assert str(seen["adapters"]["hdfs"]["namenode"]).endswith(f":{BASE_PORTS['hdfs']['namenode'] + 10000}")
 
 
 def test_no_offset_means_the_well_known_ports() -> None:

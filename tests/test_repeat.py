@@ -60,7 +60,7 @@ def test_store_order_is_seeded() -> None:
     three = list("pks")
     block = [store_order(three, 42, k, 6) for k in (1, 2, 3)]  # type: ignore[arg-type]
     for position in range(3):  # balanced: each store at each position once per block of 3 repeats
-        assert sorted(o[position] for o in block) == sorted(three)
+        assert sorted(str(o[position]) for o in block) == sorted(three)
 
 
 def test_profile_sets_durations_in_seconds_and_is_recorded(tmp_path: Path) -> None:

@@ -127,7 +127,8 @@ def test_adopt_goes_on_past_a_failing_engine_and_names_the_cause(tmp_path: Path,
     monkeypatch.setitem(ports.PORTS, "echo", {"tcp": free_port()})
     monkeypatch.setitem(ports.PORTS, "broken", {"tcp": free_port()})
     classes: dict[str, type[Service]] = {"broken": Broken, "echo": Echo}
-    elsewhere = Manager(ServiceContext(home=tmp_path / "elsewhere", echo=lambda _m: None), ["echo"], classes.get)
+    elsewhere = Manager(ServiceContext(home=tmp_path / "elsewhere", echo=lambda _m: None), ["echo"],
+                        classes.__getitem__)
     elsewhere.up(["echo"])
     try:
         manager = Manager(ServiceContext(home=tmp_path / "here", echo=lambda _m: None), ["broken", "echo"],

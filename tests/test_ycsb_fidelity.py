@@ -128,7 +128,8 @@ class PortAcknowledgedCounter:
     """AcknowledgedCounterGenerator: lastValue() is the highest contiguously acknowledged value."""
 
     def __init__(self, start: int) -> None:
-        self.counter, self.limit, self.acked = start, start - 1, set()
+        self.counter, self.limit = start, start - 1
+        self.acked: set[int] = set()
 
     def next(self) -> int:
         self.counter += 1
@@ -380,7 +381,7 @@ def test_exponential_keys_match_ycsb() -> None:
     ours = np.array([number[chooser.key(i)] for i in range(50_000)])
     rnd = random.Random(5)
     gamma = -np.log(1 - 95 / 100) / (1000 * 0.8571428571)
-    theirs = []
+    theirs: list[int] = []
     while len(theirs) < 50_000:
         k = 999 - int(-np.log(rnd.random()) / gamma)
         if k >= 0:
