@@ -113,6 +113,7 @@ def _client(target: str, options: dict[str, Any], records: int, worker: int, wor
         barrier.wait()
         now = time.perf_counter_ns
         lat: list[int] = []
+        cpu = time.thread_time()
         began = now()
         end = began + int(seconds * 1e9)
         n, i = len(keys), 0
@@ -124,15 +125,16 @@ def _client(target: str, options: dict[str, Any], records: int, worker: int, wor
                 raise RuntimeError(f"bare {target}: key {keys[i % n]} not found")
             lat.append(now() - t0)
             i += 1
-        out.put((i, (now() - began) / 1e9, lat[::max(1, len(lat) // 50_000)]))
+        out.put((i, (now() - began) / 1e9, lat[::max(1, len(lat) // 50_000)], time.thread_time() - cpu))
     except Exception as exc:
         out.put(exc)
     finally:
         adapter.close()
 
 
-def run(target: str, clients: int, records: int, seconds: float) -> tuple[float, float, float, float]:
-    """(ops/s, p50 µs, p99 µs, mean µs) of ``clients`` bare-driver processes over the loaded namespace."""
+def run(target: str, clients: int, records: int, seconds: float) -> tuple[float, float, float, float, float]:
+    """(ops/s, p50 µs, p99 µs, mean µs, CPU µs per operation) of ``clients`` bare-driver processes over the
+    loaded namespace."""
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(clients), ctx.Queue()
     options = _options(target)
@@ -146,6 +148,7 @@ def run(target: str, clients: int, records: int, seconds: float) -> tuple[float,
     errors = [a for a in answers if isinstance(a, Exception)]
     if errors:
         raise errors[0]
-    rate = sum(count / elapsed for count, elapsed, _ in answers)
-    lat = sorted(v for _, _, sample in answers for v in sample)
-    return rate, lat[len(lat) // 2] / 1e3, lat[int(len(lat) * 0.99)] / 1e3, statistics.fmean(lat) / 1e3
+    rate = sum(count / elapsed for count, elapsed, _, _ in answers)
+    lat = sorted(v for _, _, sample, _ in answers for v in sample)
+    cpu_us = 1e6 * sum(cpu for *_, cpu in answers) / max(1, sum(count for count, *_ in answers))
+    return rate, lat[len(lat) // 2] / 1e3, lat[int(len(lat) * 0.99)] / 1e3, statistics.fmean(lat) / 1e3, cpu_us

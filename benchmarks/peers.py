@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -62,6 +64,15 @@ class Figure:
     p50_us: float
     p99_us: float
     mean_us: float
+    #: the client's CPU per operation (user + system, all its processes): what the tool itself costs the
+    #: machine per operation, which on a machine whose cores the server shares is throughput lost
+    cpu_us: float = math.nan
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peers_dir() -> Path:
@@ -136,7 +147,10 @@ def run_storagebench(target: str, clients: int, records: int, ops: int, out: Pat
         raise RuntimeError(f"storagebench exited {code}")
     (r,) = [r for r in load_results(out / tag) if r["phase"] == "run"]
     lat = r["operations"]["read"]["latency"]
-    return Figure(r["totals"]["ops_per_sec"], lat["p50_us"], lat["p99_us"], lat["mean_us"])
+    cpu = sum(w.get("cpu_s") or 0.0 for w in r["workers"])
+    ops_done = sum(w.get("operations") or 0 for w in r["workers"])
+    return Figure(r["totals"]["ops_per_sec"], lat["p50_us"], lat["p99_us"], lat["mean_us"],
+                  1e6 * cpu / ops_done if ops_done else math.nan)
 
 
 # -- go-ycsb -----------------------------------------------------------------------------------------
@@ -167,12 +181,13 @@ def run_go_ycsb(binary: Path, target: str, clients: int, records: int, ops: int,
     if load:
         subprocess.run([str(binary), "load", GO_DB[target], "-P", str(path), "-p", "threadcount=4"],
                        capture_output=True, text=True, check=True, timeout=1800)
+    cpu = _children_cpu()
     done = subprocess.run([str(binary), "run", GO_DB[target], "-P", str(path)], capture_output=True, text=True,
                           timeout=1800)
-    return _parse_go(done.stdout)
+    return _parse_go(done.stdout, _children_cpu() - cpu)
 
 
-def _parse_go(text: str) -> Figure | None:
+def _parse_go(text: str, cpu_s: float = math.nan) -> Figure | None:
     after = text.split("Run finished", 1)[-1]
     fields: dict[str, str] = {}
     for line in after.splitlines():
@@ -181,16 +196,19 @@ def _parse_go(text: str) -> Figure | None:
             fields = dict(part.split(": ", 1) for part in m.group(2).split(", "))
     if not fields:
         return None
+    count = float(fields.get("Count", "nan"))
     return Figure(float(fields["OPS"]), float(fields["50th(us)"]), float(fields["99th(us)"]),
-                  float(fields["Avg(us)"]))
+                  float(fields["Avg(us)"]), 1e6 * cpu_s / count if count else math.nan)
 
 
 # -- YCSB (Java) core: BasicDB -----------------------------------------------------------------------
 def run_ycsb(classpath: str, clients: int, records: int, ops: int, work: Path) -> Figure | None:
     path = _write_props(work / "ycsb.properties", {**_props(records, ops), "hdrhistogram.percentiles": "50,99"})
+    cpu = _children_cpu()
     done = subprocess.run(["java", "-cp", classpath, "site.ycsb.Client", "-t", "-db", "site.ycsb.BasicDB",
                            "-P", str(path), "-threads", str(clients), "-p", "basicdb.verbose=false"],
                           capture_output=True, text=True, timeout=1800)
+    cpu = _children_cpu() - cpu  # the JVM's start and JIT included
     values: dict[tuple[str, str], float] = {}
     for line in done.stdout.splitlines():
         parts = [p.strip() for p in line.split(",")]
@@ -202,8 +220,10 @@ def run_ycsb(classpath: str, clients: int, records: int, ops: int, work: Path) -
     if ("[OVERALL]", "Throughput(ops/sec)") not in values:
         return None
     read = {k[1]: v for k, v in values.items() if k[0] == "[READ]"}
+    count = read.get("Operations", 0)
     return Figure(values[("[OVERALL]", "Throughput(ops/sec)")], read.get("50thPercentileLatency(us)", 0),
-                  read.get("99thPercentileLatency(us)", 0), read.get("AverageLatency(us)", 0))
+                  read.get("99thPercentileLatency(us)", 0), read.get("AverageLatency(us)", 0),
+                  1e6 * cpu / count if count else math.nan)
 
 
 def _pg_env(pg: dict[str, Any]) -> dict[str, str]:
@@ -232,16 +252,21 @@ def run_pgbench(clients: int, records: int, seconds: float, work: Path, load: bo
     log_dir = work / "pgbench-log"
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir()
+    cpu = _children_cpu()
     done = subprocess.run(["pgbench", *conn, "-n", "-M", "prepared", "-f", str(script), "-c", str(clients),
                            "-j", str(clients), "-T", str(max(1, int(seconds))), "-l", "--log-prefix",
                            str(log_dir / "pgbench"), str(pg["database"])], capture_output=True, text=True, env=env)
+    cpu = _children_cpu() - cpu
     m = re.search(r"tps = ([0-9.]+)", done.stdout)
     if not m:
         return None
+    processed = re.search(r"number of transactions actually processed: ([0-9]+)", done.stdout)
     lat = sorted(int(line.split()[2]) for f in log_dir.iterdir() for line in f.read_text().splitlines())
     if not lat:
         return None
-    return Figure(float(m.group(1)), lat[len(lat) // 2], lat[int(len(lat) * 0.99)], statistics.fmean(lat))
+    count = int(processed.group(1)) if processed else 0
+    return Figure(float(m.group(1)), lat[len(lat) // 2], lat[int(len(lat) * 0.99)], statistics.fmean(lat),
+                  1e6 * cpu / count if count else math.nan)
 
 
 # -- cleaning up -------------------------------------------------------------------------------------
@@ -289,8 +314,10 @@ def cleanup(targets: list[str]) -> None:
 
 # -- the table ---------------------------------------------------------------------------------------
 def median_figure(figs: list[Figure]) -> Figure:
-    return Figure(*(statistics.median(getattr(f, k) for f in figs)
-                    for k in ("ops_per_sec", "p50_us", "p99_us", "mean_us")))
+    cpu = [f.cpu_us for f in figs if not math.isnan(f.cpu_us)]
+    rate, p50, p99, mean = (statistics.median(getattr(f, k) for f in figs)
+                            for k in ("ops_per_sec", "p50_us", "p99_us", "mean_us"))
+    return Figure(rate, p50, p99, mean, statistics.median(cpu) if cpu else math.nan)
 
 
 @dataclass
@@ -366,8 +393,9 @@ def report_cell(t: Target, clients: int, repeat: int, tools: dict[str, Callable[
     for tool, m in med.items():
         spread = [f.ops_per_sec for f in figs[tool]]
         label = f"{t.name:<9}{clients:>3}  {tool:<13}{m.ops_per_sec:>11,.0f} "
+        cpu = "" if math.isnan(m.cpu_us) else f"{m.cpu_us:>10,.1f}"
         cell.append(f"{label}[{min(spread):,.0f}-{max(spread):,.0f}]".ljust(60)
-                    + f"{m.p50_us:>9,.0f}{m.p99_us:>9,.0f}")
+                    + f"{m.p50_us:>9,.0f}{m.p99_us:>9,.0f}{cpu}")
     ours = med.get("storagebench")
     best = max(((k, v) for k, v in med.items() if k not in ("storagebench", BARE)),
                key=lambda kv: kv[1].ops_per_sec, default=None)
@@ -404,7 +432,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sbench-peers-"))
     print(f"machine: {os.cpu_count()} cores (shared: figures are noisy); YCSB C, zipfian, 10 x 100 B fields; "
           f"{args.repeat} alternated runs per cell, median shown [min-max]")
-    header = f"{'target':<9}{'cl':>3}  {'tool':<13}{'ops/s [min-max]':>25}".ljust(60) + f"{'p50 µs':>9}{'p99 µs':>9}"
+    header = (f"{'target':<9}{'cl':>3}  {'tool':<13}{'ops/s [min-max]':>25}".ljust(60)
+              + f"{'p50 µs':>9}{'p99 µs':>9}{'CPU µs/op':>10}")
     null_cost: dict[int, float] = {}  # storagebench's own µs per operation per client (null store)
     rows: list[str] = []
     try:

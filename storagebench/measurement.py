@@ -55,12 +55,23 @@ def decode(text: str) -> HdrHistogram:
 
 
 def record_many(hist: HdrHistogram, values: Sequence[int] | np.ndarray) -> None:
+    """``hist.record_value`` of every value, in one pass of NumPy: the same buckets (hdrh's own index
+    arithmetic, vectorised), without a Python call per value (0.74 µs each: a worker flushes a batch of
+    latencies every 1,000 operations)."""
     if len(values) == 0:
         return
     arr = np.clip(np.asarray(values, dtype=np.int64), LOWEST_NS, HIGHEST_NS)
-    uniq, counts = np.unique(arr, return_counts=True)
-    for v, c in zip(uniq.tolist(), counts.tolist(), strict=True):
-        hist.record_value(v, c)
+    # bucket: the smallest power of two holding value | sub_bucket_mask (its bit length; exact in float64
+    # below 2**53), then the sub-bucket and the counts index, as hdrh's _counts_index_for
+    bits = np.frexp((arr | hist.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+    bucket = bits - hist.unit_magnitude - (hist.sub_bucket_half_count_magnitude + 1)
+    sub_bucket = arr >> (bucket + hist.unit_magnitude)
+    index = ((bucket + 1) << hist.sub_bucket_half_count_magnitude) + sub_bucket - hist.sub_bucket_half_count
+    slots, counts = np.unique(index, return_counts=True)
+    np.ctypeslib.as_array(hist.counts)[slots] += counts.astype(np.uint64)
+    hist.total_count += len(arr)
+    hist.min_value = min(hist.min_value, int(arr.min()))
+    hist.max_value = max(hist.max_value, int(arr.max()))
 
 
 def summarize(hist: HdrHistogram, seconds: float) -> dict[str, Any]:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from storagebench.adapters.null import NullAdapter
 from storagebench.adapters.sqlite import SQLiteAdapter
 
-from storagebench.measurement import Recorder, TimedAdapter, decode, merge_exports, summarize
+from storagebench.measurement import (
+    HIGHEST_NS,
+    LOWEST_NS,
+    Recorder,
+    TimedAdapter,
+    decode,
+    encode,
+    merge_exports,
+    new_histogram,
+    record_many,
+    summarize,
+)
 
 
 def test_known_latencies_give_the_right_percentiles() -> None:
@@ -106,3 +118,20 @@ def test_series_counts_each_second_and_failed_checks_land_in_their_second() -> N
     rec.start(20 * s)  # a new clock: seconds count from it again
     rec.add("read", "OK", 20 * s, 20 * s + 1)
     assert rec.series_ops == [3, 0, 2, 1]
+
+
+def test_batched_recording_lands_in_hdrh_own_buckets() -> None:
+    # the vectorised record_many against hdrh's record_value, value by value: same counts, same figures,
+    # at bucket edges (powers of two), the clamps, and latencies from nanoseconds to an hour
+    rng = np.random.default_rng(3)
+    edges = [0, 1, 2047, 2048, 2049, 2**20 - 1, 2**20, 2**33 + 1, LOWEST_NS, HIGHEST_NS, HIGHEST_NS * 10]
+    values = np.concatenate([rng.lognormal(np.log(30_000), 3, 20_000).astype(np.int64), edges])
+    batched, one_by_one = new_histogram(), new_histogram()
+    record_many(batched, values)
+    for v in np.clip(values, LOWEST_NS, HIGHEST_NS).tolist():
+        one_by_one.record_value(v)
+    assert encode(batched) == encode(one_by_one)
+    assert (batched.total_count, batched.min_value, batched.max_value) == \
+        (one_by_one.total_count, one_by_one.min_value, one_by_one.max_value)
+    for p in (50, 99, 99.99, 100):
+        assert batched.get_value_at_percentile(p) == one_by_one.get_value_at_percentile(p)
