@@ -16,8 +16,11 @@ request distribution forced to zipfian for every tool (go-ycsb's own workload fi
 tool on its own loaded table of the same size, tools alternated run by run (ABAB...: drift hits all of
 them).  It prints each tool's median throughput and p50/p99 over the repeats, the ratio storagebench /
 best peer, and the harness's own share of each store's mean latency (storagebench's null-store cost per
-operation / the store's mean latency).  Engines must be up (``storagebench services up``).  A benchmark
-that prints figures, not a test; timings on a shared machine are noisy (the spread is printed).
+operation / the store's mean latency), and each tool's client CPU per operation (user + system of all its
+processes: storagebench's and the bare loop's client threads, the peers' whole processes), which on a
+machine whose cores the server shares is throughput taken from the server.  Engines must be up
+(``storagebench services up``).  A benchmark that prints figures, not a test; timings on a shared machine
+are noisy (the spread is printed).
 
     .venv/bin/python benchmarks/peers.py [--targets null,postgres,mongodb,s3] [--clients 1,2,4]
         [--repeat 3] [--seconds 10] [--records 10000]
