@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -64,6 +65,14 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def client_cpu_us(result: dict[str, Any]) -> float | None:
+    """The client workers' CPU per operation (µs, user + system of their threads) in one result: what the
+    harness and the driver cost the machine per operation, next to the store's latency."""
+    workers = [w for w in result.get("workers") or [] if w.get("cpu_s") is not None]
+    ops = sum(w.get("operations") or 0 for w in workers)
+    return 1e6 * sum(w["cpu_s"] for w in workers) / ops if workers and ops else None
 
 
 def _cell_id(store: str, workload: str, phase: str) -> str:
@@ -140,6 +149,12 @@ def page_data(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "workload_config": r.get("config", {}).get("workload", {})})
         prov["files"].append(r.get("_file", ""))
         prov["runs"].append(r.get("run_id"))
+        cpu = client_cpu_us(r)
+        if cpu is not None:
+            prov.setdefault("cpu_runs", []).append(cpu)
+    for prov in provenance.values():  # the client's CPU per operation, median over the repeats
+        runs = prov.pop("cpu_runs", [])
+        prov["client_cpu_us"] = round(statistics.median(runs), 2) if runs else None
     cell_rows = [{k: _clean(v) for k, v in row.items()} for row in cells.to_dict("records")] if len(cells) else []
     for row in cell_rows:
         row["id"] = _cell_id(row["store"], row["workload"], row["phase"])

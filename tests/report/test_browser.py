@@ -104,6 +104,12 @@ def test_report_loads_offline_and_draws_every_chart(browser: Any, built: dict[st
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#verdict").screenshot(path=str(SHOTS / "report-verdict.png"))
     page.screenshot(path=str(SHOTS / "report-full.png"), full_page=True)
+    # provenance says what the client cost per operation, next to the driver (CPU of the client threads)
+    cell = page.locator("#provenance details[data-store='sqlite'][data-workload='c']").first
+    cell.locator("summary").click()
+    cpu = cell.locator(".client-cpu")
+    assert cpu.is_visible() and cpu.inner_text().startswith("client CPU ") and cpu.inner_text().endswith(" µs/op")
+    assert float(cpu.inner_text().split()[2]) > 0
     assert errors == []
 
 
