@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("a", type=Path, help="baseline: a run folder, or a folder of run folders (repeats)")
     cmp.add_argument("b", type=Path, help="candidate: a run folder, or a folder of run folders (repeats)")
     cmp.add_argument("--min-effect", type=float, default=0.05,
-                     help="smallest relative change that counts (default 0.05 = 5%%)")
+                     help="smallest change that counts, as a factor either way (default 0.05: 1.05x "
+                          "slower or faster; 1.0: twice the latency or half the throughput)")
     cmp.add_argument("--alpha", type=float, default=0.05, help="significance level of the rank test (default 0.05)")
     cmp.add_argument("--markdown", type=Path, help="also write the comparison as Markdown (job summary, PR comment)")
     cmp.add_argument("--json", type=Path, help="also write the comparison as JSON")
