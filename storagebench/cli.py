@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--history", type=Path, help="history file to extend (Parquet; default <output>/history.parquet)")
     pub.add_argument("--harness-benchmarks", type=Path, action="append", default=[],
                      help="pytest-benchmark JSON of the harness's hot paths (repeatable; one per night)")
-    pub.add_argument("--min-effect", type=float, default=0.05, help="smallest relative change that counts")
+    pub.add_argument("--min-effect", type=float, default=0.05,
+                     help="smallest change that counts, as a factor either way (default 0.05)")
     pub.set_defaults(handler=cmd_publish)
 
     from storagebench.services import cli as services_cli
