@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import bare
+from storagebench.report.html import client_cpu_us
 
 from storagebench.cli import main as storagebench
 from storagebench.results import load_results
@@ -150,10 +151,9 @@ def run_storagebench(target: str, clients: int, records: int, ops: int, out: Pat
         raise RuntimeError(f"storagebench exited {code}")
     (r,) = [r for r in load_results(out / tag) if r["phase"] == "run"]
     lat = r["operations"]["read"]["latency"]
-    cpu = sum(w.get("cpu_s") or 0.0 for w in r["workers"])
-    ops_done = sum(w.get("operations") or 0 for w in r["workers"])
+    cpu = client_cpu_us(r)
     return Figure(r["totals"]["ops_per_sec"], lat["p50_us"], lat["p99_us"], lat["mean_us"],
-                  1e6 * cpu / ops_done if ops_done else math.nan)
+                  math.nan if cpu is None else cpu)
 
 
 # -- go-ycsb -----------------------------------------------------------------------------------------
