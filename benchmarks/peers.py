@@ -415,6 +415,11 @@ def report_cell(t: Target, clients: int, repeat: int, tools: dict[str, Callable[
         versus = f"; bare driver / best peer: {floor.ops_per_sec / best[1].ops_per_sec:.2f}" if best else ""
         cell.append(f"{'':<14}storagebench / bare driver (the whole harness, checks included): "
                     f"{ours.ops_per_sec / floor.ops_per_sec:.2f}{versus}")
+        extra_cpu = ours.cpu_us - floor.cpu_us
+        if not math.isnan(extra_cpu) and ours.mean_us:
+            # the harness's cost as it runs next to the store (cold caches, shared cores), not in a hot loop
+            cell.append(f"{'':<14}harness CPU per operation in situ (storagebench - bare driver): "
+                        f"{extra_cpu:.1f} µs, {extra_cpu / ours.mean_us:.1%} of its mean latency")
     print("\n".join([header, *cell]) if header else "\n".join(cell), flush=True)
     return cell
 
