@@ -2,8 +2,9 @@
 
 :class:`Psycopg` (psycopg 3) runs the prepared per-operation statements through libpq directly
 (``pgconn.exec_prepared``: text parameters, text results, no Python-level row machinery) and waits for
-the answer either blocking in libpq or spinning on the socket (:data:`Wait`).  :class:`Psycopg2` runs
-them as SQL ``EXECUTE`` through a reused cursor.  Everything else (DDL, ``PREPARE``, catalog queries,
+the answer blocking in libpq, spinning on the socket, or sharing the thread with other clients
+(:data:`Wait`).  :class:`Psycopg2` runs them as SQL ``EXECUTE`` through a reused cursor (sharing the
+thread through psycopg2's wait callback when its clients do).  Everything else (DDL, ``PREPARE``, catalog queries,
 ``COPY``, server-side cursors) goes through the driver's DB-API cursor in both.
 """
 
@@ -15,11 +16,13 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
+from storagebench import coop
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
 
 Fetch = Literal["none", "one", "all", "rowcount"]
-#: how a psycopg 3 session waits for an answer: blocking in libpq's poll(), or spinning on the socket
-Wait = Literal["block", "spin"]
+#: how a psycopg 3 session waits for an answer: blocking in libpq's poll(), spinning on the socket, or
+#: through :func:`storagebench.coop.wait_readable` (the clients of a process share its thread)
+Wait = Literal["block", "spin", "share"]
 #: how long a spinning session polls the socket before it sleeps on it (a few round trips of a point
 #: read here); bounded so that a spinning client on a busy machine stops taking the server's core
 SPIN_BUDGET_NS = 200_000
@@ -174,6 +177,17 @@ class Psycopg(Session):
             encoded = self._names[name] = name.encode()
         if self.wait == "block":
             res = pgconn.exec_prepared(encoded, params)
+        elif self.wait == "share":  # the thread serves the other clients until the answer is in
+            pgconn.send_query_prepared(encoded, params)
+            while pgconn.flush():
+                coop.wait_writable(pgconn.socket)
+            pgconn.consume_input()
+            while pgconn.is_busy():
+                coop.wait_readable(pgconn.socket)
+                pgconn.consume_input()
+            res = pgconn.get_result()
+            while pgconn.get_result() is not None:
+                pass
         else:  # spin: never sleep in the kernel between request and answer
             pgconn.send_query_prepared(encoded, params)
             while pgconn.flush():

@@ -79,6 +79,9 @@ class Capabilities:
     delete_reports_missing: bool = True
     #: several OS processes may use the store at once (False: the runner refuses processes > 1)
     multiprocess: bool = True
+    #: every per-operation call waits for the server through :func:`storagebench.coop.wait_readable`
+    #: when :attr:`Placement.cooperative` says so: the clients of a process can share one thread
+    cooperative: bool = False
     #: what kind of store this is, for the report's filters: relational, document, graph, wide-column,
     #: object, file (or none for the null adapter); a declaration, so the report never matches names
     family: str = "other"
@@ -168,6 +171,9 @@ class Placement:
     clients: int
     per_process: int
     cores: int
+    #: the clients of a process share one thread as greenlets (:mod:`storagebench.coop`): a driver must
+    #: wait for its server through :func:`storagebench.coop.wait_readable`
+    cooperative: bool = False
 
     @property
     def core_to_spare(self) -> bool:

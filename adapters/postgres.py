@@ -44,6 +44,7 @@ Operations (autocommit: each operation is its own transaction, as in YCSB's JDBC
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import re
@@ -133,12 +134,14 @@ class PostgresAdapter(Adapter):
     description = "PostgreSQL (psycopg 3 or psycopg2): table per namespace, prepared statements, COPY for batches"
     Options = PostgresOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
-        family="relational",
+        family="relational", cooperative=True,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE)
     options: PostgresOptions
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
+        if self.options.driver == "psycopg2":  # its calls block the thread: a thread per client
+            self.capabilities = dataclasses.replace(type(self).capabilities, cooperative=False)  # type: ignore[misc]
         self.session: Session | None = None
         self._prepared: dict[tuple[str, ...], str] = {}
         self._statement_ids = itertools.count()
@@ -175,9 +178,12 @@ class PostgresAdapter(Adapter):
         self._updates.clear()
 
     def wait(self) -> Wait:
-        """The psycopg driver's wait: ``auto`` spins when the placement leaves a core to spare."""
+        """The psycopg driver's wait: ``auto`` shares the thread when the placement's clients do, spins
+        when the placement leaves a core to spare, else blocks."""
         if self.options.wait != "auto":
             return self.options.wait
+        if self.placement is not None and self.placement.cooperative:
+            return "share"
         return "spin" if self.placement is not None and self.placement.core_to_spare else "block"
 
     def close(self) -> None:

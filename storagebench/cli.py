@@ -406,8 +406,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
 def _layout_text(config: Any) -> str:
     if config.clients is None:
         return f"{config.threads} thread(s) x {config.processes} process(es)"
-    processes, clients = config.placement()
-    return f"{clients} client(s) over {processes} process(es)"
+    processes, clients, _ = config.placement()
+    return f"{clients} client(s) over up to {processes} process(es)"
 
 #: phase statuses that make ``storagebench run`` exit 1 (``skipped``: the store declared the operation
 #: unsupported, which is not a failure)

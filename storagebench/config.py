@@ -75,13 +75,15 @@ class RunConfig(BaseModel):
             raise ValueError("give either clients (placed automatically) or threads/processes, not both")
         return self
 
-    def placement(self, multiprocess: bool = True) -> tuple[int, int]:
-        """(processes, clients) for a store: the default spread for ``clients``, else threads x processes."""
+    def placement(self, multiprocess: bool = True, cooperative: bool = False) -> tuple[int, int, bool]:
+        """(processes, clients, cooperative) for a store: the default spread for ``clients`` (clients that
+        share a process share its thread when the store is ``cooperative``), else threads x processes."""
         if self.clients is None:
-            return self.processes, self.threads * self.processes
+            return self.processes, self.threads * self.processes, False
         from storagebench.runner import client_layout
 
-        return client_layout(self.clients, multiprocess)
+        processes, clients = client_layout(self.clients, multiprocess, cooperative=cooperative)
+        return processes, clients, cooperative
 
 
 def _problems(exc: ValidationError) -> str:

@@ -22,6 +22,7 @@ than the grace, whatever the store does.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
 import signal
@@ -34,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from storagebench import coop
 from storagebench.adapters.base import Adapter, Placement, Query
 from storagebench.checks import Checker
 from storagebench.errors import Interrupted
@@ -79,17 +81,21 @@ PROCESSES_PER_CORE = 2
 GATE_LEAD_S = 0.02
 
 
-def client_layout(clients: int, multiprocess: bool = True, cores: int | None = None) -> tuple[int, int]:
+def client_layout(clients: int, multiprocess: bool = True, cores: int | None = None,
+                  cooperative: bool = False) -> tuple[int, int]:
     """Default (processes, clients) placement: a process per client while that helps, else threads.
 
-    A store that cannot be opened from several processes (``multiprocess=False``) gets one process.
+    A store that cannot be opened from several processes (``multiprocess=False``) gets one process.  A
+    store whose clients can share a thread (``cooperative``, see :mod:`storagebench.coop`) gets a
+    process per core at most: more processes than cores only add context switches, which its clients
+    sharing a thread avoid.
     """
     if clients < 1:
         raise ValueError("clients must be >= 1")
     if not multiprocess:
         return 1, clients
-    cap = max(1, (cores or os.cpu_count() or 1) * PROCESSES_PER_CORE)
-    return min(clients, cap), clients
+    cores = max(1, cores or os.cpu_count() or 1)
+    return min(clients, cores if cooperative else cores * PROCESSES_PER_CORE), clients
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,8 @@ class PhasePlan:
     clients: int = 0
     #: extra Spark settings for the session (e.g. spark.pyspark.python for a remote cluster's executors)
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    #: the clients of a process share one thread as greenlets (:mod:`storagebench.coop`), not threads
+    cooperative: bool = False
 
     @property
     def workers(self) -> int:
@@ -127,13 +135,18 @@ class PhasePlan:
         """What an adapter is told about where it runs (:attr:`Adapter.placement`); a Spark task is a
         Python worker process of its own."""
         shared = 1 if self.engine == "spark" else max(len(self.process_workers(p)) for p in range(self.processes))
-        return Placement(self.workers, shared, os.cpu_count() or 1)
+        return Placement(self.workers, shared, os.cpu_count() or 1, self.shares_threads)
+
+    @property
+    def shares_threads(self) -> bool:
+        """Clients of one process run as greenlets of one thread (cooperative, and some share a process)."""
+        return self.cooperative and self.engine == "local" and self.workers > self.processes
 
     def layout(self) -> dict[str, Any]:
         """Where the clients ran, as result files record it (``config.client_layout``)."""
         per = [len(self.process_workers(p)) for p in range(self.processes)]
         return {"clients": self.workers, "processes": self.processes, "threads_per_process": per,
-                "engine": self.engine}
+                "engine": self.engine, "clients_share": "greenlets" if self.shares_threads else "threads"}
 
 
 @dataclass
@@ -239,7 +252,7 @@ class _Worker:
         if start_at:
             delay = start_at - time.time()
             if delay > 0:
-                time.sleep(delay)
+                coop.sleep(delay)
             return True
         self.ready()
         control = self.control
@@ -247,10 +260,10 @@ class _Worker:
             if control[self.stop_slot]:
                 self.stopped = True
                 return False
-            time.sleep(0.001)
+            coop.sleep(0.001)
         delay = control[self.gate_slot] / 1e9 - time.time()
         if delay > 0:
-            time.sleep(delay)
+            coop.sleep(delay)
         return True
 
     def run(self, start_at: float = 0.0) -> dict[str, Any]:
@@ -355,7 +368,7 @@ class _Worker:
         """Sleep until the intended start time of the next operation (a target rate); returns it."""
         t = time.perf_counter_ns()
         if intended > t:
-            time.sleep((intended - t) / 1e9)
+            coop.sleep((intended - t) / 1e9)
         return intended
 
     def _run(self, proxy: TimedAdapter, stream: OperationStream) -> None:
@@ -400,7 +413,7 @@ class _Worker:
                     if interval:
                         intended = start + done * interval
                         if intended > t:
-                            time.sleep((intended - t) / 1e9)
+                            coop.sleep((intended - t) / 1e9)
                         proxy.intended_ns = intended
                 op = OPERATIONS[op_index]
                 # a dynamic key is chosen now, among the inserts acknowledged so far (YCSB's nextKeynum)
@@ -496,10 +509,28 @@ class _Threads:
         def target(slot: int) -> None:
             self.exports[slot] = _guarded(self.workers[slot])
 
-        self.threads = [threading.Thread(target=target, args=(slot,), daemon=True)
-                        for slot in range(len(self.workers))]
+        def hub() -> None:
+            coop.Hub().run([functools.partial(target, slot) for slot in range(len(self.workers))])
+            self._split_cpu()
+
+        if plan.shares_threads:  # one thread, the clients as its greenlets
+            self.threads = [threading.Thread(target=hub, daemon=True)]
+        else:
+            self.threads = [threading.Thread(target=target, args=(slot,), daemon=True)
+                            for slot in range(len(self.workers))]
         for t in self.threads:
             t.start()
+
+    def _split_cpu(self) -> None:
+        """Clients sharing a thread each measured the thread's CPU over the phase: give each its share
+        by operations, so that the sum is the thread's."""
+        exports = [e for e in self.exports if e is not None and "cpu_s" in e]
+        if not exports:
+            return
+        total_cpu = max(e["cpu_s"] for e in exports)
+        ops = [w.done for w, e in zip(self.workers, self.exports, strict=True) if e is not None and "cpu_s" in e]
+        for export, done in zip(exports, ops, strict=True):
+            export["cpu_s"] = total_cpu * done / max(1, sum(ops))
 
     def alive(self) -> bool:
         return any(t.is_alive() for t in self.threads)

@@ -162,10 +162,11 @@ def steady_state_of(spec: WorkloadSpec, outcome: PhaseOutcome) -> dict[str, Any]
 def phase_plan(config: RunConfig, store: StorePlan, spec: WorkloadSpec, phase: str, namespace: str,
                options: dict[str, Any] | None = None) -> PhasePlan:
     """Where this store's clients run: the config's explicit threads x processes, or the default spread."""
-    processes, clients = config.placement(store.adapter.capabilities.multiprocess)
+    caps = store.caps
+    processes, clients, cooperative = config.placement(caps.multiprocess, caps.cooperative)
     return PhasePlan(store.name, plain_options(store.options) if options is None else options, spec, phase,
                      namespace, config.seed, config.threads, processes, config.engine, config.spark_master,
-                     config.stall_timeout, clients=clients, spark_conf=config.spark_conf)
+                     config.stall_timeout, clients=clients, spark_conf=config.spark_conf, cooperative=cooperative)
 
 
 def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, config: RunConfig,

@@ -203,7 +203,7 @@ def test_clients_spread_over_processes_and_the_layout_is_recorded(tmp_path: Path
                "--clients", "2", "-p", "recordcount=100", "-p", "operationcount=301") == 0
     runs = {r["store"]: r for r in load_results(tmp_path / "results" / "cl") if r["phase"] == "run"}
     assert runs["sqlite"]["config"]["client_layout"] == {
-        "clients": 2, "processes": 2, "threads_per_process": [1, 1], "engine": "local"}
+        "clients": 2, "processes": 2, "threads_per_process": [1, 1], "engine": "local", "clients_share": "threads"}
     assert runs["duckdb"]["config"]["client_layout"]["threads_per_process"] == [2]  # multiprocess=False
     for r in runs.values():
         assert r["status"] == "ok" and r["totals"]["operations"] == 301 and r["totals"]["failed"] == 0
