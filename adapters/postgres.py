@@ -13,9 +13,16 @@ Drivers (option ``driver``, see :mod:`storagebench.adapters._postgres_drivers`):
 ``wait`` (psycopg only): ``block`` waits for an answer in libpq's ``poll()``; ``spin`` polls the socket
 without sleeping, so the client core never goes idle between request and answer (a client costs a full
 core, as Go's runtime spins before it parks), for at most ``SPIN_BUDGET_NS`` (200 µs) per answer, then
-sleeps on the socket: a slow answer (a commit's WAL flush, a busy machine) is not spun through.
-``auto`` (default) spins when every client has an interpreter of its own and the clients leave a core
-free (:attr:`Placement.core_to_spare`: 1 client on 2 cores), else blocks; outside a phase it blocks.
+sleeps on the socket: a slow answer (a commit's WAL flush, a busy machine) is not spun through;
+``share`` sends the request and waits through :func:`storagebench.coop.wait_readable`, so that the
+other clients of the thread run meanwhile (the adapter is ``cooperative``: with more clients than
+cores the default layout puts a process on each core and the clients of a process on one thread; see
+:mod:`storagebench.coop`).  ``auto`` (default) shares when the placement's clients share a thread,
+spins when every client has an interpreter of its own and the clients leave a core free
+(:attr:`Placement.core_to_spare`: 1 client on 2 cores), else blocks; outside a phase it blocks.
+Sharing measured best with more clients than cores: 4 clients on 2 cores, storagebench workload C
+61 k reads/s as 4 processes blocking, 86 k as 2 processes x 2 sharing clients (pgbench: 95 k).  The
+psycopg2 driver's calls block their thread, so its clients keep a thread each.
 With one client, a sleeping client and server hand off through idle vCPUs, and the wake-ups cost more
 than the query: the same bare loop did 10-13 k reads/s blocking and 30-31 k spinning; at 2 clients
 spinning lost (59 k against 71-79 k).  The result file's ``client.driver`` says which driver and wait
@@ -125,8 +132,9 @@ class PostgresOptions(AdapterOptions):
     application_name: str = "storagebench"
     #: psycopg (psycopg 3, exec_prepared) or psycopg2 (SQL EXECUTE); see the module docstring
     driver: Literal["psycopg", "psycopg2"] = "psycopg"
-    #: psycopg only: how a client waits for an answer; auto spins when the clients leave a core free
-    wait: Literal["auto", "block", "spin"] = "auto"
+    #: psycopg only: how a client waits for an answer; auto shares the thread when the clients of a
+    #: process do, spins when the clients leave a core free, else blocks
+    wait: Literal["auto", "block", "spin", "share"] = "auto"
 
 
 class PostgresAdapter(Adapter):

@@ -306,6 +306,7 @@ class _Worker:
         export["start_epoch"] = start_epoch
         export["client"] = client
         export["cpu_s"] = cpu
+        export["worker"] = self.worker  # processes report in any order
         return export
 
     def snapshot(self, grace: float) -> dict[str, Any]:
@@ -317,12 +318,14 @@ class _Worker:
             except RuntimeError:
                 time.sleep(0.01)
         else:
-            return {"fatal": f"worker {self.worker}: stuck in an operation; its measurements could not be read"}
+            return {"worker": self.worker,
+                    "fatal": f"worker {self.worker}: stuck in an operation; its measurements could not be read"}
         started = self.recorder.started_ns
         elapsed = (time.perf_counter_ns() - started) / 1e9 if started else 0.0
         if self.plan.phase == "run":
             elapsed = max(0.0, elapsed - self.plan.spec.warmup)
         export["elapsed_s"] = elapsed
+        export["worker"] = self.worker
         export["aborted"] = (f"worker {self.worker} was still blocked in an operation {grace:g}s after the stop "
                              f"and was given up on")
         return export
@@ -493,7 +496,7 @@ def _guarded(worker: _Worker, start_at: float = 0.0) -> dict[str, Any]:
     try:
         return worker.run(start_at)
     except Exception as exc:  # connect failure etc.: reported, never a hang
-        return {"fatal": f"worker {worker.worker}: {type(exc).__name__}: {exc}"}
+        return {"worker": worker.worker, "fatal": f"worker {worker.worker}: {type(exc).__name__}: {exc}"}
     finally:
         worker.ready()  # a worker that failed before the gate holds nobody up
 

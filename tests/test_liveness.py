@@ -28,12 +28,14 @@ def _count(outcome: object) -> int:
     return sum(h.get_total_count() for h in outcome.merged["histograms"].values())  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("cooperative", [False, True], ids=["threads", "greenlets"])
 @pytest.mark.parametrize("processes", [1, 2])
-def test_store_that_hangs_is_aborted_within_the_stall_timeout(processes: int) -> None:
+def test_store_that_hangs_is_aborted_within_the_stall_timeout(processes: int, cooperative: bool) -> None:
     spec = resolve("c", {"recordcount": 10, "operationcount": 10**9})
     t0 = time.monotonic()
     outcome = run_phase(PhasePlan(STALLING, {"succeed_ops": 300}, spec, "run", "sbench_t", 1, threads=2,
-                                  processes=processes, stall_timeout=1.5, stop_grace=GRACE))
+                                  processes=processes, stall_timeout=1.5, stop_grace=GRACE,
+                                  cooperative=cooperative))
     took = time.monotonic() - t0
     assert took < 1.5 + GRACE + 2 + (6 if processes > 1 else 1), took  # + spawn time
     assert "no operation succeeded for" in outcome.stalled
@@ -42,11 +44,13 @@ def test_store_that_hangs_is_aborted_within_the_stall_timeout(processes: int) ->
     assert end - start >= 1.5
 
 
+@pytest.mark.parametrize("cooperative", [False, True], ids=["threads", "greenlets"])
 @pytest.mark.parametrize("processes", [1, 2])
-def test_clients_start_together_after_the_slowest_connect(processes: int) -> None:
+def test_clients_start_together_after_the_slowest_connect(processes: int, cooperative: bool) -> None:
     spec = resolve("c", {"recordcount": 10, "operationcount": 4000})
     outcome = run_phase(PhasePlan(STALLING, {"succeed_ops": 10**9, "slow_worker": 1, "setup_s": 1.5}, spec,
-                                  "run", "sbench_t", 1, threads=2, processes=processes, stall_timeout=30))
+                                  "run", "sbench_t", 1, threads=2, processes=processes, stall_timeout=30,
+                                  cooperative=cooperative))
     assert not outcome.fatal and not outcome.stalled
     starts = [w["start_epoch"] for w in outcome.workers]
     assert len(starts) == 2 * processes and max(starts) - min(starts) < 0.1, starts  # one common start
@@ -76,13 +80,30 @@ def test_per_operation_timeouts_that_keep_expiring_abort_the_phase_before_200_fa
     assert statuses["read|OK"] == 50 and 0 < statuses["read|UNAVAILABLE"] < 20
 
 
-def test_a_phase_never_outlives_its_deadline_by_more_than_the_grace() -> None:
+@pytest.mark.parametrize("cooperative", [False, True], ids=["threads", "greenlets"])
+def test_a_phase_never_outlives_its_deadline_by_more_than_the_grace(cooperative: bool) -> None:
     spec = resolve("c", {"recordcount": 10, "operationcount": 10**9, "maxexecutiontime": 1})
     t0 = time.monotonic()
     outcome = run_phase(PhasePlan(STALLING, {"succeed_ops": 100, "hang_s": 3600}, spec, "run", "sbench_t", 1,
-                                  threads=2, stall_timeout=3600, stop_grace=GRACE))
+                                  threads=2, stall_timeout=3600, stop_grace=GRACE, cooperative=cooperative))
     assert time.monotonic() - t0 < 1 + 1 + GRACE + 1
     assert outcome.aborted and "given up on" in outcome.aborted[0]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_client_hung_in_a_shared_thread_does_not_stop_the_clients_sharing_it(processes: int) -> None:
+    """Clients sharing a thread (greenlets): while worker 0 waits on its dead server, its thread serves the
+    others to the deadline; worker 0 is given up on with what it measured, the others finish."""
+    spec = resolve("c", {"recordcount": 10, "operationcount": 10**9, "maxexecutiontime": 1})
+    t0 = time.monotonic()
+    outcome = run_phase(PhasePlan(STALLING, {"succeed_ops": 100, "dying_worker": 0}, spec, "run", "sbench_t", 1,
+                                  threads=3, processes=processes, stall_timeout=3600, stop_grace=GRACE,
+                                  cooperative=True))
+    assert time.monotonic() - t0 < 1 + 1 + GRACE + (6 if processes > 1 else 1)
+    ops = {w["worker"]: w["operations"] for w in outcome.workers}
+    assert ops[0] == 100, ops  # it measured what it did before the hang
+    assert all(n > 10_000 for w, n in ops.items() if w != 0), ops  # worker 1 shares worker 0's thread
+    assert len(outcome.aborted) == 1 and "worker 0 was still blocked" in outcome.aborted[0], outcome.aborted
 
 
 def test_stalled_phase_is_recorded_as_aborted_with_its_dead_interval(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ Use them by import path: ``--stores storagebench.testing.faulty:StallingAdapter`
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
+from storagebench import coop
 from storagebench.adapters.base import AdapterOptions, Capabilities, Query, QueryResult, Record
 from storagebench.adapters.null import NullAdapter
 from storagebench.errors import Unavailable
@@ -28,37 +28,42 @@ class StallingOptions(AdapterOptions):
     #: worker ``slow_worker`` spends ``setup_s`` seconds in its set-up (a slow or hanging connect)
     slow_worker: int = -1
     setup_s: float = 0.0
+    #: only this worker dies after ``succeed_ops`` (-1: every worker)
+    dying_worker: int = -1
 
 
 class StallingAdapter(NullAdapter):
-    """The null adapter until ``succeed_ops`` operations have run, then a dead server."""
+    """The null adapter until ``succeed_ops`` operations have run, then a dead server.
+
+    Its waits go through :func:`storagebench.coop.sleep` (it is cooperative): clients sharing a thread
+    sleep one at a time, as they would wait on a dead server's socket.
+    """
 
     name = "stalling"
     description = "test adapter: succeeds, then hangs or fails every operation"
     Options = StallingOptions
-    capabilities: ClassVar[Capabilities] = Capabilities(stores_data=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(stores_data=False, cooperative=True)
 
     def __init__(self, options: Any = None) -> None:
         super().__init__(options)
         self.calls = 0
+        self.worker = -1
 
     def init_worker(self, worker: int) -> None:
         o = self.options
         assert isinstance(o, StallingOptions)
+        self.worker = worker
         if worker == o.slow_worker:
-            time.sleep(o.setup_s)
+            coop.sleep(o.setup_s)
         super().init_worker(worker)
 
     def _op(self) -> None:
         self.calls += 1
         o = self.options
         assert isinstance(o, StallingOptions)
-        if self.calls <= o.succeed_ops:
+        if self.calls <= o.succeed_ops or o.dying_worker not in (-1, self.worker):
             return
-        if o.then == "hang":
-            time.sleep(o.hang_s)
-        else:
-            time.sleep(o.fail_after_s)
+        coop.sleep(o.hang_s if o.then == "hang" else o.fail_after_s)
         raise Unavailable(f"stalling: operation {self.calls}: {o.error}")
 
     def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.engine("postgres")
 
 DRIVERS = {"psycopg-block": {"driver": "psycopg", "wait": "block"},
            "psycopg-spin": {"driver": "psycopg", "wait": "spin"},
+           "psycopg-share": {"driver": "psycopg", "wait": "share"},  # outside a hub: a poll() per answer
            "psycopg2": {"driver": "psycopg2"}}
 
 
@@ -233,3 +234,43 @@ def test_a_spinning_client_sleeps_through_a_slow_answer() -> None:
         session.close()
     assert wall >= 0.3
     assert cpu < 0.25 * wall, f"{cpu * 1e3:.0f} ms of CPU waiting {wall * 1e3:.0f} ms (budget {SPIN_BUDGET_NS} ns)"
+
+
+@pytest.mark.parametrize("workload", ["a", "c"])
+def test_clients_sharing_a_thread_each_get_verified_answers(workload: str) -> None:
+    """4 clients as greenlets of 2 processes (the default layout for psycopg 3 when clients outnumber the
+    cores): every client waits through the 'share' wait, every read is checked, nothing fails."""
+    from storagebench.workloads.spec import resolve
+
+    from storagebench.runner import PhasePlan, run_phase
+
+    opts = {**require_engine("postgres"), "driver": "psycopg", "wait": "auto"}
+    ns = f"sbench_g_{uuid.uuid4().hex[:8]}"
+    spec = resolve(workload, {"recordcount": 200, "operationcount": 4000})
+    try:
+        with PostgresAdapter(opts) as adapter:
+            adapter.prepare(ns, spec.field_names())
+        load = PhasePlan("postgres", opts, spec, "load", ns, 1, processes=2, clients=4, cooperative=True)
+        loaded = run_phase(load)
+        assert {k: h.get_total_count() for k, h in loaded.merged["histograms"].items()} == {"insert|OK": 200}
+        plan = PhasePlan("postgres", opts, spec, "run", ns, 1, processes=2, clients=4, cooperative=True)
+        outcome = run_phase(plan)
+        assert outcome.workers_ok and not outcome.aborted
+        assert outcome.client["driver"].endswith("exec_prepared, share wait)")
+        statuses = {k: h.get_total_count() for k, h in outcome.merged["histograms"].items()}
+        assert sum(n for k, n in statuses.items() if not k.startswith("verify|")) == 4000, statuses
+        assert all(k.endswith("|OK") for k in statuses), statuses  # no failed or wrong answer
+        assert sorted(w["worker"] for w in outcome.workers) == [0, 1, 2, 3]
+    finally:
+        with PostgresAdapter(opts) as adapter:
+            if ns in adapter.list_namespaces():
+                adapter.drop(ns)
+
+
+def test_only_psycopg_3_clients_share_a_thread() -> None:
+    """psycopg2's calls block the thread, so its clients keep a thread each (the layout follows)."""
+    assert PostgresAdapter({"driver": "psycopg"}).capabilities.cooperative
+    assert not PostgresAdapter({"driver": "psycopg2"}).capabilities.cooperative
+    adapter = PostgresAdapter({"driver": "psycopg", "wait": "auto"})
+    adapter.placement = Placement(4, 2, 2, cooperative=True)
+    assert adapter.wait() == "share"
