@@ -167,8 +167,9 @@ class Psycopg(Session):
         self._ok = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
         self._bad = pq.ConnStatus.BAD
         self._names: dict[str, bytes] = {}
+        self._fd = self.pgconn.socket
         self._poll = select.poll()
-        self._poll.register(self.pgconn.socket, select.POLLIN)
+        self._poll.register(self._fd, select.POLLIN)
 
     def _exec(self, name: str, params: list[bytes]) -> Any:
         pgconn = self.pgconn
@@ -180,10 +181,10 @@ class Psycopg(Session):
         elif self.wait == "share":  # the thread serves the other clients until the answer is in
             pgconn.send_query_prepared(encoded, params)
             while pgconn.flush():
-                coop.wait_writable(pgconn.socket)
-            pgconn.consume_input()
+                coop.wait_writable(self._fd)
+            pgconn.consume_input()  # look once before yielding: waiting first measured 42 k against 89 k
             while pgconn.is_busy():
-                coop.wait_readable(pgconn.socket)
+                coop.wait_readable(self._fd)
                 pgconn.consume_input()
             res = pgconn.get_result()
             while pgconn.get_result() is not None:

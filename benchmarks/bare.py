@@ -6,9 +6,12 @@ It answers the question the peer table raises: is a gap to go-ycsb the harness's
 value read) costs on that store; ``bare / go-ycsb`` is what the language and its driver cost, which no
 Python harness can win back.
 
-Each client is a spawned process; it connects, takes the zipfian keys storagebench's own generator
-chooses (drawn before the clock starts), waits at a barrier, then for ``seconds`` does one driver call per
-key and fetches the answer, timing each call with ``perf_counter_ns``:
+The clients are placed as storagebench places them (:func:`storagebench.runner.client_layout`): a
+spawned process each, or, for a cooperative store with more clients than cores, a process per core whose
+clients are greenlets of one thread waiting through :mod:`storagebench.coop`.  Each client connects,
+takes the zipfian keys storagebench's own generator chooses (drawn before the clock starts), waits at a
+barrier, then for ``seconds`` does one driver call per key and fetches the answer, timing each call with
+``perf_counter_ns``:
 
 * postgres: the adapter's driver session on a prepared ``SELECT`` of the ten fields (psycopg 3
   ``exec_prepared`` with the wait the adapter picks for this many clients, or psycopg2 ``EXECUTE`` and
@@ -29,8 +32,8 @@ bookkeeping) pays that wake, so a one-client ratio to this loop mostly measures 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -41,8 +44,10 @@ from storagebench.workloads.generators import KeyNamer, OperationStream
 from storagebench.workloads.spec import resolve
 from storagebench.workloads.values import LOAD_WRITER, Values
 
+from storagebench import coop
 from storagebench.config import RunConfig, plain_options, store_options
 from storagebench.registry import load_adapter
+from storagebench.runner import PhasePlan, client_layout
 
 NAMESPACE = "sbench_peer_bare"
 TARGETS = ("postgres", "mongodb", "s3")
@@ -108,20 +113,20 @@ def _reader(target: str, adapter: Any, fields: list[str]) -> Callable[[str], Any
     raise ValueError(f"no bare driver loop for {target!r}")
 
 
-def _client(target: str, options: dict[str, Any], records: int, worker: int, workers: int, seconds: float,
-            barrier: Any, out: Any) -> None:
+def _loop(target: str, options: dict[str, Any], records: int, worker: int, placement: Placement,
+          seconds: float, ready: Callable[[], None]) -> tuple[int, float, list[int]]:
+    """One client: connect, draw its keys, ``ready()`` (the start barrier), read for ``seconds``."""
     spec = _spec(records)
     adapter = load_adapter(target)(options)
-    adapter.placement = Placement(workers, 1, os.cpu_count() or 1)  # as the runner places its clients
+    adapter.placement = placement  # as the runner places its clients
     adapter.connect()
     try:
         read = _reader(target, adapter, spec.field_names())
-        keys = OperationStream(spec, 7, worker, workers).batch(KEYS).names or []
+        keys = OperationStream(spec, 7, worker, placement.clients).batch(KEYS).names or []
         read(keys[0])  # the first call pays for lazy set-up (as storagebench's load phase does)
-        barrier.wait()
+        ready()
         now = time.perf_counter_ns
         lat: list[int] = []
-        cpu = time.thread_time()
         began = now()
         end = began + int(seconds * 1e9)
         n, i = len(keys), 0
@@ -133,29 +138,74 @@ def _client(target: str, options: dict[str, Any], records: int, worker: int, wor
                 raise RuntimeError(f"bare {target}: key {keys[i % n]} not found")
             lat.append(now() - t0)
             i += 1
-        out.put((i, (now() - began) / 1e9, lat[::max(1, len(lat) // 50_000)], time.thread_time() - cpu))
-    except Exception as exc:
-        out.put(exc)
+        return i, (now() - began) / 1e9, lat[::max(1, len(lat) // 50_000)]
     finally:
         adapter.close()
 
 
+def _process(target: str, options: dict[str, Any], records: int, workers: list[int], placement: Placement,
+             seconds: float, barrier: Any, out: Any) -> None:
+    """One process's clients: a thread of its own when alone, else greenlets of one thread (as the
+    runner's cooperative layout); puts (operations, seconds, latency sample, CPU s) per client."""
+    try:
+        cpu = time.thread_time()
+        if len(workers) == 1:
+            answers = [_loop(target, options, records, workers[0], placement, seconds, barrier.wait)]
+        else:
+            results: dict[int, Any] = {}
+            arrived: list[int] = []
+
+            def ready() -> None:  # the process's clients meet, then its one thread meets the others
+                arrived.append(1)
+                if len(arrived) == len(workers):
+                    barrier.wait()
+                else:
+                    while len(arrived) < len(workers):
+                        coop.sleep(0.001)
+
+            def client(w: int) -> None:
+                try:
+                    results[w] = _loop(target, options, records, w, placement, seconds, ready)
+                except Exception as exc:
+                    results[w] = exc
+
+            coop.Hub().run([functools.partial(client, w) for w in workers])
+            errors = [r for r in results.values() if isinstance(r, Exception)]
+            if errors:
+                raise errors[0]
+            answers = [results[w] for w in workers]
+        share = (time.thread_time() - cpu) / len(answers)  # set-up included: a small overcount
+        for count, elapsed, sample in answers:
+            out.put((count, elapsed, sample, share))
+    except Exception as exc:
+        out.put(exc)
+
+
 def run(target: str, clients: int, records: int, seconds: float) -> tuple[float, float, float, float, float]:
-    """(ops/s, p50 µs, p99 µs, mean µs, CPU µs per operation) of ``clients`` bare-driver processes over the
-    loaded namespace."""
+    """(ops/s, p50 µs, p99 µs, mean µs, CPU µs per operation) of ``clients`` bare-driver clients over the
+    loaded namespace, placed as storagebench places them (:func:`storagebench.runner.client_layout`)."""
     ctx = mp.get_context("spawn")
-    barrier, out = ctx.Barrier(clients), ctx.Queue()
     options = _options(target)
-    procs = [ctx.Process(target=_client, args=(target, options, records, w, clients, seconds, barrier, out))
-             for w in range(clients)]
+    cooperative = load_adapter(target)(options).capabilities.cooperative
+    processes, _ = client_layout(clients, cooperative=cooperative)
+    plan = PhasePlan(target, options, _spec(records), "run", NAMESPACE, 7, processes=processes, clients=clients,
+                     cooperative=cooperative)
+    barrier, out = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_process, args=(target, options, records, plan.process_workers(p),
+                                                plan.placement(), seconds, barrier, out))
+             for p in range(processes)]
     for p in procs:
         p.start()
-    answers = [out.get(timeout=seconds + 300) for _ in procs]
+    answers: list[tuple[int, float, list[int], float]] = []
+    while len(answers) < clients:
+        answer = out.get(timeout=seconds + 300)
+        if isinstance(answer, Exception):  # a failed process sends one answer: its error
+            for p in procs:
+                p.terminate()
+            raise answer
+        answers.append(answer)
     for p in procs:
         p.join(timeout=30)
-    errors = [a for a in answers if isinstance(a, Exception)]
-    if errors:
-        raise errors[0]
     rate = sum(count / elapsed for count, elapsed, _, _ in answers)
     lat = sorted(v for _, _, sample, _ in answers for v in sample)
     cpu_us = 1e6 * sum(cpu for *_, cpu in answers) / max(1, sum(count for count, *_ in answers))

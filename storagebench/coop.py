@@ -73,6 +73,7 @@ class Hub:
         import greenlet
 
         self._greenlet = greenlet
+        self._getcurrent = greenlet.getcurrent
         self._main = greenlet.getcurrent()
         self._poll = select.poll()
         self._waiting: dict[int, Any] = {}
@@ -82,7 +83,7 @@ class Hub:
     def wait_fd(self, fd: int, events: int) -> None:
         if fd in self._waiting:
             raise RuntimeError(f"two clients wait on socket {fd}")
-        self._waiting[fd] = self._greenlet.getcurrent()
+        self._waiting[fd] = self._getcurrent()
         self._poll.register(fd, events)
         self._main.switch()
 
@@ -98,19 +99,27 @@ class Hub:
             raise RuntimeError("a hub is already running on this thread")
         _local.hub = self
         try:
-            clients = [self._greenlet.greenlet(target, parent=self._main) for target in targets]
-            for client in clients:
-                client.switch()  # runs until it first waits (or returns)
+            running = [len(targets)]
+
+            def client(target: Callable[[], None]) -> None:
+                try:
+                    target()
+                finally:
+                    running[0] -= 1
+
+            for target in targets:  # each runs until it first waits (or returns)
+                self._greenlet.greenlet(client, parent=self._main).switch(target)
             poll, waiting, timers = self._poll, self._waiting, self._timers
-            while not all(client.dead for client in clients):
+            while running[0]:
                 timeout = _POLL_MAX_MS
                 if timers:  # poll() counts milliseconds: wake before the timer, then look without sleeping
                     timeout = min(timeout, max(0, int((timers[0][0] - time.monotonic()) * 1000)))
                 for fd, _events in poll.poll(timeout):
                     poll.unregister(fd)
                     waiting.pop(fd).switch()
-                now = time.monotonic()
-                while timers and timers[0][0] <= now:
-                    heapq.heappop(timers)[2].switch()
+                if timers:
+                    now = time.monotonic()
+                    while timers and timers[0][0] <= now:
+                        heapq.heappop(timers)[2].switch()
         finally:
             _local.hub = None

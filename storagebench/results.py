@@ -45,8 +45,10 @@ Fields of verification and run safety (additive):
 
 Fields added for the client model (additive):
 
-* ``config.client_layout``: ``{"clients", "processes", "threads_per_process": [...], "engine"}``, where the
-  clients ran (``--clients N`` spreads them one per process, see :func:`storagebench.runner.client_layout`);
+* ``config.client_layout``: ``{"clients", "processes", "threads_per_process": [...], "engine",
+  "clients_share"}``, where the clients ran (``--clients N`` spreads them one per process, see
+  :func:`storagebench.runner.client_layout`); ``clients_share`` is ``threads`` or ``greenlets`` (the
+  clients of a process share one thread, :mod:`storagebench.coop`; absent in older files);
   ``config.threads`` / ``config.processes`` are the largest threads per process and the process count.
 
 Fields added for Spark and several client hosts (additive):

@@ -110,6 +110,7 @@ def test_report_loads_offline_and_draws_every_chart(browser: Any, built: dict[st
     cpu = cell.locator(".client-cpu")
     assert cpu.is_visible() and cpu.inner_text().startswith("client CPU ") and cpu.inner_text().endswith(" µs/op")
     assert float(cpu.inner_text().split()[2]) > 0
+    assert cell.locator(".layout").inner_text().endswith("process(es)")  # where the clients ran
     assert errors == []
 
 
