@@ -183,16 +183,31 @@ def _share(total: int, worker: int, workers: int) -> int:
 def new_control(workers: int) -> list[int]:
     """The coordinator's shared slots (worker processes add one slot each after them: 1 once started):
 
-    * ``0 .. workers-1``: successful operations per worker (the watchdog's view);
     * ``workers``: the stop flag (:data:`STOP_NONE` or why the coordinator stopped the workers);
     * ``workers + 1``: the start gate: 0 while closed, then the common start time (epoch ns);
-    * ``workers + 2 + w``: 1 once worker ``w`` is connected and set up (or has failed: it holds nobody up).
+    * ``workers + 2 + w``: 1 once worker ``w`` is connected and set up (or has failed: it holds nobody up);
+    * :func:`ok_slot`: successful operations per worker (the watchdog's view), each on a cache line of its
+      own, after the slots above: a worker counts every operation, and counters that shared a line made
+      the workers' cores pass it back and forth on every operation (slots ``0 .. workers-1`` are unused).
     """
-    return [0] * control_size(workers)
+    return [0] * control_length(workers)
 
 
 def control_size(workers: int, processes: int = 0) -> int:
     return 2 * workers + 2 + processes
+
+
+#: slots between two workers' success counters: 8 x 8 bytes, a cache line
+_LINE = 8
+
+
+def ok_slot(workers: int, worker: int) -> int:
+    """Where worker ``worker`` counts its successful operations (past every other slot, processes <= workers)."""
+    return (control_size(workers, workers) // _LINE + 1) * _LINE + _LINE * worker
+
+
+def control_length(workers: int) -> int:
+    return ok_slot(workers, workers)
 
 
 class _Worker:
@@ -203,6 +218,7 @@ class _Worker:
         self.stop_slot = workers
         self.gate_slot = workers + 1
         self.ready_slot = workers + 2 + worker
+        self.ok_slot = ok_slot(workers, worker)
         self.stopped = False  # left because the coordinator raised the stop flag
         spec = plan.spec
         if counter is None:  # workers that share no memory with the others (Spark tasks)
@@ -231,7 +247,7 @@ class _Worker:
             return True
         if proxy.last_status in (OK, NOT_FOUND):
             self.consecutive_failures = 0
-            control[self.worker] += 1
+            control[self.ok_slot] += 1
             return False
         self.consecutive_failures += 1
         if self.consecutive_failures >= ABORT_AFTER_FAILURES:
@@ -396,7 +412,7 @@ class _Worker:
         interval = int(1e9 * self.workers / spec.target) if spec.target > 0 else 0
         timed_checks = bool(deadline or not rec.measuring or interval)
         readall = spec.readallfields
-        control, stop_slot, my_slot = self.control, self.stop_slot, self.worker
+        control, stop_slot, my_slot = self.control, self.stop_slot, self.ok_slot
         done = 0
         while done < todo:
             batch = stream.batch(min(BATCH, todo - done))
@@ -595,7 +611,7 @@ class _Watchdog:
             if ready > self.ready_seen:
                 self.ready_seen, self.last_progress = ready, now
         else:
-            ok = sum(control[:workers])
+            ok = sum(control[ok_slot(workers, w)] for w in range(workers))
             if ok > self.best:
                 self._gap(now)
                 self.best, self.last_progress = ok, now
@@ -737,7 +753,7 @@ class _ProcessPool:
         self.grace = plan.stop_grace + 2.0  # each process has its own grace for its threads, then reports
         self.ctx = mp.get_context("spawn")
         self.progress: Any = self.ctx.Array("q", 2 * self.workers, lock=False)
-        self.control: Any = self.ctx.Array("q", control_size(self.workers, plan.processes), lock=False)
+        self.control: Any = self.ctx.Array("q", control_length(self.workers), lock=False)
         self.queue: Any = self.ctx.Queue()
         # one acknowledged-insert counter in shared memory for the workers of every process
         self.counter = AcknowledgedCounter(plan.spec.recordcount, self.ctx)
@@ -757,7 +773,7 @@ class _ProcessPool:
         return len(self.exports) >= self.workers
 
     def ready(self) -> bool:
-        return all(self.control[control_size(self.workers):])
+        return all(self.control[control_size(self.workers):control_size(self.workers, self.plan.processes)])
 
     def step(self, poll: float) -> None:
         try:
