@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a workload property, YCSB names (repeatable), e.g. -p recordcount=5000")
     run.add_argument("--clients", type=int,
                      help="client workers, each with its own connection (default 1); spread over processes "
-                          "(one each, up to two per core) so the GIL never caps a store")
+                          "(one each, up to two per core) so the GIL never caps a store; a cooperative store "
+                          "(PostgreSQL with psycopg 3) gets up to one process per core, the clients of a "
+                          "process sharing its thread")
     run.add_argument("--threads", type=int, help="explicit layout: client threads per process (default 1)")
     run.add_argument("--processes", type=int, help="explicit layout: client processes (default 1)")
     run.add_argument("--durability", choices=["durable", "fast"],
