@@ -265,12 +265,12 @@ class _Worker:
 
         False when the coordinator stopped the phase before it started (a stall, a signal).
         """
+        self.ready()
         if start_at:
             delay = start_at - time.time()
             if delay > 0:
                 coop.sleep(delay)
             return True
-        self.ready()
         control = self.control
         while not control[self.gate_slot]:
             if control[self.stop_slot]:
@@ -499,13 +499,26 @@ class _Worker:
             rec.flush()
 
 
-def run_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float,
-               control: Any = None, counter: InsertCounter | None = None) -> dict[str, Any]:
-    """One worker, anywhere (a thread here, a Spark task elsewhere): returns its export, never raises.
-
-    ``counter``: the run-phase insert counter shared by all workers; None where workers share no memory.
-    """
-    return _guarded(_Worker(plan, worker, workers, progress, control, counter), start_at)
+def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float) -> dict[str, Any]:
+    """One worker that shares no memory with the others (a Spark task), with a watchdog of its own: the
+    coordinator's rules (stall timeout, the run phase's deadline, the stop grace) applied to this worker
+    alone, so a store that stops answering ends the task with what it measured instead of hanging it."""
+    control = new_control(workers)
+    for other in range(workers):  # the others run elsewhere: none of them holds this worker up
+        if other != worker:
+            control[workers + 2 + other] = 1
+    job = _Worker(plan, worker, workers, progress, control)
+    box: dict[str, dict[str, Any]] = {}
+    thread = threading.Thread(target=lambda: box.setdefault("export", _guarded(job, start_at)), daemon=True)
+    thread.start()
+    watchdog = _Watchdog(plan, control, workers)
+    while thread.is_alive() and not watchdog.given_up(plan.stop_grace):
+        thread.join(0.25)
+        watchdog.check()
+    export = box.get("export") or job.snapshot(plan.stop_grace)
+    if watchdog.stalled and "fatal" not in export:
+        export["aborted"] = "; ".join(filter(None, [f"worker {worker}: {watchdog.stalled}", export.get("aborted")]))
+    return export
 
 
 def _guarded(worker: _Worker, start_at: float = 0.0) -> dict[str, Any]:

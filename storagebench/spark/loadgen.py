@@ -1,10 +1,11 @@
 """Spark as the distributed load generator: each partition of one Spark job is one harness worker.
 
 ``run_workers_on_spark(plan, workers)`` parallelizes ``range(workers)`` into ``workers`` partitions; each
-task calls :func:`storagebench.runner.run_worker` (its own adapter instance, connection, Recorder and
-operation stream, exactly as a local thread) and returns the worker's export: plain data with the
-HdrHistograms in their standard encoding.  The driver collects the exports and the runner merges them
-with the same code as local runs, so result files have the same shape.
+task calls :func:`storagebench.runner.run_watched_worker` (its own adapter instance, connection, Recorder
+and operation stream, exactly as a local thread, and a watchdog of its own: a store that stops answering
+ends the task after the stall timeout and the stop grace, with what it measured) and returns the worker's
+export: plain data with the HdrHistograms in their standard encoding.  The driver collects the exports
+and the runner merges them with the same code as local runs, so result files have the same shape.
 
 * **Coordinated start**: when the cluster has a free slot for every worker, the stage runs in barrier
   mode: all tasks are launched together and start their clocks after a common barrier.  Otherwise tasks
@@ -75,7 +76,7 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
         use_archives(archives)  # before anything imports numpy, pydantic, a driver ...
         from pyspark import TaskContext
 
-        from storagebench.runner import run_worker
+        from storagebench.runner import run_watched_worker
 
         plan = pickle.loads(plan_bytes)
         if barrier:
@@ -91,7 +92,7 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
             reporter.start()
             started = time.time()
             try:
-                export = run_worker(plan, worker_id, workers, progress, started)
+                export = run_watched_worker(plan, worker_id, workers, progress, started)
             finally:
                 stop.set()
                 reporter.join(timeout=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,18 @@ def test_cli_run_on_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert r["totals"]["failed"] == 0, r["errors"]
     (run,) = [r for r in results if r["phase"] == "run"]
     assert run["operations"]["read"]["status_counts"] == {"OK": 400}
+
+
+def test_a_store_that_stops_answering_ends_each_spark_task_with_what_it_measured() -> None:
+    """Each task has a watchdog of its own: after the stall timeout and the stop grace the task returns
+    (the hung call is given up on), with the operations it measured before the store stopped answering."""
+    spec = wspec.resolve("c", {"recordcount": 10, "operationcount": 10**9})
+    t0 = time.monotonic()
+    outcome = run_phase(PhasePlan("storagebench.testing.faulty:StallingAdapter", {"succeed_ops": 300}, spec,
+                                  "run", "sbench_spark_stall", seed=1, threads=2, engine="spark",
+                                  spark_master="local[2]", stall_timeout=2, stop_grace=1))
+    assert time.monotonic() - t0 < 90  # a session start, then 2 s + 1 s: not the store's 3600 s hang
+    assert not outcome.fatal
+    assert len(outcome.aborted) == 2, outcome.aborted
+    assert all("no operation succeeded for" in a and "given up on" in a for a in outcome.aborted), outcome.aborted
+    assert sum(h.get_total_count() for h in outcome.merged["histograms"].values()) == 600
