@@ -96,7 +96,6 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
             finally:
                 stop.set()
                 reporter.join(timeout=2)
-            export["worker"] = worker_id
             export["done"], export["failed_ops"] = progress[2 * worker_id], progress[2 * worker_id + 1]
             export["host"] = socket.gethostname()
             export["start_epoch"] = started

@@ -261,6 +261,9 @@ def test_clients_sharing_a_thread_each_get_verified_answers(workload: str) -> No
         assert sum(n for k, n in statuses.items() if not k.startswith("verify|")) == 4000, statuses
         assert all(k.endswith("|OK") for k in statuses), statuses  # no failed or wrong answer
         assert sorted(w["worker"] for w in outcome.workers) == [0, 1, 2, 3]
+        # the clients of one thread share its CPU by operations (each measured the whole thread's)
+        per_op = {w["worker"]: w["cpu_us_per_op"] for w in outcome.workers}
+        assert per_op[0] == per_op[1] and per_op[2] == per_op[3], per_op
     finally:
         with PostgresAdapter(opts) as adapter:
             if ns in adapter.list_namespaces():
