@@ -19,7 +19,7 @@ Shape (after go-ycsb's DB interface and fsspec's AbstractFileSystem):
 * ``server_info()``: the engine and version that actually answered; ``footprint(ns)``: bytes the
   namespace takes, from the engine itself (None when it cannot tell).
 
-Adapters never time themselves: the runner wraps them in :class:`storagebench.measurement.TimedAdapter`.
+Adapters never time themselves: the runner wraps them in :class:`storagebench.measuring.measurement.TimedAdapter`.
 Driver exceptions are translated at one boundary per adapter (:meth:`Adapter.translate_errors`).
 """
 
@@ -79,7 +79,7 @@ class Capabilities:
     delete_reports_missing: bool = True
     #: several OS processes may use the store at once (False: the runner refuses processes > 1)
     multiprocess: bool = True
-    #: every per-operation call waits for the server through :func:`storagebench.coop.wait_readable`
+    #: every per-operation call waits for the server through :func:`storagebench.running.coop.wait_readable`
     #: when :attr:`Placement.cooperative` says so: the clients of a process can share one thread
     cooperative: bool = False
     #: what kind of store this is, for the report's filters: relational, document, graph, wide-column,
@@ -171,8 +171,8 @@ class Placement:
     clients: int
     per_process: int
     cores: int
-    #: the clients of a process share one thread as greenlets (:mod:`storagebench.coop`): a driver must
-    #: wait for its server through :func:`storagebench.coop.wait_readable`
+    #: the clients of a process share one thread as greenlets (:mod:`storagebench.running.coop`): a driver must
+    #: wait for its server through :func:`storagebench.running.coop.wait_readable`
     cooperative: bool = False
 
     @property
@@ -188,6 +188,8 @@ class Adapter(ABC):
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
     capabilities: ClassVar[Capabilities] = Capabilities()
     description: ClassVar[str] = ""
+    #: part of a plain `storagebench run` (embedded: needs no server and no credentials)
+    default_store: ClassVar[bool] = False
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         if isinstance(options, AdapterOptions):

@@ -6,9 +6,9 @@ It answers the question the peer table raises: is a gap to go-ycsb the harness's
 value read) costs on that store; ``bare / go-ycsb`` is what the language and its driver cost, which no
 Python harness can win back.
 
-The clients are placed as storagebench places them (:func:`storagebench.runner.client_layout`): a
+The clients are placed as storagebench places them (:func:`storagebench.running.runner.client_layout`): a
 spawned process each, or, for a cooperative store with more clients than cores, a process per core whose
-clients are greenlets of one thread waiting through :mod:`storagebench.coop`.  Each client connects,
+clients are greenlets of one thread waiting through :mod:`storagebench.running.coop`.  Each client connects,
 takes the zipfian keys storagebench's own generator chooses (drawn before the clock starts), waits at a
 barrier, then for ``seconds`` does one driver call per key and fetches the answer, timing each call with
 ``perf_counter_ns``:
@@ -44,10 +44,10 @@ from storagebench.workloads.generators import KeyNamer, OperationStream
 from storagebench.workloads.spec import resolve
 from storagebench.workloads.values import LOAD_WRITER, Values
 
-from storagebench import coop
 from storagebench.config import RunConfig, plain_options, store_options
 from storagebench.registry import load_adapter
-from storagebench.runner import PhasePlan, client_layout
+from storagebench.running import coop
+from storagebench.running.runner import PhasePlan, client_layout
 
 NAMESPACE = "sbench_peer_bare"
 TARGETS = ("postgres", "mongodb", "s3")
@@ -103,7 +103,7 @@ def _reader(target: str, adapter: Any, fields: list[str]) -> Callable[[str], Any
         find = adapter.db[NAMESPACE].find_one
         return lambda key: find({"_id": key})
     if target == "s3":
-        from storagebench.adapters.s3 import bucket_name
+        from storagebench.adapters.s3.adapter import bucket_name
 
         records = adapter.records
         if records is None:
@@ -183,7 +183,7 @@ def _process(target: str, options: dict[str, Any], records: int, workers: list[i
 
 def run(target: str, clients: int, records: int, seconds: float) -> tuple[float, float, float, float, float]:
     """(ops/s, p50 µs, p99 µs, mean µs, CPU µs per operation) of ``clients`` bare-driver clients over the
-    loaded namespace, placed as storagebench places them (:func:`storagebench.runner.client_layout`)."""
+    loaded namespace, placed as storagebench places them (:func:`storagebench.running.runner.client_layout`)."""
     ctx = mp.get_context("spawn")
     options = _options(target)
     cooperative = load_adapter(target)(options).capabilities.cooperative

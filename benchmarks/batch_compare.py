@@ -1,9 +1,9 @@
 """Batch ingest through the harness against the plain tool doing the same work, on the same server.
 
-* PostgreSQL: :func:`storagebench.batch.write_phase` with the postgres adapter (``COPY FROM STDIN`` per
+* PostgreSQL: :func:`storagebench.running.batch.write_phase` with the postgres adapter (``COPY FROM STDIN`` per
   batch of ``--batchsize`` rows, timing proxy, HdrHistograms) against one ``psql \\copy`` of the same rows
   from a CSV file written beforehand (not timed).
-* S3: :func:`storagebench.batch.write_phase` with the s3 adapter (each batch serialised to Parquet and
+* S3: :func:`storagebench.running.batch.write_phase` with the s3 adapter (each batch serialised to Parquet and
   uploaded) against plain boto3 ``put_object`` calls of the same Parquet bytes, serialised beforehand
   (not timed), with the same client settings as the adapter (checksums only where required).
 
@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 from storagebench.adapters.base import Adapter
 from storagebench.workloads.spec import WorkloadSpec, resolve
 
-from storagebench.batch import expected_table, table_bytes, write_phase
 from storagebench.registry import load_adapter
+from storagebench.running.batch import expected_table, table_bytes, write_phase
 from storagebench.services.manager import load_endpoints
 
 NAMESPACE = "sbench_batch_compare"
@@ -55,7 +55,7 @@ def harness_seconds(adapter: Adapter, spec: WorkloadSpec, data: pa.Table) -> flo
 
 def postgres_baseline(options: dict[str, Any], adapter: Adapter, spec: WorkloadSpec, data: pa.Table,
                       csv_path: Path) -> Callable[[], float]:
-    from storagebench.services.postgres import bin_dir
+    from storagebench.adapters.postgres.service import bin_dir
 
     columns = ", ".join(data.column_names)
     command = f"\\copy {NAMESPACE} ({columns}) FROM '{csv_path}' WITH (FORMAT csv)"
@@ -80,7 +80,7 @@ def _parquet(chunk: pa.Table) -> bytes:
 
 def s3_baseline(adapter: Any, spec: WorkloadSpec, data: pa.Table, encode: bool) -> Callable[[], float]:
     """put_object per batch; ``encode``: serialise each batch inside the timed loop (else beforehand)."""
-    from storagebench.adapters.s3 import BATCH_PREFIX, bucket_name
+    from storagebench.adapters.s3.adapter import BATCH_PREFIX, bucket_name
 
     chunks = [data.slice(start, spec.batchsize) for start in range(0, data.num_rows, spec.batchsize)]
     bodies = [] if encode else [_parquet(c) for c in chunks]

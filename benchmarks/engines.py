@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from storagebench.cli import main as cli
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 
 
 def main() -> None:

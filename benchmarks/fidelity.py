@@ -28,9 +28,9 @@ from storagebench.adapters.base import Adapter, Capabilities, Query, QueryResult
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import resolve
 
-from storagebench import runner
 from storagebench.errors import NotFound
-from storagebench.runner import PhasePlan, run_phase
+from storagebench.running import runner
+from storagebench.running.runner import PhasePlan, run_phase
 
 
 class Recording(Adapter):
@@ -107,7 +107,7 @@ def _recorded(workload: str, props: dict[str, Any], threads: int = 1, seed: int 
 
 def reported_operations(merged: dict[str, Any]) -> int:
     """The run's operation total as the result file's ``totals.operations`` computes it."""
-    from storagebench import measurement
+    from storagebench.measuring import measurement
 
     fn = getattr(measurement, "operation_totals", None)
     if fn is not None:

@@ -17,7 +17,7 @@ import resource
 
 from storagebench.workloads.spec import resolve
 
-from storagebench.runner import PhasePlan, run_phase
+from storagebench.running.runner import PhasePlan, run_phase
 
 
 def measure(processes: int, ops_per_process: int) -> tuple[float, int]:

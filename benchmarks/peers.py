@@ -48,7 +48,7 @@ import bare
 from storagebench.report.html import client_cpu_us
 
 from storagebench.cli import main as storagebench
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 from storagebench.services.base import storagebench_home
 from storagebench.services.manager import load_endpoints
 

@@ -20,13 +20,13 @@ import sys
 import time
 from typing import Any
 
-from storagebench.adapters.postgres import PostgresAdapter
+from storagebench.adapters.postgres.adapter import PostgresAdapter
+from storagebench.adapters.postgres.service import bin_dir
 from storagebench.workloads.spec import WorkloadSpec, resolve
 
-from storagebench.runner import PhasePlan, run_phase
+from storagebench.running.runner import PhasePlan, run_phase
 from storagebench.services.manager import load_endpoints
 from storagebench.services.ports import HOST, PORTS
-from storagebench.services.postgres import bin_dir
 
 PGBENCH_DB = "sbench_pgbench"
 PGBENCH_ROWS_PER_SCALE = 100_000

@@ -1,4 +1,2 @@
-"""Not code: compose.yaml and what the local launchers build from (Maven poms, tiny Java mains).
-
-Installed as ``storagebench.docker`` so these files ship in the wheel; the services find them through
-:data:`storagebench.services.base.DOCKER_ROOT`, in a checkout and in an installed wheel alike."""
+"""Not code: compose.yaml (generated from the engines' fragments, see
+:mod:`storagebench.services.compose`) and its README, shipped in the wheel."""

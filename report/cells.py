@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from storagebench.measurement import decode, new_histogram, summarize
-from storagebench.results import load_results, result_path
-from storagebench.stats import median_interval
+from storagebench.analysis.stats import median_interval
+from storagebench.measuring.measurement import decode, new_histogram, summarize
+from storagebench.results.files import load_results, result_path
 
 #: the figures the verdict and the comparisons use: name -> (phase, higher is better, unit)
 METRICS: dict[str, tuple[str, bool, str]] = {
@@ -140,7 +140,7 @@ def effect(before: float, after: float) -> float:
 
 
 def median_ci(values: Sequence[float]) -> tuple[float, float, float]:
-    """Median and its 95 % order-statistic interval (:func:`storagebench.stats.median_interval`); NaN-safe."""
+    """Median and its 95 % order-statistic interval (:func:`storagebench.analysis.stats.median_interval`); NaN-safe."""
     xs = [v for v in values if not math.isnan(v)]
     if not xs:
         return math.nan, math.nan, math.nan

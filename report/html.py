@@ -23,9 +23,9 @@ from storagebench.adapters.base import Capabilities
 from storagebench.report.cells import METRICS, cells_frame, command_line, find_results, ok_latency, samples_frame
 from storagebench.report.scoring import SHIFTS, ratios
 
-from storagebench.measurement import PERCENTILES
-from storagebench.results import atomic_write_text
-from storagebench.runhealth import inspect
+from storagebench.measuring.measurement import PERCENTILES
+from storagebench.results.files import atomic_write_text
+from storagebench.results.runhealth import inspect
 
 #: workload property -> the operations it makes the run phase do
 _PROPORTION_OPS = {
@@ -214,7 +214,7 @@ def _static(name: str) -> str:
 
 def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[str] = ()) -> str:
     """``notes``: what the page must say besides the figures (unusable files, incomplete runs, pairs that
-    never ran; :mod:`storagebench.runhealth`)."""
+    never ran; :mod:`storagebench.results.runhealth`)."""
     from plotly.offline import get_plotlyjs
 
     data = page_data(results)

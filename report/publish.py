@@ -33,7 +33,7 @@ from storagebench.report.cells import METRICS, cells_frame, effect, find_results
 from storagebench.report.html import build_html, environment
 from storagebench.report.scoring import SHIFTS
 
-from storagebench.results import atomic_write_text
+from storagebench.results.files import atomic_write_text
 
 LOOKBACK = 10
 MAX_POINTS = 120

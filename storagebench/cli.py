@@ -188,7 +188,8 @@ def _numbers(text: str | None, kind: type, what: str) -> list[Any] | None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from storagebench import config as cfg
-    from storagebench import profiles, suite, sweep
+    from storagebench import profiles
+    from storagebench.running import suite, sweep
     from storagebench.workloads import spec as wspec
 
     ladders = [x.strip() for x in args.ladder.split(",") if x.strip()]
@@ -245,9 +246,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from storagebench import config as cfg
-    from storagebench import suite
     from storagebench.config import redacted_options
-    from storagebench.manifest import RunManifest
+    from storagebench.results.manifest import RunManifest
+    from storagebench.running import suite
     from storagebench.workloads import spec as wspec
 
     file_data = cfg.load_config_file(args.config) if args.config else {}
@@ -324,7 +325,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         console.print(f"finished in {time.monotonic() - started:.1f}s; results in {run_dir}", markup=False)
         if config.repeat > 1:
-            from storagebench.stats import cell_table, write_summary
+            from storagebench.analysis.stats import cell_table, write_summary
 
             cells = write_summary(run_dir)
             console.print("medians over repeats, [lo, hi] = order-statistic interval (its coverage):",
@@ -376,7 +377,7 @@ def interrupt_signals() -> Iterator[None]:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from storagebench.clean import drop_leftovers, find_leftovers
+    from storagebench.results.clean import drop_leftovers, find_leftovers
 
     stores = None
     if args.stores is not None:
@@ -418,7 +419,7 @@ NOT_OK = ("failed", "aborted", "invalid")
 
 def _exit_status(run_dir: Path, console: Any) -> int:
     """0 when every phase of every store is ok; 1 (after every result was written) when one is not."""
-    from storagebench.results import load_results
+    from storagebench.results.files import load_results
 
     bad = [r for r in load_results(run_dir) if r.get("status") in NOT_OK]
     for r in bad:
@@ -464,7 +465,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from storagebench.merge import merge_runs
+    from storagebench.results.merge import merge_runs
 
     written = merge_runs(args.run_dirs, args.output)
     print(f"merged {len(written)} result file(s) from {len(args.run_dirs)} runs into {args.output}", file=sys.stderr)
@@ -479,7 +480,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from storagebench.report.html import write_report
-    from storagebench.runhealth import inspect
+    from storagebench.results.runhealth import inspect
 
     if not args.run_dir.is_dir():
         raise UsageError(f"no such run folder: {args.run_dir}")
@@ -495,7 +496,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from storagebench.report import compare as cmp
-    from storagebench.results import atomic_write_text
+    from storagebench.results.files import atomic_write_text
 
     for path in (args.a, args.b):
         if not path.is_dir():

@@ -18,11 +18,16 @@ from storagebench.adapters.base import AdapterOptions
 from storagebench.durability import DEFAULT_PROFILE, Profile
 from storagebench.errors import UsageError
 from storagebench.registry import available, load_adapter
-from storagebench.runner import STALL_TIMEOUT_S
+from storagebench.running.runner import STALL_TIMEOUT_S
 from storagebench.services.manager import load_endpoints
 
+
 #: the embedded default: stores that need no server
-DEFAULT_STORES = ["sqlite", "duckdb", "localdir"]
+def default_stores() -> list[str]:
+    """The stores of a plain ``storagebench run``: every registered adapter that declares ``default_store``."""
+    from storagebench.registry import available, load_adapter
+
+    return [name for name in sorted(available()) if load_adapter(name).default_store]
 DEFAULT_WORKLOADS = ["a", "b", "c", "d", "e", "f", "delete", "query"]
 ENV_PREFIX = "STORAGEBENCH_"
 
@@ -30,9 +35,9 @@ ENV_PREFIX = "STORAGEBENCH_"
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    stores: list[str] = Field(default_factory=lambda: list(DEFAULT_STORES), min_length=1)
+    stores: list[str] = Field(default_factory=default_stores, min_length=1)
     workloads: list[str] = Field(default_factory=lambda: list(DEFAULT_WORKLOADS))
-    #: total client workers, placed by :func:`storagebench.runner.client_layout` (a process each, up to
+    #: total client workers, placed by :func:`storagebench.running.runner.client_layout` (a process each, up to
     #: two per core); exclusive with an explicit ``threads``/``processes`` layout
     clients: int | None = Field(default=None, ge=1, le=4096)
     threads: int = Field(default=1, ge=1, le=1024)
@@ -80,7 +85,7 @@ class RunConfig(BaseModel):
         share a process share its thread when the store is ``cooperative``), else threads x processes."""
         if self.clients is None:
             return self.processes, self.threads * self.processes, False
-        from storagebench.runner import client_layout
+        from storagebench.running.runner import client_layout
 
         processes, clients = client_layout(self.clients, multiprocess, cooperative=cooperative)
         return processes, clients, cooperative

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from functools import cache
 from importlib.metadata import entry_points
+from types import ModuleType
 
 from storagebench.adapters.base import Adapter
 from storagebench.errors import UsageError
@@ -38,8 +41,6 @@ def load_adapter(name: str) -> type[Adapter]:
 
 
 def _by_path(name: str) -> type[Adapter]:
-    import importlib
-
     module, _, attr = name.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)
@@ -48,3 +49,24 @@ def _by_path(name: str) -> type[Adapter]:
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
         raise UsageError(f"{name!r} does not name an Adapter subclass")
     return cls
+
+
+def store_package(name: str) -> str:
+    """The package that holds a registered store's folder: the entry point's module, one level up
+    (``storagebench.adapters.postgres.adapter:PostgresAdapter`` -> ``storagebench.adapters.postgres``)."""
+    value = available().get(name)
+    if value is None:
+        raise UsageError(f"unknown store {name!r}; available: {', '.join(sorted(available()))}")
+    module = value.partition(":")[0]
+    return module.rpartition(".")[0] or module
+
+
+def store_module(name: str, part: str) -> ModuleType | None:
+    """A store folder's ``part`` module (``service``, ``spark``, ...), or None when the folder has none."""
+    package = store_package(name)
+    try:
+        if importlib.util.find_spec(f"{package}.{part}") is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module(f"{package}.{part}")

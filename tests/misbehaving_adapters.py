@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from storagebench.adapters.base import Query, QueryResult, Record, require_found
-from storagebench.adapters.sqlite import SQLiteAdapter, SQLiteOptions
+from storagebench.adapters.sqlite.adapter import SQLiteAdapter, SQLiteOptions
 
 from storagebench.errors import NotFound
 

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storagebench.adapters.sqlite import SQLiteAdapter
+from storagebench.adapters.sqlite.adapter import SQLiteAdapter
 
 from storagebench.cli import main
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from storagebench.cli import main
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 
 SMALL = ["-p", "recordcount=60", "-p", "operationcount=80"]
 

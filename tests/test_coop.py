@@ -1,4 +1,4 @@
-"""Cooperative clients (storagebench.coop): clients sharing one thread each wait on their own socket."""
+"""Cooperative clients (storagebench.running.coop): clients sharing one thread each wait on their own socket."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 import pytest
 from storagebench.workloads.spec import resolve
 
-from storagebench import coop
-from storagebench.runner import PhasePlan, client_layout
+from storagebench.running import coop
+from storagebench.running.runner import PhasePlan, client_layout
 
 
 def test_clients_sharing_a_thread_wait_at_the_same_time() -> None:

@@ -17,7 +17,7 @@ from storagebench.workloads import spec as wspec
 from storagebench import config as cfg
 from storagebench.cli import main
 from storagebench.errors import UsageError
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 
 SMALL = ["-p", "recordcount=20", "-p", "operationcount=20"]
 
@@ -106,7 +106,8 @@ def test_results_dir_without_write_permission(tmp_path: Path, capsys: pytest.Cap
 def test_full_disk_fails_the_phase_cleanly_and_the_next_store_runs(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A tmpfs that fills up needs root; the seam where result files are written is the same."""
-    from storagebench import results, suite
+    from storagebench.results import files as results
+    from storagebench.running import suite
 
     real = results.atomic_write_text
 

@@ -17,8 +17,8 @@ import pytest
 from storagebench.workloads.spec import resolve
 
 from storagebench.cli import main
-from storagebench.results import load_results
-from storagebench.runner import PhasePlan, run_phase
+from storagebench.results.files import load_results
+from storagebench.running.runner import PhasePlan, run_phase
 
 STALLING = "storagebench.testing.faulty:StallingAdapter"
 GRACE = 1.0  # seconds a worker blocked in an operation gets after the stop (5 s by default)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from storagebench.adapters.null import NullAdapter
-from storagebench.adapters.sqlite import SQLiteAdapter
+from storagebench.adapters.null.adapter import NullAdapter
+from storagebench.adapters.sqlite.adapter import SQLiteAdapter
 
-from storagebench.measurement import (
+from storagebench.measuring.measurement import (
     HIGHEST_NS,
     LOWEST_NS,
     Recorder,

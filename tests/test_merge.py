@@ -17,8 +17,8 @@ from storagebench.report.cells import ok_latency
 from storagebench.report.html import page_data
 
 from storagebench.cli import main
-from storagebench.measurement import decode
-from storagebench.results import load_results
+from storagebench.measuring.measurement import decode
+from storagebench.results.files import load_results
 
 RECORDS = 600
 #: (insertstart, insertcount, operationcount) of each host

@@ -11,7 +11,7 @@ from pathlib import Path
 import misbehaving_adapters  # tests/ is on sys.path (pytest's rootdir-relative import)
 import pytest
 
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 
 TESTS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

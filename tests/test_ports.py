@@ -10,15 +10,18 @@ import sys
 
 import pytest
 
-from storagebench.services.ports import BASE_PORTS, port_offset, shifted
+from storagebench.services import base_ports
+from storagebench.services.ports import port_offset, shifted
+
+BASE_PORTS = base_ports()
 
 _PROBE = """
 import json
-from storagebench.services import SERVICE_CLASSES, load_service
+from storagebench.services import load_service, service_names
 from storagebench.services.base import ServiceContext
 from storagebench.registry import load_adapter
 ctx = ServiceContext()
-services = {n: load_service(n)(ctx).ports for n in SERVICE_CLASSES}
+services = {n: load_service(n)(ctx).ports for n in service_names()}
 adapters = {}
 for store in ("postgres", "mongodb", "hbase", "neo4j", "kudu", "hdfs", "s3"):
     options = load_adapter(store).Options()
@@ -36,7 +39,7 @@ def _probe(offset: str, tmp_path: object) -> dict[str, dict[str, dict[str, objec
 
 def test_offset_shifts_every_service_port_and_every_adapter_default(tmp_path: object) -> None:
     seen = _probe("10000", tmp_path)
-    assert seen["services"] == shifted(10000)
+    assert seen["services"] == {name: shifted(ports, 10000) for name, ports in BASE_PORTS.items()}
     joined = json.dumps(seen["adapters"])
     for roles in BASE_PORTS.values():
         for port in roles.values():
@@ -49,7 +52,7 @@ def test_offset_shifts_every_service_port_and_every_adapter_default(tmp_path: ob
 
 def test_no_offset_means_the_well_known_ports() -> None:
     assert port_offset({}) == 0
-    assert shifted(0) == BASE_PORTS
+    assert all(shifted(ports, 0) == ports for ports in BASE_PORTS.values())
 
 
 @pytest.mark.parametrize("bad", ["ten", "60000", "-5000"])

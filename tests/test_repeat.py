@@ -10,7 +10,7 @@ import pytest
 
 from storagebench.cli import main
 from storagebench.profiles import PROFILES, UNTIL_TIME_IS_UP
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,7 @@ def test_repeat_writes_one_file_per_repeat_and_a_summary_with_intervals(tmp_path
 
 
 def test_store_order_is_seeded() -> None:
-    from storagebench.suite import store_order
+    from storagebench.running.suite import store_order
 
     stores = list("abcdefgh")
     orders = [store_order(stores, 42, k, 5) for k in range(1, 6)]  # type: ignore[arg-type]

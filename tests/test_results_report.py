@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from storagebench.report.html import build_html, write_report
 
-from storagebench.measurement import decode
-from storagebench.results import atomic_write_text, load_results, write_json
+from storagebench.measuring.measurement import decode
+from storagebench.results.files import atomic_write_text, load_results, write_json
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path) -> None:
 
 def test_failed_store_keeps_other_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store dying mid-run: its phase is recorded as failed/aborted; the next store still runs."""
-    from storagebench.adapters.sqlite import SQLiteAdapter
+    from storagebench.adapters.sqlite.adapter import SQLiteAdapter
 
     from storagebench.cli import main
     from storagebench.errors import Unavailable

@@ -106,9 +106,9 @@ def test_sigkilled_run_is_reported_incomplete_and_clean_drops_what_it_left(
 
 def test_clean_finds_namespaces_by_prefix_but_never_a_live_runs(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from storagebench.adapters.sqlite import SQLiteAdapter
+    from storagebench.adapters.sqlite.adapter import SQLiteAdapter
 
-    from storagebench.manifest import RunManifest
+    from storagebench.results.manifest import RunManifest
 
     adapter = SQLiteAdapter({"path": tmp_path / "home" / "s.db"})
     adapter.connect()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storagebench.workloads.spec import resolve
 
-from storagebench.runner import PROCESSES_PER_CORE, PhasePlan, client_layout
+from storagebench.running.runner import PROCESSES_PER_CORE, PhasePlan, client_layout
 
 
 def test_default_layout_gives_each_client_a_process_up_to_the_cap() -> None:
@@ -24,7 +24,7 @@ def test_clients_split_evenly_and_contiguously_over_processes() -> None:
 def test_each_worker_reports_its_own_cpu_per_operation() -> None:
     """The client's CPU over the phase is what the harness and the driver cost the machine per operation:
     a null-store read costs microseconds, and never more CPU than the phase's wall time."""
-    from storagebench.runner import run_phase
+    from storagebench.running.runner import run_phase
 
     spec = resolve("c", {"recordcount": 100, "operationcount": 20_000})
     outcome = run_phase(PhasePlan("null", {}, spec, "run", "sbench_x", 1, processes=2, clients=2))

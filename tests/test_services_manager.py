@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 import pytest
 
 from storagebench.errors import ServiceError
-from storagebench.services import ports
 from storagebench.services.base import ProcessSpec, Service, ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
 
@@ -46,13 +45,13 @@ class Echo(Service):
 
 @pytest.fixture
 def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Manager:
-    monkeypatch.setitem(ports.PORTS, "echo", {"tcp": free_port()})
+    monkeypatch.setattr(Echo, "base_ports", {"tcp": free_port()})
     return Manager(ServiceContext(home=tmp_path, echo=lambda _m: None), ["echo"], lambda _n: Echo)
 
 
 def test_up_status_down_leaves_nothing(manager: Manager) -> None:
     assert manager.up(["echo"]) == {"echo": "echo 1.0"}
-    assert load_endpoints(manager.ctx.home)["echo"]["port"] == ports.PORTS["echo"]["tcp"]
+    assert load_endpoints(manager.ctx.home)["echo"]["port"] == Echo.base_ports["tcp"]
     (row,) = manager.status(["echo"])
     assert row["state"] == "up" and row["version"] == "echo 1.0" and row["rss_mib"] > 0
     pids = [p.pid for p in manager.processes("echo")]
@@ -65,7 +64,7 @@ def test_up_status_down_leaves_nothing(manager: Manager) -> None:
 
 
 def test_busy_port_is_named(manager: Manager) -> None:
-    port = ports.PORTS["echo"]["tcp"]
+    port = Echo.base_ports["tcp"]
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", port))
         holder.listen()
@@ -124,8 +123,8 @@ class Broken(Echo):
 
 def test_adopt_goes_on_past_a_failing_engine_and_names_the_cause(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ports.PORTS, "echo", {"tcp": free_port()})
-    monkeypatch.setitem(ports.PORTS, "broken", {"tcp": free_port()})
+    monkeypatch.setattr(Echo, "base_ports", {"tcp": free_port()})
+    monkeypatch.setattr(Broken, "base_ports", {"tcp": free_port()})
     classes: dict[str, type[Service]] = {"broken": Broken, "echo": Echo}
     elsewhere = Manager(ServiceContext(home=tmp_path / "elsewhere", echo=lambda _m: None), ["echo"],
                         classes.__getitem__)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from storagebench import stats
+from storagebench.analysis import stats
 
 
 @pytest.mark.parametrize("n", [5, 6, 9, 15, 30])

@@ -10,8 +10,8 @@ from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import resolve
 from storagebench.workloads.values import HEADER, Values, Version
 
-from storagebench.checks import Checker
-from storagebench.measurement import NOT_FOUND, OK, Recorder
+from storagebench.measuring.checks import Checker
+from storagebench.measuring.measurement import NOT_FOUND, OK, Recorder
 
 
 def test_every_write_gives_a_new_value_of_the_right_length() -> None:

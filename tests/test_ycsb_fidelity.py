@@ -35,11 +35,11 @@ from storagebench.workloads.spec import (
 )
 from storagebench.workloads.values import Values
 
-from storagebench import runner
 from storagebench.cli import main
 from storagebench.errors import NotFound
-from storagebench.results import load_results
-from storagebench.runner import PhaseOutcome, PhasePlan, run_phase
+from storagebench.results.files import load_results
+from storagebench.running import runner
+from storagebench.running.runner import PhaseOutcome, PhasePlan, run_phase
 
 
 @pytest.fixture(autouse=True)

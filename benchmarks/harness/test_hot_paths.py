@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from storagebench.adapters.null import NullAdapter
+from storagebench.adapters.null.adapter import NullAdapter
 from storagebench.workloads import generators
 from storagebench.workloads.spec import resolve
 from storagebench.workloads.values import Values
 
-from storagebench.measurement import Recorder, TimedAdapter, decode, encode, new_histogram, record_many
+from storagebench.measuring.measurement import Recorder, TimedAdapter, decode, encode, new_histogram, record_many
 
 SPEC = resolve("a", {"recordcount": 100_000})
 BATCH = 1000

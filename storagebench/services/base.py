@@ -21,19 +21,9 @@ from typing import Any, ClassVar
 
 from storagebench.durability import DEFAULT_PROFILE, Profile
 from storagebench.errors import ServiceError
-from storagebench.services.ports import HOST, PORTS
+from storagebench.services.ports import HOST, local_ports
 
 DEFAULT_HOME = Path.home() / ".cache" / "storagebench"
-
-
-def _docker_root() -> Path:
-    import storagebench.docker
-
-    return Path(storagebench.docker.__file__).resolve().parent
-
-
-#: docker/ (compose.yaml, the launchers' poms and Java mains), from a checkout or an installed wheel
-DOCKER_ROOT = _docker_root()
 
 
 def storagebench_home() -> Path:
@@ -100,9 +90,11 @@ class ServiceContext:
 
 
 class Service(ABC):
-    """One engine.  Subclasses are listed in :data:`storagebench.services.SERVICES`."""
+    """One engine.  A store's is the ``SERVICE`` of its folder's ``service`` module."""
 
     name: ClassVar[str]
+    #: well-known ports, role -> port (before ``STORAGEBENCH_PORT_OFFSET``)
+    base_ports: ClassVar[dict[str, int]] = {}
     #: human description, e.g. "PostgreSQL 15 (Debian package)"
     description: ClassVar[str] = ""
     #: services that must be up first
@@ -122,7 +114,7 @@ class Service(ABC):
 
     @property
     def ports(self) -> dict[str, int]:
-        return PORTS[self.name]
+        return local_ports(self.base_ports)
 
     @property
     def data_dir(self) -> Path:

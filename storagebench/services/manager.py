@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from storagebench.errors import ServiceError
-from storagebench.results import atomic_write_text
+from storagebench.results.files import atomic_write_text
 from storagebench.services.base import ProcessSpec, Service, ServiceContext, storagebench_home
 from storagebench.services.ports import HOST
 

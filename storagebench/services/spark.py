@@ -25,7 +25,6 @@ from typing import Any
 
 from storagebench.errors import ServiceError
 from storagebench.services.base import ProcessSpec, Service
-from storagebench.services.ports import PORTS
 
 ENV_WORKERS = "STORAGEBENCH_SPARK_WORKERS"
 ENV_CORES = "STORAGEBENCH_SPARK_WORKER_CORES"
@@ -61,8 +60,13 @@ def _positive(env: str, default: int) -> int:
     return value
 
 
+#: standalone cluster; worker i listens on worker + i and worker_ui + i
+BASE_PORTS: dict[str, int] = {"master": 7077, "master_ui": 8090, "worker": 7078, "worker_ui": 8091}
+
+
 class SparkService(Service):
     name = "spark"
+    base_ports = BASE_PORTS
     description = "Spark standalone master + workers (pyspark's jars)"
     start_timeout = 120.0
 
@@ -80,7 +84,7 @@ class SparkService(Service):
 
     @property
     def ports(self) -> dict[str, int]:
-        base = PORTS[self.name]
+        base = super().ports
         ports = {"master": base["master"], "master_ui": base["master_ui"]}
         for i in range(self.workers):
             ports[self._role(i)] = base["worker"] + i

@@ -1,9 +1,9 @@
 """The batch dataset through Spark: write, read back (verified), filtered read, aggregate.
 
 :func:`run_spark_batch` writes the same seeded rows as the harness's batch workload
-(:func:`storagebench.batch.expected_table`) through the store's Spark connector
+(:func:`storagebench.running.batch.expected_table`) through the store's Spark connector
 (:mod:`storagebench.spark.connectors`), reads them back and checks every column's SHA-256 against the
-expected data (:func:`storagebench.batch.column_digests`), then runs ``batchqueries`` filtered reads
+expected data (:func:`storagebench.running.batch.column_digests`), then runs ``batchqueries`` filtered reads
 (``queryfield = value``, pushed down by the connector where it can) and as many ``count``/``sum``
 aggregates, each verified.  Figures: rows/s and MB/s per step (MB of the string values, as in the
 harness's batch summary), plus the session start-up (JVM + connector resolution) separately.
@@ -28,10 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from storagebench.batch import column_digests, expected_table, table_bytes
+from storagebench.errors import UsageError
 from storagebench.registry import load_adapter
+from storagebench.running.batch import column_digests, expected_table, table_bytes
 from storagebench.services.base import storagebench_home
-from storagebench.spark.connectors import CONNECTORS, Access, connector
+from storagebench.spark.connectors import Access, connector
 from storagebench.spark.session import get_session, is_local
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import Values
@@ -62,8 +63,11 @@ def run_spark_batch(store_name: str, options: dict[str, Any], spec: WorkloadSpec
     Spark runs (:attr:`~storagebench.spark.connectors.Connector.release`); open adapters keep working.
     Returns :func:`_run`'s figures; ``verified`` is False and ``problems`` says why when anything failed.
     """
-    known = CONNECTORS.get(store_name)
-    with (known.release(options) if known is not None and known.release is not None else nullcontext()):
+    try:
+        release = connector(store_name).release
+    except UsageError:
+        release = None  # reported by the child with the reason
+    with (release(options) if release is not None else nullcontext()):
         # a single-process file (DuckDB) is free for Spark's JVM meanwhile; the caller's adapters stay usable
         return _run_child(store_name, options, spec, namespace, seed, master)
 
@@ -230,7 +234,7 @@ def _steps(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: s
 
 
 def _summaries(result: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
-    """The harness's batch summary shape (``storagebench.batch.batch_summary``) for the load and run phases."""
+    """The harness's batch summary shape (``storagebench.running.batch.batch_summary``) for the load and run phases."""
     steps, verified = result["steps"], result["verified"]
     write, read, flt = steps["write"], steps["read"], steps["filtered_read"]
     read_s = read["seconds"] + flt["seconds"] + steps["aggregate"]["seconds"]

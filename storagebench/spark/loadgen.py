@@ -1,7 +1,7 @@
 """Spark as the distributed load generator: each partition of one Spark job is one harness worker.
 
 ``run_workers_on_spark(plan, workers)`` parallelizes ``range(workers)`` into ``workers`` partitions; each
-task calls :func:`storagebench.runner.run_watched_worker` (its own adapter instance, connection, Recorder
+task calls :func:`storagebench.running.runner.run_watched_worker` (its own adapter instance, connection, Recorder
 and operation stream, exactly as a local thread, and a watchdog of its own: a store that stops answering
 ends the task after the stall timeout and the stop grace, with what it measured) and returns the worker's
 export: plain data with the HdrHistograms in their standard encoding.  The driver collects the exports
@@ -76,7 +76,7 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
         use_archives(archives)  # before anything imports numpy, pydantic, a driver ...
         from pyspark import TaskContext
 
-        from storagebench.runner import run_watched_worker
+        from storagebench.running.runner import run_watched_worker
 
         plan = pickle.loads(plan_bytes)
         if barrier:

@@ -123,7 +123,7 @@ def build_adapter_zip(adapter: str, target_dir: Path) -> Path | None:
 # -- which distributions a worker needs -----------------------------------------------------------------
 _IMPORTED = """
 import importlib, json, sys
-import storagebench.runner
+import storagebench.running.runner
 module = sys.argv[1]
 if module:
     importlib.import_module(module)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from storagebench import coop
 from storagebench.adapters.base import AdapterOptions, Capabilities, Query, QueryResult, Record
-from storagebench.adapters.null import NullAdapter
+from storagebench.adapters.null.adapter import NullAdapter
 from storagebench.errors import Unavailable
+from storagebench.running import coop
 
 
 class StallingOptions(AdapterOptions):
@@ -35,7 +35,7 @@ class StallingOptions(AdapterOptions):
 class StallingAdapter(NullAdapter):
     """The null adapter until ``succeed_ops`` operations have run, then a dead server.
 
-    Its waits go through :func:`storagebench.coop.sleep` (it is cooperative): clients sharing a thread
+    Its waits go through :func:`storagebench.running.coop.sleep` (it is cooperative): clients sharing a thread
     sleep one at a time, as they would wait on a dead server's socket.
     """
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from storagebench.adapters.base import NAMESPACE_PREFIX, Adapter
-from storagebench.adapters.duckdb import DuckDBAdapter
-from storagebench.adapters.localdir import LocalDirAdapter
-from storagebench.adapters.null import NullAdapter
-from storagebench.adapters.sqlite import SQLiteAdapter
+from storagebench.adapters.duckdb.adapter import DuckDBAdapter
+from storagebench.adapters.localdir.adapter import LocalDirAdapter
+from storagebench.adapters.null.adapter import NullAdapter
+from storagebench.adapters.sqlite.adapter import SQLiteAdapter
 
 from storagebench.testing.conformance import AdapterConformance
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from storagebench.adapters.base import Adapter, Query
-from storagebench.adapters.hbase import HBaseAdapter
+from storagebench.adapters.hbase.adapter import HBaseAdapter
+from storagebench.adapters.hbase.service import HBASE
 
-from storagebench.services.versions import HBASE
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
 

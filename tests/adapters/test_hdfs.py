@@ -9,10 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from storagebench.adapters.base import Adapter, Query
-from storagebench.adapters.hdfs import HDFSAdapter
+from storagebench.adapters.hdfs.adapter import HDFSAdapter
+from storagebench.adapters.hdfs.service import CLOSE_SETTINGS, HADOOP
 
-from storagebench.services.hdfs import CLOSE_SETTINGS
-from storagebench.services.versions import HADOOP
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
 

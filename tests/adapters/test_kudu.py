@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from storagebench.adapters.base import Adapter
-from storagebench.adapters.kudu import KuduAdapter, start_jvm
+from storagebench.adapters.kudu.adapter import KuduAdapter, start_jvm
+from storagebench.adapters.kudu.service import KUDU
 
 from storagebench.errors import AlreadyExists, NotFound
-from storagebench.services.versions import KUDU
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
 
@@ -150,7 +150,7 @@ def test_process_exits_when_a_worker_thread_started_the_jvm(options: dict[str, A
 
     code = (
         "import json, sys, threading\n"
-        "from storagebench.adapters.kudu import KuduAdapter\n"
+        "from storagebench.adapters.kudu.adapter import KuduAdapter\n"
         "def work():\n"
         "    KuduAdapter(json.loads(sys.argv[1])).connect()  # left open on purpose\n"
         "t = threading.Thread(target=work, daemon=True)\n"

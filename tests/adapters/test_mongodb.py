@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from storagebench.adapters.base import Adapter, Query, Support
-from storagebench.adapters.mongodb import MongoAdapter, MongoOptions
+from storagebench.adapters.mongodb.adapter import MongoAdapter, MongoOptions
 
 from storagebench.errors import AlreadyExists
 from storagebench.testing.conformance import AdapterConformance

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from storagebench.adapters.base import Adapter
-from storagebench.adapters.neo4j import Neo4jAdapter
+from storagebench.adapters.neo4j.adapter import Neo4jAdapter
+from storagebench.adapters.neo4j.service import NEO4J
 
 from storagebench.errors import AlreadyExists, NotFound
-from storagebench.services.versions import NEO4J
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
 

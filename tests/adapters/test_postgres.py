@@ -10,10 +10,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from storagebench.adapters.base import Adapter, Placement
-from storagebench.adapters.postgres import PostgresAdapter
+from storagebench.adapters.postgres.adapter import PostgresAdapter
+from storagebench.adapters.postgres.service import cluster_major
 
 from storagebench.errors import AlreadyExists, NotFound, Unavailable
-from storagebench.services.postgres import cluster_major
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
 
@@ -194,7 +194,7 @@ def test_result_names_the_wait_the_workers_ran_not_the_probe(clients: int) -> No
     and the phase's client description is theirs (1 client on 2+ cores spins, 2 clients on 2 cores block)."""
     from storagebench.workloads.spec import resolve
 
-    from storagebench.runner import PhasePlan, run_phase
+    from storagebench.running.runner import PhasePlan, run_phase
 
     opts = {**require_engine("postgres"), "driver": "psycopg", "wait": "auto"}
     ns = f"sbench_w_{uuid.uuid4().hex[:8]}"
@@ -220,7 +220,7 @@ def test_a_spinning_client_sleeps_through_a_slow_answer() -> None:
     machine slowed a load ten times)."""
     import time
 
-    from storagebench.adapters._postgres_drivers import SPIN_BUDGET_NS, Psycopg
+    from storagebench.adapters.postgres.drivers import SPIN_BUDGET_NS, Psycopg
 
     opts = require_engine("postgres")
     session = Psycopg({"host": opts["host"], "port": opts["port"], "user": opts["user"],
@@ -242,7 +242,7 @@ def test_clients_sharing_a_thread_each_get_verified_answers(workload: str) -> No
     cores): every client waits through the 'share' wait, every read is checked, nothing fails."""
     from storagebench.workloads.spec import resolve
 
-    from storagebench.runner import PhasePlan, run_phase
+    from storagebench.running.runner import PhasePlan, run_phase
 
     opts = {**require_engine("postgres"), "driver": "psycopg", "wait": "auto"}
     ns = f"sbench_g_{uuid.uuid4().hex[:8]}"

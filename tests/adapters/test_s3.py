@@ -9,10 +9,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from storagebench.adapters.base import Adapter
-from storagebench.adapters.s3 import BATCH_PREFIX, S3Adapter, bucket_name
+from storagebench.adapters.s3.adapter import BATCH_PREFIX, S3Adapter, bucket_name
+from storagebench.adapters.s3.service import VERSITYGW
 
 from storagebench.errors import AlreadyExists, NotFound
-from storagebench.services.versions import VERSITYGW
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
 

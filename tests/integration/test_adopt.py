@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from storagebench.adapters.kudu.service import kudu_client_classpath
 
 from storagebench.errors import ServiceError
-from storagebench.services import SERVICE_CLASSES, load_service
+from storagebench.services import load_service, service_names
 from storagebench.services.base import ServiceContext
-from storagebench.services.kudu import kudu_client_classpath
 from storagebench.services.manager import Manager, load_endpoints
 from storagebench.testing.engines import require_engine
 
@@ -28,7 +28,7 @@ def test_adopt_with_an_empty_client_cache(tmp_path: Path) -> None:
     (fresh.cache / "maven").symlink_to(local.cache / "maven")
     with pytest.raises(ServiceError):
         kudu_client_classpath(fresh.cache)
-    manager = Manager(fresh, list(SERVICE_CLASSES), load_service)
+    manager = Manager(fresh, list(service_names()), load_service)
     postgres_has_password = (load_service("postgres")(local).password() is not None)  # type: ignore[attr-defined]
     try:
         versions = manager.adopt([*ADOPTED[:2], "postgres", *ADOPTED[2:]])

@@ -29,12 +29,12 @@ EXPECTED: dict[str, tuple[bool, bool, bool]] = {
 
 
 def _server_profile(store: str) -> str:
-    from storagebench.services import SERVICE_CLASSES, load_service
+    from storagebench.services import load_service, service_names
 
     svc = load_service(store)
     if not svc.durability_at_start:
         return "either"
-    manager = Manager(ServiceContext(echo=lambda _m: None), list(SERVICE_CLASSES), load_service)
+    manager = Manager(ServiceContext(echo=lambda _m: None), list(service_names()), load_service)
     return manager.running_profile(store) or "durable"
 
 
@@ -69,7 +69,7 @@ def test_postgres_profiles_apply_per_connection() -> None:
 
 def test_run_records_durability_in_every_result_file(tmp_path: Any) -> None:
     from storagebench.cli import main
-    from storagebench.results import load_results
+    from storagebench.results.files import load_results
 
     require_engine("postgres")
     assert main(["run", "--stores", "postgres", "--workloads", "a", "-p", "recordcount=20",

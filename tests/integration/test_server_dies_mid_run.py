@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from storagebench.cli import main
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager

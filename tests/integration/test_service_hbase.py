@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from storagebench.adapters.hbase.service import HBASE
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints, port_holder
 from storagebench.services.ports import PORTS
-from storagebench.services.versions import HBASE
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("hbase")

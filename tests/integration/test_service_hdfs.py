@@ -6,13 +6,13 @@ import posixpath
 import uuid
 
 import pytest
+from storagebench.adapters.hdfs.service import HADOOP
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints, port_holder
 from storagebench.services.ports import PORTS
-from storagebench.services.versions import HADOOP
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("hdfs")

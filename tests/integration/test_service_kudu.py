@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from storagebench.adapters.kudu import KuduAdapter
+from storagebench.adapters.kudu.adapter import KuduAdapter
+from storagebench.adapters.kudu.service import KUDU
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
-from storagebench.services.versions import KUDU
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("kudu")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from storagebench.adapters.mongodb.service import FERRETDB
+from storagebench.adapters.postgres.service import cluster_major
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
-from storagebench.services.postgres import cluster_major
-from storagebench.services.versions import FERRETDB
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("mongodb")

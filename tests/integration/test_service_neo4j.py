@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import neo4j
 import pytest
+from storagebench.adapters.neo4j.service import NEO4J
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
-from storagebench.services.versions import NEO4J
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("neo4j")

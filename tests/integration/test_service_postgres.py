@@ -6,12 +6,12 @@ import os
 import uuid
 
 import pytest
+from storagebench.adapters.postgres.service import cluster_major
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
-from storagebench.services.postgres import cluster_major
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("postgres")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from storagebench.adapters.s3.service import VERSITYGW
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints
-from storagebench.services.versions import VERSITYGW
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("s3")

@@ -73,8 +73,8 @@ def test_wheel_holds_every_package_and_data_file(wheel: Path) -> None:
     for package in ("services", "spark", "testing", "adapters", "workloads", "report", "docker"):
         assert f"storagebench/{package}/__init__.py" in names, package
     for data in ("workloads/a.yaml", "report/templates/report.html.j2", "docker/compose.yaml",
-                 "docker/kudu/pom.xml", "docker/hdfs/MiniDFS.java", "docker/neo4j/Neo4jServer.java",
-                 "docker/hbase/pom.xml"):
+                 "adapters/kudu/pom.xml", "adapters/hdfs/MiniDFS.java", "adapters/neo4j/Neo4jServer.java",
+                 "adapters/hbase/pom.xml", "adapters/postgres/compose.yaml", "services/spark.compose.yaml"):
         assert f"storagebench/{data}" in names, data
     assert not any(n.split("/")[0] in ("adapters", "workloads", "report", "docker") for n in names), \
         "no top-level import names that could collide with other distributions"
@@ -93,11 +93,12 @@ def test_installed_wheel_runs_from_outside_the_checkout(venv: Path, tmp_path: Pa
     def sb(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([exe, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import storagebench, storagebench.services.base as b;"
-                            "print(storagebench.__file__); print(b.DOCKER_ROOT)"],
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import storagebench, storagebench.adapters.kudu.service as k;"
+                            "print(storagebench.__file__); print(k.HERE)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert all(p.startswith(str(venv)) for p in where), where  # the wheel's files, not the checkout's
-    assert (Path(where[1]) / "kudu" / "pom.xml").is_file()
+    assert (Path(where[1]) / "pom.xml").is_file()
 
     listed = sb("list")
     assert listed.returncode == 0, listed.stderr

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from storagebench.cli import main
-from storagebench.results import load_results
+from storagebench.results.files import load_results
 from storagebench.services.base import storagebench_home
 from storagebench.testing.engines import require_engine
 
@@ -87,7 +87,7 @@ def test_ycsb_a_on_the_cluster_with_executors_lacking_storagebench(
 def test_progress_arrives_while_tasks_run(master: str, executor_python: str) -> None:
     from storagebench.workloads import spec as wspec
 
-    from storagebench.runner import PhasePlan, run_phase
+    from storagebench.running.runner import PhasePlan, run_phase
 
     spec = wspec.resolve("c", {"recordcount": 100, "operationcount": 3000, "target": 1000})
     seen: list[tuple[int, int]] = []
@@ -104,11 +104,11 @@ def test_progress_arrives_while_tasks_run(master: str, executor_python: str) -> 
 
 
 def test_services_status_and_loopback_only(master: str) -> None:
-    from storagebench.services import SERVICE_CLASSES, load_service
+    from storagebench.services import load_service, service_names
     from storagebench.services.base import ServiceContext
     from storagebench.services.manager import Manager
 
-    manager = Manager(ServiceContext(echo=lambda _m: None), list(SERVICE_CLASSES), load_service)
+    manager = Manager(ServiceContext(echo=lambda _m: None), list(service_names()), load_service)
     (row,) = manager.status(["spark"])
     assert row["state"] == "up" and row["version"].startswith("Spark 3.5"), row
     pids = {p.pid for p in manager.processes("spark") if p.alive}

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storagebench.adapters.sqlite import SQLiteAdapter
+from storagebench.adapters.sqlite.adapter import SQLiteAdapter
 from storagebench.workloads import spec as wspec
 
 from storagebench.cli import main
-from storagebench.measurement import decode, merge_exports
-from storagebench.results import load_results
-from storagebench.runner import PhasePlan, run_phase
+from storagebench.measuring.measurement import decode, merge_exports
+from storagebench.results.files import load_results
+from storagebench.running.runner import PhasePlan, run_phase
 
 pytestmark = pytest.mark.usefixtures("spark_ready")
 

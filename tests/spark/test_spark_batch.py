@@ -6,20 +6,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storagebench.adapters.duckdb import DuckDBAdapter
+from storagebench.adapters.duckdb.adapter import DuckDBAdapter
 from storagebench.workloads import spec as wspec
 
 from storagebench.cli import main
-from storagebench.registry import load_adapter
-from storagebench.results import load_results
+from storagebench.registry import available, load_adapter, store_module
+from storagebench.results.files import load_results
 from storagebench.spark.batch import run_spark_batch
-from storagebench.spark.connectors import CONNECTORS
+from storagebench.spark.connectors import connector
 from storagebench.testing.engines import require_engine
 
 pytestmark = pytest.mark.usefixtures("spark_ready")
 
 #: no server: these run wherever pyspark and a Java are installed
 EMBEDDED = ("sqlite", "duckdb", "localdir")
+#: every registered store with a Spark connector in its folder
+CONNECTORS = {name: connector(name) for name in sorted(available()) if store_module(name, "spark") is not None}
 ENGINES = sorted(set(CONNECTORS) - set(EMBEDDED))
 
 

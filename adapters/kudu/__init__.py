@@ -1,0 +1,5 @@
+"""Apache Kudu through the official Java client (``kudu-client``), driven from Python with JPype.
+
+Everything about this store lives in this folder: adapter.py (the adapter), service.py (the local engine:
+version, ports, provision, start), spark.py (how Spark reaches it).
+Registered by one entry point in pyproject.toml; every registry is derived from this folder."""

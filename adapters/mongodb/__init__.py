@@ -1,0 +1,5 @@
+"""MongoDB wire protocol through pymongo: real MongoDB or FerretDB (the local engine).
+
+Everything about this store lives in this folder: adapter.py (the adapter), service.py (the local engine:
+version, ports, provision, start), spark.py (how Spark reaches it).
+Registered by one entry point in pyproject.toml; every registry is derived from this folder."""

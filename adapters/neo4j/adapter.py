@@ -1,0 +1,310 @@
+"""Neo4j through the official ``neo4j`` Python driver (Bolt), with ``neo4j-rust-ext`` when installed.
+
+Driver: ``neo4j-rust-ext`` (in the ``neo4j`` extra) is the driver team's drop-in Rust implementation of
+the Bolt PackStream encoding and decoding; the same ``neo4j`` API runs on it, faster per record, so it
+is the default whenever it is installed.  Result files name what ran (``client.driver``).
+
+Data model: a record is a node whose label is the namespace (``sbench_...``, backtick-quoted) with a
+``key`` property and one string property per field (YCSB's usertable row = one node; no
+relationships).  ``prepare`` creates a uniqueness constraint on ``key`` for that label (named
+``<namespace>_key``), which Neo4j backs with a range index; every per-key operation is an index seek.
+
+Operations (each one auto-commit query on the adapter's own session, i.e. one Bolt round trip):
+
+* insert: ``CREATE (n:`ns`) SET n = $props``; a duplicate key violates the constraint -> :class:`AlreadyExists`.
+* read: ``MATCH (n:`ns` {key: $key}) RETURN n {.f1, .f2}`` (a map projection of the requested fields).
+* update / delete: ``MATCH ... SET n += $values`` / ``DETACH DELETE n``, returning the number of matched
+  nodes; 0 -> :class:`NotFound`.
+* scan: ``WHERE n.key >= $start RETURN ... ORDER BY n.key LIMIT $count``: a range seek on the key index
+  that also provides the order.
+* query: native Cypher, ``WHERE n.`field` = $value RETURN count(n), sum(toInteger(n.`sum_field`))``
+  (fields are not indexed: a label scan, as in the other stores).
+* batch write (NATIVE): ``UNWIND $rows AS row CREATE (n:`ns`) SET n = row``, ``batch_size`` rows per query.
+* batch read (NATIVE): one ``MATCH ... ORDER BY n.key`` streamed into an Arrow table; filtered batch
+  read (NATIVE): the same with ``AND n.`field` = $value``.
+* drop: deletes the label's nodes in batches (one transaction per ``batch_size`` nodes), then the label's
+  constraints and indexes; nodes with other labels are never matched.
+
+Auth: the local service runs with auth disabled; leave ``user`` empty to connect without credentials,
+or give ``user``/``password`` for a server with auth.  ``encrypted``/``trust`` configure TLS on
+``bolt://``/``neo4j://`` URIs (``bolt+s://`` URIs carry their own TLS settings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import SecretStr
+from storagebench.adapters.base import (
+    Adapter,
+    AdapterOptions,
+    Capabilities,
+    Query,
+    QueryResult,
+    Record,
+    ServerInfo,
+    Support,
+    check_namespace,
+    ours,
+    require_found,
+)
+from storagebench.adapters.neo4j.service import PORTS
+
+from storagebench.durability import Durability
+from storagebench.errors import AdapterError, AlreadyExists, Unavailable
+from storagebench.services.ports import HOST
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class Neo4jOptions(AdapterOptions):
+    uri: str = f"bolt://{HOST}:{PORTS['bolt']}"
+    #: empty: connect without credentials (the local service has auth disabled)
+    user: str = ""
+    password: SecretStr = SecretStr("")
+    database: str = "neo4j"
+    #: TLS for bolt:// and neo4j:// URIs
+    encrypted: bool = False
+    trust: Literal["system", "all", "custom"] = "system"
+    #: CA certificates for trust="custom"
+    ca_file: Path | None = None
+    connection_timeout_s: float = 10.0
+    #: server-side timeout of each query; None: the server's default
+    query_timeout_s: float | None = None
+    #: rows per UNWIND query in write_batch, nodes per transaction in drop
+    batch_size: int = 1000
+
+
+def _quote(name: str) -> str:
+    """A Cypher identifier (label or property name), backtick-quoted."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+class Neo4jAdapter(Adapter):
+    name = "neo4j"
+    description = "Neo4j (Bolt, official Python driver)"
+    Options = Neo4jOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        family="graph",
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
+    options: Neo4jOptions
+
+    def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.driver: Any = None
+        self.session: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def connect(self) -> None:
+        import neo4j
+
+        opts = self.options
+        auth = (opts.user, opts.password.get_secret_value()) if opts.user else None
+        config: dict[str, Any] = {"connection_timeout": opts.connection_timeout_s, "max_connection_pool_size": 2}
+        if opts.uri.split("://")[0] in ("bolt", "neo4j"):
+            config["encrypted"] = opts.encrypted
+            if opts.encrypted:
+                if opts.trust == "all":
+                    config["trusted_certificates"] = neo4j.TrustAll()
+                elif opts.trust == "custom":
+                    if opts.ca_file is None:
+                        raise ValueError("neo4j: trust='custom' needs ca_file")
+                    config["trusted_certificates"] = neo4j.TrustCustomCAs(str(opts.ca_file))
+                else:
+                    config["trusted_certificates"] = neo4j.TrustSystemCAs()
+        with self.translate_errors():
+            self.driver = neo4j.GraphDatabase.driver(opts.uri, auth=auth, **config)
+            self.driver.verify_connectivity()
+            self.session = self.driver.session(database=opts.database)
+
+    def close(self) -> None:
+        session, driver, self.session, self.driver = self.session, self.driver, None, None
+        for resource in (session, driver):
+            if resource is not None:
+                try:
+                    resource.close()
+                except Exception:  # closing must not fail
+                    pass
+
+    def _run(self, cypher: str, **params: Any) -> Any:
+        """One auto-commit query on this adapter's session (raises Unavailable when not connected)."""
+        if self.session is None:
+            raise Unavailable("neo4j: adapter is not connected")
+        import neo4j
+
+        return self.session.run(neo4j.Query(cypher, timeout=self.options.query_timeout_s), params)
+
+    def prepare(self, namespace: str, fields: Sequence[str]) -> None:
+        label = _quote(check_namespace(namespace))
+        with self.translate_errors():
+            self._run(f"CREATE CONSTRAINT {_quote(namespace + '_key')} IF NOT EXISTS "
+                      f"FOR (n:{label}) REQUIRE n.key IS UNIQUE").consume()
+            self._run("CALL db.awaitIndexes($seconds)", seconds=300).consume()
+
+    def list_namespaces(self) -> list[str]:
+        """Labels with nodes, and labels that only a constraint or index still names."""
+        with self.translate_errors():
+            labels = {r["label"] for r in self._run("CALL db.labels() YIELD label RETURN label")}
+            for r in self._run("SHOW INDEXES YIELD labelsOrTypes RETURN labelsOrTypes"):
+                labels.update(r["labelsOrTypes"] or [])
+        return ours(labels)
+
+    def drop(self, namespace: str) -> None:
+        label = _quote(check_namespace(namespace))
+        with self.translate_errors():
+            # one transaction per batch keeps memory bounded (works on every 5.x, unlike CALL (n) {...})
+            batch = f"MATCH (n:{label}) WITH n LIMIT $size DETACH DELETE n RETURN count(*) AS c"
+            while self._run(batch, size=max(1, self.options.batch_size)).single()["c"]:
+                pass
+            # constraints first: dropping one also drops the index that backs it
+            for kind, plural in (("CONSTRAINT", "CONSTRAINTS"), ("INDEX", "INDEXES")):
+                names = [r["name"] for r in self._run(
+                    f"SHOW {plural} YIELD name, labelsOrTypes WHERE labelsOrTypes = [$label] RETURN name",
+                    label=namespace)]
+                for name in names:
+                    self._run(f"DROP {kind} {_quote(name)} IF EXISTS").consume()
+
+    def server_info(self) -> ServerInfo:
+        with self.translate_errors():
+            rows = self._run("CALL dbms.components() YIELD name, versions, edition "
+                             "RETURN name, versions, edition").data()
+        kernel = next((r for r in rows if r["name"] == "Neo4j Kernel"), rows[0])
+        return ServerInfo("Neo4j", str(kernel["versions"][0]),
+                          {"edition": str(kernel["edition"]), "database": self.options.database})
+
+    def durability(self) -> Durability:
+        """Neo4j forces (fsyncs) its transaction log at every commit, grouped when commits overlap; no
+        setting turns that off, so ``fast`` cannot be honoured.  The tx-log settings are read back."""
+        profile = self.options.durability
+        with self.translate_errors():
+            rows = self._run("SHOW SETTINGS YIELD name, value WHERE name STARTS WITH 'db.tx_log' "
+                             "RETURN name, value").data()
+        settings = {str(r["name"]): str(r["value"]) for r in rows}
+        if profile == "durable":
+            return Durability(profile, settings, True, True, "the transaction log is forced to disk at commit")
+        return Durability(profile, settings, True, False, "Neo4j always forces its transaction log at commit: "
+                                                          "no setting acknowledges earlier")
+
+    def client_info(self) -> dict[str, str]:
+        import neo4j
+
+        info = {"neo4j (Python driver)": str(neo4j.__version__)}
+        driver = f"neo4j {neo4j.__version__}"
+        try:
+            from importlib.metadata import version
+
+            info["neo4j-rust-ext"] = version("neo4j-rust-ext")
+            driver += f" + neo4j-rust-ext {info['neo4j-rust-ext']}"
+        except Exception:  # not installed: the pure-Python PackStream
+            pass
+        info["driver"] = driver
+        return info
+
+    # -- per operation -----------------------------------------------------------------------------
+    @staticmethod
+    def _record(props: Mapping[str, Any] | None, fields: Sequence[str] | None) -> Record:
+        if props is None:
+            return {}
+        if fields is None:
+            return {k: str(v) for k, v in props.items() if k != "key" and v is not None}
+        return {k: str(v) for k, v in props.items() if v is not None}
+
+    @staticmethod
+    def _returned(fields: Sequence[str] | None) -> str:
+        if fields is None:
+            return "properties(n)"
+        return "n {" + ", ".join(f".{_quote(f)}" for f in fields) + "}"
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        label = _quote(check_namespace(namespace))
+        with self.translate_errors():
+            self._run(f"CREATE (n:{label}) SET n = $props", props={**values, "key": key}).consume()
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        label = _quote(check_namespace(namespace))
+        with self.translate_errors():
+            row = self._run(f"MATCH (n:{label} {{key: $key}}) RETURN {self._returned(fields)} AS p",
+                            key=key).single()
+        require_found(row is not None, namespace, key)
+        return self._record(row["p"], fields)
+
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        label = _quote(check_namespace(namespace))
+        with self.translate_errors():
+            row = self._run(f"MATCH (n:{label} {{key: $key}}) SET n += $values RETURN count(n) AS c",
+                            key=key, values=dict(values)).single()
+        require_found(bool(row and row["c"]), namespace, key)
+
+    def delete(self, namespace: str, key: str) -> None:
+        label = _quote(check_namespace(namespace))
+        with self.translate_errors():
+            row = self._run(f"MATCH (n:{label} {{key: $key}}) DETACH DELETE n RETURN count(n) AS c",
+                            key=key).single()
+        require_found(bool(row and row["c"]), namespace, key)
+
+    def scan(self, namespace: str, start_key: str, count: int,
+             fields: Sequence[str] | None = None) -> list[tuple[str, Record]]:
+        label = _quote(check_namespace(namespace))
+        if count <= 0:
+            return []
+        with self.translate_errors():
+            rows = self._run(f"MATCH (n:{label}) WHERE n.key >= $start "
+                             f"RETURN n.key AS k, {self._returned(fields)} AS p ORDER BY n.key LIMIT $count",
+                             start=start_key, count=count)
+            return [(str(r["k"]), self._record(r["p"], fields)) for r in rows]
+
+    def query(self, namespace: str, query: Query) -> QueryResult:
+        label = _quote(check_namespace(namespace))
+        match = f"MATCH (n:{label}) WHERE n.{_quote(query.field)} = $value"
+        with self.translate_errors():
+            if query.aggregate == "count":
+                row = self._run(f"{match} RETURN count(n) AS c", value=query.equals).single()
+                return QueryResult(int(row["c"]))
+            assert query.sum_field is not None, "sum needs sum_field"
+            row = self._run(f"{match} RETURN count(n) AS c, sum(toInteger(n.{_quote(query.sum_field)})) AS s",
+                            value=query.equals).single()
+            return QueryResult(int(row["c"]), int(row["s"]))
+
+    # -- batch -------------------------------------------------------------------------------------
+    def write_batch(self, namespace: str, batch: pa.Table) -> None:
+        label = _quote(check_namespace(namespace))
+        size = max(1, self.options.batch_size)
+        cypher = f"UNWIND $rows AS row CREATE (n:{label}) SET n = row"
+        with self.translate_errors():
+            for chunk in batch.to_batches(max_chunksize=size):
+                rows = [{k: v for k, v in row.items() if v is not None} for row in chunk.to_pylist()]
+                self._run(cypher, rows=rows).consume()
+
+    def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
+        return self._read_table(namespace, fields, "", None)
+
+    def read_batch_where(self, namespace: str, fields: Sequence[str], field: str, equals: str) -> pa.Table:
+        return self._read_table(namespace, fields, f"AND n.{_quote(field)} = $value", equals)
+
+    def _read_table(self, namespace: str, fields: Sequence[str] | None, where: str, value: str | None) -> pa.Table:
+        """One query, streamed in key order (the key index provides the order) into an Arrow table."""
+        import pyarrow as pa
+
+        label = _quote(check_namespace(namespace))
+        with self.translate_errors():
+            rows = [(str(r["k"]), self._record(r["p"], fields)) for r in self._run(
+                f"MATCH (n:{label}) WHERE n.key >= '' {where} RETURN n.key AS k, {self._returned(fields)} AS p "
+                f"ORDER BY n.key", value=value)]
+        names = list(fields) if fields is not None else sorted({f for _, rec in rows for f in rec})
+        return pa.table({"key": pa.array([k for k, _ in rows], pa.string()),
+                         **{f: pa.array([rec.get(f) for _, rec in rows], pa.string()) for f in names}})
+
+    # -- errors ------------------------------------------------------------------------------------
+    def map_error(self, exc: Exception) -> AdapterError:
+        from neo4j import exceptions as ne
+
+        message = f"neo4j: {type(exc).__name__}: {exc}"
+        if isinstance(exc, ne.ConstraintError) or "ConstraintValidationFailed" in str(
+                getattr(exc, "code", "") or ""):
+            return AlreadyExists(message)
+        if isinstance(exc, ne.ServiceUnavailable | ne.SessionExpired | ne.DatabaseUnavailable | OSError):
+            return Unavailable(message)
+        return AdapterError(message)

@@ -1,0 +1,1 @@
+"""Analysis: statistics over repeats (medians, order-statistic intervals, ties, steady state)."""

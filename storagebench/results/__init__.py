@@ -1,0 +1,1 @@
+"""Results: result files (atomic, versioned), run manifests, merging hosts, run health and clean-up."""

@@ -1,0 +1,110 @@
+"""``storagebench clean``: find namespaces that runs left on the stores, and drop them.
+
+Two sources: run manifests (``run.json``) of runs that are no longer alive but still list namespaces
+(a SIGKILL, a crash, a drop that failed), and each store's own listing of names with the ``sbench_``
+prefix that no live run claims.  The second finds what older runs or other results folders left too;
+it cannot see runs started from another machine or results folder, so the list is shown for
+confirmation before anything is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storagebench.adapters.base import Adapter
+from storagebench.config import RunConfig, store_options
+from storagebench.errors import StorageBenchError, Unsupported
+from storagebench.registry import load_adapter
+from storagebench.results.manifest import RunManifest
+
+
+@dataclass(frozen=True)
+class Leftover:
+    store: str
+    namespace: str
+    #: why it is listed: the run that left it, or "found by prefix"
+    source: str
+    run_dir: Path | None = None
+
+
+def manifests(results_dir: Path) -> list[RunManifest]:
+    if not results_dir.is_dir():
+        return []
+    found = (RunManifest.load(d) for d in sorted(results_dir.iterdir()) if d.is_dir())
+    return [m for m in found if m is not None]
+
+
+def _adapter(store: str, known_options: dict[str, Any]) -> Adapter:
+    config = RunConfig(options={store: known_options} if known_options else {})
+    return load_adapter(store)(store_options(store, config))
+
+
+def find_leftovers(results_dir: Path, stores: Iterable[str] | None,
+                   note: Callable[[str], None]) -> list[Leftover]:
+    runs = manifests(results_dir)
+    live = {(e["store"], e["namespace"]) for m in runs if m.alive() for e in m.data.get("namespaces", [])}
+    options: dict[str, dict[str, Any]] = {}
+    leftovers: dict[tuple[str, str], Leftover] = {}
+    for m in runs:
+        for store, opts in (m.data.get("store_options") or {}).items():
+            options.setdefault(store, opts)
+        if m.alive():
+            continue
+        for e in m.data.get("namespaces", []):
+            key = (e["store"], e["namespace"])
+            leftovers.setdefault(key, Leftover(*key, f"run {m.data.get('run_id')} ({m.effective_state()})",
+                                               m.run_dir))
+    scan = list(dict.fromkeys(stores if stores is not None else [s for m in runs for s in m.data.get("stores", [])]))
+    for store in scan:
+        try:
+            adapter = _adapter(store, options.get(store, {}))
+            adapter.connect()
+            try:
+                names = adapter.list_namespaces()
+            finally:
+                adapter.close()
+        except Unsupported as exc:
+            note(f"{store}: {exc}; only namespaces named in run manifests are cleaned")
+            continue
+        except (StorageBenchError, Exception) as exc:  # an unreachable store: say so, clean the others
+            note(f"{store}: cannot list namespaces ({type(exc).__name__}: {exc})")
+            continue
+        for name in names:
+            key = (store, name)
+            if key not in live and key not in leftovers:
+                leftovers[key] = Leftover(store, name, "found by its sbench_ prefix; no live run here claims it")
+    return sorted(leftovers.values(), key=lambda lo: (lo.store, lo.namespace))
+
+
+def drop_leftovers(results_dir: Path, leftovers: list[Leftover], echo: Callable[[str], None]) -> int:
+    """Drop them store by store; returns how many could not be dropped."""
+    options = {s: o for m in manifests(results_dir) for s, o in (m.data.get("store_options") or {}).items()}
+    failed = 0
+    for store in dict.fromkeys(lo.store for lo in leftovers):
+        mine = [lo for lo in leftovers if lo.store == store]
+        try:
+            adapter = _adapter(store, options.get(store, {}))
+            adapter.connect()
+        except Exception as exc:
+            echo(f"{store}: cannot connect ({type(exc).__name__}: {exc}); {len(mine)} namespace(s) left")
+            failed += len(mine)
+            continue
+        try:
+            for lo in mine:
+                try:
+                    adapter.drop(lo.namespace)
+                except Exception as exc:
+                    echo(f"{store}: could not drop {lo.namespace} ({type(exc).__name__}: {exc})")
+                    failed += 1
+                    continue
+                echo(f"{store}: dropped {lo.namespace}")
+                if lo.run_dir is not None:
+                    manifest = RunManifest.load(lo.run_dir)
+                    if manifest is not None:
+                        manifest.namespace_dropped(store, lo.namespace)
+        finally:
+            adapter.close()
+    return failed

@@ -1,0 +1,120 @@
+"""The run manifest: ``run.json`` in every run folder, written when the run starts and at each change.
+
+It says what the run meant to do (stores, workloads), what it holds on the stores right now (namespaces
+prepared and not yet dropped, with the non-secret options to reach them), who runs it (pid, host) and
+how it ended: ``state`` is ``running``, then ``complete`` or ``interrupted``.  A run killed with SIGKILL
+stays ``running`` with a pid that no longer exists: ``report`` calls it incomplete and
+``storagebench clean`` drops the namespaces it left.
+
+Fields (additive; ``schema_version`` 1): kind = "storagebench.run", run_id, state, pid, host, started_at,
+finished_at, signal (name, when interrupted), stores, workloads, namespaces [{store, namespace}],
+store_options {store: options without secrets}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from storagebench.results.files import write_json
+
+MANIFEST = "run.json"
+KIND = "storagebench.run"
+SCHEMA_VERSION = 1
+REDACTED = "**********"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunManifest:
+    def __init__(self, run_dir: Path, data: dict[str, Any]) -> None:
+        self.run_dir, self.data = run_dir, data
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / MANIFEST
+
+    @classmethod
+    def create(cls, run_dir: Path, run_id: str, stores: dict[str, dict[str, Any]],
+               workloads: list[str]) -> RunManifest:
+        """``stores``: name -> redacted options (secret values are left out of the file)."""
+        manifest = cls(run_dir, {
+            "kind": KIND, "schema_version": SCHEMA_VERSION, "run_id": run_id, "state": "running",
+            "pid": os.getpid(), "host": socket.gethostname(), "started_at": _now(), "finished_at": None,
+            "stores": list(stores), "workloads": workloads, "namespaces": [],
+            "store_options": {name: {k: v for k, v in opts.items() if v != REDACTED}
+                              for name, opts in stores.items()},
+        })
+        manifest.save()
+        return manifest
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunManifest | None:
+        """The manifest of a run folder, or None when it has none (or one that is not ours)."""
+        try:
+            data = json.loads((run_dir / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("kind") != KIND:
+            return None
+        return cls(run_dir, data)
+
+    def save(self) -> None:
+        """Best effort: a run goes on when its manifest cannot be written (the disk is full); the
+        result files say what was measured."""
+        try:
+            write_json(self.path, self.data)
+        except OSError:
+            pass
+
+    def namespace_in_use(self, store: str, namespace: str) -> None:
+        entry = {"store": store, "namespace": namespace}
+        if entry not in self.data["namespaces"]:
+            self.data["namespaces"].append(entry)
+            self.save()
+
+    def namespace_dropped(self, store: str, namespace: str) -> None:
+        entry = {"store": store, "namespace": namespace}
+        if entry in self.data["namespaces"]:
+            self.data["namespaces"].remove(entry)
+            self.save()
+
+    def finish(self, state: str, signal_name: str | None = None) -> None:
+        self.data.update(state=state, finished_at=_now())
+        if signal_name:
+            self.data["signal"] = signal_name
+        self.save()
+
+    @property
+    def state(self) -> str:
+        return str(self.data.get("state", "unknown"))
+
+    def alive(self) -> bool:
+        """The run is still going: ``running``, on this host, and its process exists."""
+        return (self.state == "running" and self.data.get("host") == socket.gethostname()
+                and isinstance(self.data.get("pid"), int) and pid_alive(self.data["pid"]))
+
+    def effective_state(self) -> str:
+        """``running`` only while the process lives; a dead ``running`` run is ``died``."""
+        if self.state == "running" and not self.alive():
+            return "died"
+        return self.state
+
+    def planned(self) -> list[tuple[str, str]]:
+        return [(s, w) for s in self.data.get("stores", []) for w in self.data.get("workloads", [])]

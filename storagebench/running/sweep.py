@@ -1,0 +1,328 @@
+"""Sweeps: ladders of one setting per store, each step a timed run phase.
+
+* ``rate``: a ladder of ``target`` rates (after one unthrottled step that finds the store's capacity C:
+  fractions of C, then a bisection between the last sustainable and the first unsustainable rate).
+  Each step records the achieved throughput, *service* latency (from the actual start of each
+  operation) and *intended* latency (from when the schedule said it should start: coordinated omission
+  included).  A step is sustainable when the store kept up (achieved >= 95 % of the target), nothing
+  failed, and the intended latency at the objective's percentile is within the objective.  The result
+  is the curve and the **maximum sustainable throughput** at that objective (as NoSQLBench's findmax).
+* ``clients``: unthrottled steps with 1, 2, 4, 8 ... client threads: the throughput-scaling curve.
+* ``records``: load N records (through the store's bulk path where it declares one), the footprint the
+  engine reports, then an unthrottled step: throughput, percentiles and bytes per record per size.
+
+One ``sweep-<store>-<workload>-<ladder>.json`` per sweep (``kind: storagebench.sweep``; described in
+:mod:`storagebench.results.files`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storagebench.adapters.base import Support
+from storagebench.config import RunConfig, plain_options
+from storagebench.measuring.measurement import decode, new_histogram, summarize
+from storagebench.results.files import write_json
+from storagebench.running.runner import PhaseOutcome, PhasePlan, run_phase
+from storagebench.running.suite import StorePlan, footprint_of, now_iso, run_context
+from storagebench.workloads.spec import WorkloadSpec
+
+LADDERS = ("rate", "clients", "records")
+#: fractions of the unthrottled capacity tried by the rate ladder, in order
+RATE_FRACTIONS = (0.1, 0.25, 0.5, 0.7, 0.85, 1.0, 1.15, 1.3)
+#: bisection steps between the last sustainable and the first unsustainable rate
+REFINE_STEPS = 2
+#: a step keeps up when it achieves at least this share of its target
+KEEP_UP = 0.95
+#: rows per load batch when the store has a native bulk path
+BULK_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A latency objective on intended latency, e.g. p99 <= 10 ms."""
+
+    percentile: float = 99.0
+    max_ms: float = 10.0
+
+    @property
+    def key(self) -> str:
+        return f"p{self.percentile:g}_us"
+
+    def samples_needed(self) -> int:
+        """Operations a step needs before its p-th percentile is more than its maximum (100 for p99)."""
+        return math.ceil(1 / (1 - self.percentile / 100)) if self.percentile < 100 else 1
+
+    def label(self) -> str:
+        return f"p{self.percentile:g} <= {self.max_ms:g} ms"
+
+
+def latency(histograms: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The successful operations of a phase together (failed ones and verification records left out)."""
+    hist = new_histogram()
+    for key, h in histograms.items():
+        op, _, status = key.partition("|")
+        if op != "verify" and status == "OK":
+            hist.add(h if not isinstance(h, str) else decode(h))
+    return summarize(hist, seconds)
+
+
+def step_figures(outcome: PhaseOutcome) -> dict[str, Any]:
+    merged = outcome.merged
+    seconds = outcome.measured_seconds
+    service = latency(merged["histograms"], seconds)
+    counts = {k: h.get_total_count() for k, h in merged["histograms"].items() if not k.startswith("verify|")}
+    ops = sum(n for k, n in counts.items() if k.split("|")[1] in ("OK", "NOT_FOUND"))
+    failed = sum(n for k, n in counts.items() if k.split("|")[1] not in ("OK", "NOT_FOUND"))
+    out: dict[str, Any] = {"seconds": seconds, "operations": ops, "failed": failed,
+                           "ops_per_sec": ops / seconds if seconds > 0 else 0.0, "service": service,
+                           "problems": outcome.fatal + outcome.aborted, "errors": dict(merged["errors"])}
+    if merged["intended"]:
+        out["intended"] = latency(merged["intended"], seconds)
+    return out
+
+
+def sustainable(step: dict[str, Any], objective: Objective) -> bool:
+    intended = step.get("intended") or step["service"]
+    value = intended.get(objective.key)
+    return (step["failed"] == 0 and not step["problems"] and value is not None
+            and value <= objective.max_ms * 1000 and step["ops_per_sec"] >= KEEP_UP * step["target"])
+
+
+class Sweeper:
+    """Runs the ladders of one store on one workload."""
+
+    def __init__(self, config: RunConfig, store: StorePlan, spec: WorkloadSpec, step_seconds: float,
+                 echo: Callable[[str], None] = print, token: str = "sweep") -> None:
+        self.config, self.store, self.spec, self.step_seconds, self.echo = config, store, spec, step_seconds, echo
+        self.namespace = f"sbench_sweep_{spec.name}_{token}"
+        self.options = plain_options(store.options)
+        bulk = store.adapter.capabilities.batch_write is Support.NATIVE
+        self.loadbatchsize = BULK_ROWS if bulk else 1
+        #: a workload that writes changes what later steps read: every step then starts from a fresh load
+        #: (reads are verified against what this step's workers wrote, not against an earlier step's)
+        self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in ("read", "scan", "query",
+                                                                                       "graph"))
+        self._dirty = False
+        self.records = spec.recordcount
+
+    def _plan(self, spec: WorkloadSpec, phase: str, threads: int | None = None) -> PhasePlan:
+        c = self.config
+        return PhasePlan(self.store.name, self.options, spec, phase, self.namespace, c.seed,
+                         threads or c.threads, c.processes, stall_timeout=c.stall_timeout)
+
+    def _spec(self, **changes: Any) -> WorkloadSpec:
+        return self.spec.model_copy(update=changes)
+
+    def load(self, records: int) -> dict[str, Any]:
+        """Drop, prepare and load ``records`` records; the load's figures and the footprint."""
+        self.records, self._dirty = records, False
+        control = self.store.adapter(self.store.options)
+        control.connect()
+        try:
+            control.drop(self.namespace)
+            control.prepare(self.namespace, self.spec.field_names())
+            spec = self._spec(recordcount=records, loadbatchsize=self.loadbatchsize)
+            t0 = time.monotonic()
+            outcome = run_phase(self._plan(spec, "load"))
+            wall = time.monotonic() - t0
+            figures: dict[str, Any] = {"records": records, "seconds": wall,
+                                       "records_per_sec": records / wall if wall else None,
+                                       "bulk": self.loadbatchsize > 1, "problems": outcome.fatal + outcome.aborted}
+            figures["footprint"] = footprint_of(control, self.namespace, records)
+            return figures
+        finally:
+            control.close()
+
+    def drop(self) -> None:
+        control = self.store.adapter(self.store.options)
+        control.connect()
+        try:
+            control.drop(self.namespace)
+        finally:
+            control.close()
+
+    def step(self, target: float = 0.0, threads: int | None = None) -> dict[str, Any]:
+        if self._dirty:
+            self.load(self.records)
+        spec = self._spec(target=target, operationcount=0, maxexecutiontime=self.step_seconds, warmup=0.0)
+        figures = step_figures(run_phase(self._plan(spec, "run", threads)))
+        self._dirty = self.writes
+        figures["target"] = target
+        figures["threads"] = threads or self.config.threads
+        return figures
+
+    # -- ladders -------------------------------------------------------------------------------------
+    def rate_ladder(self, objective: Objective, rates: Sequence[float] | None = None) -> dict[str, Any]:
+        loaded = self.load(self.spec.recordcount)
+        steps: list[dict[str, Any]] = []
+        try:
+            capacity = self.step()
+            capacity["sustainable"] = None  # unthrottled: no target to keep up with
+            steps.append(capacity)
+            self._say("unthrottled", capacity)
+            # a step must hold enough operations for the objective's percentile to mean something
+            floor = objective.samples_needed() / self.step_seconds
+            ladder = list(rates) if rates else [r for f in RATE_FRACTIONS
+                                                if (r := round(f * capacity["ops_per_sec"], 1)) >= floor]
+            last_ok: float | None = None
+            first_bad: float | None = None
+            for rate in ladder:
+                if rate <= 0:
+                    continue
+                s = self._rate_step(rate, objective, steps)
+                if s["sustainable"]:
+                    last_ok = rate
+                else:
+                    first_bad = rate
+                    break
+            if not rates and first_bad is not None:
+                lo = last_ok or 0.0
+                hi = first_bad
+                for _ in range(REFINE_STEPS):
+                    mid = round((lo + hi) / 2, 1)
+                    if mid < max(floor, 0.1):
+                        break
+                    if self._rate_step(mid, objective, steps)["sustainable"]:
+                        lo = mid
+                    else:
+                        hi = mid
+        finally:
+            self.drop()
+        good = [s for s in steps if s.get("sustainable")]
+        best = max(good, key=lambda s: s["ops_per_sec"]) if good else None
+        return {"load": loaded, "steps": steps, "objective": {"percentile": objective.percentile,
+                                                               "max_ms": objective.max_ms,
+                                                               "label": objective.label(), "on": "intended latency"},
+                "capacity_ops_per_sec": capacity["ops_per_sec"],
+                "max_sustainable_ops_per_sec": best["ops_per_sec"] if best else None,
+                "max_sustainable_target": best["target"] if best else None}
+
+    def _rate_step(self, rate: float, objective: Objective, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        s = self.step(target=rate)
+        s["sustainable"] = sustainable(s, objective)
+        steps.append(s)
+        self._say(f"target {rate:,.0f}", s)
+        return s
+
+    def clients_ladder(self, clients: Sequence[int]) -> dict[str, Any]:
+        loaded = self.load(self.spec.recordcount)
+        steps = []
+        try:
+            for n in clients:
+                s = self.step(threads=n)
+                steps.append(s)
+                self._say(f"{n} client(s)", s)
+        finally:
+            self.drop()
+        base = steps[0]["ops_per_sec"] if steps and steps[0]["ops_per_sec"] else None
+        for s in steps:
+            s["speedup"] = s["ops_per_sec"] / base if base else None
+        return {"load": loaded, "steps": steps}
+
+    def records_ladder(self, records: Sequence[int]) -> dict[str, Any]:
+        steps = []
+        try:
+            for n in records:
+                loaded: dict[str, Any] = self.load(n)
+                fp = loaded["footprint"]
+                self.echo(f"{self.store.name}: loaded {n:,} records in {loaded['seconds']:.1f}s "
+                          f"({loaded['records_per_sec'] or 0:,.0f}/s, {'bulk' if loaded['bulk'] else 'per record'}); "
+                          f"footprint {_size(fp['bytes'])} ({_per(fp['bytes_per_record'])} per record)")
+                s = self.step()
+                s["load"] = loaded
+                s["records"] = n
+                steps.append(s)
+                self._say(f"{n:,} records", s)
+        finally:
+            self.drop()
+        return {"steps": steps}
+
+    def _say(self, what: str, s: dict[str, Any]) -> None:
+        svc, intended = s["service"], s.get("intended") or {}
+        mark = {True: " sustainable", False: " NOT sustainable", None: ""}[s.get("sustainable")]
+        self.echo(f"{self.store.name} / {self.spec.name} / {what}: {s['ops_per_sec']:,.0f} ops/s, service p50 "
+                  f"{svc.get('p50_us', 0):,.0f} µs p99 {svc.get('p99_us', 0):,.0f} µs"
+                  + (f", intended p99 {intended.get('p99_us', 0):,.0f} µs" if intended else "")
+                  + (f", {s['failed']:,} failed" if s["failed"] else "") + mark)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "unknown"
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _per(n: float | None) -> str:
+    return "-" if n is None else f"{n:,.0f} B"
+
+
+def sweep_path(run_dir: Path, store: str, workload: str, ladder: str) -> Path:
+    return run_dir / f"sweep-{store}-{workload}-{ladder}.json"
+
+
+def run_sweeps(config: RunConfig, stores: list[StorePlan], spec: WorkloadSpec, ladders: Sequence[str],
+               run_dir: Path, run_id: str, objective: Objective, step_seconds: float,
+               rates: Sequence[float] | None, clients: Sequence[int], records: Sequence[int],
+               echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    context = run_context(config, run_dir)
+    token = run_id.split("-")[-1].lower()
+    out = []
+    for store in stores:
+        for ladder in ladders:
+            sweeper = Sweeper(config, store, spec, step_seconds, echo, token)
+            started = now_iso()
+            t0 = time.monotonic()
+            try:
+                if ladder == "rate":
+                    body = sweeper.rate_ladder(objective, rates)
+                elif ladder == "clients":
+                    body = sweeper.clients_ladder(clients)
+                else:
+                    body = sweeper.records_ladder(records)
+                status, reason = "ok", ""
+            except Exception as exc:  # one store's failure must not lose the others' sweeps
+                body, status, reason = {"steps": []}, "failed", f"{type(exc).__name__}: {exc}"
+                echo(f"{store.name} / {spec.name} / {ladder}: failed ({reason})")
+            record = {"kind": "storagebench.sweep", "run_id": run_id, "store": store.name, "workload": spec.name,
+                      "ladder": ladder, "status": status, "reason": reason, "started_at": started,
+                      "finished_at": now_iso(), "wall_s": time.monotonic() - t0, "server": store.server,
+                      "client": store.client, "step_seconds": step_seconds, "seed": config.seed,
+                      "config": {"threads": config.threads, "processes": config.processes,
+                                 "workload": spec.model_dump(mode="json")}, **context, **body}
+            write_json(sweep_path(run_dir, store.name, spec.name, ladder), record)
+            out.append(record)
+    return out
+
+
+def summary_lines(sweeps: Sequence[dict[str, Any]]) -> list[str]:
+    """The figures of each sweep, for the console."""
+    lines = []
+    for s in sweeps:
+        head = f"{s['store']} / {s['workload']} / {s['ladder']} ({s['wall_s']:.0f}s)"
+        if s["status"] != "ok":
+            lines.append(f"{head}: {s['status']} {s['reason']}")
+        elif s["ladder"] == "rate":
+            best = s["max_sustainable_ops_per_sec"]
+            throttled = [st for st in s["steps"] if st["target"] > 0]
+            why = "none (no step met the objective)" if throttled else (
+                "not measured: capacity too low for enough operations per step to give that percentile")
+            verdict = f"{best:,.0f} ops/s" if best is not None else why
+            lines.append(f"{head}: capacity {s['capacity_ops_per_sec']:,.0f} ops/s unthrottled; max sustainable at "
+                         f"{s['objective']['label']} (intended): {verdict}")
+        elif s["ladder"] == "clients":
+            lines.append(f"{head}: " + ", ".join(f"{st['threads']} -> {st['ops_per_sec']:,.0f} ops/s "
+                                                 f"(x{st['speedup'] or 0:.2f})" for st in s["steps"]))
+        else:
+            for st in s["steps"]:
+                fp, svc = st["load"]["footprint"], st["service"]
+                lines.append(f"{head}: {st['records']:>10,} records: load {st['load']['seconds']:.1f}s "
+                             f"({st['load']['records_per_sec'] or 0:,.0f}/s), footprint {_size(fp['bytes'])} "
+                             f"({_per(fp['bytes_per_record'])}/record), run {st['ops_per_sec']:,.0f} ops/s, "
+                             f"p50 {svc.get('p50_us', 0):,.0f} µs, p99 {svc.get('p99_us', 0):,.0f} µs")
+    return lines
