@@ -18,7 +18,8 @@ from storagebench.workloads.spec import resolve
 
 from storagebench.cli import main
 from storagebench.results.files import load_results
-from storagebench.running.runner import PhasePlan, run_phase
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhasePlan
 
 STALLING = "storagebench.testing.faulty:StallingAdapter"
 GRACE = 1.0  # seconds a worker blocked in an operation gets after the stop (5 s by default)

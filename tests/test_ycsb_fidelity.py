@@ -39,7 +39,8 @@ from storagebench.cli import main
 from storagebench.errors import NotFound
 from storagebench.results.files import load_results
 from storagebench.running import runner
-from storagebench.running.runner import PhaseOutcome, PhasePlan, run_phase
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhaseOutcome, PhasePlan
 
 
 @pytest.fixture(autouse=True)

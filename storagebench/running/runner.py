@@ -690,21 +690,13 @@ def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, c
         os._exit(0)
 
 
-def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = None,
+def run_local(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = None,
               poll: float = 0.25) -> PhaseOutcome:
-    """Run one phase on all workers; returns when they finish, or when the coordinator stops them
-    (stall, deadline, SIGINT/SIGTERM) and they returned or the grace passed."""
-    workers = plan.workers
+    """Run one phase on this machine's threads or processes; returns when the workers finish, or when
+    the coordinator stops them (stall, deadline, SIGINT/SIGTERM) and they returned or the grace passed."""
     began = time.time()
-    if plan.engine == "spark":
-        from storagebench.spark.loadgen import run_workers_on_spark
-
-        exports, job = run_workers_on_spark(plan, workers, on_progress)
-        outcome = _outcome(exports, began, plan)
-        outcome.spark = job.as_dict()
-        return outcome
     pool: _ThreadPool | _ProcessPool = _ThreadPool(plan) if plan.processes == 1 else _ProcessPool(plan)
-    watchdog = _Watchdog(plan, pool.control, workers)
+    watchdog = _Watchdog(plan, pool.control, plan.workers)
     interrupted = 0
     try:
         pool.start()
@@ -722,7 +714,7 @@ def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
                 watchdog.stop(STOP_INTERRUPTED)
     finally:
         exports = pool.finish()
-    outcome = _outcome(exports, began, plan)
+    outcome = outcome_of(exports, began, plan)
     outcome.dead_intervals = watchdog.intervals()
     outcome.stalled = watchdog.stalled
     outcome.interrupted = interrupted
@@ -821,7 +813,8 @@ class _ProcessPool:
         return self.exports
 
 
-def _outcome(exports: list[dict[str, Any]], began: float, plan: PhasePlan) -> PhaseOutcome:
+def outcome_of(exports: list[dict[str, Any]], began: float, plan: PhasePlan) -> PhaseOutcome:
+    """The phase's outcome from the workers' exports (histograms merged exactly)."""
     fatal = [e["fatal"] for e in exports if "fatal" in e]
     good = [e for e in exports if "fatal" not in e]
     merged = merge_exports(good)

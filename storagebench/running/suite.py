@@ -24,7 +24,8 @@ from storagebench.measuring.measurement import encode as encode_hist
 from storagebench.registry import load_adapter
 from storagebench.results.files import SCHEMA_VERSION, git_commit, machine_info, result_path, write_json
 from storagebench.results.manifest import RunManifest
-from storagebench.running.runner import PhaseOutcome, PhasePlan, run_phase
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhaseOutcome, PhasePlan
 from storagebench.workloads import spec as workload_spec
 from storagebench.workloads.spec import WorkloadSpec
 

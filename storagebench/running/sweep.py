@@ -28,7 +28,8 @@ from storagebench.adapters.base import Support
 from storagebench.config import RunConfig, plain_options
 from storagebench.measuring.measurement import decode, new_histogram, summarize
 from storagebench.results.files import write_json
-from storagebench.running.runner import PhaseOutcome, PhasePlan, run_phase
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhaseOutcome, PhasePlan
 from storagebench.running.suite import StorePlan, footprint_of, now_iso, run_context
 from storagebench.workloads.spec import WorkloadSpec
 

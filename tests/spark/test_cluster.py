@@ -87,7 +87,8 @@ def test_ycsb_a_on_the_cluster_with_executors_lacking_storagebench(
 def test_progress_arrives_while_tasks_run(master: str, executor_python: str) -> None:
     from storagebench.workloads import spec as wspec
 
-    from storagebench.running.runner import PhasePlan, run_phase
+    from storagebench.running.phase import run_phase
+    from storagebench.running.runner import PhasePlan
 
     spec = wspec.resolve("c", {"recordcount": 100, "operationcount": 3000, "target": 1000})
     seen: list[tuple[int, int]] = []

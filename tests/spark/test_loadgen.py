@@ -13,7 +13,8 @@ from storagebench.workloads import spec as wspec
 from storagebench.cli import main
 from storagebench.measuring.measurement import decode, merge_exports
 from storagebench.results.files import load_results
-from storagebench.running.runner import PhasePlan, run_phase
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhasePlan
 
 pytestmark = pytest.mark.usefixtures("spark_ready")
 
