@@ -319,17 +319,36 @@ class S3Adapter(Adapter):
         return out
 
     def query(self, namespace: str, query: Query) -> QueryResult:
+        """Over all the namespace's data: per-record objects and the batch prefix's Parquet objects (a
+        record object wins over a batch row with the same key), as HDFS and the local directory answer."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         bucket = bucket_name(namespace)
+        summing = query.aggregate == "sum" and query.sum_field is not None
         count = total = 0
+        seen: list[str] = []
         for key in self._keys(bucket, ""):
             try:
                 record, _etag = self._get(bucket, key)
             except NotFound:
                 continue
+            seen.append(key)
             if record.get(query.field) == query.equals:
                 count += 1
-                if query.aggregate == "sum":
+                if summing:
                     total += int(record.get(query.sum_field or "", "0") or 0)
+        shadowed = pa.array(seen, pa.string())
+        for part in self._batch_parts(bucket):
+            if query.field not in part.column_names:
+                continue
+            mask = pc.equal(part[query.field], query.equals)
+            if len(shadowed):
+                mask = pc.and_(mask, pc.invert(pc.is_in(part["key"], value_set=shadowed)))
+            hits = part.filter(mask)
+            count += hits.num_rows
+            if summing and query.sum_field in hits.column_names:
+                total += sum(int(v) for v in hits[query.sum_field].to_pylist() if v)
         return QueryResult(count, total if query.aggregate == "sum" else None)
 
     # -- batch: Parquet objects --------------------------------------------------------------------
@@ -345,17 +364,8 @@ class S3Adapter(Adapter):
 
     def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        bucket = bucket_name(namespace)
-        parts: list[pa.Table] = []
-        with self.translate_errors():
-            for page in self._client().get_paginator("list_objects_v2").paginate(
-                    Bucket=bucket, Prefix=BATCH_PREFIX, PaginationConfig={"PageSize": self.options.list_page_size}):
-                for item in page.get("Contents", []):
-                    body = self._client().get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                    columns = ["key", *fields] if fields is not None else None
-                    parts.append(pq.read_table(io.BytesIO(body), columns=columns))
+        parts = list(self._batch_parts(bucket_name(namespace), fields))
         singles = self.scan(namespace, "", 2**62, fields)  # per-record objects, if any
         if singles:
             names = list(fields) if fields is not None else sorted({n for _k, r in singles for n in r})
@@ -365,6 +375,18 @@ class S3Adapter(Adapter):
             return pa.table({c: pa.array([], pa.string()) for c in ["key", *(fields or [])]})
         table = pa.concat_tables(parts, promote_options="default")
         return table.sort_by("key")
+
+    def _batch_parts(self, bucket: str, fields: Sequence[str] | None = None) -> Iterator[pa.Table]:
+        """Each Parquet object under the batch prefix, as a table (``key`` and ``fields``; all columns)."""
+        import pyarrow.parquet as pq
+
+        columns = ["key", *fields] if fields is not None else None
+        with self.translate_errors():
+            for page in self._client().get_paginator("list_objects_v2").paginate(
+                    Bucket=bucket, Prefix=BATCH_PREFIX, PaginationConfig={"PageSize": self.options.list_page_size}):
+                for item in page.get("Contents", []):
+                    body = self._client().get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                    yield pq.read_table(io.BytesIO(body), columns=columns)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _client(self) -> Any:

@@ -33,7 +33,7 @@ from storagebench.registry import load_adapter
 from storagebench.running.batch import column_digests, expected_table, table_bytes
 from storagebench.services.base import storagebench_home
 from storagebench.spark.connectors import Access, connector
-from storagebench.spark.session import get_session, is_local
+from storagebench.spark.session import get_session, is_local, release_session
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import Values
 
@@ -67,6 +67,7 @@ def run_spark_batch(store_name: str, options: dict[str, Any], spec: WorkloadSpec
         release = connector(store_name).release
     except UsageError:
         release = None  # reported by the child with the reason
+    release_session()  # the per-operation phases' executors hold the cluster's cores; the child needs them
     with (release(options) if release is not None else nullcontext()):
         # a single-process file (DuckDB) is free for Spark's JVM meanwhile; the caller's adapters stay usable
         return _run_child(store_name, options, spec, namespace, seed, master)
@@ -86,12 +87,8 @@ def _run_child(store_name: str, options: dict[str, Any], spec: WorkloadSpec, nam
         began = time.monotonic()
         timeout = batch_timeout_s(spec)
         with log.open("w") as out:
-            try:
-                proc = subprocess.run([sys.executable, "-m", "storagebench.spark.batch", str(request), str(answer)],
-                                      stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False)
-                code: int | str = proc.returncode
-            except subprocess.TimeoutExpired:
-                code = f"killed: no result after the {timeout:.0f}s limit"
+            code = _wait_child([sys.executable, "-m", "storagebench.spark.batch", str(request), str(answer)],
+                               out, log, timeout)
         if answer.exists():
             result: dict[str, Any] = json.loads(answer.read_text())
             result["log"] = str(log)
@@ -100,6 +97,37 @@ def _run_child(store_name: str, options: dict[str, Any], spec: WorkloadSpec, nam
     return _failed(store_name, master, [f"spark batch process ended ({code}) without a result after "
                                         f"{time.monotonic() - began:.0f}s; log {log}: " + " | ".join(tail)],
                    log=str(log))
+
+
+#: what Spark's scheduler logs while an application waits for executors that do not come
+STARVED = "Initial job has not accepted any resources"
+#: how long an application may keep starving before the phase fails (Spark logs it every 15 s)
+STARVED_LIMIT_S = 20.0
+
+
+def _wait_child(argv: list[str], out: Any, log: Path, timeout: float) -> int | str:
+    """Run the batch process; its exit status, or why it was killed: the time limit, or a cluster that
+    never gives it a core (fails within :data:`STARVED_LIMIT_S` of Spark saying so, not at the limit).
+    Any exception here (SIGINT, SIGTERM) kills the child first."""
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    began = time.monotonic()
+    starved_since: float | None = None
+    try:
+        while proc.poll() is None:
+            time.sleep(0.5)
+            now = time.monotonic()
+            if now - began > timeout:
+                return f"killed: no result after the {timeout:.0f}s limit"
+            if starved_since is None and STARVED in log.read_text(errors="replace"):
+                starved_since = now
+            if starved_since is not None and now - starved_since > STARVED_LIMIT_S:
+                return ("killed: the Spark cluster gave this application no executor (all its cores are held "
+                        "by another application; Spark: 'Initial job has not accepted any resources')")
+        return int(proc.returncode)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _failed(store: str, master: str, problems: list[str], **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,10 +106,29 @@ def get_session(master: str = "local[2]", app: str = "storagebench", packages: S
     builder = SparkSession.builder.master(master).appName(app)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    # SparkContext replaces the driver's SIGINT handler with its own (cancel jobs, raise KeyboardInterrupt),
+    # which would take Ctrl-C away from the run's handler (stop workers, keep what was measured, exit 130)
+    keep = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    try:
+        session = builder.getOrCreate()
+    finally:
+        if keep is not None:
+            signal.signal(signal.SIGINT, keep)
     session.sparkContext.setLogLevel("WARN")
     session.sparkContext._storagebench_settings = settings  # type: ignore[attr-defined]
     return session
+
+
+def release_session() -> None:
+    """Stop this process's Spark session, if it started one, so its executors give the cluster's cores back
+    (another application, e.g. the batch phase's own process, can only start once they are free)."""
+    if "pyspark.sql" not in sys.modules:
+        return
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
 
 
 def default_master() -> str:
