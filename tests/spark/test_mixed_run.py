@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from storagebench.workloads import spec as wspec
 
 from storagebench.results.files import load_results
 from storagebench.spark import batch
 from storagebench.testing.engines import require_engine
-from storagebench.workloads import spec as wspec
 
 pytestmark = [pytest.mark.usefixtures("spark_ready"), pytest.mark.engine("spark")]
 
