@@ -11,16 +11,9 @@ import pytest
 from storagebench.cli import main
 from storagebench.results.files import load_results
 
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
 SMALL = ["-p", "recordcount=60", "-p", "operationcount=80"]
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Embedded stores write under a temp dir, and no endpoints file from a real `services up` leaks in."""
-    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "s.db"))
-    monkeypatch.setenv("STORAGEBENCH_DUCKDB_PATH", str(tmp_path / "home" / "d.db"))
-    monkeypatch.setenv("STORAGEBENCH_LOCALDIR_ROOT", str(tmp_path / "home" / "objects"))
 
 
 def run(tmp_path: Path, *args: str) -> int:

@@ -19,13 +19,9 @@ from storagebench.cli import main
 from storagebench.errors import UsageError
 from storagebench.results.files import load_results
 
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
 SMALL = ["-p", "recordcount=20", "-p", "operationcount=20"]
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "s.db"))
 
 
 def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -12,13 +12,7 @@ from storagebench.cli import main
 from storagebench.profiles import PROFILES, UNTIL_TIME_IS_UP
 from storagebench.results.files import load_results
 
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "s.db"))
-    monkeypatch.setenv("STORAGEBENCH_DUCKDB_PATH", str(tmp_path / "home" / "d.db"))
-    monkeypatch.setenv("STORAGEBENCH_LOCALDIR_ROOT", str(tmp_path / "home" / "objects"))
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 def run(tmp_path: Path, *args: str) -> int:

@@ -17,14 +17,9 @@ import pytest
 
 from storagebench.cli import main
 
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
 SMALL = ["-p", "recordcount=30", "-p", "operationcount=40"]
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "s.db"))
-    monkeypatch.setenv("STORAGEBENCH_LOCALDIR_ROOT", str(tmp_path / "home" / "objects"))
 
 
 def _tables(db: Path) -> list[str]:
@@ -66,7 +61,7 @@ def test_report_of_an_empty_folder_is_an_error(tmp_path: Path, capsys: pytest.Ca
 
 def test_sigkilled_run_is_reported_incomplete_and_clean_drops_what_it_left(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "home" / "s.db"
+    db = tmp_path / "home" / "sqlite-path"
     proc = subprocess.Popen(
         [sys.executable, "-m", "storagebench.cli", "run", "--stores", "sqlite", "--workloads", "c,a",
          "--results-dir", str(tmp_path / "r"), "--run-id", "k", "--no-report",
@@ -110,7 +105,7 @@ def test_clean_finds_namespaces_by_prefix_but_never_a_live_runs(tmp_path: Path,
 
     from storagebench.results.manifest import RunManifest
 
-    adapter = SQLiteAdapter({"path": tmp_path / "home" / "s.db"})
+    adapter = SQLiteAdapter({"path": tmp_path / "home" / "sqlite-path"})
     adapter.connect()
     for ns in ("sbench_orphan_1", "sbench_live_2"):
         adapter.prepare(ns, ["field0"])
@@ -120,7 +115,7 @@ def test_clean_finds_namespaces_by_prefix_but_never_a_live_runs(tmp_path: Path,
     assert main(["clean", "--results-dir", str(tmp_path / "r"), "--stores", "sqlite", "--yes"]) == 0
     out = capsys.readouterr().out
     assert "sbench_orphan_1  (found by its sbench_ prefix" in out and "sbench_live_2" not in out
-    assert _tables(tmp_path / "home" / "s.db") == ["sbench_live_2"]
+    assert _tables(tmp_path / "home" / "sqlite-path") == ["sbench_live_2"]
 
 
 def test_a_complete_run_has_a_complete_manifest(tmp_path: Path) -> None:

@@ -10,12 +10,7 @@ import pytest
 
 from storagebench.cli import main
 
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "s.db"))
-    monkeypatch.setenv("STORAGEBENCH_LOCALDIR_ROOT", str(tmp_path / "home" / "objects"))
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 def sweep(tmp_path: Path, *args: str) -> int:

@@ -42,11 +42,7 @@ from storagebench.running import runner
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
 
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "s.db"))
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 def _run(tmp_path: Path, run_id: str, *args: str) -> dict[str, dict]:
