@@ -124,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output", type=Path, help="output file (default: <run_dir>/report.html)")
     rep.set_defaults(handler=cmd_report)
 
+    exp = sub.add_parser(
+        "export", help="result files as one tidy table (Parquet, CSV) or HdrHistogram logs (.hlog)",
+        description="parquet/csv: one row per store x workload x phase x operation x repeat (operation ALL: the "
+                    "phase's operations together) with every figure and its provenance, for pandas or DuckDB. "
+                    "hlog: per result file an HdrHistogram interval log (format 1.3) that HdrHistogram's own "
+                    "log readers and HistogramLogProcessor read; one interval per operation: the whole phase.",
+        epilog="examples:\n  storagebench export results/* --format parquet -o all.parquet\n"
+               "  storagebench export results/<run-id> --format hlog -o hlogs/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    exp.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="results/<run-id> folders")
+    exp.add_argument("--format", choices=["parquet", "csv", "hlog"], default="parquet")
+    exp.add_argument("-o", "--output", type=Path, required=True, help="the file to write (hlog: a folder)")
+    exp.set_defaults(handler=cmd_export)
+
     mrg = sub.add_parser(
         "merge", help="merge the result files of several client hosts into one run (exact histograms)",
         description="Merge run folders of the same workload run from several client hosts (each with its own "
@@ -492,6 +506,32 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"no readable result files in {args.run_dir}{unusable}")
     print(write_report(args.run_dir, args.output).resolve())
     return 0 if health.ok else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from storagebench.results import export
+    from storagebench.results.files import scan_results
+
+    results: list[dict[str, Any]] = []
+    bad: list[tuple[Path, str]] = []
+    for run_dir in args.run_dirs:
+        if not run_dir.is_dir():
+            raise UsageError(f"no such run folder: {run_dir}")
+        found, unusable = scan_results(run_dir)
+        results += found
+        bad += unusable
+    for path, why in bad:
+        print(f"storagebench: {path}: {why}", file=sys.stderr)
+    if not results:
+        raise UsageError(f"no readable result files in {', '.join(map(str, args.run_dirs))}")
+    if args.format == "hlog":
+        written = export.write_hlogs(results, args.output)
+        print(f"{len(written)} HdrHistogram logs in {args.output.resolve()}")
+    else:
+        rows = export.tidy_rows(results)
+        export.write_table(rows, args.output, args.format)
+        print(f"{len(rows)} rows from {len(results)} result files: {args.output.resolve()}")
+    return 1 if bad else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

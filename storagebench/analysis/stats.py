@@ -138,7 +138,8 @@ class Cell:
 def metrics_of(result: Mapping[str, Any]) -> dict[str, float]:
     """The summarised metrics of one ok result: throughput (steady-state when it was detected) and the
     latency percentiles over all its operations, plus ``<op>.<percentile>`` per operation."""
-    from storagebench.measuring.measurement import decode, new_histogram, summarize
+    from storagebench.measuring.measurement import summarize
+    from storagebench.results.model import ok_histogram
 
     out: dict[str, float] = {}
     totals = result.get("totals") or {}
@@ -152,11 +153,7 @@ def metrics_of(result: Mapping[str, Any]) -> dict[str, float]:
     seconds = float(result.get("duration_s") or 0.0)
     if rows and seconds > 0:  # batch calls: one operation carries many rows
         out["rows_per_sec"] = rows / seconds
-    hist = new_histogram()
-    for key, text in (result.get("histograms") or {}).items():
-        op, _, status = key.partition("|")
-        if op != "verify" and status == "OK":  # successful operations (failed ones are apart)
-            hist.add(decode(text))
+    hist = ok_histogram(result.get("histograms") or {})  # successful operations (failed ones are apart)
     if hist.get_total_count():
         combined = summarize(hist, float(result.get("duration_s") or 0.0))
         out.update({m: float(combined[m]) for m in PERCENTILE_METRICS if m in combined})

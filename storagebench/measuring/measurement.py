@@ -28,13 +28,14 @@ from storagebench.adapters.base import (
     filter_table,
 )
 from storagebench.errors import NotFound, Unavailable, Unsupported
+from storagebench.measuring.keys import NOT_FOUND, OK, HistKey, keyed
 
 LOWEST_NS = 1
 HIGHEST_NS = 3_600_000_000_000
 SIGNIFICANT_DIGITS = 3
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 
-OK, NOT_FOUND, ERROR, UNEXPECTED, UNAVAILABLE = "OK", "NOT_FOUND", "ERROR", "UNEXPECTED", "UNAVAILABLE"
+ERROR, UNEXPECTED, UNAVAILABLE = "ERROR", "UNEXPECTED", "UNAVAILABLE"
 #: statuses of failed operations (UNEXPECTED: the store answered, but the answer failed a check)
 FAILED_STATUSES = (ERROR, UNAVAILABLE, UNEXPECTED)
 #: first failed-check messages kept per worker and per phase
@@ -191,7 +192,7 @@ class Recorder:
         if not self.measuring:
             return
         self._keep((op, status), start_ns, end_ns, intended_ns)
-        label = f"{op}|{status}"
+        label = str(HistKey(op, status))
         self.nested[label] = self.nested.get(label, 0) + 1
         self._last[op] = (status, -1)  # -1: a part of a compound operation, not in the series
 
@@ -214,8 +215,9 @@ class Recorder:
         if status not in (OK, NOT_FOUND):
             return  # already counted as failed
         if second < 0:  # inside a read-modify-write: the compound operation carries the failure
-            self.nested[f"{op}|{status}"] -= 1
-            self.nested[f"{op}|{UNEXPECTED}"] = self.nested.get(f"{op}|{UNEXPECTED}", 0) + 1
+            self.nested[str(HistKey(op, status))] -= 1
+            moved = str(HistKey(op, UNEXPECTED))
+            self.nested[moved] = self.nested.get(moved, 0) + 1
         else:
             self.failed += 1
         for source in (self.pending, self.pending_intended):
@@ -243,8 +245,8 @@ class Recorder:
         """Plain data for another process: encoded histograms, series, errors."""
         self.flush()
         return {
-            "histograms": {f"{op}|{st}": encode(h) for (op, st), h in self.histograms.items()},
-            "intended": {f"{op}|{st}": encode(h) for (op, st), h in self.intended_histograms.items()},
+            "histograms": {str(HistKey(*key)): encode(h) for key, h in self.histograms.items()},
+            "intended": {str(HistKey(*key)): encode(h) for key, h in self.intended_histograms.items()},
             "series_ops": self.series_ops, "series_errors": self.series_errors,
             "errors": self.errors, "rows": self.rows, "nested": self.nested,
             "verify_failures": self.verify_failures, "first_failures": self.first_failures,
@@ -296,13 +298,12 @@ def operation_totals(merged: Mapping[str, Any]) -> tuple[int, int]:
     """
     nested = merged.get("nested", {})
     total = failed = 0
-    for key, hist in merged["histograms"].items():
-        op, status = key.split("|")
-        if op == "verify":
+    for key, hist in keyed(merged["histograms"]):
+        if not key.is_operation:
             continue
-        count = hist.get_total_count() - nested.get(key, 0)
+        count = hist.get_total_count() - nested.get(str(key), 0)
         total += count
-        if status not in (OK, NOT_FOUND):
+        if not key.succeeded:
             failed += count
     return total, failed
 

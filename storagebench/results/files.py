@@ -89,13 +89,18 @@ SCHEMA_VERSION = 1
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
     """Write via a temp file in the same directory, fsync, rename: readers see old or new, never half.
     ``mode`` (e.g. 0o600 for files holding secrets) replaces the default 0666 & ~umask."""
+    atomic_write_bytes(path, text.encode(), mode)
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """:func:`atomic_write_text` for bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # as open() would create it (0644 under umask 022), not mkstemp's 0600, unless told otherwise
         os.fchmod(fd, 0o666 & ~_umask() if mode is None else mode)
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -192,6 +197,16 @@ def check_result(data: Any) -> str | None:
     missing = [f for f in REQUIRED_FIELDS if not isinstance(data.get(f), str) or not data.get(f)]
     if missing:
         return f"missing or invalid field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+    from pydantic import ValidationError
+
+    from storagebench.results.model import ResultFile
+
+    try:
+        ResultFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"does not match the result schema ({exc.error_count()} problem(s)): {where}: {first['msg']}"
     return None
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from storagebench.adapters.base import Adapter, Placement, Query
 from storagebench.errors import Interrupted
 from storagebench.measuring.checks import Checker
+from storagebench.measuring.keys import keyed
 from storagebench.measuring.measurement import (
     NOT_FOUND,
     OK,
@@ -846,8 +847,8 @@ def worker_summary(export: Mapping[str, Any], index: int, target: float | None) 
     """One worker's figures for the result file: where it ran, when it started, its share and latency."""
     if "fatal" in export:
         return {"worker": export.get("worker", index), "fatal": export["fatal"]}
-    ok = [decode(t) for k, t in export["histograms"].items() if k.split("|")[1] == OK]
-    intended = [decode(t) for k, t in export["intended"].items() if k.split("|")[1] == OK]
+    ok = [decode(t) for k, t in keyed(export["histograms"]) if k.status == OK]
+    intended = [decode(t) for k, t in keyed(export["intended"]) if k.status == OK]
     summary: dict[str, Any] = {
         "worker": export.get("worker", index), "host": export.get("host") or socket.gethostname(),
         "start_epoch": export.get("start_epoch"), "elapsed_s": export.get("elapsed_s"),

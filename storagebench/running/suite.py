@@ -19,6 +19,7 @@ from storagebench import __version__
 from storagebench.adapters.base import Adapter, AdapterOptions, Capabilities, Support
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
 from storagebench.errors import Interrupted, StorageBenchError, Unavailable, UsageError
+from storagebench.measuring.keys import keyed
 from storagebench.measuring.measurement import NOT_FOUND, OK, operation_totals, summarize
 from storagebench.measuring.measurement import encode as encode_hist
 from storagebench.registry import load_adapter
@@ -124,9 +125,8 @@ def _operations(outcome: PhaseOutcome, seconds: float) -> dict[str, Any]:
     merged = outcome.merged
     ops: dict[str, Any] = {}
     by_op: dict[str, dict[str, Any]] = {}
-    for key, hist in merged["histograms"].items():
-        op, status = key.split("|")
-        by_op.setdefault(op, {})[status] = hist
+    for key, hist in keyed(merged["histograms"]):
+        by_op.setdefault(key.op, {})[key.status] = hist
     for op, statuses in sorted(by_op.items()):
         entry: dict[str, Any] = {
             "status_counts": {s: h.get_total_count() for s, h in sorted(statuses.items())},
@@ -135,12 +135,12 @@ def _operations(outcome: PhaseOutcome, seconds: float) -> dict[str, Any]:
         others = {s: summarize(h, seconds) for s, h in sorted(statuses.items()) if s != OK}
         if others:
             entry["failed_latency"] = others
-        intended = {k.split("|")[1]: h for k, h in merged["intended"].items() if k.split("|")[0] == op}
+        intended = {k.status: h for k, h in keyed(merged["intended"]) if k.op == op}
         if OK in intended:
             ih = new_histogram()
             ih.add(intended[OK])
             entry["intended_latency"] = summarize(ih, seconds)
-        inner = sum(n for k, n in merged.get("nested", {}).items() if k.split("|")[0] == op)
+        inner = sum(n for k, n in keyed(merged.get("nested", {})) if k.op == op)
         if inner:
             # as YCSB's [READ]/[UPDATE] lines: these counts include the read-modify-writes' parts
             entry["in_read_modify_write"] = inner

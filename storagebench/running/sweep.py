@@ -26,8 +26,10 @@ from typing import Any
 
 from storagebench.adapters.base import Support
 from storagebench.config import RunConfig, plain_options
-from storagebench.measuring.measurement import decode, new_histogram, summarize
+from storagebench.measuring.keys import keyed
+from storagebench.measuring.measurement import summarize
 from storagebench.results.files import write_json
+from storagebench.results.model import ok_histogram
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
 from storagebench.running.suite import StorePlan, footprint_of, now_iso, run_context
@@ -65,21 +67,16 @@ class Objective:
 
 def latency(histograms: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The successful operations of a phase together (failed ones and verification records left out)."""
-    hist = new_histogram()
-    for key, h in histograms.items():
-        op, _, status = key.partition("|")
-        if op != "verify" and status == "OK":
-            hist.add(h if not isinstance(h, str) else decode(h))
-    return summarize(hist, seconds)
+    return summarize(ok_histogram(histograms), seconds)
 
 
 def step_figures(outcome: PhaseOutcome) -> dict[str, Any]:
     merged = outcome.merged
     seconds = outcome.measured_seconds
     service = latency(merged["histograms"], seconds)
-    counts = {k: h.get_total_count() for k, h in merged["histograms"].items() if not k.startswith("verify|")}
-    ops = sum(n for k, n in counts.items() if k.split("|")[1] in ("OK", "NOT_FOUND"))
-    failed = sum(n for k, n in counts.items() if k.split("|")[1] not in ("OK", "NOT_FOUND"))
+    counts = [(k, h.get_total_count()) for k, h in keyed(merged["histograms"]) if k.is_operation]
+    ops = sum(n for k, n in counts if k.succeeded)
+    failed = sum(n for k, n in counts if not k.succeeded)
     out: dict[str, Any] = {"seconds": seconds, "operations": ops, "failed": failed,
                            "ops_per_sec": ops / seconds if seconds > 0 else 0.0, "service": service,
                            "problems": outcome.fatal + outcome.aborted, "errors": dict(merged["errors"])}
