@@ -101,6 +101,8 @@ class ResultFile(BaseModel):
     machine: dict[str, Any] = Field(default_factory=dict)
     harness: dict[str, Any] = Field(default_factory=dict)
     repeat: dict[str, Any] | None = None
+    #: what the phase cost the engine's own processes, or why it could not be observed
+    server_cost: dict[str, Any] | None = None
 
     def keys(self) -> list[HistKey]:  # type: ignore[override]
         return [key for key, _ in keyed(self.histograms)]

@@ -22,11 +22,13 @@ from storagebench.errors import Interrupted, StorageBenchError, Unavailable, Usa
 from storagebench.measuring.keys import keyed
 from storagebench.measuring.measurement import NOT_FOUND, OK, operation_totals, summarize
 from storagebench.measuring.measurement import encode as encode_hist
+from storagebench.measuring.server import ServerSampler, per_operation, unobserved
 from storagebench.registry import load_adapter
 from storagebench.results.files import SCHEMA_VERSION, git_commit, machine_info, result_path, write_json
 from storagebench.results.manifest import RunManifest
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
+from storagebench.services.manager import engine_pids
 from storagebench.workloads import spec as workload_spec
 from storagebench.workloads.spec import WorkloadSpec
 
@@ -380,6 +382,39 @@ def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec
     return written
 
 
+def logical_bytes(spec: WorkloadSpec, outcome: PhaseOutcome) -> tuple[int, int, bool]:
+    """(bytes the client wrote, bytes it read, exact?) from the successful operations and the field
+    lengths: exact for constant field lengths, otherwise taken at the distribution's mean (uniform) or
+    its maximum (zipfian, histogram)."""
+    length = spec.fieldlength
+    exact = spec.fieldlengthdistribution == "constant"
+    if spec.fieldlengthdistribution == "uniform":
+        length = (spec.minfieldlength + spec.fieldlength) // 2
+    ok = {k.op: h.get_total_count() for k, h in keyed(outcome.merged["histograms"]) if k.status == OK}
+    record = spec.fieldcount * length
+    written = ok.get("insert", 0) * record + ok.get("update", 0) * (record if spec.writeallfields else length)
+    read = ok.get("read", 0) * (record if spec.readallfields else length)
+    read += sum(int(n) for n in outcome.merged.get("rows", {}).values()) * record  # scanned rows
+    return written, read, exact
+
+
+def server_cost(spec: WorkloadSpec, outcome: PhaseOutcome, sampled: dict[str, Any] | None, why_not: str,
+                footprint: dict[str, Any] | None) -> dict[str, Any]:
+    """What the phase cost the engine's own processes (:mod:`storagebench.measuring.server`)."""
+    if sampled is None:
+        return unobserved(why_not)
+    operations, _failed = operation_totals(outcome.merged)
+    written, read, exact = logical_bytes(spec, outcome)
+    client_cpu = sum(float(w.get("cpu_s") or 0.0) for w in outcome.workers)
+    out = per_operation(sampled, operations, written, read, client_cpu or None)
+    if not exact:
+        out["logical_bytes_note"] = f"approximate: {spec.fieldlengthdistribution} field lengths"
+    size = (footprint or {}).get("bytes")
+    if size and written:
+        out["space_amplification"] = size / written
+    return out
+
+
 def footprint_of(adapter: Adapter, namespace: str, records: int) -> dict[str, Any]:
     """Bytes the engine itself reports for the namespace after load, and per record (None: unknown)."""
     try:
@@ -430,7 +465,14 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
 
             t0 = time.monotonic()
             report(0, 0)
-            outcome = run_phase(plan, report)
+            pids, unobserved_why = engine_pids(store.name, options)
+            sampler = ServerSampler(pids) if pids else None
+            if sampler:
+                sampler.start()
+            try:
+                outcome = run_phase(plan, report)
+            finally:
+                sampled = sampler.stop() if sampler else None
             status, reason = phase_status(outcome)
             path = result_path(run_dir, store.name, spec.name, phase, repeat)
             record = build_result(run_id, store, spec, phase, config, outcome, phase_started, status, reason,
@@ -438,6 +480,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             record["namespace"] = namespace
             if phase == "load" and status == "ok":
                 record["footprint"] = footprint_of(control, namespace, spec.recordcount)
+            record["server_cost"] = server_cost(spec, outcome, sampled, unobserved_why, record.get("footprint"))
             write_json(path, record)
             written.append(path)
             echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))

@@ -378,3 +378,30 @@ class Manager:
                 "rss_mib": round(sum(p.rss_bytes for p in procs) / 2**20, 1),
             })
         return rows
+
+
+def engine_pids(store: str, options: dict[str, Any]) -> tuple[list[int], str]:
+    """The live root pids of the engine ``services`` started for ``store`` (and of the engines it requires,
+    e.g. FerretDB's PostgreSQL), or ``([], why not)``: no service for the store, not started here (remote,
+    adopted, down), or the run's options point at another server than the one the endpoints file records."""
+    from storagebench.services import load_service, service_names
+
+    if store not in service_names():
+        return [], (f"{store} has no engine process of its own (an embedded store runs inside the client "
+                    "processes: its cost is in the client's CPU)")
+    ctx = ServiceContext(echo=lambda _m: None)
+    recorded = load_endpoints(ctx.home).get(store) or {}
+    differs = sorted(k for k, v in recorded.items() if k in options and str(options[k]) != str(v))
+    if differs:
+        return [], (f"the run's {', '.join(differs)} differ from the engine `storagebench services` started: "
+                    "its processes are not the server this run measured")
+    manager = Manager(ctx, list(service_names()), load_service)
+    names = [store]
+    for name in names:  # the engines it stands on (FerretDB on PostgreSQL) serve its operations too
+        names += [dep for dep in manager.loader(name).requires if dep not in names]
+    pids = [state.pid for name in names for state in manager.processes(name) if state.alive]
+    if not pids:
+        return [], (f"no live process of the {store} engine under {ctx.home} (remote, adopted from docker "
+                    "compose, or down): nothing to observe")
+    return pids, ""
+

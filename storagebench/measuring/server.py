@@ -1,0 +1,151 @@
+"""What each operation costs the *server*: CPU, storage I/O and memory of the engine's own processes.
+
+For an engine started by ``storagebench services`` (its pid files), or any process tree the user names
+(``--server-pid``), a sampler reads the processes' own counters (``psutil``: ``/proc/<pid>/stat``, ``io``,
+``status``) before a phase, every :data:`INTERVAL_S` while it runs, and after it:
+
+* **CPU**: over the live process tree, user + system + the CPU of children already reaped
+  (``children_user``/``children_system``, which the kernel adds to the parent when a child exits); the
+  difference between the end and the start is exact, short-lived children (PostgreSQL backends, one per
+  client connection) included.
+* **Storage bytes** read and written (``read_bytes``/``write_bytes``: what reached the block layer, not the
+  page cache): per process, last sample minus first; a process that exits between samples loses at most
+  one interval of I/O, so the figure is a lower bound (said in the result).
+* **Peak memory**: the largest sum of resident set sizes over the samples.
+
+Divided by operations and by the logical bytes the client wrote: CPU µs per operation, write
+amplification (storage bytes written ÷ logical bytes written), read amplification (storage bytes read ÷
+logical bytes read), space amplification (footprint ÷ logical bytes loaded).  Where the engine cannot be
+observed (embedded in the client, remote, adopted with no pid) the result says so instead of a figure.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+INTERVAL_S = 0.2
+
+
+@dataclass
+class _Seen:
+    first_read: int
+    first_write: int
+    last_read: int
+    last_write: int
+
+
+@dataclass
+class ServerSampler:
+    """Samples a set of root pids (and their descendants) from :meth:`start` to :meth:`stop`."""
+
+    roots: list[int]
+    interval: float = INTERVAL_S
+    _cpu_start: float = 0.0
+    _io: dict[int, _Seen] = field(default_factory=dict)
+    _peak_rss: int = 0
+    _samples: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _began: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _tree(self) -> list[Any]:
+        import psutil
+
+        procs: dict[int, Any] = {}
+        for pid in self.roots:
+            try:
+                root = psutil.Process(pid)
+                procs[root.pid] = root
+                for child in root.children(recursive=True):
+                    procs[child.pid] = child
+            except psutil.Error:
+                continue
+        return list(procs.values())
+
+    def _cpu(self, procs: Iterable[Any]) -> float:
+        import psutil
+
+        total = 0.0
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += t.user + t.system + t.children_user + t.children_system
+        return total
+
+    def _sample(self, procs: list[Any]) -> None:
+        import psutil
+
+        rss = 0
+        for proc in procs:
+            try:
+                io = proc.io_counters()
+                rss += proc.memory_info().rss
+            except psutil.Error:
+                continue
+            with self._lock:
+                seen = self._io.get(proc.pid)
+                if seen is None:
+                    # a process born during the phase: all its I/O is the phase's (before start: a baseline)
+                    fresh = self._samples > 0
+                    base_r, base_w = (0, 0) if fresh else (io.read_bytes, io.write_bytes)
+                    self._io[proc.pid] = _Seen(base_r, base_w, io.read_bytes, io.write_bytes)
+                else:
+                    seen.last_read, seen.last_write = io.read_bytes, io.write_bytes
+        self._peak_rss = max(self._peak_rss, rss)
+        self._samples += 1
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample(self._tree())
+
+    def start(self) -> None:
+        procs = self._tree()
+        self._cpu_start = self._cpu(procs)
+        self._sample(procs)
+        self._began = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="server-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        procs = self._tree()
+        self._sample(procs)
+        with self._lock:
+            read = sum(s.last_read - s.first_read for s in self._io.values())
+            written = sum(s.last_write - s.first_write for s in self._io.values())
+        return {"cpu_s": max(0.0, self._cpu(procs) - self._cpu_start), "storage_read_bytes": read,
+                "storage_write_bytes": written, "peak_rss_bytes": self._peak_rss,
+                "processes": len(procs), "samples": self._samples,
+                "seconds": time.monotonic() - self._began}
+
+
+def per_operation(raw: Mapping[str, Any], operations: int, logical_written: int, logical_read: int,
+                  client_cpu_s: float | None) -> dict[str, Any]:
+    """The sampler's totals divided by what the phase did."""
+    out: dict[str, Any] = {"observed": True, **raw,
+                           "storage_io_note": "lower bound: a process that exits between samples "
+                                              f"loses at most {INTERVAL_S:g} s of its I/O"}
+    if operations > 0:
+        out["cpu_us_per_op"] = raw["cpu_s"] * 1e6 / operations
+    if logical_written > 0:
+        out["logical_write_bytes"] = logical_written
+        out["write_amplification"] = raw["storage_write_bytes"] / logical_written
+    if logical_read > 0:
+        out["logical_read_bytes"] = logical_read
+        out["read_amplification"] = raw["storage_read_bytes"] / logical_read
+    if client_cpu_s:
+        out["server_to_client_cpu"] = raw["cpu_s"] / client_cpu_s
+    return out
+
+
+def unobserved(reason: str) -> dict[str, Any]:
+    return {"observed": False, "reason": reason}
