@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Engines the test suite starts (each one: `storagebench services up NAME`, cached after the first time).
-ENGINES="${STORAGEBENCH_TEST_ENGINES-postgres mongodb s3 hdfs hbase kudu neo4j spark}"
+# Engines the test suite starts, cached after the first time: every engine `storagebench services` knows
+# (each registered store's folder with a service.py, and Spark), or the names in STORAGEBENCH_TEST_ENGINES
+# ("" for none).
+ENGINES="${STORAGEBENCH_TEST_ENGINES-all}"
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
@@ -27,6 +29,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 if [ -n "$ENGINES" ]; then
+  [ "$ENGINES" = all ] && ENGINES=""
   # shellcheck disable=SC2086
   if ! .venv/bin/storagebench services up $ENGINES; then
     if [ "${CI:-}" = "true" ]; then
