@@ -255,6 +255,14 @@ class Adapter(ABC):
         embedded store whose files one process locks gives each run its own file unless one was chosen."""
         return options
 
+    @classmethod
+    def through_proxy(cls, options: Mapping[str, Any],
+                      route: Callable[[str, int], tuple[str, int]]) -> tuple[dict[str, Any], str]:
+        """Options (plain values) whose connections go through network proxies: ``route(host, port)``
+        creates one for an endpoint the driver connects to and gives its address.  Returns the options and
+        what the driver still reaches directly ("" when nothing).  The default: no network profiles."""
+        raise Unsupported(f"{cls.name}: cannot run under a network profile (its endpoints are not declared)")
+
     @classmethod  # noqa: B027 - optional hook
     def end_run(cls, options: AdapterOptions) -> None:
         """The run that got ``options`` from :meth:`run_options` is over: release what it was given."""

@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="measure each (store, workload) N times, stores in a seeded shuffled order per repeat; "
                           "summary.json gives medians with 95%% intervals and ties")
     run.add_argument("--profile", help=f"sizes, durations (s), repeats and sweeps: {', '.join(profile_names())}")
+    run.add_argument("--network", choices=["loopback", "lan", "cross-zone", "cross-region"], default=None,
+                     help="clients reach each engine through Toxiproxy with this profile's latency, jitter and "
+                          "bandwidth (storagebench/services/network.py; `storagebench services up toxiproxy`); "
+                          "default loopback")
     run.add_argument("--stall-timeout", type=float, metavar="SECONDS",
                      help="abort a phase when no operation has succeeded for this long (default 30)")
     run.set_defaults(handler=cmd_run)
@@ -271,6 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "durability": args.durability,
         "results_dir": args.results_dir, "run_id": args.run_id,
         "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
+        "network": args.network,
         "repeat": args.repeat, "profile": args.profile,
     }
     if args.spark_conf:

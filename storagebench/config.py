@@ -28,6 +28,8 @@ def default_stores() -> list[str]:
     from storagebench.registry import available, load_adapter
 
     return [name for name in sorted(available()) if load_adapter(name).default_store]
+
+
 DEFAULT_WORKLOADS = ["a", "b", "c", "d", "e", "f", "delete", "query"]
 ENV_PREFIX = "STORAGEBENCH_"
 
@@ -73,6 +75,17 @@ class RunConfig(BaseModel):
     stall_timeout: float = Field(default=STALL_TIMEOUT_S, gt=0, le=86_400)
     #: what an acknowledged write must mean on every store of the run (storagebench.durability)
     durability: Profile = DEFAULT_PROFILE
+    #: the network between clients and engines (storagebench.services.network.PROFILES)
+    network: str = "loopback"
+
+    @field_validator("network")
+    @classmethod
+    def _known_network(cls, value: str) -> str:
+        from storagebench.services.network import PROFILES as NETWORKS
+
+        if value not in NETWORKS:
+            raise ValueError(f"unknown network profile {value!r}: choose one of {', '.join(NETWORKS)}")
+        return value
 
     @model_validator(mode="after")
     def _one_layout(self) -> RunConfig:

@@ -55,6 +55,7 @@ from storagebench.adapters.hbase.service import PORTS
 
 from storagebench.durability import Durability, read_hadoop_conf, unknown
 from storagebench.errors import AdapterError, NotFound, Unavailable
+from storagebench.services.network import Route
 from storagebench.services.ports import HOST
 
 if TYPE_CHECKING:
@@ -114,6 +115,12 @@ class HBaseAdapter(Adapter):
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE,
         update_requires_existing=False, delete_reports_missing=False)
     options: HBaseOptions
+
+    @classmethod
+    def through_proxy(cls, options: Mapping[str, Any], route: Route) -> tuple[dict[str, Any], str]:
+        # the Thrift gateway is the only server the client talks to (it reaches the region servers itself)
+        host, port = route(str(options["host"]), int(options["port"]))
+        return {**options, "host": host, "port": port}, ""
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

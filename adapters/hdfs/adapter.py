@@ -61,6 +61,7 @@ from storagebench.adapters.hdfs.service import PORTS
 
 from storagebench.durability import Durability, read_hadoop_conf, restart_hint, unknown
 from storagebench.errors import AdapterError, NotFound, Unavailable
+from storagebench.services.network import Route, proxied_url
 from storagebench.services.ports import HOST
 
 if TYPE_CHECKING:
@@ -203,6 +204,12 @@ class HDFSAdapter(Adapter):
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE)
     options: HDFSOptions
+
+    @classmethod
+    def through_proxy(cls, options: Mapping[str, Any], route: Route) -> tuple[dict[str, Any], str]:
+        return ({**options, "url": proxied_url(str(options["url"]), route),
+                 "namenode": proxied_url(str(options["namenode"]), route)},
+                "DataNode traffic: the NameNode sends the client to each DataNode's own address")
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -61,6 +61,7 @@ from storagebench.adapters.kudu.service import PORTS
 
 from storagebench.durability import Durability, restart_hint, unknown
 from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
+from storagebench.services.network import Route
 from storagebench.services.ports import HOST
 
 if TYPE_CHECKING:
@@ -160,6 +161,16 @@ class KuduAdapter(Adapter):
         family="wide-column",
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: KuduOptions
+
+    @classmethod
+    def through_proxy(cls, options: Mapping[str, Any], route: Route) -> tuple[dict[str, Any], str]:
+        masters = []
+        for address in str(options["master_addresses"]).split(","):
+            host, _, port = address.strip().rpartition(":")
+            proxy_host, proxy_port = route(host, int(port))
+            masters.append(f"{proxy_host}:{proxy_port}")
+        return ({**options, "master_addresses": ",".join(masters)},
+                "tablet servers: the master sends the client to each tablet server's own address")
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

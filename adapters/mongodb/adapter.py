@@ -59,7 +59,8 @@ from storagebench.adapters.base import (
 from storagebench.adapters.mongodb.service import PORTS
 
 from storagebench.durability import Durability, restart_hint, unknown
-from storagebench.errors import AdapterError, AlreadyExists, Unavailable
+from storagebench.errors import AdapterError, AlreadyExists, Unavailable, Unsupported
+from storagebench.services.network import Route
 from storagebench.services.ports import HOST
 
 if TYPE_CHECKING:
@@ -104,6 +105,13 @@ class MongoAdapter(Adapter):
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE,
         batch_filter=Support.NATIVE)
     options: MongoOptions
+
+    @classmethod
+    def through_proxy(cls, options: Mapping[str, Any], route: Route) -> tuple[dict[str, Any], str]:
+        if options.get("uri"):
+            raise Unsupported("mongodb: a network profile needs host/port options, not a connection string")
+        host, port = route(str(options["host"]), int(options["port"]))
+        return {**options, "host": host, "port": port, "direct_connection": True}, ""
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -54,6 +54,7 @@ from storagebench.adapters.neo4j.service import PORTS
 
 from storagebench.durability import Durability
 from storagebench.errors import AdapterError, AlreadyExists, Unavailable
+from storagebench.services.network import Route, proxied_url
 from storagebench.services.ports import HOST
 
 if TYPE_CHECKING:
@@ -91,6 +92,10 @@ class Neo4jAdapter(Adapter):
         family="graph",
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: Neo4jOptions
+
+    @classmethod
+    def through_proxy(cls, options: Mapping[str, Any], route: Route) -> tuple[dict[str, Any], str]:
+        return {**options, "uri": proxied_url(str(options["uri"]), route)}, ""
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -78,6 +78,7 @@ from storagebench.adapters.postgres.service import PORTS
 
 from storagebench.durability import Durability
 from storagebench.errors import AdapterError, NotFound, Unavailable
+from storagebench.services.network import Route
 from storagebench.services.ports import HOST
 
 if TYPE_CHECKING:
@@ -146,6 +147,11 @@ class PostgresAdapter(Adapter):
         family="relational", cooperative=True,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE)
     options: PostgresOptions
+
+    @classmethod
+    def through_proxy(cls, options: Mapping[str, Any], route: Route) -> tuple[dict[str, Any], str]:
+        host, port = route(str(options["host"]), int(options["port"]))
+        return {**options, "host": host, "port": port}, ""
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -68,7 +68,8 @@ from storagebench.adapters.base import (
 from storagebench.adapters.s3.service import PORTS
 
 from storagebench.durability import Durability, unknown
-from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable
+from storagebench.errors import AdapterError, AlreadyExists, NotFound, Unavailable, Unsupported
+from storagebench.services.network import Route, proxied_url
 from storagebench.services.ports import HOST
 
 if TYPE_CHECKING:
@@ -130,6 +131,12 @@ class S3Adapter(Adapter):
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, delete_reports_missing=False)
     options: S3Options
+
+    @classmethod
+    def through_proxy(cls, options: Mapping[str, Any], route: Route) -> tuple[dict[str, Any], str]:
+        if not options.get("endpoint_url"):
+            raise Unsupported("s3: a network profile needs an endpoint_url (AWS itself is already remote)")
+        return {**options, "endpoint_url": proxied_url(str(options["endpoint_url"]), route)}, ""
 
     def __init__(self, options: AdapterOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

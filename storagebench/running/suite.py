@@ -18,7 +18,7 @@ import numpy as np
 from storagebench import __version__
 from storagebench.adapters.base import Adapter, AdapterOptions, Capabilities, Support
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
-from storagebench.errors import Interrupted, StorageBenchError, Unavailable, UsageError
+from storagebench.errors import Interrupted, StorageBenchError, Unavailable, Unsupported, UsageError
 from storagebench.measuring.keys import keyed
 from storagebench.measuring.measurement import NOT_FOUND, OK, operation_totals, summarize
 from storagebench.measuring.measurement import encode as encode_hist
@@ -46,6 +46,10 @@ class StorePlan:
     durability: dict[str, Any]
     #: as the connected instance declared them (e.g. MongoDB's query: native on mongod, emulated on FerretDB)
     capabilities: Capabilities | None = None
+    #: the network the clients reached the engine over (services.network.network_record)
+    network: dict[str, Any] | None = None
+    #: the options before any network proxy: where the engine itself listens
+    direct: dict[str, Any] | None = None
 
     @property
     def caps(self) -> Capabilities:
@@ -96,6 +100,8 @@ def preflight(config: RunConfig, run_token: str | None = None) -> list[StorePlan
         if config.clients is None and config.processes > 1 and not cls.capabilities.multiprocess:
             raise UsageError(f"store {name!r} cannot be used from several processes; use --processes 1 "
                              f"(threads are fine)")
+        direct = plain_options(options)
+        options, network = _through_network(config, name, cls, options, run_token)
         adapter = cls(options)
         try:
             adapter.connect()
@@ -115,8 +121,38 @@ def preflight(config: RunConfig, run_token: str | None = None) -> list[StorePlan
         plans.append(StorePlan(name, cls, options, {"engine": info.engine, "version": info.version,
                                                     "details": info.details, "label": info.label(),
                                                     "version_observed": info.version_observed}, client,
-                               durability, adapter.capabilities))
+                               durability, adapter.capabilities, network, direct))
     return plans
+
+
+def _through_network(config: RunConfig, name: str, cls: type[Adapter], options: AdapterOptions,
+                     run_token: str | None) -> tuple[AdapterOptions, dict[str, Any]]:
+    """The store's options with every connection routed through a Toxiproxy proxy of the run's network
+    profile (unchanged on loopback), and the network record its result files carry."""
+    from storagebench.services.manager import load_endpoints
+    from storagebench.services.network import Toxiproxy, network_record, profile
+
+    chosen = profile(config.network)
+    if chosen.name == "loopback":
+        return options, network_record(chosen, "", "")
+    api = (load_endpoints().get("toxiproxy") or {}).get("api")
+    if not api:
+        raise UsageError(f"--network {chosen.name} needs Toxiproxy: run `storagebench services up toxiproxy`")
+    proxies = Toxiproxy(str(api))
+    upstreams: list[str] = []
+
+    def route(host: str, port: int) -> tuple[str, int]:
+        upstreams.append(f"{host}:{port}")
+        return proxies.proxy(f"sbench_{run_token or 'run'}_{name}_{len(upstreams)}", upstreams[-1], chosen)
+
+    try:
+        plain, not_covered = cls.through_proxy(plain_options(options), route)
+    except Unsupported as exc:
+        raise UsageError(f"--network {chosen.name}: {exc}") from None
+    except StorageBenchError as exc:
+        raise UsageError(f"--network {chosen.name}: {exc}") from None
+    covered = f"every connection of the {name} client to {', '.join(upstreams)}"
+    return cls.Options.model_validate(plain), network_record(chosen, covered, not_covered)
 
 
 def _operations(outcome: PhaseOutcome, seconds: float) -> dict[str, Any]:
@@ -196,6 +232,7 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
         "client": (outcome.client if outcome is not None and outcome.client else store.client),
         "capabilities": store.caps.as_dict(),
         "durability": store.durability,
+        "network": store.network,
         "seed": config.seed,
         "config": {
             "threads": max(layout["threads_per_process"]), "processes": layout["processes"],
@@ -465,7 +502,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
 
             t0 = time.monotonic()
             report(0, 0)
-            pids, unobserved_why = engine_pids(store.name, options)
+            pids, unobserved_why = engine_pids(store.name, store.direct or options)
             sampler = ServerSampler(pids) if pids else None
             if sampler:
                 sampler.start()

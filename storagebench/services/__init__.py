@@ -11,7 +11,8 @@ from functools import cache
 from storagebench.services.base import Service
 
 #: engines that are not stores
-CORE_SERVICES: dict[str, str] = {"spark": "storagebench.services.spark:SparkService"}
+CORE_SERVICES: dict[str, str] = {"spark": "storagebench.services.spark:SparkService",
+                                 "toxiproxy": "storagebench.services.network:ToxiproxyService"}
 
 
 @cache
