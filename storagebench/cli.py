@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="clients reach each engine through Toxiproxy with this profile's latency, jitter and "
                           "bandwidth (storagebench/services/network.py; `storagebench services up toxiproxy`); "
                           "default loopback")
+    run.add_argument("--fault", metavar="KIND@SECONDS[:DURATION]",
+                     help="inject a fault into each run phase, SECONDS after it starts, on engines `services up` "
+                          "started: kill (SIGKILL, then start again), pause (SIGSTOP for DURATION s, default 5), "
+                          "restart (clean); needs -p operationcount=0 -p maxexecutiontime=N")
     run.add_argument("--stall-timeout", type=float, metavar="SECONDS",
                      help="abort a phase when no operation has succeeded for this long (default 30)")
     run.set_defaults(handler=cmd_run)
@@ -275,7 +279,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "durability": args.durability,
         "results_dir": args.results_dir, "run_id": args.run_id,
         "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
-        "network": args.network,
+        "network": args.network, "fault": args.fault,
         "repeat": args.repeat, "profile": args.profile,
     }
     if args.spark_conf:
@@ -297,6 +301,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not specs:
         raise UsageError("no workloads given")
     # validate and reach every store before anything is created
+    if config.fault:
+        from storagebench.running.faults import FaultSpec, check_fault
+
+        for spec in specs:
+            check_fault(FaultSpec.parse(config.fault), list(config.stores),
+                        spec.maxexecutiontime if spec.operationcount == 0 else None)
     run_token = suite.new_run_token()
     stores = suite.preflight(config, run_token)
     run_id = config.run_id or suite.new_run_id()

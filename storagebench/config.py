@@ -77,6 +77,17 @@ class RunConfig(BaseModel):
     durability: Profile = DEFAULT_PROFILE
     #: the network between clients and engines (storagebench.services.network.PROFILES)
     network: str = "loopback"
+    #: a fault injected into each run phase, KIND@SECONDS[:DURATION] (storagebench.running.faults)
+    fault: str | None = None
+
+    @field_validator("fault")
+    @classmethod
+    def _known_fault(cls, value: str | None) -> str | None:
+        from storagebench.running.faults import FaultSpec
+
+        if value is not None:
+            FaultSpec.parse(value)
+        return value
 
     @field_validator("network")
     @classmethod

@@ -42,6 +42,7 @@ from storagebench.measuring.keys import keyed
 from storagebench.measuring.measurement import (
     NOT_FOUND,
     OK,
+    UNAVAILABLE,
     UNEXPECTED,
     Recorder,
     TimedAdapter,
@@ -64,6 +65,8 @@ from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values
 
 ABORT_AFTER_FAILURES = 200
+#: a worker whose connection is gone opens a new one at most this often
+RECONNECT_EVERY_S = 0.5
 _SUCCESS = (OK, NOT_FOUND)
 BATCH = 1024
 PROGRESS_EVERY = 128
@@ -122,6 +125,8 @@ class PhasePlan:
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     #: the clients of a process share one thread as greenlets (:mod:`storagebench.running.coop`), not threads
     cooperative: bool = False
+    #: a worker stops after this many consecutive failures (0: never; a fault run expects a stretch of them)
+    abort_after_failures: int = ABORT_AFTER_FAILURES
 
     @property
     def workers(self) -> int:
@@ -232,6 +237,8 @@ class _Worker:
         self.namer = KeyNamer(spec)
         self.fields = spec.field_names()
         self.consecutive_failures = 0
+        self.last_reconnect = 0.0
+        self.reconnects = 0
         self.aborted = ""
         self.done = 0  # operations (or rows) of this phase completed, for progress
         self.checker: Checker | None = None
@@ -251,11 +258,29 @@ class _Worker:
             control[self.ok_slot] += 1
             return False
         self.consecutive_failures += 1
-        if self.consecutive_failures >= ABORT_AFTER_FAILURES:
+        if proxy.last_status == UNAVAILABLE:
+            self._reconnect(proxy.adapter)
+        limit = self.plan.abort_after_failures
+        if limit and self.consecutive_failures >= limit:
             last = next(reversed(self.recorder.errors), "unknown error")
-            self.aborted = f"worker {self.worker} stopped after {ABORT_AFTER_FAILURES} consecutive failures: {last}"
+            self.aborted = f"worker {self.worker} stopped after {limit} consecutive failures: {last}"
             return True
         return False
+
+    def _reconnect(self, adapter: Adapter) -> None:
+        """The connection is gone (the server died or restarted): open a new one, as an application's
+        connection pool would, at most every :data:`RECONNECT_EVERY_S`; the next operation tells."""
+        now = time.monotonic()
+        if now - self.last_reconnect < RECONNECT_EVERY_S:
+            return
+        self.last_reconnect = now
+        self.reconnects += 1
+        try:
+            adapter.close()
+            adapter.connect()
+            adapter.init_worker(self.worker)
+        except Exception as exc:  # still down: the operations keep failing and say why
+            self.recorder.error(f"reconnect: {type(exc).__name__}: {exc}")
 
     def ready(self) -> None:
         """Tell the coordinator this worker no longer holds the start gate (set up, or failed)."""
@@ -323,6 +348,7 @@ class _Worker:
         export["start_epoch"] = start_epoch
         export["client"] = client
         export["cpu_s"] = cpu
+        export["reconnects"] = self.reconnects
         export["worker"] = self.worker  # processes report in any order
         return export
 

@@ -3,6 +3,7 @@ drop, and write one result file per phase.  One store failing never loses anothe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import secrets
@@ -26,6 +27,7 @@ from storagebench.measuring.server import ServerSampler, per_operation, unobserv
 from storagebench.registry import load_adapter
 from storagebench.results.files import SCHEMA_VERSION, git_commit, machine_info, result_path, write_json
 from storagebench.results.manifest import RunManifest
+from storagebench.running.faults import FaultInjector, FaultSpec, fault_budget_s, outage
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
 from storagebench.services.manager import engine_pids
@@ -452,6 +454,10 @@ def server_cost(spec: WorkloadSpec, outcome: PhaseOutcome, sampled: dict[str, An
     return out
 
 
+def _injector(config: RunConfig, store: str) -> FaultInjector | None:
+    return FaultInjector(FaultSpec.parse(config.fault), store) if config.fault else None
+
+
 def footprint_of(adapter: Adapter, namespace: str, records: int) -> dict[str, Any]:
     """Bytes the engine itself reports for the namespace after load, and per record (None: unknown)."""
     try:
@@ -504,11 +510,18 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             report(0, 0)
             pids, unobserved_why = engine_pids(store.name, store.direct or options)
             sampler = ServerSampler(pids) if pids else None
+            injector = _injector(config, store.name) if phase == "run" else None
+            if injector:  # a stretch of failures is the point: no abort on them, a stall timeout past the restart
+                plan = dataclasses.replace(plan, abort_after_failures=0, stall_timeout=max(
+                    plan.stall_timeout, fault_budget_s(injector.fault, store.name)))
             if sampler:
                 sampler.start()
+            if injector:
+                injector.start()
             try:
                 outcome = run_phase(plan, report)
             finally:
+                fault = injector.stop() if injector else None
                 sampled = sampler.stop() if sampler else None
             status, reason = phase_status(outcome)
             path = result_path(run_dir, store.name, spec.name, phase, repeat)
@@ -518,6 +531,9 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             if phase == "load" and status == "ok":
                 record["footprint"] = footprint_of(control, namespace, spec.recordcount)
             record["server_cost"] = server_cost(spec, outcome, sampled, unobserved_why, record.get("footprint"))
+            if fault is not None:
+                record["fault"] = {**fault, **outage(fault, outcome.dead_intervals),
+                                   "failed_operations": record.get("totals", {}).get("failed")}
             write_json(path, record)
             written.append(path)
             echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))
@@ -540,7 +556,12 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         echo(f"{store.name} / {spec.name}: failed ({reason})")
     finally:
         try:
-            control.drop(namespace)
+            try:
+                control.drop(namespace)
+            except StorageBenchError:  # its connection may have died with the engine (a fault): once more
+                control.close()
+                control.connect()
+                control.drop(namespace)
             if manifest:
                 manifest.namespace_dropped(store.name, namespace)
         except Exception as exc:
