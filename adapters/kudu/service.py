@@ -71,8 +71,15 @@ class KuduService(Service):
 
     #: per-daemon memory limits and block cache: small on purpose (2 cores, shared machine)
     master_memory_mib = 256
-    tserver_memory_mib = 768
-    tserver_block_cache_mib = 64
+
+    @property
+    def tserver_memory_mib(self) -> int:
+        """The tablet server's hard limit: 768 MiB, or 3/4 of a ``--memory`` cap (the master takes the rest)."""
+        return self.ctx.memory * 3 // 4 // 2**20 if self.ctx.memory else 768
+
+    @property
+    def tserver_block_cache_mib(self) -> int:
+        return max(16, self.tserver_memory_mib // 8) if self.ctx.memory else 64
 
     @property
     def root(self) -> Path:

@@ -37,8 +37,15 @@ class Neo4jService(Service):
     description = f"Neo4j {NEO4J} community, embedded with Bolt (Maven Central jars + a tiny Java main)"
     start_timeout = 180.0
 
-    heap = "768m"
-    page_cache_mib = 256
+    @property
+    def heap(self) -> str:
+        """768 MiB, or half of a ``--memory`` cap."""
+        return f"{self.ctx.memory // 2 // 2**20}m" if self.ctx.memory else "768m"
+
+    @property
+    def page_cache_mib(self) -> int:
+        """256 MiB, or a quarter of a ``--memory`` cap."""
+        return self.ctx.memory // 4 // 2**20 if self.ctx.memory else 256
 
     @property
     def root(self) -> Path:
@@ -77,7 +84,7 @@ class Neo4jService(Service):
 
     def processes(self) -> list[ProcessSpec]:
         argv = [
-            self._java("java"), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC",
+            self._java("java"), f"-Xms{min(256, int(self.heap[:-1]))}m", f"-Xmx{self.heap}", "-XX:+UseG1GC",
             "-XX:ParallelGCThreads=2", "-XX:ConcGCThreads=1", "-XX:+ExitOnOutOfMemoryError",
             "-Dfile.encoding=UTF-8", "-cp", f"{self.root / 'classes'}:{self.root / 'lib'}/*", MAIN_CLASS,
             str(self.data_dir), self.host, str(self.ports["bolt"]), str(self.page_cache_mib),

@@ -233,7 +233,12 @@ class PostgresService(Service):
         argv: list[str] = [str(self.binaries / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
                            "-c", f"listen_addresses={self.host}",
                            "-c", f"unix_socket_directories={self.socket_dir}"]
-        for key, value in SETTINGS.items():
+        settings = dict(SETTINGS)
+        # with a cap: a quarter for shared buffers (PostgreSQL's tuning guides), the rest is the OS cache's
+        if self.ctx.memory:
+            settings["shared_buffers"] = f"{max(16, self.ctx.memory // 4 // 2**20)}MB"
+            settings["effective_cache_size"] = f"{max(32, self.ctx.memory // 2**20)}MB"
+        for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]
         pw = self.service_user
         return [ProcessSpec("server", argv, user=pw.pw_name if pw else None, cwd=self.data_dir)]

@@ -30,7 +30,7 @@ from storagebench.results.manifest import RunManifest
 from storagebench.running.faults import FaultInjector, FaultSpec, fault_budget_s, outage
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
-from storagebench.services.manager import engine_pids
+from storagebench.services.manager import engine_memory, engine_pids
 from storagebench.workloads import spec as workload_spec
 from storagebench.workloads.spec import WorkloadSpec
 
@@ -235,6 +235,7 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
         "capabilities": store.caps.as_dict(),
         "durability": store.durability,
         "network": store.network,
+        "engine_memory": engine_memory(store.name),
         "seed": config.seed,
         "config": {
             "threads": max(layout["threads_per_process"]), "processes": layout["processes"],

@@ -47,11 +47,14 @@ class ServiceContext:
     """Paths and the logged step runner a service uses."""
 
     def __init__(self, home: Path | None = None, echo: Callable[[str], None] = print,
-                 durability: Profile = DEFAULT_PROFILE) -> None:
+                 durability: Profile = DEFAULT_PROFILE, memory: int | None = None) -> None:
         self.home = home or storagebench_home()
         self.echo = echo
         #: the durability profile engines are started with (storagebench.durability)
         self.durability: Profile = durability
+        #: bytes of memory each engine started now may use (its caches sized to it, its processes in a
+        #: memory cgroup with this limit); None: the engines' own lean defaults, no limit
+        self.memory: int | None = memory
 
     @property
     def cache(self) -> Path:

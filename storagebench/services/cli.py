@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from storagebench.errors import UsageError
 from storagebench.services import load_service, service_names
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager
@@ -25,6 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                     help="start engines whose durability is a server setting (HDFS, HBase, Kudu, FerretDB's "
                          "database) with this profile (default durable); a running engine started with the "
                          "other profile is restarted")
+    up.add_argument("--memory", metavar="SIZE",
+                    help="cap each engine started at SIZE (e.g. 512m, 2g): its caches sized to it and its "
+                         "processes in a memory cgroup with that limit (root), so a larger data set is read "
+                         "from disk; recorded in the endpoints file and every result; a running engine with "
+                         "another cap is restarted")
     down = ssub.add_parser("down", help="stop engines this project started (pid files only)")
     down.add_argument("names", nargs="*")
     down.add_argument("--clean", action="store_true", help="also delete the engines' data directories")
@@ -41,6 +47,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(handler=run)
 
 
+def parse_size(text: str) -> int:
+    """``512m``, ``2g``, ``1073741824`` -> bytes (at least 64 MiB)."""
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    raw = text.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        size = int(float(raw[:-1]) * units[raw[-1]]) if raw and raw[-1] in units else int(raw)
+    except (ValueError, IndexError):
+        raise UsageError(f"--memory {text!r}: expected a size such as 512m or 2g") from None
+    if size < 64 * 2**20:
+        raise UsageError(f"--memory {text!r}: at least 64m (engines do not start below that)")
+    return size
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "compose":
         from storagebench.results.files import atomic_write_text
@@ -52,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             atomic_write_text(args.output, text)
         return 0
-    ctx = ServiceContext(home=args.home, durability=getattr(args, "durability", "durable"))
+    ctx = ServiceContext(home=args.home, durability=getattr(args, "durability", "durable"),
+                         memory=parse_size(args.memory) if getattr(args, "memory", None) else None)
     manager = Manager(ctx, list(service_names()), load_service)
     if args.action == "up":
         manager.up(args.names or None)

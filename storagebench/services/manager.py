@@ -181,12 +181,24 @@ class Manager:
         except OSError:
             return None
 
+    def running_memory(self, name: str) -> int | None:
+        """The memory limit a running service was started with (None: none, or not up)."""
+        try:
+            text = (self.ctx.run_dir / f"{name}.memory").read_text().strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None
+
     def _up_one(self, svc: Service) -> str:
         echo = self.ctx.echo
         wanted = self.ctx.durability
         if svc.durability_at_start and self.is_up(svc.name) and self.running_profile(svc.name) != wanted:
             echo(f"[{svc.name}] running with durability {self.running_profile(svc.name) or 'unknown'}; "
                  f"restarting with {wanted}")
+            self._stop(svc)
+        if self.is_up(svc.name) and self.running_memory(svc.name) != self.ctx.memory:
+            echo(f"[{svc.name}] running with memory limit {_size(self.running_memory(svc.name))}; restarting "
+                 f"with {_size(self.ctx.memory)}")
             self._stop(svc)
         if self.is_up(svc.name):
             try:
@@ -208,15 +220,19 @@ class Manager:
         svc.provision()
         self.ctx.run_dir.mkdir(parents=True, exist_ok=True)
         self.ctx.log_dir.mkdir(parents=True, exist_ok=True)
+        group = memory_cgroup(self.ctx, svc.name) if self.ctx.memory else None
         for spec in svc.processes():
-            self._spawn(svc, spec)
+            pid = self._spawn(svc, spec)
+            if group is not None:
+                (group / "cgroup.procs").write_text(f"{pid}\n")  # its children inherit the group
         self._profile_file(svc.name).write_text(self.ctx.durability + "\n")
+        (self.ctx.run_dir / f"{svc.name}.memory").write_text(f"{self.ctx.memory or ''}\n")
         version = self._wait_ready(svc)
         _write_endpoints(self.ctx, svc.name, svc.endpoints())
         echo(f"[{svc.name}] up in {time.monotonic() - started:.1f}s: {version}")
         return version
 
-    def _spawn(self, svc: Service, spec: ProcessSpec) -> None:
+    def _spawn(self, svc: Service, spec: ProcessSpec) -> int:
         log = self.ctx.log_dir / f"{svc.name}.{spec.name}.log"
         identity: dict[str, Any] = {}
         if spec.user:
@@ -235,6 +251,7 @@ class Manager:
             time.sleep(0.02)
         record = {"pid": proc.pid, "argv0": argv0, "log": str(log)}
         _pid_file(self.ctx, svc.name, spec.name).write_text(json.dumps(record))
+        return proc.pid
 
     def _wait_ready(self, svc: Service) -> str:
         deadline = time.monotonic() + svc.start_timeout
@@ -378,6 +395,45 @@ class Manager:
                 "rss_mib": round(sum(p.rss_bytes for p in procs) / 2**20, 1),
             })
         return rows
+
+
+CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
+
+
+def _size(limit: int | None) -> str:
+    return "none" if not limit else f"{limit / 2**20:,.0f} MiB"
+
+
+def memory_cgroup(ctx: ServiceContext, service: str) -> Path:
+    """A cgroup v1 memory group for one engine, limited to ``ctx.memory`` bytes (swap included where the
+    kernel accounts it), so a data set larger than it must come from disk.  Needs root and the v1
+    memory controller; refused with what to do otherwise."""
+    import hashlib
+
+    if not CGROUP_MEMORY.is_dir():
+        raise ServiceError(f"--memory needs the cgroup v1 memory controller at {CGROUP_MEMORY} (not found)")
+    group = CGROUP_MEMORY / "storagebench" / hashlib.sha256(str(ctx.home).encode()).hexdigest()[:8] / service
+    try:
+        group.mkdir(parents=True, exist_ok=True)
+        (group / "memory.limit_in_bytes").write_text(str(ctx.memory))
+        swap = group / "memory.memsw.limit_in_bytes"
+        if swap.exists():
+            swap.write_text(str(ctx.memory))
+    except OSError as exc:
+        raise ServiceError(f"cannot set a memory limit in {group}: {exc.strerror or exc} (root is needed)") from exc
+    return group
+
+
+def engine_memory(store: str) -> dict[str, Any]:
+    """The memory cap of the engine ``services up --memory`` started for ``store`` (recorded in results)."""
+    from storagebench.services import load_service, service_names
+
+    if store not in service_names():
+        return {"limit_bytes": None, "note": "no engine process of its own"}
+    ctx = ServiceContext(echo=lambda _m: None)
+    limit = Manager(ctx, list(service_names()), load_service).running_memory(store)
+    return {"limit_bytes": limit, "how": "engine caches sized to it, processes in a cgroup v1 memory group"
+            if limit else "the engine's own lean defaults, no cgroup limit"}
 
 
 def engine_pids(store: str, options: dict[str, Any]) -> tuple[list[int], str]:
