@@ -417,10 +417,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     def note(message: str) -> None:
         print(f"storagebench: {message}", file=sys.stderr)
 
-    leftovers = find_leftovers(args.results_dir, stores, note)
+    leftovers, unseen = find_leftovers(args.results_dir, stores, note)
     if not leftovers:
-        print("nothing to clean")
-        return 0
+        print("nothing to clean" + (f" found, but {unseen} place(s) could not be looked at (above)" if unseen else ""))
+        return 1 if unseen else 0
     for lo in leftovers:
         print(f"{lo.store}: {lo.namespace}  ({lo.source})")
     if not args.yes:
@@ -432,7 +432,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
             print("nothing dropped (confirm, or pass --yes)")
             return 1
     failed = drop_leftovers(args.results_dir, leftovers, print)
-    return 1 if failed else 0
+    return 1 if failed or unseen else 0
 
 
 def _layout_text(config: Any) -> str:

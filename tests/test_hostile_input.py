@@ -54,7 +54,7 @@ def test_unreadable_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], co
 
 
 def test_dev_zero_stops_at_the_size_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "larger than 10 MB" in refused(tmp_path, capsys, "-P", "/dev/zero")
+    assert "not a regular file (a character device)" in refused(tmp_path, capsys, "-P", "/dev/zero")
 
 
 def test_huge_description_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -83,6 +83,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from storagebench.inputs import InputRefused, read_bounded
+
 SCHEMA_VERSION = 1
 
 
@@ -210,6 +212,12 @@ def check_result(data: Any) -> str | None:
     return None
 
 
+def read_json(path: Path, limit: int) -> Any:
+    """A JSON file of a run folder: :class:`InputRefused` when it is not a regular file, larger than
+    ``limit`` or unreadable; ValueError / RecursionError when it is not JSON."""
+    return json.loads(read_bounded(path, limit))
+
+
 def scan_results(run_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
     """The valid result files of a run folder, and every other result-named file with why it was left out
     (unreadable, corrupt or truncated JSON, unknown schema, missing fields)."""
@@ -217,12 +225,9 @@ def scan_results(run_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[Path, 
     bad: list[tuple[Path, str]] = []
     for path in sorted(run_dir.glob("*__*__*.json")):
         try:
-            if path.stat().st_size > MAX_RESULT_BYTES:
-                bad.append((path, f"larger than {MAX_RESULT_BYTES // 2**20} MB"))
-                continue
-            data = json.loads(path.read_bytes())
-        except OSError as exc:
-            bad.append((path, f"unreadable: {exc.strerror or exc}"))
+            data = read_json(path, MAX_RESULT_BYTES)
+        except InputRefused as exc:
+            bad.append((path, f"unreadable: {exc}"))
             continue
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             bad.append((path, f"corrupt or truncated JSON: {str(exc).splitlines()[0][:120]}"))

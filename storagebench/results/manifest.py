@@ -14,15 +14,17 @@ store_options {store: options without secrets}.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import socket
 from pathlib import Path
 from typing import Any
 
-from storagebench.results.files import write_json
+from storagebench.inputs import InputRefused
+from storagebench.results.files import read_json, write_json
 
 MANIFEST = "run.json"
+#: run.json files larger than this are not read (a manifest lists stores, workloads and namespaces)
+MAX_MANIFEST_BYTES = 2**20
 KIND = "storagebench.run"
 SCHEMA_VERSION = 1
 REDACTED = "**********"
@@ -40,6 +42,10 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class UnreadableManifest(Exception):
+    """A run folder's run.json exists but cannot be read; the message names it and says why."""
 
 
 class RunManifest:
@@ -66,11 +72,19 @@ class RunManifest:
 
     @classmethod
     def load(cls, run_dir: Path) -> RunManifest | None:
-        """The manifest of a run folder, or None when it has none (or one that is not ours)."""
-        try:
-            data = json.loads((run_dir / MANIFEST).read_text())
-        except (OSError, ValueError):
+        """The manifest of a run folder, or None when it has none (or one that is not ours); raises
+        :class:`UnreadableManifest` when it has one that cannot be read (cut short, corrupt, not a file):
+        then nobody can tell whether the run finished."""
+        path = run_dir / MANIFEST
+        if not path.exists() and not path.is_symlink():
             return None
+        try:
+            data = read_json(path, MAX_MANIFEST_BYTES)
+        except InputRefused as exc:
+            raise UnreadableManifest(f"{path}: unreadable run manifest: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise UnreadableManifest(f"{path}: unreadable run manifest (corrupt or truncated JSON: "
+                                     f"{str(exc).splitlines()[0][:120]})") from None
         if not isinstance(data, dict) or data.get("kind") != KIND:
             return None
         return cls(run_dir, data)
