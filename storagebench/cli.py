@@ -227,6 +227,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     step_seconds = args.step_seconds if args.step_seconds is not None else profile.step_seconds
     if step_seconds <= 0:
         raise UsageError("--step-seconds must be > 0")
+    objective = sweep.Objective(args.objective_percentile, args.objective_ms)
+    if "rate" in ladders:
+        sweep.check_step_length(objective, step_seconds, rates)
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {"threads": args.threads, "seed": args.seed, "results_dir": args.results_dir,
                              "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload]}
@@ -248,7 +251,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     started = time.monotonic()
     echo = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     done = sweep.run_sweeps(config, stores, spec, ladders, run_dir, run_id,
-                            sweep.Objective(args.objective_percentile, args.objective_ms), step_seconds, rates,
+                            objective, step_seconds, rates,
                             clients or list(profile.clients), records or list(profile.records), echo)
     for line in sweep.summary_lines(done):
         print(line)
