@@ -239,6 +239,17 @@ def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[st
     return environment().get_template("report.html.j2").render(context)
 
 
+#: what report.html takes per result besides plotly.js (inlined once): about 8 KB, kept with a margin
+REPORT_BYTES_PER_RESULT = 16 * 2**10
+
+
+def report_bytes(results: int) -> int:
+    """Room report.html needs for a run of ``results`` result files."""
+    from plotly.offline import get_plotlyjs
+
+    return len(get_plotlyjs()) + (results + 4) * REPORT_BYTES_PER_RESULT
+
+
 def write_report(run_dir: Path | Sequence[Path], output: Path | None = None) -> Path:
     dirs = [run_dir] if isinstance(run_dir, Path) else list(run_dir)
     results = find_results(dirs)

@@ -24,14 +24,13 @@ copy of a run: the same run's worker on the same host; load slices that overlap)
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 from storagebench.errors import UsageError
 from storagebench.measuring.measurement import decode, new_histogram, summarize
 from storagebench.measuring.measurement import encode as encode_hist
-from storagebench.results.files import result_path, scan_results, write_json
+from storagebench.results.files import RESULT_FILE_BYTES, check_room, result_path, scan_results, write_json
 from storagebench.running.runner import PhaseOutcome
 from storagebench.running.suite import _operations
 
@@ -254,10 +253,12 @@ def merge_runs(run_dirs: list[Path], output: Path) -> list[Path]:
             raise UsageError(f"cannot merge {run_dir} with {run_dirs[0]}: only one of them has "
                              f"{'/'.join(odd)}")
     merged = {key: merge_results([found[key] for found in runs], output.name) for key in keys}
+    check_room(output, (len(merged) + 1) * RESULT_FILE_BYTES, f"the merged run ({len(merged)} result file(s))",
+               "free some space or choose another -o")
     written = []
     for (store, workload, phase), result in merged.items():
         path = result_path(output, store, workload, phase)
         write_json(path, result)
         written.append(path)
-    (output / "merge.json").write_text(json.dumps({"merged_from": [str(p) for p in run_dirs]}, indent=1) + "\n")
+    write_json(output / "merge.json", {"merged_from": [str(p) for p in run_dirs]})
     return written

@@ -67,6 +67,8 @@ def inspect(paths: Iterable[Path]) -> RunHealth:
         elif state == "died":
             health.incomplete.append(f"run {run_id} is incomplete: its process (pid {manifest.data.get('pid')}) "
                                      f"ended before the run finished")
+        elif state == "failed":
+            health.incomplete.append(f"run {run_id} failed: {manifest.data.get('reason', 'no reason recorded')}")
         elif state == "running":
             health.incomplete.append(f"run {run_id} is still running (pid {manifest.data.get('pid')})")
         ran = {(r["store"], r["workload"]) for r in results}

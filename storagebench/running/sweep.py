@@ -30,7 +30,7 @@ from storagebench.config import RunConfig, plain_options
 from storagebench.errors import UsageError
 from storagebench.measuring.keys import keyed
 from storagebench.measuring.measurement import operations_for_percentile, summarize
-from storagebench.results.files import write_json
+from storagebench.results.files import WriteError, write_json
 from storagebench.results.model import ok_histogram
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
@@ -316,7 +316,11 @@ def run_sweeps(config: RunConfig, stores: list[StorePlan], spec: WorkloadSpec, l
                       "client": store.client, "step_seconds": step_seconds, "seed": config.seed,
                       "config": {"threads": config.threads, "processes": config.processes,
                                  "workload": spec.model_dump(mode="json")}, **context, **body}
-            write_json(sweep_path(run_dir, store.name, spec.name, ladder), record)
+            try:
+                write_json(sweep_path(run_dir, store.name, spec.name, ladder), record)
+            except WriteError as exc:  # measured but not kept: the sweep failed, the next one still runs
+                record.update(status="failed", reason=str(exc))
+                echo(f"{store.name} / {spec.name} / {ladder}: failed ({exc})")
             out.append(record)
     return out
 
