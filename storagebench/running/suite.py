@@ -319,10 +319,11 @@ def unanswered(outcome: PhaseOutcome) -> str:
             f"{DEAD_LIMIT_S:g}s at a stretch or {DEAD_SHARE:.0%} of the phase)")
 
 
-def phase_status(outcome: PhaseOutcome) -> tuple[str, str]:
+def phase_status(outcome: PhaseOutcome, fault: bool = False) -> tuple[str, str]:
     """A phase's status and reason from what the runner saw (interrupted > failed > aborted > invalid > ok);
     aborted: stalled, a worker stopped after consecutive failures, or the store stopped answering
-    (:func:`unanswered`)."""
+    (:func:`unanswered`; not in a phase with an injected ``fault``, whose outage is the point and is
+    recorded as such, while the stall timeout still ends a phase whose store never comes back)."""
     first_error = next(iter(outcome.merged["errors"]), "")
     if outcome.interrupted:
         name = signal.Signals(outcome.interrupted).name
@@ -333,7 +334,7 @@ def phase_status(outcome: PhaseOutcome) -> tuple[str, str]:
         return "aborted", outcome.stalled + (f"; last error: {first_error}" if first_error else "")
     if outcome.aborted:
         return "aborted", "; ".join(outcome.aborted[:3])
-    dead = unanswered(outcome)
+    dead = "" if fault else unanswered(outcome)
     if dead:
         return "aborted", dead + (f"; first error: {first_error}" if first_error else "")
     failures = outcome.merged.get("verify_failures", 0)
@@ -584,7 +585,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             finally:
                 fault = injector.stop() if injector else None
                 sampled = sampler.stop() if sampler else None
-            status, reason = phase_status(outcome)
+            status, reason = phase_status(outcome, fault=injector is not None)
             path = result_path(run_dir, store.name, spec.name, phase, repeat)
             record = build_result(run_id, store, spec, phase, config, outcome, phase_started, status, reason,
                                   context)
