@@ -23,7 +23,7 @@ from storagebench.adapters.base import Capabilities
 from storagebench.report.cells import METRICS, cells_frame, command_line, find_results, ok_latency, samples_frame
 from storagebench.report.scoring import SHIFTS, ratios
 
-from storagebench.measuring.measurement import PERCENTILES
+from storagebench.measuring.measurement import PERCENTILES, operations_for_percentile
 from storagebench.results.files import atomic_write_text
 from storagebench.results.runhealth import inspect
 
@@ -120,8 +120,9 @@ def _charts(results: Sequence[dict[str, Any]], stores: list[str]) -> list[dict[s
 
 
 def enough_samples(count: int, percentile: float) -> bool:
-    """A percentile p means something only with at least 1/(1-p) samples (p99.9 needs 1,000)."""
-    return percentile >= 100 or count >= 1 / (1 - percentile / 100)
+    """A percentile means something only with :func:`operations_for_percentile` samples (p99.9: 1,000),
+    the rule sweeps judge their steps by too."""
+    return count >= operations_for_percentile(percentile)
 
 
 def page_data(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -236,6 +237,17 @@ def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[st
         "store_facts": store_facts(results),
     }
     return environment().get_template("report.html.j2").render(context)
+
+
+#: what report.html takes per result besides plotly.js (inlined once): about 8 KB, kept with a margin
+REPORT_BYTES_PER_RESULT = 16 * 2**10
+
+
+def report_bytes(results: int) -> int:
+    """Room report.html needs for a run of ``results`` result files."""
+    from plotly.offline import get_plotlyjs
+
+    return len(get_plotlyjs()) + (results + 4) * REPORT_BYTES_PER_RESULT
 
 
 def write_report(run_dir: Path | Sequence[Path], output: Path | None = None) -> Path:

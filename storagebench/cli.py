@@ -14,6 +14,7 @@ from typing import Any
 from storagebench import __version__
 from storagebench.errors import Interrupted, StorageBenchError, UsageError
 from storagebench.profiles import SWEEP_PROFILE
+from storagebench.results.files import WriteError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,6 +228,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     step_seconds = args.step_seconds if args.step_seconds is not None else profile.step_seconds
     if step_seconds <= 0:
         raise UsageError("--step-seconds must be > 0")
+    objective = sweep.Objective(args.objective_percentile, args.objective_ms)
+    if "rate" in ladders:
+        sweep.check_step_length(objective, step_seconds, rates)
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {"threads": args.threads, "seed": args.seed, "results_dir": args.results_dir,
                              "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload]}
@@ -239,6 +243,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     (spec,) = suite.resolve_workloads(config)
     if spec.kind != "ycsb":
         raise UsageError(f"workload {spec.name!r} is a {spec.kind} workload; sweeps take per-operation workloads")
+    check_results_room(config.results_dir, len(dict.fromkeys(config.stores)) * len(ladders), False, "this sweep")
     stores = suite.preflight(config)
     run_id = config.run_id or suite.new_run_id()
     run_dir = config.results_dir / run_id
@@ -248,7 +253,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     started = time.monotonic()
     echo = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     done = sweep.run_sweeps(config, stores, spec, ladders, run_dir, run_id,
-                            sweep.Objective(args.objective_percentile, args.objective_ms), step_seconds, rates,
+                            objective, step_seconds, rates,
                             clients or list(profile.clients), records or list(profile.records), echo)
     for line in sweep.summary_lines(done):
         print(line)
@@ -300,6 +305,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     specs = suite.resolve_workloads(config, extra)
     if not specs:
         raise UsageError("no workloads given")
+    files = suite.result_files(config, len(dict.fromkeys(config.stores)), len(specs))
+    check_results_room(config.results_dir, files, config.report, "this run")
     # validate and reach every store before anything is created
     if config.fault:
         from storagebench.running.faults import FaultSpec, check_fault
@@ -327,6 +334,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                TextColumn("{task.fields[rate]:>9} ops/s  {task.fields[failed]} failed"), TimeRemainingColumn())
     started = time.monotonic()
     interrupted: Interrupted | None = None
+    unwritten: list[str] = []
     with interrupt_signals():
         try:
             with Progress(*columns, console=console, transient=False) as bar:
@@ -341,34 +349,76 @@ def cmd_run(args: argparse.Namespace) -> int:
                     rate = done / max(time.monotonic() - t0, 1e-9)
                     bar.update(task, completed=done, rate=f"{rate:,.0f}", failed=failed)
 
-                suite.execute(config, stores, specs, run_dir, run_id, on_progress,
-                              echo=lambda m: bar.console.print(m, markup=False), manifest=manifest,
-                              run_token=run_token)
-            manifest.finish("complete")
+                unwritten = suite.execute(config, stores, specs, run_dir, run_id, on_progress,
+                                          echo=lambda m: bar.console.print(m, markup=False), manifest=manifest,
+                                          run_token=run_token).unwritten
         except Interrupted as exc:
             interrupted = exc
-            manifest.finish("interrupted", signal.Signals(exc.signum).name)
+        except Exception as exc:  # whatever ended the run, its manifest must not stay `running`
+            manifest.finish("failed", reason=f"{type(exc).__name__}: {exc}")
+            raise
     if interrupted:
+        manifest.finish("interrupted", signal.Signals(interrupted.signum).name)
         print(f"storagebench: interrupted by {signal.Signals(interrupted.signum).name}; finished phases and "
               f"the interrupted one are kept in {run_dir}", file=sys.stderr)
     else:
         console.print(f"finished in {time.monotonic() - started:.1f}s; results in {run_dir}", markup=False)
         if config.repeat > 1:
-            from storagebench.analysis.stats import cell_table, write_summary
-
-            cells = write_summary(run_dir)
-            console.print("medians over repeats, [lo, hi] = order-statistic interval (its coverage):",
-                          markup=False)
-            for line in cell_table(cells):
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
+            unwritten += _summary(run_dir, console)
+        unwritten += [f"{manifest.unsaved} (the run's manifest)"] if manifest.unsaved else []
+        if unwritten:
+            manifest.finish("failed", reason=_reason(unwritten))
+        else:
+            manifest.finish("complete")
     if config.report:
         from storagebench.report.html import write_report
 
-        path = write_report(run_dir)
-        print(path.resolve())
+        try:
+            print(write_report(run_dir).resolve())
+        except WriteError as exc:
+            unwritten.append(str(exc))
+            console.print(f"storagebench: the report was not written: {exc}", markup=False, highlight=False)
+            print(run_dir.resolve())
+            if not interrupted:
+                manifest.finish("failed", reason=_reason(unwritten))
     else:
         print(run_dir.resolve())
-    return interrupted.exit_code if interrupted else _exit_status(run_dir, console)
+    return interrupted.exit_code if interrupted else _exit_status(run_dir, console, unwritten)
+
+
+def _summary(run_dir: Path, console: Any) -> list[str]:
+    """Medians over repeats into summary.json and on the console; the write error, if any."""
+    from storagebench.analysis.stats import cell_table, write_summary
+
+    try:
+        cells = write_summary(run_dir)
+    except WriteError as exc:
+        return [str(exc)]
+    console.print("medians over repeats, [lo, hi] = order-statistic interval (its coverage):", markup=False)
+    for line in cell_table(cells):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return []
+
+
+def _reason(unwritten: list[str]) -> str:
+    """Why a run failed although it ran: the files it could not write."""
+    more = f" (and {len(unwritten) - 1} more file(s))" if len(unwritten) > 1 else ""
+    return f"{unwritten[0]}{more}; what was written is kept"
+
+
+def check_results_room(results_dir: Path, files: int, report: bool, what: str) -> None:
+    """Refuse before anything is written when the results disk cannot take ``files`` result files (and
+    the report)."""
+    from storagebench.results.files import RESULT_FILE_BYTES, check_room
+    from storagebench.results.manifest import RESERVE_BYTES
+
+    need = files * RESULT_FILE_BYTES + RESERVE_BYTES
+    if report:
+        from storagebench.report.html import report_bytes
+
+        need += report_bytes(files)
+    check_room(results_dir, need, f"{what} ({files} result file(s){' and report.html' if report else ''})",
+               "free some space or choose another --results-dir" + (" (or --no-report)" if report else ""))
 
 
 def _names(text: str, flag: str) -> list[str]:
@@ -417,10 +467,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     def note(message: str) -> None:
         print(f"storagebench: {message}", file=sys.stderr)
 
-    leftovers = find_leftovers(args.results_dir, stores, note)
+    leftovers, unseen = find_leftovers(args.results_dir, stores, note)
     if not leftovers:
-        print("nothing to clean")
-        return 0
+        print("nothing to clean" + (f" found, but {unseen} place(s) could not be looked at (above)" if unseen else ""))
+        return 1 if unseen else 0
     for lo in leftovers:
         print(f"{lo.store}: {lo.namespace}  ({lo.source})")
     if not args.yes:
@@ -432,7 +482,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
             print("nothing dropped (confirm, or pass --yes)")
             return 1
     failed = drop_leftovers(args.results_dir, leftovers, print)
-    return 1 if failed else 0
+    return 1 if failed or unseen else 0
 
 
 def _layout_text(config: Any) -> str:
@@ -446,15 +496,18 @@ def _layout_text(config: Any) -> str:
 NOT_OK = ("failed", "aborted", "invalid")
 
 
-def _exit_status(run_dir: Path, console: Any) -> int:
-    """0 when every phase of every store is ok; 1 (after every result was written) when one is not."""
+def _exit_status(run_dir: Path, console: Any, unwritten: Sequence[str] = ()) -> int:
+    """0 when every phase of every store is ok and every file was written; 1 (after writing what could
+    be) when one is not."""
     from storagebench.results.files import load_results
 
     bad = [r for r in load_results(run_dir) if r.get("status") in NOT_OK]
     for r in bad:
         console.print(f"not ok: {r['store']} / {r['workload']} / {r['phase']}: {r['status']} "
                       f"({str(r.get('reason', ''))[:300]})", style="red", markup=False, highlight=False)
-    return 1 if bad else 0
+    for line in unwritten:
+        console.print(f"not written: {line}", style="red", markup=False, highlight=False)
+    return 1 if bad or unwritten else 0
 
 
 def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
@@ -595,10 +648,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"storagebench: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
         return exc.exit_code
-    except OSError as exc:  # a full disk or a vanished folder while writing results or the report
+    except WriteError as exc:  # a full disk or a vanished folder: the message names the file
+        print(f"storagebench: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"storagebench: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print("storagebench: interrupted", file=sys.stderr)
         return 130

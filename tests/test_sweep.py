@@ -64,3 +64,14 @@ def test_bad_sweep_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], arg
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
     assert not (tmp_path / "results").exists()
+
+
+def test_a_step_too_short_for_its_percentile_is_never_sustainable() -> None:
+    """Explicit and found rates alike: 99 operations cannot give a p99 (it would be their maximum)."""
+    from storagebench.running.sweep import Objective, sustainable, too_short
+
+    objective = Objective(99.0, 10.0)
+    step = {"operations": 99, "failed": 0, "problems": [], "ops_per_sec": 99.0, "target": 99.0,
+            "service": {"p99_us": 50.0}, "intended": {"p99_us": 60.0}}
+    assert too_short(step, objective) and not sustainable(step, objective)
+    assert sustainable({**step, "operations": 100}, objective)

@@ -495,7 +495,7 @@ def test_template_properties_honoured_or_noted_identically_from_p_and_P() -> Non
     ("threadcount=8", "threadcount is not a workload property here: client threads are set with --threads"),
     ("core_workload_insertion_retry_limit=3", "failed inserts are not retried"),
     ("operationcount=0", "operationcount=0 runs until maxexecutiontime"),
-    ("fieldlengthdistribution=histogram", "cannot read fieldlengthhistogram hist.txt"),
+    ("fieldlengthdistribution=histogram", "fieldlengthhistogram hist.txt cannot be read"),
     ("requestdistribution=pareto", "requestdistribution"),
     ("readproportio=0.5", "readproportio: unknown property"),
     ("mongodb.url=mongodb://x", "a YCSB binding setting? store options go under options.<store>"),

@@ -358,10 +358,13 @@ class FieldLengths:
 
 def read_length_histogram(path: str) -> tuple[int, list[int]]:
     """(block size, counts per bucket) of a YCSB field length histogram file; ValueError if malformed."""
+    from storagebench.inputs import MAX_INPUT_BYTES, InputRefused, read_bounded
+
     try:
-        lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
-    except OSError as exc:
-        raise ValueError(f"cannot read fieldlengthhistogram {path}: {exc.strerror}") from None
+        text = read_bounded(Path(path), MAX_INPUT_BYTES).decode("utf-8", errors="replace")
+    except InputRefused as exc:
+        raise ValueError(f"fieldlengthhistogram {path} {exc}") from None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines or lines[0].split("\t")[0] != "BlockSize":
         raise ValueError(f"fieldlengthhistogram {path}: the first line must be BlockSize<TAB>n")
     try:

@@ -9,6 +9,7 @@ travel between processes in HdrHistogram's standard compressed encoding.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,13 @@ def record_many(hist: HdrHistogram, values: Sequence[int] | np.ndarray) -> None:
     hist.total_count += len(arr)
     hist.min_value = min(hist.min_value, int(arr.min()))
     hist.max_value = max(hist.max_value, int(arr.max()))
+
+
+def operations_for_percentile(percentile: float) -> int:
+    """The fewest operations whose ``percentile``-th percentile is not simply the slowest of them (100 for
+    p99, 1000 for p99.9): with fewer, "p99" is the maximum, not a percentile.  One rule for every figure
+    judged by a percentile."""
+    return math.ceil(1 / (1 - percentile / 100) - 1e-9) if percentile < 100 else 1
 
 
 def summarize(hist: HdrHistogram, seconds: float) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -44,14 +45,20 @@ def _memory(seconds: float) -> dict[str, float]:
             "memory_cv": statistics.pstdev(rates) / statistics.mean(rates)}
 
 
-def _fsync(directory: Path, seconds: float) -> dict[str, float]:
-    directory.mkdir(parents=True, exist_ok=True)
+def _fsync(directory: Path, seconds: float) -> dict[str, Any]:
+    """Appends 4 KiB blocks with an fsync each: at most :data:`FSYNCS`, and at most a tenth of the free
+    space (the results need the rest); skipped, and said so, when that is fewer than :data:`MIN_FSYNCS`."""
+    free = shutil.disk_usage(directory).free
+    blocks = min(FSYNCS, free // 10 // BLOCK)
+    if blocks < MIN_FSYNCS:
+        return {"fsync_skipped": f"{free / 2**20:.1f} MiB free on {directory}: a tenth of it holds fewer than "
+                                 f"{MIN_FSYNCS} blocks of {BLOCK} bytes"}
     times: list[float] = []
-    block = os.urandom(4096)
+    block = os.urandom(BLOCK)
     fd, path = tempfile.mkstemp(prefix=".noise-", dir=directory)
     try:
         deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline and len(times) < 2000:
+        while time.perf_counter() < deadline and len(times) < blocks:
             os.write(fd, block)
             t0 = time.perf_counter()
             os.fsync(fd)
@@ -64,6 +71,12 @@ def _fsync(directory: Path, seconds: float) -> dict[str, float]:
             "fsyncs": len(times)}
 
 
+#: bytes per write of the fsync probe, and how many it writes at most (8 MiB) and at least
+BLOCK = 4096
+FSYNCS = 2000
+MIN_FSYNCS = 50
+
+
 def fingerprint(machine: dict[str, Any]) -> str:
     """A short stable id of the machine (host, CPU model, cores, memory, platform)."""
     keys = ("hostname", "cpu", "cpu_count", "memory_gib", "platform")
@@ -72,7 +85,8 @@ def fingerprint(machine: dict[str, Any]) -> str:
 
 
 def probe(directory: Path, seconds: float = 1.0) -> dict[str, Any]:
-    """Measure; ``directory`` is where the fsync test writes (the run folder: the disk results go to)."""
+    """Measure; ``directory`` is where the fsync test writes (the run folder: the disk results go to).
+    ``fsync_skipped`` says why the fsync figures are missing (too little free space, a write failed)."""
     began = time.perf_counter()
     out: dict[str, Any] = {}
     try:
@@ -81,6 +95,9 @@ def probe(directory: Path, seconds: float = 1.0) -> dict[str, Any]:
         pass
     out.update(_cpu(seconds * 0.35))
     out.update(_memory(seconds * 0.3))
-    out.update(_fsync(directory, seconds * 0.35))
+    try:
+        out.update(_fsync(directory, seconds * 0.35))
+    except OSError as exc:  # the disk filled up meanwhile: the run goes on, the result says why
+        out["fsync_skipped"] = f"{exc.strerror or exc} (in {directory})"
     out["probe_seconds"] = time.perf_counter() - began
     return out

@@ -18,7 +18,7 @@ from storagebench.adapters.base import Adapter
 from storagebench.config import RunConfig, store_options
 from storagebench.errors import StorageBenchError, Unsupported
 from storagebench.registry import load_adapter
-from storagebench.results.manifest import RunManifest
+from storagebench.results.manifest import RunManifest, UnreadableManifest
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,21 @@ class Leftover:
     run_dir: Path | None = None
 
 
-def manifests(results_dir: Path) -> list[RunManifest]:
+def manifests(results_dir: Path, unreadable: Callable[[str], None] | None = None) -> list[RunManifest]:
+    """The readable manifests of the run folders; each unreadable one is passed to ``unreadable``."""
     if not results_dir.is_dir():
         return []
-    found = (RunManifest.load(d) for d in sorted(results_dir.iterdir()) if d.is_dir())
-    return [m for m in found if m is not None]
+    found = []
+    for folder in sorted(d for d in results_dir.iterdir() if d.is_dir()):
+        try:
+            manifest = RunManifest.load(folder)
+        except UnreadableManifest as exc:
+            if unreadable:
+                unreadable(f"{exc}; the namespaces it lists are found only by their prefix")
+            continue
+        if manifest is not None:
+            found.append(manifest)
+    return found
 
 
 def _adapter(store: str, known_options: dict[str, Any]) -> Adapter:
@@ -43,8 +53,16 @@ def _adapter(store: str, known_options: dict[str, Any]) -> Adapter:
 
 
 def find_leftovers(results_dir: Path, stores: Iterable[str] | None,
-                   note: Callable[[str], None]) -> list[Leftover]:
-    runs = manifests(results_dir)
+                   note: Callable[[str], None]) -> tuple[list[Leftover], int]:
+    """The leftovers, and how many places could not be looked at (an unreadable run.json, a store that
+    cannot list its namespaces), each said through ``note``: the list may then be incomplete."""
+    problems: list[str] = []
+
+    def problem(message: str) -> None:
+        problems.append(message)
+        note(message)
+
+    runs = manifests(results_dir, problem)
     live = {(e["store"], e["namespace"]) for m in runs if m.alive() for e in m.data.get("namespaces", [])}
     options: dict[str, dict[str, Any]] = {}
     leftovers: dict[tuple[str, str], Leftover] = {}
@@ -70,13 +88,13 @@ def find_leftovers(results_dir: Path, stores: Iterable[str] | None,
             note(f"{store}: {exc}; only namespaces named in run manifests are cleaned")
             continue
         except (StorageBenchError, Exception) as exc:  # an unreachable store: say so, clean the others
-            note(f"{store}: cannot list namespaces ({type(exc).__name__}: {exc})")
+            problem(f"{store}: cannot list namespaces ({type(exc).__name__}: {exc})")
             continue
         for name in names:
             key = (store, name)
             if key not in live and key not in leftovers:
                 leftovers[key] = Leftover(store, name, "found by its sbench_ prefix; no live run here claims it")
-    return sorted(leftovers.values(), key=lambda lo: (lo.store, lo.namespace))
+    return sorted(leftovers.values(), key=lambda lo: (lo.store, lo.namespace)), len(problems)
 
 
 def drop_leftovers(results_dir: Path, leftovers: list[Leftover], echo: Callable[[str], None]) -> int:
@@ -102,7 +120,10 @@ def drop_leftovers(results_dir: Path, leftovers: list[Leftover], echo: Callable[
                     continue
                 echo(f"{store}: dropped {lo.namespace}")
                 if lo.run_dir is not None:
-                    manifest = RunManifest.load(lo.run_dir)
+                    try:
+                        manifest = RunManifest.load(lo.run_dir)
+                    except UnreadableManifest:  # it became unreadable since it was listed: nothing to update
+                        manifest = None
                     if manifest is not None:
                         manifest.namespace_dropped(store, lo.namespace)
         finally:

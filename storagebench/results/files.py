@@ -15,7 +15,8 @@ Fields added for repeated runs and their statistics (additive; absent in older f
   ``config.repeat`` / ``config.profile`` echo the settings.
 * ``profile``: the :mod:`storagebench.profiles` entry used (or None).
 * ``noise``: ``fingerprint`` of the machine plus the noise probe taken at the start of the run
-  (:mod:`storagebench.measuring.noise`: ``cpu_loops_per_sec``, ``memory_copy_gb_per_sec``, ``fsync_p50_us``, ...).
+  (:mod:`storagebench.measuring.noise`: ``cpu_loops_per_sec``, ``memory_copy_gb_per_sec``, ``fsync_p50_us``, ...;
+  ``fsync_skipped`` instead of the fsync figures when the results disk had too little free space for them).
 * ``steady_state`` (run phase): ``reached``, ``start_s`` (second of the series where it began), ``method``
   (MSER-1/MSER-5), ``ops_per_sec`` over the steady part, ``excluded_before_start`` (the figures that leave
   the warm-up out: throughput) and ``percentiles_include_warmup`` (true: histograms are per phase).
@@ -24,7 +25,8 @@ Fields added for repeated runs and their statistics (additive; absent in older f
 * ``sweep-<store>-<workload>-<ladder>.json`` (``kind: storagebench.sweep``, written by ``storagebench sweep``;
   :mod:`storagebench.running.sweep`): ``ladder`` (rate | clients | records), ``steps`` (each: ``target``,
   ``threads``, ``ops_per_sec``, ``failed``, ``service`` and ``intended`` latency summaries in µs,
-  ``sustainable``; records steps add ``records`` and ``load`` with ``footprint``), and for the rate ladder
+  ``sustainable``, ``too_short`` (rate steps: fewer operations than the objective's percentile needs,
+  never sustainable); records steps add ``records`` and ``load`` with ``footprint``), and for the rate ladder
   ``objective``, ``capacity_ops_per_sec``, ``max_sustainable_ops_per_sec``, ``max_sustainable_target``.
 * ``summary.json`` beside the result files (``kind: storagebench.summary``):
   :func:`storagebench.analysis.stats.summarise`
@@ -77,23 +79,70 @@ Fields added for Spark and several client hosts (additive):
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from storagebench.errors import UsageError
+from storagebench.inputs import InputRefused, read_bounded
+
 SCHEMA_VERSION = 1
+
+
+class WriteError(OSError):
+    """A file could not be written; the message names it (and the free space, when the disk is full)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
     """Write via a temp file in the same directory, fsync, rename: readers see old or new, never half.
-    ``mode`` (e.g. 0o600 for files holding secrets) replaces the default 0666 & ~umask."""
+    ``mode`` (e.g. 0o600 for files holding secrets) replaces the default 0666 & ~umask.  Raises
+    :class:`WriteError` naming the file."""
     atomic_write_bytes(path, text.encode(), mode)
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     """:func:`atomic_write_text` for bytes."""
+    try:
+        _replace_atomically(path, data, mode)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            where, free = free_space(path.parent)
+            why += f" ({_mib(free)} free on {where})"
+        raise WriteError(exc.errno, f"cannot write {path}: {why}", str(path)) from exc
+
+
+def free_space(folder: Path) -> tuple[Path, int]:
+    """The free bytes of the file system ``folder`` is (or will be) on, and the existing folder asked."""
+    where = folder
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        return where, shutil.disk_usage(where).free
+    except OSError:
+        return where, 0
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def check_room(folder: Path, need: int, what: str, instead: str) -> None:
+    """Refuse (UsageError, before anything is written) when ``folder``'s file system has less than
+    ``need`` bytes free for ``what``; ``instead`` says what the user can do."""
+    where, free = free_space(folder)
+    if free < need:
+        raise UsageError(f"{where} has {_mib(free)} free; {what} needs up to {_mib(need)}: {instead}")
+
+
+def _replace_atomically(path: Path, data: bytes, mode: int | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -123,19 +172,8 @@ def _umask() -> int:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Raises :class:`ResultWriteError` naming the file (a full disk, a vanished folder)."""
-    text = json.dumps(data, indent=1, sort_keys=False, default=str) + "\n"
-    try:
-        atomic_write_text(path, text)
-    except OSError as exc:
-        raise ResultWriteError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-class ResultWriteError(OSError):
-    """A result file could not be written; the message names it."""
-
-    def __str__(self) -> str:
-        return str(self.strerror)
+    """Raises :class:`WriteError` naming the file (a full disk, a vanished folder)."""
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=False, default=str) + "\n")
 
 
 def git_commit() -> dict[str, Any]:
@@ -181,6 +219,8 @@ def result_path(run_dir: Path, store: str, workload: str, phase: str, repeat: in
     return run_dir / f"{store}__{workload}__{phase}{suffix}.json"
 
 
+#: room one result file may take: 6-20 KB, plus about 10 bytes per second of the phase's series
+RESULT_FILE_BYTES = 64 * 2**10
 #: fields every result file must have (as strings) to be shown at all
 REQUIRED_FIELDS = ("store", "workload", "phase", "status")
 #: result files larger than this are not read (a report must not swallow a runaway file)
@@ -210,6 +250,12 @@ def check_result(data: Any) -> str | None:
     return None
 
 
+def read_json(path: Path, limit: int) -> Any:
+    """A JSON file of a run folder: :class:`InputRefused` when it is not a regular file, larger than
+    ``limit`` or unreadable; ValueError / RecursionError when it is not JSON."""
+    return json.loads(read_bounded(path, limit))
+
+
 def scan_results(run_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
     """The valid result files of a run folder, and every other result-named file with why it was left out
     (unreadable, corrupt or truncated JSON, unknown schema, missing fields)."""
@@ -217,12 +263,9 @@ def scan_results(run_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[Path, 
     bad: list[tuple[Path, str]] = []
     for path in sorted(run_dir.glob("*__*__*.json")):
         try:
-            if path.stat().st_size > MAX_RESULT_BYTES:
-                bad.append((path, f"larger than {MAX_RESULT_BYTES // 2**20} MB"))
-                continue
-            data = json.loads(path.read_bytes())
-        except OSError as exc:
-            bad.append((path, f"unreadable: {exc.strerror or exc}"))
+            data = read_json(path, MAX_RESULT_BYTES)
+        except InputRefused as exc:
+            bad.append((path, f"unreadable: {exc}"))
             continue
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             bad.append((path, f"corrupt or truncated JSON: {str(exc).splitlines()[0][:120]}"))

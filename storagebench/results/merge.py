@@ -15,21 +15,22 @@ workload, phase) the merged result has
   the workload (provenance).
 
 Results are merged only when the workload (apart from the share fields :data:`SHARE_FIELDS`), the seed,
-the store, the server that answered and the store options are the same, and every input is ``ok``;
-otherwise :func:`merge_runs` raises :class:`UsageError` with the reason, before anything is written.
+the store, the server that answered and the store options are the same, every input is ``ok``, every
+result file of every input is readable, and no two inputs measured the same thing (the same folder or a
+copy of a run: the same run's worker on the same host; load slices that overlap); otherwise
+:func:`merge_runs` raises :class:`UsageError` with the reason, before anything is written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 from storagebench.errors import UsageError
 from storagebench.measuring.measurement import decode, new_histogram, summarize
 from storagebench.measuring.measurement import encode as encode_hist
-from storagebench.results.files import load_results, result_path, write_json
+from storagebench.results.files import RESULT_FILE_BYTES, check_room, result_path, scan_results, write_json
 from storagebench.running.runner import PhaseOutcome
 from storagebench.running.suite import _operations
 
@@ -46,6 +47,40 @@ def _epoch(result: dict[str, Any]) -> float:
     if isinstance(start, int | float):
         return float(start)
     return dt.datetime.fromisoformat(str(result["started_at"])).timestamp()
+
+
+def _workers(result: dict[str, Any]) -> set[tuple[Any, ...]]:
+    """Who measured a result: (run, host, worker) of each of its workers."""
+    host = result.get("machine", {}).get("hostname")
+    return {(result.get("run_id"), w.get("host", host), w.get("worker")) for w in result.get("workers", [])} or \
+        {(result.get("run_id"), host, None)}
+
+
+def _slice(result: dict[str, Any]) -> tuple[int, int]:
+    """The key numbers [start, end) the result's load inserted (YCSB's insertstart/insertcount)."""
+    workload = result["config"]["workload"]
+    start = int(workload.get("insertstart") or 0)
+    count = workload.get("insertcount")
+    return start, start + (int(count) if count is not None else int(workload["recordcount"]) - start)
+
+
+def check_distinct(results: list[dict[str, Any]]) -> None:
+    """Raise UsageError when two inputs measured the same thing: the same run's worker on the same host
+    (one run given twice, or a copy of it), or load slices that overlap (those keys counted twice)."""
+    for i, a in enumerate(results):
+        for b in results[i + 1:]:
+            same = sorted(_workers(a) & _workers(b), key=str)
+            if same:
+                run, host, worker = same[0]
+                who = f"worker {worker} of run {run} on host {host}" if worker is not None else \
+                    f"run {run} on host {host}"
+                raise UsageError(f"cannot merge {_label(b)} with {_label(a)}: both hold {who} (the same run "
+                                 f"given twice?)")
+            (a0, a1), (b0, b1) = _slice(a), _slice(b)
+            if max(a0, b0) < min(a1, b1):
+                raise UsageError(f"cannot merge {_label(b)} with {_label(a)}: their load slices overlap (keys "
+                                 f"[{b0}, {b1}) and [{a0}, {a1}), set by insertstart/insertcount): those records "
+                                 f"would be counted twice")
 
 
 def check_compatible(results: list[dict[str, Any]]) -> None:
@@ -71,6 +106,7 @@ def check_compatible(results: list[dict[str, Any]]) -> None:
         if r.get("server", {}).get("label") != first.get("server", {}).get("label"):
             raise UsageError(f"cannot merge {_label(r)} with {_label(first)}: different servers answered "
                              f"({r.get('server', {}).get('label')} vs {first.get('server', {}).get('label')})")
+    check_distinct(results)
 
 
 def _host_summary(r: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +231,15 @@ def merge_runs(run_dirs: list[Path], output: Path) -> list[Path]:
     for run_dir in run_dirs:
         if not run_dir.is_dir():
             raise UsageError(f"no such run folder: {run_dir}")
-        results = load_results(run_dir)
+        twice = [d for d in run_dirs if d.resolve() == run_dir.resolve()]
+        if len(twice) > 1:
+            raise UsageError(f"cannot merge {run_dir} with itself: it is given {len(twice)} times "
+                             f"({', '.join(map(str, twice))})")
+        results, bad = scan_results(run_dir)
+        if bad:
+            path, why = bad[0]
+            raise UsageError(f"cannot merge {run_dir}: {path} is not a usable result file ({why})"
+                             + (f"; and {len(bad) - 1} more" if len(bad) > 1 else ""))
         found = {(r["store"], r["workload"], r["phase"]): r for r in results}
         if not found:
             raise UsageError(f"no result files in {run_dir}")
@@ -209,10 +253,12 @@ def merge_runs(run_dirs: list[Path], output: Path) -> list[Path]:
             raise UsageError(f"cannot merge {run_dir} with {run_dirs[0]}: only one of them has "
                              f"{'/'.join(odd)}")
     merged = {key: merge_results([found[key] for found in runs], output.name) for key in keys}
+    check_room(output, (len(merged) + 1) * RESULT_FILE_BYTES, f"the merged run ({len(merged)} result file(s))",
+               "free some space or choose another -o")
     written = []
     for (store, workload, phase), result in merged.items():
         path = result_path(output, store, workload, phase)
         write_json(path, result)
         written.append(path)
-    (output / "merge.json").write_text(json.dumps({"merged_from": [str(p) for p in run_dirs]}, indent=1) + "\n")
+    write_json(output / "merge.json", {"merged_from": [str(p) for p in run_dirs]})
     return written

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from storagebench.results.files import scan_results
-from storagebench.results.manifest import MANIFEST, RunManifest
+from storagebench.results.manifest import MANIFEST, RunManifest, UnreadableManifest
 
 _RESULT_NAME = re.compile(r"^(?P<store>.+?)__(?P<workload>.+?)__(?P<phase>load|run)(__r\d+)?\.json$")
 
@@ -17,7 +17,8 @@ _RESULT_NAME = re.compile(r"^(?P<store>.+?)__(?P<workload>.+?)__(?P<phase>load|r
 @dataclass
 class RunHealth:
     bad_files: list[tuple[Path, str]] = field(default_factory=list)
-    #: "run <id> was interrupted by SIGINT" / "... died (pid 123 is gone) before it finished"
+    #: "run <id> was interrupted by SIGINT" / "... died (pid 123 is gone) before it finished" / "... run.json:
+    #: unreadable run manifest ..."
     incomplete: list[str] = field(default_factory=list)
     #: "run <id>: sqlite / c" pairs that have no result file
     never_ran: list[str] = field(default_factory=list)
@@ -51,7 +52,11 @@ def inspect(paths: Iterable[Path]) -> RunHealth:
         results, bad = scan_results(folder)
         health.results += len(results)
         health.bad_files.extend(bad)
-        manifest = RunManifest.load(folder)
+        try:
+            manifest = RunManifest.load(folder)
+        except UnreadableManifest as exc:
+            health.incomplete.append(f"{exc}; whether the run finished is unknown")
+            continue
         if manifest is None:
             continue
         run_id = manifest.data.get("run_id", folder.name)
@@ -62,6 +67,8 @@ def inspect(paths: Iterable[Path]) -> RunHealth:
         elif state == "died":
             health.incomplete.append(f"run {run_id} is incomplete: its process (pid {manifest.data.get('pid')}) "
                                      f"ended before the run finished")
+        elif state == "failed":
+            health.incomplete.append(f"run {run_id} failed: {manifest.data.get('reason', 'no reason recorded')}")
         elif state == "running":
             health.incomplete.append(f"run {run_id} is still running (pid {manifest.data.get('pid')})")
         ran = {(r["store"], r["workload"]) for r in results}

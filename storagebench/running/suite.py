@@ -25,7 +25,14 @@ from storagebench.measuring.measurement import NOT_FOUND, OK, operation_totals, 
 from storagebench.measuring.measurement import encode as encode_hist
 from storagebench.measuring.server import ServerSampler, per_operation, unobserved
 from storagebench.registry import load_adapter
-from storagebench.results.files import SCHEMA_VERSION, git_commit, machine_info, result_path, write_json
+from storagebench.results.files import (
+    SCHEMA_VERSION,
+    WriteError,
+    git_commit,
+    machine_info,
+    result_path,
+    write_json,
+)
 from storagebench.results.manifest import RunManifest
 from storagebench.running.faults import FaultInjector, FaultSpec, fault_budget_s, outage
 from storagebench.running.phase import run_phase
@@ -283,8 +290,40 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
     return result
 
 
-def phase_status(outcome: PhaseOutcome) -> tuple[str, str]:
-    """A phase's status and reason from what the runner saw (interrupted > failed > aborted > invalid > ok)."""
+#: a phase in which no operation succeeded for this long at a stretch ...
+DEAD_LIMIT_S = 5.0
+#: ... or for this share of its time in all, is not ok: the store stopped answering
+DEAD_SHARE = 0.25
+
+
+def unanswered(outcome: PhaseOutcome) -> str:
+    """Why the store counts as having stopped answering in the phase ("" if it did not), judged by time
+    without a successful operation (the runner's dead intervals), never by a count of failures, which a
+    driver that waits out its retries or timeout before each failure may never reach.  A gap counts when
+    it is longer than twice the slowest successful operation plus a worker's pacing interval: a slow
+    operation, or a workload paced slower than one a second, is not a dead store."""
+    slowest = max((h.get_max_value() for k, h in outcome.merged["histograms"].items()
+                   if k.split("|")[-1] in (OK, NOT_FOUND)), default=0) / 1e9
+    pacing = max((1 / w["target_ops_per_sec"] for w in outcome.workers if w.get("target_ops_per_sec")),
+                 default=0.0)
+    gaps = [(a, b) for a, b in outcome.dead_intervals if b - a > 2 * slowest + pacing]
+    if not gaps:
+        return ""
+    dead = sum(b - a for a, b in gaps)
+    start, end = max(gaps, key=lambda g: g[1] - g[0])
+    span = max(outcome.wall_seconds, end)
+    if end - start < DEAD_LIMIT_S and dead < DEAD_SHARE * span:
+        return ""
+    return (f"the store stopped answering: no operation succeeded from {start:.1f}s to {end:.1f}s into the "
+            f"phase ({dead:.1f}s of {span:.1f}s without a success in all, {dead / span:.0%}; the limit is "
+            f"{DEAD_LIMIT_S:g}s at a stretch or {DEAD_SHARE:.0%} of the phase)")
+
+
+def phase_status(outcome: PhaseOutcome, fault: bool = False) -> tuple[str, str]:
+    """A phase's status and reason from what the runner saw (interrupted > failed > aborted > invalid > ok);
+    aborted: stalled, a worker stopped after consecutive failures, or the store stopped answering
+    (:func:`unanswered`; not in a phase with an injected ``fault``, whose outage is the point and is
+    recorded as such, while the stall timeout still ends a phase whose store never comes back)."""
     first_error = next(iter(outcome.merged["errors"]), "")
     if outcome.interrupted:
         name = signal.Signals(outcome.interrupted).name
@@ -295,6 +334,9 @@ def phase_status(outcome: PhaseOutcome) -> tuple[str, str]:
         return "aborted", outcome.stalled + (f"; last error: {first_error}" if first_error else "")
     if outcome.aborted:
         return "aborted", "; ".join(outcome.aborted[:3])
+    dead = "" if fault else unanswered(outcome)
+    if dead:
+        return "aborted", dead + (f"; first error: {first_error}" if first_error else "")
     failures = outcome.merged.get("verify_failures", 0)
     if failures:  # an answer failed a check: these are not the figures of a store that works
         return "invalid", f"{failures:,} answer(s) failed verification (first in first_error)"
@@ -396,13 +438,26 @@ def run_context(config: RunConfig, run_dir: Path, probe: bool = True) -> dict[st
     }
 
 
+@dataclass
+class Executed:
+    written: list[Path]
+    #: result files that could not be written, each as its error ("cannot write <path>: ...")
+    unwritten: list[str]
+
+
+def result_files(config: RunConfig, stores: int, specs: int) -> int:
+    """How many result files a run writes at most (a load and a run phase per store, workload, repeat)."""
+    return 2 * stores * specs * config.repeat
+
+
 def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec], run_dir: Path,
             run_id: str, progress: Progress | None = None, echo: Callable[[str], None] = print,
-            manifest: RunManifest | None = None, run_token: str | None = None) -> list[Path]:
-    """Every (store, workload); raises :class:`Interrupted` after writing the interrupted phase.
+            manifest: RunManifest | None = None, run_token: str | None = None) -> Executed:
+    """Every (store, workload); raises :class:`Interrupted` after writing the interrupted phase.  A result
+    file that cannot be written (a full disk) fails its store's workload and the run goes on.
 
     Namespaces are ``sbench_<workload>_<run_token>`` (:func:`new_run_token`: never derived from the id)."""
-    written: list[Path] = []
+    done = Executed([], [])
     token = run_token or new_run_token()
     base = run_context(config, run_dir)
     for k in range(1, config.repeat + 1):
@@ -414,12 +469,12 @@ def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec
         for store in order:
             try:
                 for spec in specs:
-                    written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo, context,
-                                       manifest))
+                    done.written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo, context,
+                                             done.unwritten, manifest))
             finally:
                 if k == config.repeat:
                     store.adapter.end_run(store.options)
-    return written
+    return done
 
 
 def logical_bytes(spec: WorkloadSpec, outcome: PhaseOutcome) -> tuple[int, int, bool]:
@@ -475,14 +530,20 @@ def footprint_of(adapter: Adapter, namespace: str, records: int) -> dict[str, An
 
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
          progress: Progress | None, echo: Callable[[str], None], context: dict[str, Any],
-         manifest: RunManifest | None = None) -> list[Path]:
+         unwritten: list[str], manifest: RunManifest | None = None) -> list[Path]:
+    """The phases of one (store, workload); each result file that cannot be written goes to ``unwritten``."""
     started = now_iso()
     missing = unsupported_ops(store.caps, spec)
     repeat = repeat_of(context)
     if missing:
         path = result_path(run_dir, store.name, spec.name, "run", repeat)
-        write_json(path, build_result(run_id, store, spec, "run", config, None, started, "skipped",
-                                      f"operations unsupported by {store.name}: {', '.join(missing)}", context))
+        try:
+            write_json(path, build_result(run_id, store, spec, "run", config, None, started, "skipped",
+                                          f"operations unsupported by {store.name}: {', '.join(missing)}", context))
+        except WriteError as exc:
+            unwritten.append(str(exc))
+            echo(f"{store.name} / {spec.name}: skipped, but {exc}")
+            return []
         echo(f"{store.name} / {spec.name}: skipped (unsupported: {', '.join(missing)})")
         return [path]
     namespace = f"sbench_{spec.name}_{token}"
@@ -524,7 +585,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             finally:
                 fault = injector.stop() if injector else None
                 sampled = sampler.stop() if sampler else None
-            status, reason = phase_status(outcome)
+            status, reason = phase_status(outcome, fault=injector is not None)
             path = result_path(run_dir, store.name, spec.name, phase, repeat)
             record = build_result(run_id, store, spec, phase, config, outcome, phase_started, status, reason,
                                   context)
@@ -546,13 +607,17 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         reason = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, Unavailable):
             reason = f"store unavailable: {exc}"
+        if isinstance(exc, WriteError):  # a full disk cannot take the record of the failure either
+            unwritten.append(str(exc))
+            reason = str(exc)
         path = result_path(run_dir, store.name, spec.name, "run", repeat)
-        if path not in written and not isinstance(exc, OSError):  # a full disk cannot take the record either
+        if path not in written and not isinstance(exc, OSError):
             try:
                 write_json(path, build_result(run_id, store, spec, "run", config, None, started, "failed",
                                               reason, context))
                 written.append(path)
-            except OSError as write_exc:
+            except WriteError as write_exc:
+                unwritten.append(str(write_exc))
                 reason += f"; and {write_exc}"
         echo(f"{store.name} / {spec.name}: failed ({reason})")
     finally:

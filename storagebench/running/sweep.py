@@ -5,7 +5,9 @@
   Each step records the achieved throughput, *service* latency (from the actual start of each
   operation) and *intended* latency (from when the schedule said it should start: coordinated omission
   included).  A step is sustainable when the store kept up (achieved >= 95 % of the target), nothing
-  failed, and the intended latency at the objective's percentile is within the objective.  The result
+  failed, and the intended latency at the objective's percentile is within the objective; a step with
+  too few operations for that percentile is *too short*, never sustainable, found or explicit rate alike
+  (explicit rates that cannot fill a step are refused up front).  The result
   is the curve and the **maximum sustainable throughput** at that objective (as NoSQLBench's findmax).
 * ``clients``: unthrottled steps with 1, 2, 4, 8 ... client threads: the throughput-scaling curve.
 * ``records``: load N records (through the store's bulk path where it declares one), the footprint the
@@ -17,7 +19,6 @@ One ``sweep-<store>-<workload>-<ladder>.json`` per sweep (``kind: storagebench.s
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from typing import Any
 
 from storagebench.adapters.base import Support
 from storagebench.config import RunConfig, plain_options
+from storagebench.errors import UsageError
 from storagebench.measuring.keys import keyed
-from storagebench.measuring.measurement import summarize
-from storagebench.results.files import write_json
+from storagebench.measuring.measurement import operations_for_percentile, summarize
+from storagebench.results.files import WriteError, write_json
 from storagebench.results.model import ok_histogram
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
@@ -58,8 +60,8 @@ class Objective:
         return f"p{self.percentile:g}_us"
 
     def samples_needed(self) -> int:
-        """Operations a step needs before its p-th percentile is more than its maximum (100 for p99)."""
-        return math.ceil(1 / (1 - self.percentile / 100)) if self.percentile < 100 else 1
+        """Operations a step needs for its percentile (:func:`operations_for_percentile`)."""
+        return operations_for_percentile(self.percentile)
 
     def label(self) -> str:
         return f"p{self.percentile:g} <= {self.max_ms:g} ms"
@@ -85,11 +87,29 @@ def step_figures(outcome: PhaseOutcome) -> dict[str, Any]:
     return out
 
 
+def too_short(step: dict[str, Any], objective: Objective) -> bool:
+    """The step holds too few operations for the objective's percentile: it says nothing either way."""
+    return bool(step["operations"] < objective.samples_needed())
+
+
 def sustainable(step: dict[str, Any], objective: Objective) -> bool:
     intended = step.get("intended") or step["service"]
     value = intended.get(objective.key)
-    return (step["failed"] == 0 and not step["problems"] and value is not None
+    return (not too_short(step, objective) and step["failed"] == 0 and not step["problems"] and value is not None
             and value <= objective.max_ms * 1000 and step["ops_per_sec"] >= KEEP_UP * step["target"])
+
+
+def check_step_length(objective: Objective, step_seconds: float, rates: Sequence[float] | None) -> None:
+    """Refuse explicit rates whose steps cannot hold enough operations for the objective's percentile
+    (the ladder of found rates leaves such rates out itself)."""
+    needed = objective.samples_needed()
+    short = [r for r in rates or [] if r * step_seconds < needed]
+    if short:
+        held = short[0] * step_seconds
+        raise UsageError(f"a {step_seconds:g} s step at {short[0]:g} ops/s holds {held:g} "
+                         f"operation{'' if held == 1 else 's'}; p{objective.percentile:g} needs at least {needed:,} "
+                         f"per step: give "
+                         f"--step-seconds >= {needed / min(short):g} or rates >= {needed / step_seconds:g} ops/s")
 
 
 class Sweeper:
@@ -203,6 +223,7 @@ class Sweeper:
 
     def _rate_step(self, rate: float, objective: Objective, steps: list[dict[str, Any]]) -> dict[str, Any]:
         s = self.step(target=rate)
+        s["too_short"] = too_short(s, objective)
         s["sustainable"] = sustainable(s, objective)
         steps.append(s)
         self._say(f"target {rate:,.0f}", s)
@@ -244,6 +265,8 @@ class Sweeper:
     def _say(self, what: str, s: dict[str, Any]) -> None:
         svc, intended = s["service"], s.get("intended") or {}
         mark = {True: " sustainable", False: " NOT sustainable", None: ""}[s.get("sustainable")]
+        if s.get("too_short"):
+            mark = f" too short ({s['operations']:,} operations: too few for the objective's percentile)"
         self.echo(f"{self.store.name} / {self.spec.name} / {what}: {s['ops_per_sec']:,.0f} ops/s, service p50 "
                   f"{svc.get('p50_us', 0):,.0f} µs p99 {svc.get('p99_us', 0):,.0f} µs"
                   + (f", intended p99 {intended.get('p99_us', 0):,.0f} µs" if intended else "")
@@ -293,7 +316,11 @@ def run_sweeps(config: RunConfig, stores: list[StorePlan], spec: WorkloadSpec, l
                       "client": store.client, "step_seconds": step_seconds, "seed": config.seed,
                       "config": {"threads": config.threads, "processes": config.processes,
                                  "workload": spec.model_dump(mode="json")}, **context, **body}
-            write_json(sweep_path(run_dir, store.name, spec.name, ladder), record)
+            try:
+                write_json(sweep_path(run_dir, store.name, spec.name, ladder), record)
+            except WriteError as exc:  # measured but not kept: the sweep failed, the next one still runs
+                record.update(status="failed", reason=str(exc))
+                echo(f"{store.name} / {spec.name} / {ladder}: failed ({exc})")
             out.append(record)
     return out
 
@@ -307,9 +334,9 @@ def summary_lines(sweeps: Sequence[dict[str, Any]]) -> list[str]:
             lines.append(f"{head}: {s['status']} {s['reason']}")
         elif s["ladder"] == "rate":
             best = s["max_sustainable_ops_per_sec"]
-            throttled = [st for st in s["steps"] if st["target"] > 0]
+            throttled = [st for st in s["steps"] if st["target"] > 0 and not st.get("too_short")]
             why = "none (no step met the objective)" if throttled else (
-                "not measured: capacity too low for enough operations per step to give that percentile")
+                "not measured: no step held enough operations to give that percentile")
             verdict = f"{best:,.0f} ops/s" if best is not None else why
             lines.append(f"{head}: capacity {s['capacity_ops_per_sec']:,.0f} ops/s unthrottled; max sustainable at "
                          f"{s['objective']['label']} (intended): {verdict}")

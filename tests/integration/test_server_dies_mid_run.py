@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from storagebench.cli import main
+from storagebench.durability import DEFAULT_PROFILE, PROFILES
 from storagebench.results.files import load_results
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
@@ -141,3 +142,49 @@ def test_hbase_that_stops_answering_is_aborted_within_the_stall_timeout(tmp_path
     assert run["status"] == "aborted", run["reason"]
     assert run["wall_s"] < stall + 10 + 5 + 3, run["wall_s"]
     assert run["liveness"]["dead_intervals_s"]
+
+
+#: every server store, each killed (kill -9 of the process groups the services layer started for it) 3 s into
+#: a 12 s run phase with the default 30 s stall timeout: only the time without a success can fail the phase
+#: of a store whose driver waits out retries or a timeout before each failure (S3, FerretDB: 68 and 3
+#: failures before, far from the 200 in a row, and `ok`)
+SERVER_STORES = ("postgres", "mongodb", "s3", "hdfs", "hbase", "kudu", "neo4j")
+
+
+@pytest.mark.parametrize("store", [pytest.param(s, marks=pytest.mark.engine(s)) for s in SERVER_STORES])
+def test_engine_killed_mid_phase_fails_the_phase(store: str, tmp_path: Path) -> None:
+    from storagebench.services import service_names
+
+    require_engine(store)
+    probe = Manager(ServiceContext(echo=lambda _m: None), list(service_names()), load_service)
+    # restarted as it ran (durability profile), with the engines that run on it (FerretDB on PostgreSQL)
+    profile = next((p for p in PROFILES if p == probe.running_profile(store)), DEFAULT_PROFILE)
+    manager = Manager(ServiceContext(echo=lambda _m: None, durability=profile), list(service_names()), load_service)
+    dependents = [n for n in service_names() if store in load_service(n).requires and manager.is_up(n)]
+    killed: list[int] = []
+
+    def kill() -> None:
+        time.sleep(3.0)  # into the run phase
+        for proc in manager.processes(store):
+            if proc.alive:  # each was started in a session of its own: its group is the engine's processes
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    killed.append(proc.pid)
+
+    killer = _when_file_appears(tmp_path / "dies" / f"{store}__c__load.json", kill)
+    try:
+        code = main(["run", "--stores", store, "--workloads", "c", "--results-dir", str(tmp_path), "--run-id",
+                     "dies", "--no-report", "-p", "recordcount=300", "-p", "operationcount=0",
+                     "-p", "maxexecutiontime=12"])
+    finally:
+        killer.join()
+        # a killed server holds its lock files until its parent reaps it; then the shared engine comes back
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{pid}").exists() for pid in killed) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        manager.up([store, *dependents])
+    assert killed, "the engine's processes were killed"
+    assert code == 1
+    run = next(r for r in load_results(tmp_path / "dies") if r["phase"] == "run")
+    assert run["status"] in ("aborted", "failed"), (run["status"], run["reason"], run["liveness"])
+    assert run["wall_s"] < 12 + 1 + 5 + 3, run["wall_s"]  # the deadline, the grace, the processes' report
