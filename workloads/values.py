@@ -29,6 +29,7 @@ traversal are known while updates run (:attr:`Values.writable_fields` leaves the
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import zlib
 from collections.abc import Mapping, Sequence
@@ -268,6 +269,13 @@ class Values:
             return (f"{key}: {field} is {value!r}, which was never written for this key and field "
                     f"(corrupted or misplaced value)")
         return Version(writer, seq)
+
+    def random_bytes_per_record(self) -> float:
+        """Bytes of a loaded record's values that no compression can save: the random body of each value
+        that is not fixed, at its shortest, at log2(90) bits a character (short values are a function of
+        key, field and write: nothing is random in them)."""
+        body = max(0, self.shortest - HEADER)
+        return len([f for f in self.fields if f not in self.fixed]) * body * math.log2(len(BODY_ALPHABET)) / 8
 
     def mismatch(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> str | None:
         """None if every requested field is present and each value is one written for key and field."""
