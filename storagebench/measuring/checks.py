@@ -291,7 +291,9 @@ class Checker:
             ledger.insert_issued(keynum, self.values.group_of(insert_key), self.values.summand_of(insert_key))
         elif insert_key is not None:
             ledger.insert_issued(keynum, 0, 0)
-        return ledger.issue(self.values.writer, seq, keynum, insert_key is None)
+        if insert_key is None:  # an update: its issue time, and with upserts, its key's writes in flight
+            return ledger.issue(self.values.writer, seq, keynum, self.update_creates)
+        return ledger.issue(self.values.writer, seq, keynum, False)
 
     def wrote(self, op: str, keynum: int, key: str, fields: Sequence[str], seq: int, status: str,
               issued: int) -> None:
@@ -301,7 +303,7 @@ class Checker:
         ledger = self.ledger
         ok = status == OK
         insert = op == "insert"
-        ledger.acknowledge(self.values.writer, seq, keynum, list(fields), issued, ok, not insert)
+        ledger.acknowledge(self.values.writer, seq, keynum, fields, issued, ok, self.update_creates and not insert)
         if insert:
             group, summand = self._group(key)
             ledger.insert_returned(keynum, ok, group, summand)

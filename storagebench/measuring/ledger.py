@@ -23,8 +23,9 @@ from the pool's context, as the acknowledged insert counter does):
   count or sum is checked between the bounds the writes in flight leave (exact when none is in flight).
 
 Keys past :attr:`capacity` (inserts beyond the bound :func:`key_capacity` gives) are not tracked: their
-checks are skipped and counted (``untracked``).  Writes take one lock (around issue and acknowledgement);
-reads take none: every slot has one writer at a time, or is read only as a bound.
+checks are skipped and counted (``untracked``).  An acknowledged write takes one lock (its fields'
+floors are maxima); an update of an upsert store takes it once more when issued, a delete and an insert's
+group counts once each; reads take none: every other slot has one writer, or is read only as a bound.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from storagebench.workloads.spec import WorkloadSpec
@@ -184,24 +186,28 @@ class Ledger:
                     q[self._groups + _PER_GROUP * g + 5 + G_UNSURE] += summand
 
     # -- run-phase writes --------------------------------------------------------------------------
-    def issue(self, writer: int, seq: int, keynum: int, update: bool) -> int:
-        """Before an update or insert of ``keynum`` as write ``seq`` of ``writer``: its issue time."""
+    def issue(self, writer: int, seq: int, keynum: int, upsert: bool) -> int:
+        """Before an insert, or an update (``upsert``: of a store whose update may re-create a deleted
+        record), of ``keynum`` as write ``seq`` of ``writer``: its issue time.  Only an upsert takes the
+        lock (its key's latest write issue and writes in flight); an insert's key is new, its one writer's."""
         q = self.q
         q[self._issued + writer] = seq
         q[self._acks + writer * self.ring + (seq & (self.ring - 1))] = (seq >> self.ring_bits) << _TIME_BITS
         if not 0 <= keynum < self.capacity:
             return self.now()
         base = self._keys + _PER_KEY * keynum
+        if not upsert:
+            at = q[base + WRITE_ISSUED] = self.now()
+            return at
         with self.lock:
             at = self.now()
             if q[base + WRITE_ISSUED] < at:
                 q[base + WRITE_ISSUED] = at
-            if update:
-                q[base + IN_FLIGHT] += 1
+            q[base + IN_FLIGHT] += 1
         return at
 
-    def acknowledge(self, writer: int, seq: int, keynum: int, fields: list[str], issued: int, ok: bool,
-                    update: bool) -> None:
+    def acknowledge(self, writer: int, seq: int, keynum: int, fields: Sequence[str], issued: int, ok: bool,
+                    upsert: bool) -> None:
         """After that write returned: acknowledged (``ok``), or failed (it may apply at any time)."""
         q = self.q
         at = self.now() if ok else UNSURE
@@ -217,7 +223,7 @@ class Ledger:
                     if q[slot] < issued:
                         q[slot] = issued
                 q[base + CHANGED] = at
-                if update:
+                if upsert:
                     q[base + IN_FLIGHT] -= 1  # a failed update stays in flight for ever: it may still apply
 
     def insert_issued(self, keynum: int, group: int, summand: int) -> None:
