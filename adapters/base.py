@@ -77,6 +77,10 @@ class Capabilities:
     update_requires_existing: bool = True
     #: delete of a missing key raises NotFound (instead of being a silent no-op)
     delete_reports_missing: bool = True
+    #: insert of an existing key replaces the record (an upsert: HBase's put, a file or object written over)
+    #: instead of failing with AlreadyExists.  No workload inserts a key twice (run-phase inserts take new
+    #: key numbers), so no check depends on it; the conformance suite holds each store to what it declares
+    insert_replaces: bool = False
     #: several OS processes may use the store at once (False: the runner refuses processes > 1)
     multiprocess: bool = True
     #: every per-operation call waits for the server through :func:`storagebench.running.coop.wait_readable`

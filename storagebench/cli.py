@@ -493,7 +493,7 @@ def _layout_text(config: Any) -> str:
 
 #: phase statuses that make ``storagebench run`` exit 1 (``skipped``: the store declared the operation
 #: unsupported, which is not a failure)
-NOT_OK = ("failed", "aborted", "invalid")
+NOT_OK = ("failed", "aborted", "invalid", "degraded")
 
 
 def _exit_status(run_dir: Path, console: Any, unwritten: Sequence[str] = ()) -> int:

@@ -8,13 +8,15 @@ real store.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
-from storagebench.adapters.base import Query, QueryResult, Record, require_found
+from storagebench.adapters.base import Capabilities, Query, QueryResult, Record, require_found
 from storagebench.adapters.sqlite.adapter import SQLiteAdapter, SQLiteOptions
 
-from storagebench.errors import NotFound
+from storagebench.errors import AdapterError, NotFound
 
 
 class LosesInserts(SQLiteAdapter):
@@ -70,6 +72,153 @@ class NotFoundEverything(SQLiteAdapter):
 
 
 ALL = (LosesInserts, CorruptsReads, DropsUpdates, EmptyScans, WrongAggregate, NotFoundEverything)
+
+
+# -- the second round: lies that only a fresh connection, a shared ledger or a stricter check exposes --------
+
+class UncommittedUpdates(SQLiteAdapter):
+    name = "uncommitted_updates"
+    description = "acknowledges updates that only its own session sees (never committed)"
+
+    def connect(self) -> None:
+        super().connect()
+        self.pending: dict[str, dict[str, str]] = {}
+
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        found = self._execute(f"SELECT 1 FROM {namespace} WHERE key = ?", [key]).fetchone()
+        require_found(found is not None, namespace, key)
+        self.pending.setdefault(key, {}).update(values)
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        mine = self.pending.get(key, {})
+        return {f: mine.get(f, v) for f, v in super().read(namespace, key, fields).items()}
+
+
+class SwapsRecords(SQLiteAdapter):
+    name = "swaps_records"
+    description = "answers a read with the next key's record"
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        row = self._execute(f"SELECT key FROM {namespace} WHERE key > ? ORDER BY key LIMIT 1", [key]).fetchone()
+        return super().read(namespace, row[0] if row else key, fields)
+
+
+class KeepsDeleted(SQLiteAdapter):
+    name = "keeps_deleted"
+    description = "acknowledges deletes, deletes nothing"
+
+    def delete(self, namespace: str, key: str) -> None:
+        found = self._execute(f"SELECT 1 FROM {namespace} WHERE key = ?", [key]).fetchone()
+        require_found(found is not None, namespace, key)
+
+
+class PartialRecords(SQLiteAdapter):
+    name = "partial_records"
+    description = "declares upserts, and every record it returns lacks its last field"
+    capabilities: ClassVar[Capabilities] = dataclasses.replace(SQLiteAdapter.capabilities,
+                                                               update_requires_existing=False)
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        got = super().read(namespace, key, fields)
+        return dict(list(got.items())[:-1]) if fields is None else got
+
+
+class StaleCache(SQLiteAdapter):
+    name = "stale_cache"
+    description = "each connection answers from a cache of its first answers; only its own writes refresh it"
+
+    def connect(self) -> None:
+        super().connect()
+        self.cache: dict[tuple[str, tuple[str, ...] | None], Record] = {}
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        slot = (key, None if fields is None else tuple(fields))
+        if slot not in self.cache:
+            self.cache[slot] = super().read(namespace, key, fields)
+        return dict(self.cache[slot])
+
+    def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        super().update(namespace, key, values)
+        self.cache = {slot: r for slot, r in self.cache.items() if slot[0] != key}
+
+
+class HidesOthersInserts(SQLiteAdapter):
+    name = "hides_others_inserts"
+    description = "records other connections inserted after it connected are NOT_FOUND and left out of scans"
+
+    def connect(self) -> None:
+        super().connect()
+        self.mine: set[str] = set()
+        self.seen_rowid: dict[str, int] = {}
+
+    def _hidden(self, namespace: str) -> set[str]:
+        if namespace not in self.seen_rowid:
+            row = self._execute(f"SELECT max(rowid) FROM {namespace}").fetchone()
+            self.seen_rowid[namespace] = int(row[0] or 0)
+        rows = self._execute(f"SELECT key FROM {namespace} WHERE rowid > ?", [self.seen_rowid[namespace]])
+        return {r[0] for r in rows} - self.mine
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        self._hidden(namespace)
+        super().insert(namespace, key, values)
+        self.mine.add(key)
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        if key in self._hidden(namespace):
+            raise NotFound(f"{namespace}/{key}")
+        return super().read(namespace, key, fields)
+
+    def scan(self, namespace: str, start_key: str, count: int,
+             fields: Sequence[str] | None = None) -> list[tuple[str, Record]]:
+        hidden = self._hidden(namespace)
+        return [r for r in super().scan(namespace, start_key, count, fields) if r[0] not in hidden]
+
+
+class FailsHalfReads(SQLiteAdapter):
+    name = "fails_half_reads"
+    description = "every other read fails with an error"
+
+    def connect(self) -> None:
+        super().connect()
+        self.reads = 0
+
+    def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
+        self.reads += 1
+        if self.reads % 2:
+            raise AdapterError("fails_half_reads: this one fails")
+        return super().read(namespace, key, fields)
+
+
+class UnorderedBatch(SQLiteAdapter):
+    name = "unordered_batch"
+    description = "batch reads return the rows in reverse key order"
+
+    def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> Any:
+        table = super().read_batch(namespace, fields)
+        return table.take(list(range(table.num_rows - 1, -1, -1)))
+
+
+class TinyFootprint(SQLiteAdapter):
+    name = "tiny_footprint"
+    description = "reports a footprint of 1 byte"
+
+    def footprint(self, namespace: str) -> int | None:
+        return 1
+
+
+class OverwritesOnInsert(SQLiteAdapter):
+    name = "overwrites_on_insert"
+    description = "an insert of an existing key replaces the record instead of failing"
+
+    def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in range(len(values) + 1))
+        self._execute(f"INSERT OR REPLACE INTO {namespace} (key, {names}) VALUES ({marks})", [key, *values.values()])
+        self._commit()
+
+
+SECOND = (UncommittedUpdates, SwapsRecords, KeepsDeleted, PartialRecords, StaleCache, HidesOthersInserts,
+          FailsHalfReads, UnorderedBatch, TinyFootprint, OverwritesOnInsert)
 
 
 class PacedOptions(SQLiteOptions):

@@ -50,5 +50,6 @@ def test_corrupted_read_back_fails_instead_of_looking_fast(tmp_path: Path, monke
     monkeypatch.setattr(SQLiteAdapter, "read_batch", corrupt)
     results = run_batch(tmp_path, "sqlite", exit_status=1)
     run = results[("sqlite", "run")]
-    assert run["status"] == "failed" and "read-back mismatch" in run["reason"]
+    assert run["status"] == "invalid", run["reason"]
+    assert "batch read: 699 rows, expected 700; missing user" in run["reason"]
     assert run["batch"]["verified"] is False

@@ -29,13 +29,14 @@ def register(tmp: Path) -> dict[str, str]:
     dist = tmp / "site" / "sbtest_liars-0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sbtest-liars\nVersion: 0\n")
-    classes = (*misbehaving_adapters.ALL, *misbehaving_adapters.PACED)
+    classes = (*misbehaving_adapters.ALL, *misbehaving_adapters.SECOND, *misbehaving_adapters.PACED)
     lines = [f"{cls.name} = misbehaving_adapters:{cls.__name__}" for cls in classes]
     (dist / "entry_points.txt").write_text("[storagebench.adapters]\n" + "\n".join(lines) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORAGEBENCH_")}
     env.update({"PYTHONPATH": os.pathsep.join([str(tmp / "site"), str(TESTS)]),
                 "STORAGEBENCH_HOME": str(tmp / "home")})
-    for name in ("sqlite", *LIARS, *(cls.name for cls in misbehaving_adapters.PACED)):
+    for name in ("sqlite", *(cls.name for cls in (*misbehaving_adapters.ALL, *misbehaving_adapters.SECOND,
+                                                   *misbehaving_adapters.PACED))):
         env[f"STORAGEBENCH_{name.upper()}_PATH"] = str(tmp / "home" / f"{name}.db")
     return env
 
@@ -100,3 +101,67 @@ def test_bad_run_ids_are_refused_before_anything_runs(tmp_path: Path, run_id: st
                         str(tmp_path / "results"), "--run-id", run_id, *SMALL)
     assert done.returncode == 2 and "run_id" in done.stderr
     assert not (tmp_path / "results").exists()
+
+
+#: the second round's lies: (workload, properties, {liar: (phase, status, workers needed)}); a liar whose lie
+#: only another connection can see (its own session is consistent) needs several workers
+SECOND_ROUND = [
+    ("a", ["-p", "fieldlength=10"], {  # values of 10 characters: short values carry key, field and write
+        "uncommitted_updates": ("run", "invalid", 1), "swaps_records": ("load", "invalid", 1),
+        "drops_updates": ("run", "invalid", 1), "fails_half_reads": ("run", "degraded", 1),
+        "stale_cache": ("run", "invalid", 2)}),
+    ("delete", [], {"keeps_deleted": ("run", "invalid", 1), "partial_records": ("load", "invalid", 1),
+                    "tiny_footprint": ("load", "invalid", 1)}),
+    ("query", [], {"wrong_aggregate": ("run", "invalid", 1)}),
+    ("e", [], {"hides_others_inserts": ("run", "invalid", 2), "empty_scans": ("run", "invalid", 1)}),
+    ("batch", ["-p", "recordcount=300"], {"unordered_batch": ("run", "invalid", 1)}),
+]
+LAYOUTS = {"1 thread": (["--threads", "1"], 1), "3 threads": (["--threads", "3"], 3),
+           "2 processes x 2 threads": (["--threads", "2", "--processes", "2"], 4)}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize(("workload", "props", "liars"), SECOND_ROUND, ids=[w for w, _, _ in SECOND_ROUND])
+def test_second_round_lies_are_caught_with_one_and_several_workers(
+        tmp_path: Path, layout: str, workload: str, props: list[str], liars: dict[str, tuple[str, str, int]]) -> None:
+    env = register(tmp_path)
+    flags, workers = LAYOUTS[layout]
+    done = storagebench(env, "run", "--stores", ",".join(["sqlite", *liars]), "--workloads", workload,
+                        "--results-dir", str(tmp_path / "results"), "--run-id", "liars", "--no-report", *flags,
+                        "-p", "recordcount=100", "-p", "operationcount=600", *props)
+    results = {(r["store"], r["phase"]): r for r in load_results(tmp_path / "results" / "liars")}
+    for phase in ("load", "run"):
+        healthy = results[("sqlite", phase)]
+        assert healthy["status"] == "ok", healthy["reason"]
+        assert healthy["verification"]["verified"] or workload == "batch", healthy["verification"]
+    caught = 0
+    for liar, (phase, status, needs) in liars.items():
+        r = results[(liar, phase)]
+        if workers < needs:  # its own session is consistent: with one worker it tells no lie
+            assert r["status"] == "ok", (liar, r["reason"])
+            continue
+        caught += 1
+        assert r["status"] == status, (liar, r["status"], r["reason"])
+        if liar == "uncommitted_updates" and workers == 1:  # its one session saw its writes: only a new one can tell
+            assert r["reason"].startswith("read-back through a new connection") and "lost update" in r["reason"]
+        assert f"not ok: {liar} / {workload} / {phase}: {status}" in done.stderr
+    assert done.returncode == (1 if caught else 0), done.stderr[-3000:]
+
+
+def test_the_conformance_suite_refuses_an_insert_that_overwrites(tmp_path: Path) -> None:
+    """Inserting an existing key must fail, unless the store declares ``insert_replaces``."""
+    from storagebench.testing.conformance import AdapterConformance, record
+
+    liar = misbehaving_adapters.OverwritesOnInsert({"path": tmp_path / "o.db"})
+    honest = misbehaving_adapters.SQLiteAdapter({"path": tmp_path / "h.db"})
+    for adapter in (liar, honest):
+        adapter.connect()
+        adapter.prepare("sbench_t_ins", ["field0", "field1", "field2"])
+        for i in range(5):
+            adapter.insert("sbench_t_ins", f"user{i:03d}", record(i))
+    suite = AdapterConformance()
+    suite.test_insert_of_an_existing_key_fails_unless_declared_an_upsert(honest, "sbench_t_ins")
+    with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
+        suite.test_insert_of_an_existing_key_fails_unless_declared_an_upsert(liar, "sbench_t_ins")
+    for adapter in (liar, honest):
+        adapter.close()

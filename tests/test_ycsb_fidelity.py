@@ -548,11 +548,12 @@ def test_field_lengths_follow_ycsbs_distributions(tmp_path: Path) -> None:
 
 
 def test_values_have_the_drawn_lengths_and_verify_on_a_real_store(tmp_path: Path) -> None:
-    props = ["-p", "fieldlengthdistribution=uniform", "-p", "minfieldlength=5", "-p", "fieldlength=300"]
-    s = resolve("a", {"fieldlengthdistribution": "uniform", "minfieldlength": 5, "fieldlength": 300})
+    # 9 characters: the shortest value that still tells its key, field and write
+    props = ["-p", "fieldlengthdistribution=uniform", "-p", "minfieldlength=9", "-p", "fieldlength=300"]
+    s = resolve("a", {"fieldlengthdistribution": "uniform", "minfieldlength": 9, "fieldlength": 300})
     values = Values(s, 1, writer=1)
     lengths = [len(values.write(f"user{i}", ["field0"])["field0"]) for i in range(5000)]
-    assert min(lengths) < 20 and max(lengths) > 280 and abs(np.mean(lengths) - 152.5) < 5
+    assert min(lengths) < 20 and max(lengths) > 280 and abs(np.mean(lengths) - 154.5) < 5
     run = _run(tmp_path, "len", "--workloads", "a", "-p", "recordcount=100", "-p", "operationcount=300", *props)
     assert run["run"]["status"] == "ok" and run["load"]["status"] == "ok"
     assert run["run"]["operations"]["read"]["status_counts"] == {"OK": run["run"]["operations"]["read"]

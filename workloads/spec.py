@@ -177,6 +177,12 @@ class WorkloadSpec(BaseModel):
             from storagebench.workloads.generators import read_length_histogram
 
             read_length_histogram(self.fieldlengthhistogram)
+        from storagebench.workloads.generators import FieldLengths
+        from storagebench.workloads.values import too_short
+
+        refused = too_short(FieldLengths(self).lo)
+        if refused:
+            raise ValueError(refused)
         if self.insertstart + self.loaded_count() > self.recordcount:
             raise ValueError("insertstart + insertcount must not exceed recordcount (as YCSB requires)")
         if self.kind == "ycsb" and self.operationcount == 0 and self.maxexecutiontime <= 0:

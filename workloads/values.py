@@ -10,10 +10,16 @@ Every value a worker writes is ``header + body``:
   CRC-32 over the key, the field, writer, sequence and body (5).
 
 A reader therefore tells, from the value alone, that it was written for *this* key and field (the CRC
-covers both) and by which write (writer, sequence): the runner compares that with the writes it has
-acknowledged to find lost updates.  Values shorter than ``HEADER + 1`` characters cannot carry a header:
-they are plain random text, checked for length only.  Lengths follow ``fieldlengthdistribution``
-(:class:`~storagebench.workloads.generators.FieldLengths`), one draw per value written.
+covers both) and by which write (writer, sequence): the runner compares that with the ledger of
+acknowledged writes (:mod:`storagebench.measuring.ledger`) to find lost updates.
+
+A value of :data:`MIN_LENGTH` to :data:`HEADER` characters has no room for a body: it is the writer (1
+character), the sequence number (4) and a digest of key, field, writer and sequence (the rest, at least 4
+characters = 24 bits: a corrupt, stale or misplaced value passes with odds below 1 in 16 million), so it
+identifies its key, field and write as a long one does.  Shorter values cannot: a workload whose values
+may be shorter than :data:`MIN_LENGTH` is refused when it is resolved (:func:`too_short`).  Lengths follow
+``fieldlengthdistribution`` (:class:`~storagebench.workloads.generators.FieldLengths`), one draw per
+value written.
 
 Fields the query and graph workloads compute on (the filter value, the summed number, the links) are
 *fixed*: a deterministic function of the key, never rewritten by updates, so the expected count, sum and
@@ -22,6 +28,8 @@ traversal are known while updates run (:attr:`Values.writable_fields` leaves the
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
 import zlib
 from collections.abc import Mapping, Sequence
@@ -43,6 +51,14 @@ WRITER_CHARS, SEQ_CHARS, CRC_CHARS = 3, 6, 5
 HEADER = WRITER_CHARS + SEQ_CHARS + CRC_CHARS
 MAX_WRITER = 64**WRITER_CHARS - 1
 MAX_SEQ = 64**SEQ_CHARS - 1
+#: a short value (at most HEADER characters): writer, sequence number, then a digest of at least
+#: SHORT_DIGEST_CHARS characters over key, field, writer and sequence
+SHORT_WRITER_CHARS, SHORT_SEQ_CHARS, SHORT_DIGEST_CHARS = 1, 4, 4
+SHORT_VERSION = SHORT_WRITER_CHARS + SHORT_SEQ_CHARS
+#: the shortest value that still identifies its key, field and write
+MIN_LENGTH = SHORT_VERSION + SHORT_DIGEST_CHARS
+MAX_SHORT_WRITER = 64**SHORT_WRITER_CHARS - 1
+MAX_SHORT_SEQ = 64**SHORT_SEQ_CHARS - 1
 _CRC_MASK = (1 << 30) - 1
 LOAD_WRITER = 0
 
@@ -81,6 +97,25 @@ def _crc(key: str, field: str, version_chars: str, body: str) -> int:
     return zlib.crc32(body.encode(), zlib.crc32(f"{key}\x00{field}\x00{version_chars}".encode())) & _CRC_MASK
 
 
+def _short(key: str, field: str, version_chars: str, length: int) -> str:
+    """The short value (``length`` <= HEADER) of write ``version_chars`` for ``key``/``field``."""
+    digest = int.from_bytes(hashlib.blake2b(f"{key}\x00{field}\x00{version_chars}".encode(),
+                                            digest_size=8).digest())
+    return version_chars + _encode(digest, length - SHORT_VERSION)
+
+
+def too_short(shortest: int, writers: int = 1) -> str | None:
+    """Why values of ``shortest`` characters (and ``writers`` run-phase writers) cannot be verified; None
+    when they can."""
+    if shortest < MIN_LENGTH:
+        return (f"values of {shortest} character{'s' if shortest != 1 else ''} cannot identify their key, field "
+                f"and write (writer, write number and a 24-bit digest need {MIN_LENGTH}): use fieldlength "
+                f">= {MIN_LENGTH} (and minfieldlength >= {MIN_LENGTH} with a length distribution)")
+    if shortest <= HEADER and writers > MAX_SHORT_WRITER:
+        return (f"values of {shortest} characters name their writer in one character: at most "
+                f"{MAX_SHORT_WRITER} clients (or values longer than {HEADER} characters)")
+    return None
+
 class Values:
     """Values of one writer (a load stream or one run-phase worker), plus the checks a reader makes.
 
@@ -104,6 +139,10 @@ class Values:
         self.lengths = FieldLengths(spec)
         self.length = self.lengths.longest
         self.shortest = self.lengths.lo if not self.lengths.constant else self.length
+        refused = too_short(self.shortest, max(1, writer))
+        if refused:
+            raise ValueError(refused)
+        self._short_writer_chars = _encode(writer, SHORT_WRITER_CHARS) if writer <= MAX_SHORT_WRITER else ""
         self.query = spec.queryproportion > 0 or spec.kind == "batch"
         self.queryfield, self.sumfield, self.groups = spec.queryfield, spec.querysumfield, spec.querygroups
         self.graph = spec.graphproportion > 0
@@ -164,13 +203,12 @@ class Values:
         this writer (read it back from :attr:`seq` after the call).
         """
         names = self.fields if fields is None else fields
-        if load:
-            version = _encode(LOAD_WRITER, WRITER_CHARS) + seq_chars(0)
-        else:
+        if not load:
             self.seq += 1
-            if self.seq > MAX_SEQ:
+            if self.seq > (MAX_SHORT_SEQ if self.shortest <= HEADER else MAX_SEQ):
                 raise OverflowError("writer sequence exhausted")
-            version = self._writer_chars + seq_chars(self.seq)
+        seq = 0 if load else self.seq
+        version = (_encode(LOAD_WRITER, WRITER_CHARS) if load else self._writer_chars) + seq_chars(seq)
         fixed, random_ = self.fixed, self._random
         if self.lengths.constant:
             lengths = [self.length] * len(names)
@@ -184,8 +222,9 @@ class Values:
             at += length
             if f in fixed:
                 out[f] = self.fixed_value(key, f)
-            elif length <= HEADER:  # too short for a header: plain random text
-                out[f] = chunk
+            elif length <= HEADER:  # no room for a body: writer, sequence and a digest
+                out[f] = _short(key, f, (self._short_writer_chars if not load else _encode(LOAD_WRITER, 1))
+                                + _encode(seq, SHORT_SEQ_CHARS), length)
             else:
                 body = chunk[HEADER:]
                 out[f] = version + _crc_chars(_crc(key, f, version, body)) + body
@@ -198,7 +237,7 @@ class Values:
     def check(self, key: str, field: str, value: str) -> Version | str | None:
         """The version of a value read for ``key``/``field``, or a string saying what is wrong with it.
 
-        None for a value that carries no version (a fixed field, or values too short for a header).
+        None for a fixed field (a function of the key: it has no version).
         """
         if field in self.fixed:
             expected = self.fixed_value(key, field)
@@ -208,7 +247,7 @@ class Values:
             wanted = self.length if self.shortest == self.length else f"{self.shortest}..{self.length}"
             return f"{key}: {field} has length {size}, every value written has {wanted}"
         if len(value) <= HEADER:
-            return None
+            return self._check_short(key, field, value)
         version = value[:WRITER_CHARS + SEQ_CHARS]
         try:
             writer = _decode(value[:WRITER_CHARS])
@@ -220,20 +259,23 @@ class Values:
             return f"{key}: {field} was never written for this key and field (corrupted or misplaced value)"
         return Version(writer, seq)
 
-    def carries(self, key: str, field: str, value: str, version_chars: str) -> bool:
-        """True when ``value`` is an intact value of ``key``/``field`` written by ``version_chars``
-        (:meth:`version_chars`): the readers' fast path.  False says nothing (:meth:`check` tells)."""
-        n = len(value)
-        if not (self.shortest <= n <= self.length and n > HEADER and value.startswith(version_chars)) \
-                or field in self.fixed:
-            return False
-        crc = zlib.crc32(value[HEADER:].encode(), zlib.crc32(f"{key}\x00{field}\x00{version_chars}".encode()))
-        return value[WRITER_CHARS + SEQ_CHARS:HEADER] == _crc_chars(crc & _CRC_MASK)
+    def _check_short(self, key: str, field: str, value: str) -> Version | str:
+        try:
+            writer = _decode(value[:SHORT_WRITER_CHARS])
+            seq = _decode(value[SHORT_WRITER_CHARS:SHORT_VERSION])
+        except KeyError:
+            return f"{key}: {field} is not a value storagebench wrote ({value!r})"
+        if value != _short(key, field, value[:SHORT_VERSION], len(value)):
+            return (f"{key}: {field} is {value!r}, which was never written for this key and field "
+                    f"(corrupted or misplaced value)")
+        return Version(writer, seq)
 
-    @staticmethod
-    def version_chars(writer: int, seq: int) -> str:
-        """The header's first characters for write ``seq`` of ``writer``."""
-        return _encode(writer, WRITER_CHARS) + seq_chars(seq)
+    def random_bytes_per_record(self) -> float:
+        """Bytes of a loaded record's values that no compression can save: the random body of each value
+        that is not fixed, at its shortest, at log2(90) bits a character (short values are a function of
+        key, field and write: nothing is random in them)."""
+        body = max(0, self.shortest - HEADER)
+        return len([f for f in self.fields if f not in self.fixed]) * body * math.log2(len(BODY_ALPHABET)) / 8
 
     def mismatch(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> str | None:
         """None if every requested field is present and each value is one written for key and field."""

@@ -113,7 +113,7 @@ class HBaseAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="wide-column",
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE,
-        update_requires_existing=False, delete_reports_missing=False)
+        update_requires_existing=False, delete_reports_missing=False, insert_replaces=True)
     options: HBaseOptions
 
     @classmethod

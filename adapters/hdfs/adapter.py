@@ -202,7 +202,7 @@ class HDFSAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="file",
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, insert_replaces=True)
     options: HDFSOptions
 
     @classmethod

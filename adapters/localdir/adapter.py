@@ -51,7 +51,7 @@ class LocalDirAdapter(Adapter):
     Options = LocalDirOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="object",
-        update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED)
+        update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED, insert_replaces=True)
     options: LocalDirOptions
 
     def connect(self) -> None:

@@ -45,6 +45,7 @@ which ``storagebench services up s3`` fills with the version it built, and is la
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import uuid
@@ -149,6 +150,8 @@ class S3Adapter(Adapter):
         from botocore.config import Config
 
         o = self.options
+        if not o.conditional_writes:  # a put without If-None-Match writes over an existing object
+            self.capabilities = dataclasses.replace(type(self).capabilities, insert_replaces=True)  # type: ignore[misc]
         credentials: dict[str, Any] = {}
         if o.access_key is not None and o.secret_key is not None:
             credentials = {"aws_access_key_id": o.access_key.get_secret_value(),

@@ -1,29 +1,39 @@
-"""The checks a run-phase worker makes on every answer: verification that a store cannot fool.
+"""The checks made on every answer a store gives: verification that a store cannot fool.
 
-One :class:`Checker` per worker.  It knows what must be in the store from what the harness itself did:
+One :class:`Checker` per worker (and one for the read-back pass after each phase).  Every verdict comes
+from the phase's :class:`~storagebench.measuring.ledger.Ledger`, which every worker of the phase shares,
+so one worker's answer is judged against every worker's acknowledged writes.  ``rs`` is the ledger time
+taken just before the operation was sent, ``re`` the time just after it returned.  The conditions, each
+exact (nothing is skipped because of deletes or of several workers):
 
-* every loaded record exists while the workload has no deletes (and, with one worker, until that worker
-  deletes it); records this worker inserted and got acknowledged exist too.  A NOT_FOUND for such a key
-  (read, update, delete, read-modify-write) is a failed check, and so is a record read back after this
-  worker deleted it (one worker).
-* every value read must be one written for that key and field (:meth:`Values.check`: a CRC over key,
-  field, writer, sequence and body).  Per key and field the checker remembers the sequence number of this
-  worker's last acknowledged write: reading an older version of this worker's (or the load's after this
-  worker wrote) is a **lost update**; with one worker any version it did not write last is one.
-* a scan must return, in key order from its start key, every loaded record in the range it covers (the
-  loaded keys are known, sorted once before the clock starts): fewer records than exist is a failure.
-* a query (count/sum of records whose filter field equals a value) must give the loaded records' count
-  and sum plus those of this worker's inserts (exactly with one worker; as a lower bound with several,
-  who insert concurrently).  Filter and summed fields are never rewritten (:attr:`Values.fixed`).
+* **must exist**: a record whose insert (the load's or a run worker's) was acknowledged before ``rs``, and
+  no delete of which was issued before ``re``.  NOT_FOUND for it (read, update, delete, read-modify-write,
+  a scan that passes it, a traversal) is a failure.
+* **must not exist**: a record whose delete was acknowledged before ``rs`` and which no update can have
+  re-created (the store does not declare upserts, or no update of it was issued after, or was in flight at,
+  the delete's issue); and a key in the insert range whose insert was never issued.  Found, it is a failure.
+* **fields**: every field, except for a record an upsert may have re-created after a delete (a store that
+  declares ``update_requires_existing=False``, the key's delete issued before ``re``): then a subset.
+* **values**: each value must be one written for that key and field (:meth:`Values.check`: a CRC or digest
+  over key, field, writer and sequence), by a writer of this run that had issued that write, and not a
+  **lost update**: stale when a write of that field acknowledged before ``rs`` was issued after the
+  value's own write was acknowledged (a read takes the fields' floors before it is sent; a scan judges a
+  record's versions only when no write of that key was acknowledged while it ran, and its integrity always).
+* **scan coverage**: in key order from the start key, no repeats, at most ``count``, and every record that
+  must exist between the start key and the last key returned (to the end of the table for a short scan).
+* **query**: count and sum between the bounds the writes in flight leave: loaded records (minus the load's
+  failed inserts), plus inserts acknowledged before ``rs``, minus deletes issued before ``re`` (lower);
+  loaded, plus inserts issued before ``re``, minus deletes acknowledged before ``rs`` (upper).  Equal bounds
+  (no write of that group in flight) make it exact.  Filter and summed fields are never rewritten.
+* **traversal**: contains every key reachable through records that must exist, and nothing unreachable
+  through records that may exist.
 
-An answer equal, value for value, to one this worker already verified for the same key and fields,
-with no write or delete of that key by this worker since, is accepted by that comparison: every input of
-the verdict is the same, so the verdict is (:attr:`Checker.verified`, bounded to about
-:data:`VERIFIED_BYTES` of answers, oldest key out first).  A read of a hot key therefore costs one dict
-comparison instead of a CRC per field.
+An answer equal, value for value, to one already verified for the same key and fields, with no write or
+delete of that key acknowledged since that answer's ``rs``, is accepted by that comparison: every input of
+the verdict is the same (:attr:`Checker.verified`, bounded to about :data:`VERIFIED_BYTES`).
 
 A failed check never raises: the operation is moved to status UNEXPECTED (its own histogram) with a
-message, and the phase ends ``invalid``.
+message naming the key and the difference, and the phase ends ``invalid``.
 """
 
 from __future__ import annotations
@@ -36,17 +46,35 @@ from dataclasses import dataclass
 import numpy as np
 
 from storagebench.adapters.base import Query, QueryResult, Record
+from storagebench.measuring.ledger import (
+    C_HIGH,
+    C_UNJUDGED,
+    CHANGED,
+    DEL_ACK,
+    DEL_ISSUED,
+    G_DEL_ACK,
+    G_DEL_ISSUED,
+    G_INS_ACK,
+    G_INS_ISSUED,
+    G_UNSURE,
+    INS,
+    UNSURE,
+    WRITE_ISSUED,
+    Ledger,
+)
 from storagebench.measuring.measurement import NOT_FOUND, OK, Recorder
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
-from storagebench.workloads.values import LOAD_WRITER, WRITER_CHARS, Values, Version, seq_chars
+from storagebench.workloads.values import LOAD_WRITER, Values, Version
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """What the load phase put in the store, derived from the spec (shared by a process's workers)."""
+    """What the load phase puts in the store, derived from the spec (shared by a process's workers)."""
 
     sorted_keys: list[str]
+    #: the key number of each of sorted_keys
+    sorted_nums: list[int]
     group_count: np.ndarray
     group_sum: np.ndarray
 
@@ -65,6 +93,7 @@ def verified_capacity(spec: WorkloadSpec) -> int:
     per_key = 400 + spec.fieldcount * (spec.fieldlength + 90)  # dict, tuple, and one str per field
     return max(VERIFIED_KEYS_MIN, VERIFIED_BYTES // per_key)
 
+
 _LOADED: dict[tuple[str, int], Loaded] = {}
 _LOADED_LOCK = threading.Lock()
 
@@ -76,7 +105,8 @@ def loaded(spec: WorkloadSpec, seed: int, values: Values) -> Loaded:
         if found is not None:
             return found
         first = spec.insertstart
-        names = KeyNamer(spec).names(np.arange(first, first + spec.loaded_count(), dtype=np.int64))
+        nums = np.arange(first, first + spec.loaded_count(), dtype=np.int64)
+        names = KeyNamer(spec).names(nums)
         counts = np.zeros(spec.querygroups, dtype=np.int64)
         sums = np.zeros(spec.querygroups, dtype=np.int64)
         if values.query:
@@ -84,229 +114,368 @@ def loaded(spec: WorkloadSpec, seed: int, values: Values) -> Loaded:
                 g = values.group_of(key)
                 counts[g] += 1
                 sums[g] += values.summand_of(key)
-        names.sort()
-        found = _LOADED[cache_key] = Loaded(names, counts, sums)
+        order = sorted(range(len(names)), key=names.__getitem__)
+        found = _LOADED[cache_key] = Loaded([names[i] for i in order], [int(nums[i]) for i in order], counts, sums)
         return found
 
 
+#: what a read needs from before it was sent: ``rs`` and the fields' floors then
+Before = tuple[int, list[int] | None]
+
+
 class Checker:
-    def __init__(self, spec: WorkloadSpec, seed: int, values: Values, recorder: Recorder, worker: int,
-                 workers: int, enabled: bool, update_creates: bool = False) -> None:
-        self.spec, self.values, self.rec = spec, values, recorder
+    def __init__(self, spec: WorkloadSpec, seed: int, values: Values, recorder: Recorder, workers: int,
+                 ledger: Ledger, enabled: bool, update_creates: bool = False, shared: bool = True) -> None:
+        self.spec, self.values, self.rec, self.ledger = spec, values, recorder, ledger
         self.enabled = enabled
-        self.me = values.writer
-        self._load_chars = values.version_chars(LOAD_WRITER, 0)
-        self._writer_chars = values.version_chars(self.me, 0)[:WRITER_CHARS]
         self.workers = workers
-        self.single = workers == 1
-        self.deletes = spec.deleteproportion > 0
+        #: the ledger holds every worker's writes; False (a Spark task's own ledger): only this worker's,
+        #: so what others may have written or deleted meanwhile is allowed (see :attr:`others_delete`)
+        self.shared = shared
+        self.others_delete = not shared and workers > 1 and spec.deleteproportion > 0
+        self.others_insert = not shared and workers > 1 and spec.insertproportion > 0
         #: the store's update is an upsert (``update_requires_existing=False``, e.g. HBase's put): an update
         #: of a deleted record creates it again with the updated fields only
         self.update_creates = update_creates
-        self.partial_ok = self.deletes and update_creates
-        #: records cannot vanish behind this worker's back
-        self.loaded_stay = not self.deletes or self.single
-        #: the key numbers this run's load phase inserted
         self.loaded_first = spec.insertstart
         self.loaded_end = spec.insertstart + spec.loaded_count()
-        #: (key -> field -> sequence number) of this worker's acknowledged writes
-        self.acked: dict[str, dict[str, int]] = {}
-        #: keys whose last write by this worker failed: it may or may not have happened
-        self.uncertain: set[str] = set()
-        self.deleted: set[str] = set()
-        #: key -> (fields asked, the answer) last verified for it since this worker last changed that key
-        self.verified: dict[str, tuple[tuple[str, ...] | None, Mapping[str, str]]] = {}
+        #: the run's inserts take key numbers from here up
+        self.insert_first = spec.recordcount
+        #: every key of the table is one this run loads or inserts: a key it cannot name is not ours
+        self.owns_keys = spec.insertstart == 0 and spec.loaded_count() == spec.recordcount
+        self.namer = KeyNamer(spec)
+        self.field_index = ledger.field_index
+        #: key -> (fields asked, the answer, its rs) last verified for it
+        self.verified: dict[str, tuple[tuple[str, ...] | None, Mapping[str, str], int]] = {}
         self.verified_capacity = verified_capacity(spec)
-        #: this worker's inserts minus its deletes, per query group
-        self.delta_count = np.zeros(spec.querygroups, dtype=np.int64)
-        self.delta_sum = np.zeros(spec.querygroups, dtype=np.int64)
-        self.expected: Loaded | None = None
-        if enabled and (spec.scanproportion > 0 or spec.queryproportion > 0):
-            self.expected = loaded(spec, seed, values)
+        self.expected: Loaded | None = loaded(spec, seed, values) if enabled else None
+        #: names of the run's inserted keys this checker has learnt (sorted), and their key numbers
+        self._inserted: list[str] = []
+        self._inserted_num: dict[str, int] = {}
+        self._known_high = self.insert_first
+        self._loaded_num: dict[str, int] | None = None
 
     def fail(self, op: str, message: str) -> None:
         self.rec.fail_last(op, message)
 
     # -- existence ---------------------------------------------------------------------------------
-    def must_exist(self, keynum: int, key: str) -> bool:
-        if key in self.deleted or key in self.uncertain or not self.loaded_stay:
-            return False
-        return key in self.acked or self.loaded_first <= keynum < self.loaded_end
+    def before(self, keynum: int) -> Before:
+        """Taken just before a read is sent: its ``rs`` and the key's field floors."""
+        ledger = self.ledger
+        rs = ledger.now()
+        return rs, (ledger.field_floors(keynum) if self.enabled and ledger.tracked(keynum) else None)
 
-    def _missing(self, op: str, keynum: int, key: str, status: str) -> bool:
+    def must_exist(self, keynum: int, rs: int, re: int) -> bool:
+        if not self.ledger.tracked(keynum):
+            return False
+        state = self.ledger.key_state(keynum)
+        issued = state[DEL_ISSUED]
+        return 0 < state[INS] < rs and not (issued and issued <= re) and not self.others_delete
+
+    def _origin(self, keynum: int) -> str:
+        return "loaded" if self.loaded_first <= keynum < self.loaded_end else "inserted and acknowledged"
+
+    def _missing(self, op: str, keynum: int, key: str, status: str, rs: int, re: int) -> bool:
         """A NOT_FOUND for a key that must exist is a failure; True if the answer was such a failure."""
-        if status == NOT_FOUND and self.enabled and self.must_exist(keynum, key):
-            self.fail(op, f"{op} of {key}: NOT_FOUND, but the record was "
-                          f"{'inserted and acknowledged' if key in self.acked else 'loaded'} and never deleted")
+        if status == NOT_FOUND and self.enabled and self.must_exist(keynum, rs, re):
+            self.fail(op, f"{op} of {key}: NOT_FOUND, but the record was {self._origin(keynum)} before the "
+                          f"{op} was sent and no delete of it had been issued")
             return True
         return False
 
+    def _found_problem(self, keynum: int, key: str, rs: int, re: int) -> tuple[str | None, bool]:
+        """Why ``key`` cannot exist during [rs, re] (None if it may), and whether it may lack fields."""
+        if not self.ledger.tracked(keynum):
+            return None, False
+        state = self.ledger.key_state(keynum)
+        issued, acked = state[DEL_ISSUED], state[DEL_ACK]
+        recreated = self.update_creates and issued > 0 and state[WRITE_ISSUED] > issued
+        if 0 < acked < rs and not recreated:
+            return f"{key}: found, but its delete was acknowledged before this was sent", False
+        if keynum >= self.insert_first and state[INS] == 0 and state[WRITE_ISSUED] == 0 and not self.others_insert:
+            return f"{key}: found, but no insert of it was ever issued", False
+        return None, self.update_creates and 0 < issued <= re
+
     # -- answers -----------------------------------------------------------------------------------
     def read(self, op: str, keynum: int, key: str, got: Record | None, fields: Sequence[str] | None,
-             status: str) -> bool:
+             status: str, before: Before) -> bool:
         """Check a read's answer; False if it failed a check."""
         if not self.enabled:
             return True
+        rs, floors = before
+        re = self.ledger.now()
         if status != OK:
-            return not self._missing(op, keynum, key, status)
-        if self.single and key in self.deleted:
-            self.fail(op, f"{op} of {key}: found, but this worker deleted it")
-            return False
-        problem = self.record_problem(key, got or {}, fields)
+            return not self._missing(op, keynum, key, status, rs, re)
+        problem = self.record_problem(keynum, key, got or {}, fields, rs, re, floors)
         if problem:
             self.fail(op, f"{op} returned wrong data: {problem}")
             return False
         return True
 
-    def record_problem(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> str | None:
+    def record_problem(self, keynum: int, key: str, got: Mapping[str, str], fields: Sequence[str] | None,
+                       rs: int, re: int, floors: list[int] | None) -> str | None:
         asked = None if fields is None else tuple(fields)
         seen = self.verified.get(key)
-        if seen is not None and seen[1] == got and seen[0] == asked:
+        ledger = self.ledger
+        tracked = ledger.tracked(keynum)
+        if seen is not None and seen[1] == got and seen[0] == asked and (
+                not tracked or ledger.get(keynum, CHANGED) < seen[2]):
             return None
-        problem = self._record_problem(key, got, fields)
+        problem = self._record_problem(keynum, key, got, fields, rs, re, floors)
         if problem is None:
             verified = self.verified
             if len(verified) >= self.verified_capacity:
                 del verified[next(iter(verified))]  # the key verified longest ago (insertion order)
-            verified[key] = (asked, dict(got))
+            verified[key] = (asked, dict(got), rs)
         return problem
 
-    def _record_problem(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> str | None:
+    def _record_problem(self, keynum: int, key: str, got: Mapping[str, str], fields: Sequence[str] | None,
+                        rs: int, re: int, floors: list[int] | None) -> str | None:
         values = self.values
+        problem, partial_ok = self._found_problem(keynum, key, rs, re)
+        if problem:
+            return problem
         expected = fields if fields is not None else values.fields
         if len(got) != len(expected) or got.keys() != (values.field_set if fields is None else set(expected)):
-            if not (self.partial_ok and got and set(got) <= set(expected)):
-                return f"{key}: fields {sorted(got)} != expected {sorted(expected)}"
+            if not (partial_ok and got and set(got) <= set(expected)):
+                missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+                return (f"{key}: fields differ from those asked: " + ", ".join(
+                    filter(None, [f"missing {missing}" if missing else "", f"not asked {extra}" if extra else ""])))
             expected = list(got)  # a record an upsert re-created after a delete: check what it has
-        mine = self.acked.get(key)
-        check_versions = key not in self.uncertain
-        carries, load_chars = values.carries, self._load_chars
         for f in expected:
-            value = got[f]
-            # the common answers first: the load's value, or this worker's last acknowledged write
-            seq = None if mine is None else mine.get(f)
-            if carries(key, f, value, load_chars if seq is None else self._my_chars(seq)):
-                continue
-            verdict = values.check(key, f, value)
+            verdict = values.check(key, f, got[f])
             if isinstance(verdict, str):
                 return verdict
-            if verdict is not None and check_versions:
-                problem = self._version_problem(key, f, verdict, None if mine is None else mine.get(f))
+            if verdict is not None:
+                problem = self._version_problem(keynum, key, f, verdict,
+                                                None if floors is None else floors[self.field_index[f]])
                 if problem:
                     return problem
         return None
 
-    def _my_chars(self, seq: int) -> str:
-        return self._writer_chars + seq_chars(seq)
-
-    def _version_problem(self, key: str, field: str, got: Version, mine: int | None) -> str | None:
+    def _version_problem(self, keynum: int, key: str, field: str, got: Version, floor: int | None) -> str | None:
         writer, seq = got
-        if writer == self.me:
-            if mine is None:
-                return f"{key}: {field} holds write #{seq} of this worker, which never wrote that field of that key"
-            if seq != mine:
-                return (f"{key}: {field} holds write #{seq} of this worker, but its last acknowledged write "
-                        f"of that field is #{mine}" + (" (lost update)" if seq < mine else ""))
-            return None
-        if mine is not None and (self.single or writer == LOAD_WRITER):
-            return (f"{key}: {field} holds a version by writer {writer} (#{seq}), older than this worker's "
-                    f"acknowledged write #{mine} (lost update)")
+        ledger = self.ledger
         if writer == LOAD_WRITER:
-            return None if seq == 0 else f"{key}: {field} holds load write #{seq}; the load writes #0 only"
-        if self.single or writer > self.workers:
-            return f"{key}: {field} holds a version by writer {writer}, which does not exist in this run"
+            if seq != 0:
+                return f"{key}: {field} holds load write #{seq}; the load writes #0 only"
+            if not self.loaded_first <= keynum < self.loaded_end and keynum >= self.insert_first:
+                return f"{key}: {field} holds a load value, but the load never wrote {key}"
+            who = "the load"
+            acked: int | None = ledger.get(keynum, INS) if ledger.tracked(keynum) else None
+        else:
+            if writer > self.workers:
+                return f"{key}: {field} holds a version by writer {writer}, which does not exist in this run"
+            if not self.shared and writer != self.values.writer:
+                return None  # another task's write: this ledger does not hold it
+            if seq > ledger.issued(writer):
+                return (f"{key}: {field} holds write #{seq} of worker {writer - 1}, which had issued only "
+                        f"{ledger.issued(writer)} writes")
+            who = f"worker {writer - 1}"
+            acked = ledger.acked_at(writer, seq)
+            if acked is None:
+                ledger.count(C_UNJUDGED)
+        if floor and acked and acked < floor and acked != UNSURE:
+            return (f"{key}: {field} holds {who}'s write #{seq}, but a write of that field issued "
+                    f"{(floor - acked) / 1e3:,.0f} µs after that one was acknowledged had itself been "
+                    f"acknowledged before this read was sent (lost update)")
         return None
 
-    def wrote(self, op: str, keynum: int, key: str, fields: Sequence[str], seq: int, status: str) -> None:
-        """After an insert or update: remember an acknowledged write; flag a NOT_FOUND that cannot be."""
+    # -- writes ------------------------------------------------------------------------------------
+    def issue(self, keynum: int, seq: int, insert_key: str | None = None) -> int:
+        """Just before an update (or, with ``insert_key``, an insert) is sent: its issue time."""
+        ledger = self.ledger
         if not self.enabled:
-            return
-        self.verified.pop(key, None)
-        if status == OK:
-            versions = self.acked.get(key)
-            if versions is None:
-                versions = self.acked[key] = {}
-            for f in fields:
-                versions[f] = seq
-            self.uncertain.discard(key)
-            if key in self.deleted:  # an upsert re-created it, with these fields only
-                self.deleted.discard(key)
-                self.uncertain.add(key)
-            if op == "insert":
-                self.deleted.discard(key)
-                if self.values.query:
-                    g = self.values.group_of(key)
-                    self.delta_count[g] += 1
-                    self.delta_sum[g] += self.values.summand_of(key)
-        elif not self._missing(op, keynum, key, status) and status != NOT_FOUND:
-            self.uncertain.add(key)  # failed: it may or may not have been applied
+            return 0
+        if insert_key is not None and self.values.query:
+            ledger.insert_issued(keynum, self.values.group_of(insert_key), self.values.summand_of(insert_key))
+        elif insert_key is not None:
+            ledger.insert_issued(keynum, 0, 0)
+        if insert_key is None:  # an update: its issue time, and with upserts, its key's writes in flight
+            return ledger.issue(self.values.writer, seq, keynum, self.update_creates)
+        return ledger.issue(self.values.writer, seq, keynum, False)
 
-    def deleted_key(self, keynum: int, key: str, status: str) -> None:
+    def wrote(self, op: str, keynum: int, key: str, fields: Sequence[str], seq: int, status: str,
+              issued: int) -> None:
+        """After an insert or update returned: record it; flag a NOT_FOUND that cannot be."""
         if not self.enabled:
             return
-        self.verified.pop(key, None)
-        if status == OK:
-            if self.values.query and self.must_exist(keynum, key):
-                g = self.values.group_of(key)
-                self.delta_count[g] -= 1
-                self.delta_sum[g] -= self.values.summand_of(key)
-            self.acked.pop(key, None)
-            self.deleted.add(key)
+        ledger = self.ledger
+        ok = status == OK
+        insert = op == "insert"
+        ledger.acknowledge(self.values.writer, seq, keynum, fields, issued, ok, self.update_creates and not insert)
+        if insert:
+            group, summand = self._group(key)
+            ledger.insert_returned(keynum, ok, group, summand)
         elif status == NOT_FOUND:
-            self._missing("delete", keynum, key, status)
-        else:
-            self.uncertain.add(key)
+            self._missing(op, keynum, key, status, issued, ledger.now())
 
+    def _group(self, key: str) -> tuple[int, int]:
+        values = self.values
+        return (values.group_of(key), values.summand_of(key)) if values.query else (0, 0)
+
+    def delete_issued(self, keynum: int, key: str) -> tuple[int, bool]:
+        """Just before a delete is sent: its ``rs``, and whether it is the first delete of that key."""
+        rs = self.ledger.now()
+        if not self.enabled:
+            return rs, False
+        group, summand = self._group(key)
+        return rs, self.ledger.delete_issued(keynum, group, summand)
+
+    def deleted_key(self, keynum: int, key: str, status: str, issued: tuple[int, bool]) -> None:
+        rs, first = issued
+        if not self.enabled:
+            return
+        group, summand = self._group(key)
+        self.ledger.delete_returned(keynum, first, status == OK, group, summand)
+        if status == NOT_FOUND and self.enabled and first and self.ledger.tracked(keynum) \
+                and 0 < self.ledger.get(keynum, INS) < rs:
+            self.fail("delete", f"delete of {key}: NOT_FOUND, but the record was {self._origin(keynum)} before "
+                                f"the delete was sent and no other delete of it had been issued")
+
+    # -- key names ---------------------------------------------------------------------------------
+    def _learn_inserts(self) -> None:
+        high = self.ledger.counter(C_HIGH)
+        if high <= self._known_high:
+            return
+        names = self.namer.names(np.arange(self._known_high, high, dtype=np.int64))
+        for num, name in zip(range(self._known_high, high), names, strict=True):
+            self._inserted_num[name] = num
+            bisect.insort(self._inserted, name)
+        self._known_high = high
+
+    def keynum_of(self, key: str) -> int | None:
+        """The key number of a key this run loads or inserted (None for any other)."""
+        if self._loaded_num is None:
+            assert self.expected is not None
+            self._loaded_num = dict(zip(self.expected.sorted_keys, self.expected.sorted_nums, strict=True))
+        num = self._loaded_num.get(key)
+        if num is None:
+            self._learn_inserts()
+            num = self._inserted_num.get(key)
+        return num
+
+    def _between(self, lo: str, hi: str | None) -> list[tuple[str, int]]:
+        """Keys this run loads or inserted, from ``lo`` up to ``hi`` (to the end when None), in key order."""
+        assert self.expected is not None
+        self._learn_inserts()
+        out: list[tuple[str, int]] = []
+        for names, num_of in ((self.expected.sorted_keys, None), (self._inserted, self._inserted_num)):
+            a = bisect.bisect_left(names, lo)
+            b = len(names) if hi is None else bisect.bisect_right(names, hi, a)
+            if num_of is None:
+                out.extend(zip(names[a:b], self.expected.sorted_nums[a:b], strict=True))
+            else:
+                out.extend((n, num_of[n]) for n in names[a:b])
+        out.sort()
+        return out
+
+    # -- scans, queries, traversals ----------------------------------------------------------------
     def scan(self, start: str, count: int, rows: list[tuple[str, Record]], fields: Sequence[str] | None,
-             status: str) -> None:
+             status: str, rs: int) -> None:
         if not self.enabled or status != OK:
             return
+        re = self.ledger.now()
         keys = [k for k, _ in rows]
         problem = None
         if len(rows) > count:
             problem = f"scan from {start} asked {count} rows, got {len(rows)}"
         elif keys != sorted(keys) or (keys and keys[0] < start) or len(set(keys)) != len(keys):
             problem = f"scan from {start} returned keys out of order, repeated or before the start key"
-        elif self.expected is not None and not self.deletes:
-            problem = self._scan_coverage(start, count, keys)
+        else:
+            problem = self._scan_coverage(start, count, keys, rs, re)
         if problem is None:
+            ledger = self.ledger
             for k, record in rows:
-                problem = self.record_problem(k, record, fields)
+                num = self.keynum_of(k)
+                if num is None:
+                    if self.owns_keys:
+                        problem = f"{k}: found, but this run never wrote that key"
+                        break
+                    continue
+                quiet = ledger.tracked(num) and ledger.get(num, CHANGED) < rs
+                problem = self.record_problem(num, k, record, fields, rs, re,
+                                              ledger.field_floors(num) if quiet else None)
                 if problem:
                     break
         if problem:
             self.fail("scan", f"scan returned wrong data: {problem}")
 
-    def _scan_coverage(self, start: str, count: int, keys: list[str]) -> str | None:
-        assert self.expected is not None
-        loaded_keys = self.expected.sorted_keys
-        lo = bisect.bisect_left(loaded_keys, start)
-        if len(keys) < count:
-            hi = len(loaded_keys)  # a short scan must have reached the end of the table
-        else:
-            hi = bisect.bisect_right(loaded_keys, keys[-1], lo) if keys else lo
-        if hi - lo > len(keys):
-            return (f"scan from {start} asked {count} rows, got {len(keys)}, but at least "
-                    f"{min(count, hi - lo)} loaded records are in that range")
+    def _scan_coverage(self, start: str, count: int, keys: list[str], rs: int, re: int) -> str | None:
         present = set(keys)
-        for k in loaded_keys[lo:hi]:
-            if k not in present:
-                return f"scan from {start} skipped loaded record {k}"
+        end = keys[-1] if len(keys) >= count else None  # a short scan must have reached the end of the table
+        for k, num in self._between(start, end):
+            if k not in present and self.must_exist(num, rs, re):
+                reach = f"up to {end}" if end is not None else "to the end of the table"
+                return (f"scan from {start} ({count} rows asked, {len(keys)} returned, {reach}) skipped {k}, "
+                        f"{self._origin(num)} before the scan was sent and never deleted")
         return None
 
-    def query(self, group: int, query: Query, result: QueryResult | None, status: str) -> None:
-        if not self.enabled or status != OK or self.expected is None or result is None:
+    def query_before(self, group: int) -> tuple[int, int, int, int, int]:
+        """Just before a query is sent: ``rs`` and the group's acknowledged inserts and deletes then."""
+        ledger = self.ledger
+        return (ledger.now(), ledger.group(G_INS_ACK, group), ledger.group_sum(G_INS_ACK, group),
+                ledger.group(G_DEL_ACK, group), ledger.group_sum(G_DEL_ACK, group))
+
+    def query(self, group: int, query: Query, result: QueryResult | None, status: str,
+              before: tuple[int, int, int, int, int]) -> None:
+        if not self.enabled or status != OK or self.expected is None or result is None or not self.values.query:
             return
-        if self.deletes and not self.single:
-            return  # others delete concurrently: no bound is known
-        count = int(self.expected.group_count[group] + self.delta_count[group])
-        total = int(self.expected.group_sum[group] + self.delta_sum[group])
-        exact = self.single
+        ledger = self.ledger
+        _, ins_ack, ins_ack_sum, del_ack, del_ack_sum = before
+        base_count, base_sum = int(self.expected.group_count[group]), int(self.expected.group_sum[group])
+        lo = base_count - ledger.group(G_UNSURE, group) + ins_ack - ledger.group(G_DEL_ISSUED, group)
+        hi = base_count + ledger.group(G_INS_ISSUED, group) - del_ack
+        lo_sum = base_sum - ledger.group_sum(G_UNSURE, group) + ins_ack_sum - ledger.group_sum(G_DEL_ISSUED, group)
+        hi_sum = base_sum + ledger.group_sum(G_INS_ISSUED, group) - del_ack_sum
+        if self.others_delete:  # other tasks' deletes are not in this ledger
+            lo, lo_sum = 0, 0
+        if self.others_insert:
+            hi = hi_sum = 1 << 62
+
+        def expected(a: int, b: int) -> str:
+            return f"{a}" if a == b else f"between {a} and {b} (writes of that group in flight)"
+
         problem = None
-        if result.count < count or (exact and result.count != count):
-            problem = f"count {result.count}, expected {'' if exact else 'at least '}{count}"
-        elif query.aggregate == "sum" and (result.total is None or result.total < total
-                                           or (exact and result.total != total)):
-            problem = f"sum {result.total}, expected {'' if exact else 'at least '}{total}"
+        if not lo <= result.count <= hi:
+            problem = f"count {result.count}, expected {expected(lo, hi)}"
+        elif query.aggregate == "sum" and (result.total is None or not lo_sum <= result.total <= hi_sum):
+            problem = f"sum {result.total}, expected {expected(lo_sum, hi_sum)}"
         if problem:
             self.fail("query", f"query {query.field} = {query.equals!r} returned {problem}")
+
+    def graph(self, key: str, keynum: int, hops: int, reached: set[str] | None, status: str, rs: int) -> None:
+        """A traversal must reach every key reachable through records that must exist, and nothing
+        beyond what records that may exist lead to."""
+        if not self.enabled or status != OK or reached is None:
+            return
+        re = self.ledger.now()
+
+        def walk(certain: bool) -> set[str]:
+            seen, frontier = {key}, [(key, keynum)]
+            for _ in range(hops):
+                following: list[tuple[str, int]] = []
+                for node, num in frontier:
+                    if certain and not self.must_exist(num, rs, re):
+                        continue
+                    if not certain and self._found_problem(num, node, rs, re)[0] is not None:
+                        continue
+                    for target in self.values.links(node):
+                        if target not in seen:
+                            seen.add(target)
+                            target_num = self.keynum_of(target)
+                            following.append((target, -1 if target_num is None else target_num))
+                frontier = following
+            seen.discard(key)
+            return seen
+
+        lower = walk(True)
+        missing = lower - reached
+        if missing:
+            self.fail("graph", f"graph from {key} reached {len(reached)} keys but not {sorted(missing)[0]} "
+                               f"(and {len(missing) - 1} more), reachable through records that must exist")
+            return
+        extra = reached - walk(False)
+        if extra:
+            self.fail("graph", f"graph from {key} reached {sorted(extra)[0]} (and {len(extra) - 1} more), "
+                               f"which no record that may exist links to within {hops} hops")

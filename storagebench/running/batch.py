@@ -2,14 +2,14 @@
 filtered reads and aggregates, and verify every answer against the seeded data.
 
 Write path: ``write_batch`` when the adapter has a real bulk path (timed per batch), else the measured
-per-row fallback.  Read-back is checked per column (SHA-256 over the values in key order): a mismatch
-fails the phase; it is never reported as a fast result.  One client does the work (bulk paths bring
-their own parallelism).
+per-row fallback.  Every table read back is compared with the expected one row by row, as the adapter
+promises it (sorted by key): the keys in that order, then each field's values.  A difference makes the
+phase ``invalid`` (:attr:`BatchOutcome.mismatches`, each naming the key and the difference); it is never
+reported as a fast result.  One client does the work (bulk paths bring their own parallelism).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +32,10 @@ class BatchOutcome:
     rows: int
     bytes: int
     paths: dict[str, str]
+    #: operations that failed (the phase failed)
     problems: list[str] = field(default_factory=list)
+    #: answers that differ from what was written (the phase is invalid)
+    mismatches: list[str] = field(default_factory=list)
 
 
 def expected_table(spec: WorkloadSpec, seed: int) -> pa.Table:
@@ -43,16 +46,28 @@ def expected_table(spec: WorkloadSpec, seed: int) -> pa.Table:
     return pa.table({"key": pa.array(keys, pa.string()), **{f: pa.array(v, pa.string()) for f, v in cols.items()}})
 
 
-def column_digests(table: pa.Table) -> dict[str, str]:
-    """Per-column SHA-256 of the values in key order."""
-    ordered = table.sort_by("key")
-    digests = {}
-    for name in ordered.column_names:
-        h = hashlib.sha256()
-        for value in ordered.column(name).to_pylist():
-            h.update(b"\x00" if value is None else value.encode() + b"\x01")
-        digests[name] = h.hexdigest()
-    return digests
+def table_difference(want: pa.Table, got: pa.Table, fields: list[str]) -> str | None:
+    """How ``got`` differs from ``want`` (sorted by key), row by row in the order given; None if it does not."""
+    want_keys, got_keys = want.column("key").to_pylist(), got.column("key").to_pylist()
+    if got_keys != want_keys:
+        missing, extra = set(want_keys) - set(got_keys), set(got_keys) - set(want_keys)
+        if missing or extra:
+            def first(keys: set[str]) -> str:
+                return min(keys) + (f" (and {len(keys) - 1:,} more)" if len(keys) > 1 else "")
+
+            return (f"{len(got_keys):,} rows, expected {len(want_keys):,}" +
+                    (f"; missing {first(missing)}" if missing else "") +
+                    (f"; never written: {first(extra)}" if extra else ""))
+        if len(got_keys) != len(want_keys):
+            return f"{len(got_keys):,} rows, expected {len(want_keys):,}: keys repeated"
+        at = next(i for i, (a, b) in enumerate(zip(got_keys, want_keys, strict=True)) if a != b)
+        return f"rows not in key order: row {at} is {got_keys[at]}, expected {want_keys[at]}"
+    for f in fields:
+        want_values, got_values = want.column(f).to_pylist(), got.column(f).to_pylist()
+        if got_values != want_values:
+            at = next(i for i, (a, b) in enumerate(zip(got_values, want_values, strict=True)) if a != b)
+            return f"{want_keys[at]}: {f} is {str(got_values[at])[:40]!r}, expected {want_values[at][:40]!r}"
+    return None
 
 
 def table_bytes(table: pa.Table) -> int:
@@ -94,6 +109,8 @@ def read_phase(adapter: Adapter, spec: WorkloadSpec, namespace: str, data: pa.Ta
     proxy = TimedAdapter(adapter, recorder)
     fields = spec.field_names()
     problems: list[str] = []
+    mismatches: list[str] = []
+    data = data.sort_by("key")
     recorder.start(time.perf_counter_ns())
     back = proxy.read_batch(namespace, fields)
     read_rows = read_bytes = 0
@@ -102,11 +119,9 @@ def read_phase(adapter: Adapter, spec: WorkloadSpec, namespace: str, data: pa.Ta
         problems.append("batch read failed: " + "; ".join(recorder.errors))
     else:
         read_rows, read_bytes = back.num_rows, table_bytes(back)
-        want, got = column_digests(data), column_digests(back.select(["key", *fields]))
-        bad = [c for c in want if want[c] != got.get(c)]
-        if verify and (back.num_rows != data.num_rows or bad):
-            problems.append(f"read-back mismatch: {back.num_rows} rows (wrote {data.num_rows}); "
-                            f"columns differing: {', '.join(bad) or 'none'}")
+        difference = table_difference(data, back, fields) if verify else None
+        if difference:
+            mismatches.append(f"batch read: {difference}")
     values = Values(spec, seed)
     qf, sf = spec.queryfield, spec.querysumfield
     for group in range(min(spec.batchqueries, spec.querygroups)):
@@ -115,21 +130,21 @@ def read_phase(adapter: Adapter, spec: WorkloadSpec, namespace: str, data: pa.Ta
         subset = proxy.read_batch_where(namespace, fields, qf, equals)
         if subset is None:
             problems.append(f"filtered read {qf}={equals} failed")
-        elif verify and column_digests(subset.select(["key", *fields])) != column_digests(expected):
-            problems.append(f"filtered read {qf}={equals}: {subset.num_rows} rows, expected {expected.num_rows} "
-                            f"with other contents")
+        elif verify and (difference := table_difference(expected, subset, fields)):
+            mismatches.append(f"filtered read {qf}={equals}: {difference}")
         else:
             read_rows += subset.num_rows
             read_bytes += table_bytes(subset)
         answer = proxy.query(namespace, Query(qf, equals, "sum", sf))
         want_total = sum(int(v) for v in expected.column(sf).to_pylist())
         if verify and answer is not None and (answer.count, answer.total) != (expected.num_rows, want_total):
-            problems.append(f"aggregate {qf}={equals}: got count {answer.count} sum {answer.total}, "
-                            f"expected {expected.num_rows} and {want_total}")
+            mismatches.append(f"aggregate {qf}={equals}: count {answer.count} and sum {answer.total}, "
+                              f"expected {expected.num_rows} and {want_total}")
     seconds = (time.perf_counter_ns() - recorder.started_ns) / 1e9
     problems.extend(f"{m} (x{n})" for m, n in list(recorder.errors.items())[:3])
     return BatchOutcome(_outcome(recorder, seconds, problems), read_rows, read_bytes,
-                        {op: _path(adapter, op) for op in ("batch_read", "batch_filter", "query")}, problems)
+                        {op: _path(adapter, op) for op in ("batch_read", "batch_filter", "query")}, problems,
+                        mismatches)
 
 
 def batch_summary(result: BatchOutcome) -> dict[str, Any]:
@@ -138,5 +153,5 @@ def batch_summary(result: BatchOutcome) -> dict[str, Any]:
         "rows": result.rows, "bytes": result.bytes, "paths": result.paths,
         "rows_per_sec": result.rows / seconds if seconds > 0 else None,
         "mb_per_sec": result.bytes / 1e6 / seconds if seconds > 0 else None,
-        "verified": not result.problems,
+        "verified": not result.problems and not result.mismatches,
     }

@@ -7,15 +7,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from storagebench.measuring.ledger import Ledger
 from storagebench.running.runner import PhaseOutcome, PhasePlan, outcome_of, run_local
 
 
 def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = None,
-              poll: float = 0.25) -> PhaseOutcome:
+              poll: float = 0.25, ledger: Ledger | None = None) -> PhaseOutcome:
     """Run one phase on all workers; returns when they finish, or when the coordinator stops them
-    (stall, deadline, SIGINT/SIGTERM) and they returned or the grace passed."""
+    (stall, deadline, SIGINT/SIGTERM) and they returned or the grace passed.  ``ledger``: the workload's,
+    shared by the local workers of its phases (Spark tasks share no memory: each keeps its own)."""
     if plan.engine != "spark":
-        return run_local(plan, on_progress, poll)
+        return run_local(plan, on_progress, poll, ledger)
     from storagebench.spark.loadgen import run_workers_on_spark
 
     began = time.time()

@@ -22,6 +22,7 @@ than the grace, whatever the store does.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import multiprocessing as mp
 import os
@@ -39,6 +40,7 @@ from storagebench.adapters.base import Adapter, Placement, Query
 from storagebench.errors import Interrupted
 from storagebench.measuring.checks import Checker
 from storagebench.measuring.keys import keyed
+from storagebench.measuring.ledger import Ledger
 from storagebench.measuring.measurement import (
     NOT_FOUND,
     OK,
@@ -216,9 +218,19 @@ def control_length(workers: int) -> int:
     return ok_slot(workers, workers)
 
 
+def new_ledger(plan: PhasePlan, loaded: bool = False) -> Ledger:
+    """The ledger of a workload's phases on this machine (in shared memory when they use processes);
+    ``loaded``: take the load as done and acknowledged (a run phase whose load this ledger did not see)."""
+    ledger = Ledger(plan.spec, plan.workers, mp.get_context("spawn") if plan.processes > 1 else None)
+    if loaded:
+        first = plan.spec.insertstart
+        ledger.loaded(range(first, first + plan.spec.loaded_count()), True)
+    return ledger
+
+
 class _Worker:
     def __init__(self, plan: PhasePlan, worker: int, workers: int, progress: Any, control: Any = None,
-                 counter: InsertCounter | None = None) -> None:
+                 counter: InsertCounter | None = None, ledger: Ledger | None = None) -> None:
         self.plan, self.worker, self.workers, self.progress = plan, worker, workers, progress
         self.control = control if control is not None else new_control(workers)
         self.stop_slot = workers
@@ -227,9 +239,13 @@ class _Worker:
         self.ok_slot = ok_slot(workers, worker)
         self.stopped = False  # left because the coordinator raised the stop flag
         spec = plan.spec
+        #: the ledger every worker of the phase shares; None: this worker shares memory with no other (a
+        #: Spark task), its ledger is its own and knows only its own writes (and the load as acknowledged)
+        self.shared = ledger is not None
         if counter is None:  # workers that share no memory with the others (Spark tasks)
             counter = StripedCounter(spec.recordcount, worker, workers)
         self.counter = counter
+        self.ledger = ledger if ledger is not None else new_ledger(dataclasses.replace(plan, processes=1), True)
         self.recorder = Recorder(intended=spec.target > 0)
         run = plan.phase == "run"
         # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1
@@ -324,9 +340,9 @@ class _Worker:
             stream = OperationStream(plan.spec, plan.seed, self.worker, self.workers, self.counter) \
                 if plan.phase == "run" else None
             if plan.phase == "run":  # the checks' set-up (sorting the loaded keys) is done before the clock
-                self.checker = Checker(plan.spec, plan.seed, self.values, self.recorder, self.worker,
-                                       self.workers, adapter.capabilities.stores_data,
-                                       not adapter.capabilities.update_requires_existing)
+                self.checker = Checker(plan.spec, plan.seed, self.values, self.recorder, self.workers,
+                                       self.ledger, adapter.capabilities.stores_data,
+                                       not adapter.capabilities.update_requires_existing, self.shared)
             go = self._wait_gate(start_at)
             self.recorder.start(time.perf_counter_ns())
             start_epoch = time.time()
@@ -385,11 +401,12 @@ class _Worker:
             hi = min(keynums.stop, lo + max(size, BATCH))
             names = self.namer.names(np.arange(lo, hi, dtype=np.int64))
             if size == 1:
-                for key in names:
+                for keynum, key in enumerate(names, lo):
                     if interval:
                         proxy.intended_ns = self._pace(start + calls * interval)
                         calls += 1
                     proxy.insert(ns, key, self.values.load_record(key))
+                    self._loaded(keynum, [key], proxy.last_status)
                     self.done += 1
                     if self._failed(proxy):
                         return
@@ -404,10 +421,18 @@ class _Worker:
                     records = [self.values.load_record(k) for k in keys]
                     cols = {f: [r[f] for r in records] for f in self.fields}
                     proxy.write_batch(ns, pa.table({"key": keys, **cols}))
+                    self._loaded(lo + b, keys, proxy.last_status)
                     self.done += len(keys)
                     if self._failed(proxy):
                         return
             self._publish()
+
+    def _loaded(self, first: int, keys: list[str], status: str) -> None:
+        """Record in the ledger the load's inserts of ``keys`` (key numbers from ``first``)."""
+        ok = status == OK
+        values = self.values
+        groups = [] if ok or not values.query else [(values.group_of(k), values.summand_of(k)) for k in keys]
+        self.ledger.loaded(range(first, first + len(keys)), ok, groups)
 
     @staticmethod
     def _pace(intended: int) -> int:
@@ -423,11 +448,9 @@ class _Worker:
         # operationcount=0: until maxexecutiontime, as YCSB
         todo = _share(spec.operationcount, self.worker, self.workers) if spec.operationcount else 1 << 62
         dynamic, key_now = stream.dynamic, stream.key
-        verify = proxy.adapter.capabilities.stores_data
         check = self.checker
         assert check is not None
-        # a traversal is checkable while no record it may cross can disappear
-        verify_graph = verify and spec.deleteproportion == 0
+        before, issue, ledger_now = check.before, check.issue, self.ledger.now
         links_field = spec.links_field()
         writable = values.writable_fields
         rng = np.random.default_rng([plan.seed, 0xF1E1D, self.worker])
@@ -467,50 +490,58 @@ class _Worker:
                 keynum = stream.chooser.last_keynum if dynamic else keynums[i]
                 if op == "read":
                     rf = None if readall else [fields[field_picks[i]]]
+                    b = before(keynum)
                     got = proxy.read(ns, key, rf)
-                    check.read("read", keynum, key, got, rf, proxy.last_status)
+                    check.read("read", keynum, key, got, rf, proxy.last_status, b)
                 elif op == "update":
                     wf = writable if spec.writeallfields else [writable[write_picks[i]]]
-                    proxy.update(ns, key, values.write(key, wf))
-                    check.wrote("update", keynum, key, wf, values.seq, proxy.last_status)
+                    new = values.write(key, wf)
+                    t = issue(keynum, values.seq)
+                    proxy.update(ns, key, new)
+                    check.wrote("update", keynum, key, wf, values.seq, proxy.last_status, t)
                 elif op == "insert":
                     keynum = stream.next_insert_keynum()
                     new_key = namer.name(keynum)
-                    proxy.insert(ns, new_key, values.write(new_key))
-                    check.wrote("insert", keynum, new_key, fields, values.seq, proxy.last_status)
+                    new = values.write(new_key)
+                    t = issue(keynum, values.seq, new_key)
+                    proxy.insert(ns, new_key, new)
+                    check.wrote("insert", keynum, new_key, fields, values.seq, proxy.last_status, t)
                     stream.acknowledge(keynum)  # acknowledged whatever the outcome, as YCSB
                 elif op == "scan":
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
+                    t = ledger_now()
                     rows = proxy.scan(ns, key, scanlens[i], rf)
-                    check.scan(key, scanlens[i], rows, rf, proxy.last_status)
+                    check.scan(key, scanlens[i], rows, rf, proxy.last_status, t)
                 elif op == "delete":
+                    d = check.delete_issued(keynum, key)
                     proxy.delete(ns, key)
-                    check.deleted_key(keynum, key, proxy.last_status)
+                    check.deleted_key(keynum, key, proxy.last_status, d)
                 elif op == "graph":
+                    t = ledger_now()
                     reached = proxy.neighbors(ns, key, spec.graphhops, links_field)
-                    if verify_graph and reached is not None:
-                        expected = values.reachable(key, spec.graphhops)
-                        if reached != expected:
-                            rec.fail_last("graph", f"graph from {key} reached {len(reached)} keys, "
-                                                   f"expected {len(expected)}")
+                    check.graph(key, keynum, spec.graphhops, reached, proxy.last_status, t)
                 elif op == "query":
                     group = stream.query_group()
                     query = Query(spec.queryfield, values.group_value(group), spec.queryaggregate,
                                   spec.querysumfield)
+                    qb = check.query_before(group)
                     result = proxy.query(ns, query)
-                    check.query(group, query, result, proxy.last_status)
+                    check.query(group, query, result, proxy.last_status, qb)
                 else:  # read_modify_write, timed as a whole like YCSB's READ-MODIFY-WRITE
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     wf = writable if spec.writeallfields else [writable[write_picks[i]]]
                     t0 = now()
                     rec.inner = True  # its read and update show in READ/UPDATE, counted once (as RMW)
+                    b = before(keynum)
                     got = proxy.read(ns, key, rf)
-                    good = check.read("read", keynum, key, got, rf, proxy.last_status)
+                    good = check.read("read", keynum, key, got, rf, proxy.last_status, b)
                     status = proxy.last_status
                     if status == OK:
-                        proxy.update(ns, key, values.write(key, wf))
+                        new = values.write(key, wf)
+                        t = issue(keynum, values.seq)
+                        proxy.update(ns, key, new)
                         status = proxy.last_status
-                        check.wrote("update", keynum, key, wf, values.seq, status)
+                        check.wrote("update", keynum, key, wf, values.seq, status, t)
                     rec.inner = False
                     rec.add("read_modify_write", status if good else UNEXPECTED, t0, now(), proxy.intended_ns)
                 done += 1
@@ -561,8 +592,8 @@ class _Threads:
     """The worker threads of one process, started at once; collected when done or given up on."""
 
     def __init__(self, plan: PhasePlan, worker_ids: Sequence[int], workers: int, progress: Any, control: Any,
-                 counter: InsertCounter) -> None:
-        self.workers = [_Worker(plan, wid, workers, progress, control, counter) for wid in worker_ids]
+                 counter: InsertCounter, ledger: Ledger) -> None:
+        self.workers = [_Worker(plan, wid, workers, progress, control, counter, ledger) for wid in worker_ids]
         self.exports: list[dict[str, Any] | None] = [None] * len(self.workers)
 
         def target(slot: int) -> None:
@@ -688,7 +719,7 @@ class _Watchdog:
 
 
 def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, control: Any,
-                   queue: Any, parent: int, counter: InsertCounter) -> None:
+                   queue: Any, parent: int, counter: InsertCounter, ledger: Ledger) -> None:
     """A worker process: its threads, stopped by the parent's flag (or by the parent's death)."""
     worker_ids = plan.process_workers(process)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
@@ -698,7 +729,7 @@ def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, c
 
     signal.signal(signal.SIGTERM, on_term)
     control[control_size(workers) + process] = 1  # this process has started
-    group = _Threads(plan, worker_ids, workers, progress, control, counter)
+    group = _Threads(plan, worker_ids, workers, progress, control, counter, ledger)
     seen_stop = 0.0
     while group.alive():
         group.wait(0.25)
@@ -718,11 +749,17 @@ def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, c
 
 
 def run_local(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = None,
-              poll: float = 0.25) -> PhaseOutcome:
+              poll: float = 0.25, ledger: Ledger | None = None) -> PhaseOutcome:
     """Run one phase on this machine's threads or processes; returns when the workers finish, or when
-    the coordinator stops them (stall, deadline, SIGINT/SIGTERM) and they returned or the grace passed."""
+    the coordinator stops them (stall, deadline, SIGINT/SIGTERM) and they returned or the grace passed.
+
+    ``ledger``: the workload's (:func:`new_ledger`, shared with its load phase); without one, a run phase
+    takes the load as done and acknowledged."""
     began = time.time()
-    pool: _ThreadPool | _ProcessPool = _ThreadPool(plan) if plan.processes == 1 else _ProcessPool(plan)
+    if ledger is None:
+        ledger = new_ledger(plan, loaded=plan.phase == "run")
+    pool: _ThreadPool | _ProcessPool = _ThreadPool(plan, ledger) if plan.processes == 1 \
+        else _ProcessPool(plan, ledger)
     watchdog = _Watchdog(plan, pool.control, plan.workers)
     interrupted = 0
     try:
@@ -751,8 +788,8 @@ def run_local(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
 class _ThreadPool:
     """All workers as threads of this process."""
 
-    def __init__(self, plan: PhasePlan) -> None:
-        self.plan, self.workers = plan, plan.workers
+    def __init__(self, plan: PhasePlan, ledger: Ledger) -> None:
+        self.plan, self.workers, self.ledger = plan, plan.workers, ledger
         self.grace = plan.stop_grace
         self.progress: Any = [0] * (2 * self.workers)
         self.control: Any = new_control(self.workers)
@@ -761,7 +798,7 @@ class _ThreadPool:
 
     def start(self) -> None:
         self.group = _Threads(self.plan, list(range(self.workers)), self.workers, self.progress, self.control,
-                              self.counter)
+                              self.counter, self.ledger)
 
     def done(self) -> bool:
         return self.group is not None and not self.group.alive()
@@ -780,8 +817,8 @@ class _ThreadPool:
 class _ProcessPool:
     """``processes`` spawned interpreters with ``threads`` workers each; shared progress and stop flag."""
 
-    def __init__(self, plan: PhasePlan) -> None:
-        self.plan, self.workers = plan, plan.workers
+    def __init__(self, plan: PhasePlan, ledger: Ledger) -> None:
+        self.plan, self.workers, self.ledger = plan, plan.workers, ledger
         self.grace = plan.stop_grace + 2.0  # each process has its own grace for its threads, then reports
         self.ctx = mp.get_context("spawn")
         self.progress: Any = self.ctx.Array("q", 2 * self.workers, lock=False)
@@ -797,7 +834,7 @@ class _ProcessPool:
         for p in range(plan.processes):
             proc = self.ctx.Process(target=_process_entry, args=(plan, p, self.workers, self.progress,
                                                                  self.control, self.queue, os.getpid(),
-                                                                 self.counter))
+                                                                 self.counter, self.ledger))
             proc.start()
             self.procs.append(proc)
 

@@ -36,12 +36,17 @@ from storagebench.results.files import (
 from storagebench.results.manifest import RunManifest
 from storagebench.running.faults import FaultInjector, FaultSpec, fault_budget_s, outage
 from storagebench.running.phase import run_phase
-from storagebench.running.runner import PhaseOutcome, PhasePlan
+from storagebench.running.readback import read_back
+from storagebench.running.runner import PhaseOutcome, PhasePlan, new_ledger
 from storagebench.services.manager import engine_memory, engine_pids
 from storagebench.workloads import spec as workload_spec
 from storagebench.workloads.spec import WorkloadSpec
 
 Progress = Callable[[str, int, int, int], None]  # (label, total, done, failed)
+
+#: a phase whose failed operations (errors, unavailable, failed checks) exceed this fraction of its
+#: operations is ``degraded``, not ``ok`` (recorded in every result as ``failure_threshold``)
+FAILURE_THRESHOLD = 0.01
 
 
 @dataclass
@@ -217,9 +222,26 @@ def phase_plan(config: RunConfig, store: StorePlan, spec: WorkloadSpec, phase: s
                      config.stall_timeout, clients=clients, spark_conf=config.spark_conf, cooperative=cooperative)
 
 
+def unverified_because(store: StorePlan, config: RunConfig, spec: WorkloadSpec,
+                       readback: dict[str, Any] | None) -> str:
+    """Why a phase's answers were not verified ("" when they were)."""
+    if not store.caps.stores_data:
+        return f"{store.name} keeps no data (stores_data=False): no answer could be checked"
+    if spec.kind == "batch":
+        return ""
+    if config.engine == "spark":
+        return ("Spark tasks share no ledger: each checked its answers against its own writes only, and no "
+                "read-back pass ran")
+    if readback is None:
+        return "no read-back pass ran"
+    if readback["errors"]:
+        return f"the read-back pass failed {readback['errors']} read(s): {readback['first_errors'][0]}"
+    return ""
+
+
 def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, config: RunConfig,
                  outcome: PhaseOutcome | None, started: str, status: str, reason: str = "",
-                 context: dict[str, Any] | None = None) -> dict[str, Any]:
+                 context: dict[str, Any] | None = None, readback: dict[str, Any] | None = None) -> dict[str, Any]:
     seconds = outcome.measured_seconds if outcome else 0.0
     layout = phase_plan(config, store, spec, phase, "").layout()
     result: dict[str, Any] = {
@@ -268,8 +290,13 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
                        "ok": succeeded - not_found, "not_found": not_found,
                        "ops_per_sec": succeeded / seconds if seconds > 0 else None},
             "verification": {"failures": merged.get("verify_failures", 0),
-                             "first_failures": merged.get("first_failures", [])},
-            "first_error": next(iter(merged.get("first_failures", [])), None),
+                             "first_failures": merged.get("first_failures", []),
+                             # False: these figures are not those of answers that were checked (why: below)
+                             "verified": not (why := unverified_because(store, config, spec, readback)),
+                             "unverified_because": why},
+            "first_error": next(iter([*merged.get("first_failures", []),
+                                      *(readback or {}).get("first_failures", [])]), None),
+            "failure_threshold": FAILURE_THRESHOLD,
             "operations": _operations(outcome, seconds),
             "rows": merged["rows"],
             "histograms": {k: encode_hist(h) for k, h in merged["histograms"].items()},
@@ -283,6 +310,8 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
             "liveness": {"stall_timeout_s": config.stall_timeout,
                          "dead_intervals_s": [list(iv) for iv in outcome.dead_intervals]},
         })
+        if readback is not None:
+            result["readback"] = readback
         if phase == "run" and spec.kind == "ycsb":
             result["steady_state"] = steady_state_of(spec, outcome)
         if outcome.spark is not None:
@@ -320,10 +349,11 @@ def unanswered(outcome: PhaseOutcome) -> str:
 
 
 def phase_status(outcome: PhaseOutcome, fault: bool = False) -> tuple[str, str]:
-    """A phase's status and reason from what the runner saw (interrupted > failed > aborted > invalid > ok);
-    aborted: stalled, a worker stopped after consecutive failures, or the store stopped answering
-    (:func:`unanswered`; not in a phase with an injected ``fault``, whose outage is the point and is
-    recorded as such, while the stall timeout still ends a phase whose store never comes back)."""
+    """A phase's status and reason from what the runner saw (interrupted > failed > aborted > invalid >
+    degraded > ok); aborted: stalled, a worker stopped after consecutive failures, or the store stopped
+    answering (:func:`unanswered`).  In a phase with an injected ``fault`` neither the dead time nor the
+    share of failed operations decides (the outage and its failures are the point and are recorded as
+    such), while the stall timeout still ends a phase whose store never comes back."""
     first_error = next(iter(outcome.merged["errors"]), "")
     if outcome.interrupted:
         name = signal.Signals(outcome.interrupted).name
@@ -340,7 +370,19 @@ def phase_status(outcome: PhaseOutcome, fault: bool = False) -> tuple[str, str]:
     failures = outcome.merged.get("verify_failures", 0)
     if failures:  # an answer failed a check: these are not the figures of a store that works
         return "invalid", f"{failures:,} answer(s) failed verification (first in first_error)"
+    total, failed = operation_totals(outcome.merged)
+    if total and failed > FAILURE_THRESHOLD * total and not fault:
+        return "degraded", (f"{failed:,} of {total:,} operations failed ({100 * failed / total:.1f} %, more than "
+                            f"{100 * FAILURE_THRESHOLD:g} %); first error: {first_error}")
     return "ok", ""
+
+
+def readback_status(status: str, reason: str, readback: dict[str, Any]) -> tuple[str, str]:
+    """A phase that was ok is invalid when the read-back pass found a key wrong."""
+    if status != "ok" or not readback["failures"]:
+        return status, reason
+    return "invalid", (f"read-back through a new connection: {readback['failures']:,} of {readback['checked']:,} "
+                       f"key(s) wrong; first: {readback['first_failures'][0]}")
 
 
 def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Adapter, namespace: str,
@@ -357,12 +399,13 @@ def _batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, adapter: Ada
             result = batch.write_phase(adapter, spec, namespace, data)
         else:
             result = batch.read_phase(adapter, spec, namespace, data, config.seed)
-        status = "failed" if result.problems else "ok"
+        status = "invalid" if result.mismatches else "failed" if result.problems else "ok"
         record = build_result(run_id, store, spec, phase, config, result.outcome, started, status,
-                              "; ".join(result.problems[:3]), context)
+                              "; ".join([*result.mismatches, *result.problems][:3]), context)
         record["batch"] = batch.batch_summary(result)
         if phase == "load":
-            record["footprint"] = footprint_of(adapter, namespace, int(record["batch"].get("rows") or 0))
+            record["footprint"] = footprint_of(adapter, namespace, int(record["batch"].get("rows") or 0), spec,
+                                              config.seed)
         path = result_path(run_dir, store.name, spec.name, phase, repeat_of(context))
         write_json(path, record)
         written.append(path)
@@ -383,12 +426,13 @@ def _spark_batch(config: RunConfig, store: StorePlan, spec: WorkloadSpec, namesp
     started = now_iso()
     result = run_spark_batch(store.name, plain_options(store.options), spec, namespace, config.seed,
                              config.spark_master)
-    problems = result.get("problems", [])
+    problems = [*result.get("mismatches", []), *result.get("problems", [])]
     summaries = result.get("summary", {})
     spark = {k: result.get(k) for k in ("master", "spark_version", "connector", "steps", "log")}
     written = []
     for phase in ("load", "run"):
-        status = "ok" if result.get("verified") and phase in summaries else "failed"
+        status = "ok" if result.get("verified") and phase in summaries else \
+            "invalid" if result.get("mismatches") else "failed"
         record = build_result(run_id, store, spec, phase, config, None, started, status, "; ".join(problems[:3]),
                               context)
         record["batch"] = summaries.get(phase, {"rows": 0, "bytes": 0, "paths": {}, "verified": False})
@@ -514,15 +558,24 @@ def _injector(config: RunConfig, store: str) -> FaultInjector | None:
     return FaultInjector(FaultSpec.parse(config.fault), store) if config.fault else None
 
 
-def footprint_of(adapter: Adapter, namespace: str, records: int) -> dict[str, Any]:
-    """Bytes the engine itself reports for the namespace after load, and per record (None: unknown)."""
+def footprint_of(adapter: Adapter, namespace: str, records: int, spec: WorkloadSpec, seed: int) -> dict[str, Any]:
+    """Bytes the engine itself reports for the namespace after load, and per record (None: unknown),
+    checked against ``floor_bytes``: what the values' random part takes at the best possible compression.
+    A footprint below it cannot hold the data: ``implausible`` says so (and the report must not rank it)."""
+    from storagebench.workloads.values import Values
+
     try:
         size = adapter.footprint(namespace)
         error = None
     except Exception as exc:  # a footprint is a nice-to-have: never lose the load result over it
         size, error = None, f"{type(exc).__name__}: {exc}"
+    floor = int(records * Values(spec, seed).random_bytes_per_record())
     out: dict[str, Any] = {"bytes": size, "records": records,
-                           "bytes_per_record": size / records if size is not None and records else None}
+                           "bytes_per_record": size / records if size is not None and records else None,
+                           "floor_bytes": floor, "implausible": None}
+    if size is not None and size < floor:
+        out["implausible"] = (f"{size:,} bytes cannot hold {records:,} records whose values carry {floor:,} bytes "
+                              f"of random text at the best possible compression")
     if error:
         out["error"] = error
     return out
@@ -549,6 +602,9 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
     namespace = f"sbench_{spec.name}_{token}"
     options = plain_options(store.options)
     control = store.adapter(store.options)
+    # the workload's writes, shared by the workers of its load and run phases (Spark tasks keep their own)
+    ledger = new_ledger(phase_plan(config, store, spec, "run", namespace, options)) \
+        if config.engine != "spark" and spec.kind != "batch" else None
     written: list[Path] = []
     if manifest:
         manifest.namespace_in_use(store.name, namespace)
@@ -581,21 +637,31 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             if injector:
                 injector.start()
             try:
-                outcome = run_phase(plan, report)
+                outcome = run_phase(plan, report, ledger=ledger)
             finally:
                 fault = injector.stop() if injector else None
                 sampled = sampler.stop() if sampler else None
             status, reason = phase_status(outcome, fault=injector is not None)
+            readback = None
+            if status == "ok" and ledger is not None and store.caps.stores_data:
+                readback = read_back(plan, ledger, not store.caps.update_requires_existing)
+                status, reason = readback_status(status, reason, readback)
+            footprint = None
+            if phase == "load" and status == "ok":
+                footprint = footprint_of(control, namespace, spec.loaded_count(), spec, config.seed)
+                if footprint["implausible"]:  # a size no store can have: not a figure to rank
+                    status, reason = "invalid", f"footprint: {footprint['implausible']}"
             path = result_path(run_dir, store.name, spec.name, phase, repeat)
             record = build_result(run_id, store, spec, phase, config, outcome, phase_started, status, reason,
-                                  context)
+                                  context, readback)
             record["namespace"] = namespace
-            if phase == "load" and status == "ok":
-                record["footprint"] = footprint_of(control, namespace, spec.recordcount)
-            record["server_cost"] = server_cost(spec, outcome, sampled, unobserved_why, record.get("footprint"))
+            if footprint is not None:
+                record["footprint"] = footprint
+            record["server_cost"] = server_cost(spec, outcome, sampled, unobserved_why, footprint)
             if fault is not None:
                 record["fault"] = {**fault, **outage(fault, outcome.dead_intervals),
-                                   "failed_operations": record.get("totals", {}).get("failed")}
+                                   "failed_operations": record.get("totals", {}).get("failed"),
+                                   "acknowledged_writes_lost": (readback or {}).get("failures")}
             write_json(path, record)
             written.append(path)
             echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))

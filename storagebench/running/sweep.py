@@ -152,7 +152,7 @@ class Sweeper:
             figures: dict[str, Any] = {"records": records, "seconds": wall,
                                        "records_per_sec": records / wall if wall else None,
                                        "bulk": self.loadbatchsize > 1, "problems": outcome.fatal + outcome.aborted}
-            figures["footprint"] = footprint_of(control, self.namespace, records)
+            figures["footprint"] = footprint_of(control, self.namespace, records, spec, self.config.seed)
             return figures
         finally:
             control.close()

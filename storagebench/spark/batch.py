@@ -2,8 +2,9 @@
 
 :func:`run_spark_batch` writes the same seeded rows as the harness's batch workload
 (:func:`storagebench.running.batch.expected_table`) through the store's Spark connector
-(:mod:`storagebench.spark.connectors`), reads them back and checks every column's SHA-256 against the
-expected data (:func:`storagebench.running.batch.column_digests`), then runs ``batchqueries`` filtered reads
+(:mod:`storagebench.spark.connectors`), reads them back and compares them, sorted by key, row by row with the
+expected data (:func:`storagebench.running.batch.table_difference`: a difference names the key), then
+runs ``batchqueries`` filtered reads
 (``queryfield = value``, pushed down by the connector where it can) and as many ``count``/``sum``
 aggregates, each verified.  Figures: rows/s and MB/s per step (MB of the string values, as in the
 harness's batch summary), plus the session start-up (JVM + connector resolution) separately.
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 
 from storagebench.errors import UsageError
 from storagebench.registry import load_adapter
-from storagebench.running.batch import column_digests, expected_table, table_bytes
+from storagebench.running.batch import expected_table, table_bytes, table_difference
 from storagebench.services.base import storagebench_home
 from storagebench.spark.connectors import Access, connector
 from storagebench.spark.session import get_session, is_local, release_session
@@ -223,12 +224,12 @@ def _steps(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: s
     stored = _reader(session, access, schema)
     got = back(stored)
     steps["read"] = _step(time.perf_counter() - t0, got.num_rows, table_bytes(got))
-    want = column_digests(data)
-    have = column_digests(got)
-    bad = [c for c in want if want[c] != have.get(c)]
-    if got.num_rows != data.num_rows or bad:
-        problems.append(f"read-back mismatch: {got.num_rows} rows (wrote {data.num_rows}); "
-                        f"columns differing: {', '.join(bad) or 'none'}")
+    # a DataFrame promises no order: both sides sorted by key, then compared row by row
+    mismatches: list[str] = result.setdefault("mismatches", [])
+    fields = spec.field_names()
+    difference = table_difference(data.sort_by("key"), got.sort_by("key"), fields)
+    if difference:
+        mismatches.append(f"batch read: {difference}")
 
     values = Values(spec, seed)
     qf, sf = spec.queryfield, spec.querysumfield
@@ -242,9 +243,9 @@ def _steps(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: s
         filter_seconds += time.perf_counter() - t0
         filtered_rows += subset.num_rows
         filtered_bytes += table_bytes(subset)
-        if column_digests(subset) != column_digests(expected):
-            problems.append(f"filtered read {qf}={equals}: {subset.num_rows} rows, expected {expected.num_rows} "
-                            f"with other contents")
+        difference = table_difference(expected.sort_by("key"), subset.sort_by("key"), fields)
+        if difference:
+            mismatches.append(f"filtered read {qf}={equals}: {difference}")
         t0 = time.perf_counter()
         row = (_reader(session, access, schema).filter(F.col(qf) == equals)
                .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col(sf).cast("long")).alias("total")).collect()[0])
@@ -252,12 +253,12 @@ def _steps(store: str, options: dict[str, Any], spec: WorkloadSpec, namespace: s
         want_total = sum(int(v) for v in expected.column(sf).to_pylist())
         got_total = int(row["total"]) if row["total"] is not None else 0
         if (int(row["n"]), got_total) != (expected.num_rows, want_total):
-            problems.append(f"aggregate {qf}={equals}: got count {row['n']} sum {row['total']}, "
-                            f"expected {expected.num_rows} and {want_total}")
+            mismatches.append(f"aggregate {qf}={equals}: count {row['n']} and sum {row['total']}, "
+                              f"expected {expected.num_rows} and {want_total}")
     steps["filtered_read"] = {**_step(filter_seconds, filtered_rows, filtered_bytes), "queries": len(groups)}
     steps["aggregate"] = {"seconds": aggregate_seconds, "queries": len(groups),
                           "queries_per_sec": len(groups) / aggregate_seconds if aggregate_seconds > 0 else None}
-    result["verified"] = not problems
+    result["verified"] = not problems and not mismatches
     result["summary"] = _summaries(result, conn.name)
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 from storagebench.adapters.base import Adapter, Query, Record, Support, fallback_read_batch, fallback_write_batch
-from storagebench.errors import NotFound, Unsupported
+from storagebench.errors import AlreadyExists, NotFound, Unsupported
 
 FIELDS = ["field0", "field1", "field2"]
 
@@ -105,6 +105,17 @@ class AdapterConformance:
             assert got == record(4)
         else:
             assert isinstance(got, dict)
+
+    def test_insert_of_an_existing_key_fails_unless_declared_an_upsert(self, adapter: Adapter, loaded: str) -> None:
+        if not self.stores(adapter):
+            return
+        if adapter.capabilities.insert_replaces:
+            adapter.insert(loaded, "user003", record(99))
+            assert adapter.read(loaded, "user003") == record(99)
+        else:
+            with pytest.raises(AlreadyExists):
+                adapter.insert(loaded, "user003", record(99))
+            assert adapter.read(loaded, "user003") == record(3)
 
     def test_read_field_subset(self, adapter: Adapter, loaded: str) -> None:
         got = adapter.read(loaded, "user004", ["field1"])

@@ -1,0 +1,91 @@
+"""The read-back pass after every writing phase: the final state of the keys, read through a new adapter
+instance (its own connection), checked against the ledger of the phase's writes.
+
+Whatever the writing sessions saw, a write the store acknowledged but never committed, lost, a record
+that came back after its delete was acknowledged, or a record whose fields come from writes that cannot
+all be current (torn), is caught here: each key read is judged by the same
+:class:`~storagebench.measuring.checks.Checker` rules as a read during the phase, with every write over
+(nothing in flight).  Every key the phase may have written is read while they number at most
+:data:`READBACK_KEYS`; above that, a seeded uniform sample of that many (recorded: ``keys``, ``checked``,
+``sampled``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from storagebench.errors import NotFound
+from storagebench.measuring.checks import Checker
+from storagebench.measuring.ledger import C_HIGH, C_UNJUDGED, Ledger
+from storagebench.measuring.measurement import ERROR, NOT_FOUND, OK, Recorder
+from storagebench.registry import load_adapter
+from storagebench.running.runner import PhasePlan
+from storagebench.workloads.generators import KeyNamer
+from storagebench.workloads.values import LOAD_WRITER, Values
+
+#: every key is read back while there are at most this many; above, a sample of this many
+READBACK_KEYS = 20_000
+#: failed reads (errors, not wrong answers) after which the pass stops: it cannot tell what is stored
+MAX_ERRORS = 20
+
+
+def keys_to_read(plan: PhasePlan, ledger: Ledger) -> tuple[np.ndarray, int]:
+    """The key numbers to read back (sorted) and how many the phase may have written."""
+    spec = plan.spec
+    loaded = np.arange(spec.insertstart, spec.insertstart + spec.loaded_count(), dtype=np.int64)
+    high = min(ledger.counter(C_HIGH), ledger.capacity)
+    keys = np.concatenate([loaded, np.arange(spec.recordcount, high, dtype=np.int64)])
+    if len(keys) <= READBACK_KEYS:
+        return keys, len(keys)
+    pick = np.random.default_rng([plan.seed, 0x0BAC]).choice(len(keys), READBACK_KEYS, replace=False)
+    return np.sort(keys[pick]), len(keys)
+
+
+def read_back(plan: PhasePlan, ledger: Ledger, update_creates: bool) -> dict[str, Any]:
+    """Read the phase's keys through a new adapter instance; what was found wrong (``failures``)."""
+    spec = plan.spec
+    keys, total = keys_to_read(plan, ledger)
+    recorder = Recorder()
+    values = Values(spec, plan.seed, LOAD_WRITER)
+    checker = Checker(spec, plan.seed, values, recorder, plan.workers, ledger, True, update_creates)
+    names = KeyNamer(spec).names(keys)
+    unjudged = ledger.counter(C_UNJUDGED)
+    errors: list[str] = []
+    adapter = load_adapter(plan.adapter)(plan.options)
+    started = time.perf_counter()
+    checked = 0
+    try:
+        adapter.connect()
+        for keynum, key in zip(keys.tolist(), names, strict=True):
+            before = checker.before(keynum)
+            t0 = time.perf_counter_ns()
+            got = None
+            try:
+                got = adapter.read(plan.namespace, key, None)
+                status = OK
+            except NotFound:
+                status = NOT_FOUND
+            except Exception as exc:
+                status = ERROR
+                errors.append(f"read of {key}: {type(exc).__name__}: {exc}")
+            recorder.add("read", status, t0, time.perf_counter_ns())
+            if status == ERROR:
+                if len(errors) >= MAX_ERRORS:
+                    break
+                continue
+            checker.read("read", keynum, key, got, None, status, before)
+            checked += 1
+    finally:
+        adapter.close()
+    seconds = time.perf_counter() - started
+    return {
+        "connection": "a new adapter instance, after the phase",
+        "keys": total, "checked": checked, "limit": READBACK_KEYS, "sampled": total > READBACK_KEYS,
+        "failures": recorder.verify_failures, "first_failures": list(recorder.first_failures),
+        "errors": len(errors), "first_errors": errors[:3],
+        "unjudged_versions": ledger.counter(C_UNJUDGED) - unjudged,
+        "seconds": round(seconds, 3), "us_per_key": round(1e6 * seconds / checked, 1) if checked else None,
+    }
