@@ -332,7 +332,8 @@ def decide(pairs: Mapping[tuple[str, str, str], tuple[Side | None, Side | None]]
         small = _below_floor(c.metric, c.before, 1 + c.change, min_effect)
         if all(ends) and (c.coverage or 0.0) >= 1 - 2 * alpha:  # an equivalence test (TOST) at level alpha
             c.verdict = "unchanged"
-            c.why = f"the whole interval is within the minimum effect {min_effect:.0%}"
+            c.why = (f"the whole interval {_interval(c)} is within the floor "
+                     + (f"(the minimum effect {min_effect:.0%})" if ends[0] == ends[1] else f"({ends[0]}; {ends[1]})"))
         elif c.p_adjusted <= alpha and beyond_floor:
             higher_is_better = METRICS[c.metric][1]
             c.verdict = "regression" if (c.change < 0) == higher_is_better else "improvement"
@@ -479,7 +480,7 @@ def to_markdown(cmp: Comparison, title: str) -> str:
         lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(esc(x) for x in row) + " |" for row in shown]
     if counts["unchanged"]:
-        lines += ["", f"{counts['unchanged']} unchanged (the whole interval within the minimum effect)."]
+        lines += ["", f"{counts['unchanged']} unchanged (the whole interval within the floor)."]
     return "\n".join(lines) + "\n"
 
 
