@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 import pytest
 import synthetic_nights as sn  # tests/ is on sys.path (pytest's rootdir-relative import)
-from storagebench.cli import main
 from storagebench.report.cells import find_results, samples_frame
 from storagebench.report.compare import MachineChange, decide, series_of
+
+from storagebench.cli import main
 
 
 @pytest.fixture(scope="module")
