@@ -11,7 +11,9 @@
     const chosen = {};
     for (const [key, id] of Object.entries(ids)) chosen[key] = document.getElementById(id).value;
     for (const el of document.querySelectorAll("[data-workload], [data-metric], [data-store]")) {
-      el.hidden = Object.keys(ids).some((key) => chosen[key] && el.dataset[key] !== undefined && el.dataset[key] !== chosen[key]);
+      // an attribute, not the property: SVG elements (a store's line) have no .hidden
+      el.toggleAttribute("hidden", Object.keys(ids).some(
+        (key) => chosen[key] && el.dataset[key] !== undefined && el.dataset[key] !== chosen[key]));
     }
     const hash = new URLSearchParams(Object.entries(chosen).filter(([, v]) => v)).toString();
     history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
