@@ -307,6 +307,13 @@ def _below_floor(metric: str, before: float, ratio: float, floor: float) -> str 
     return None
 
 
+def _ends_text(ends: Sequence[str | None], min_effect: float) -> str:
+    """Why both ends of an interval are within the floor, said once when they say the same."""
+    if all(e == f"within {min_effect:.0%}" for e in ends):
+        return f"the minimum effect {min_effect:.0%}"
+    return "; ".join(dict.fromkeys(f"{side} end {e}" for side, e in zip(("low", "high"), ends, strict=True)))
+
+
 def percent(value: float | None) -> str:
     """A relative change, signed, one decimal (``+12.3%``; ``±0.0%`` for none)."""
     if value is None:
@@ -332,16 +339,15 @@ def decide(pairs: Mapping[tuple[str, str, str], tuple[Side | None, Side | None]]
         small = _below_floor(c.metric, c.before, 1 + c.change, min_effect)
         if all(ends) and (c.coverage or 0.0) >= 1 - 2 * alpha:  # an equivalence test (TOST) at level alpha
             c.verdict = "unchanged"
-            c.why = (f"the whole interval {_interval(c)} is within the floor "
-                     + (f"(the minimum effect {min_effect:.0%})" if ends[0] == ends[1] else f"({ends[0]}; {ends[1]})"))
+            c.why = f"the whole interval {_interval(c)} is within the floor ({_ends_text(ends, min_effect)})"
         elif c.p_adjusted <= alpha and beyond_floor:
             higher_is_better = METRICS[c.metric][1]
             c.verdict = "regression" if (c.change < 0) == higher_is_better else "improvement"
         else:
             c.verdict = "inconclusive"
             if all(ends):
-                c.why = (f"the interval {_interval(c)} is within the minimum effect, but covers less than "
-                         f"{1 - 2 * alpha:.0%}: too few repeats to call it unchanged")
+                c.why = (f"the interval {_interval(c)} is within the floor ({_ends_text(ends, min_effect)}), but "
+                         f"covers less than {1 - 2 * alpha:.0%}: too few repeats to call it unchanged")
             elif small:
                 c.why = f"change {percent(c.change)} {small}, but the interval {_interval(c)} reaches beyond it"
             elif not beyond_floor:
