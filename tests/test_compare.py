@@ -87,7 +87,7 @@ def test_holm_adjusts_step_down() -> None:
 
 def test_machine_change_from_the_probes_raises_the_floor() -> None:
     a = {"cpu_loops_per_sec": 2.0e7, "fsync_p50_us": 150.0, "busy_cores": 1.65}
-    b = {"cpu_loops_per_sec": 1.9e7, "fsync_p50_us": 160.0, "busy_cores": 2.4}
+    b = {"cpu_loops_per_sec": 1.9e7, "fsync_p50_us": 500.0, "busy_cores": 2.4}  # fsync: shown, not applied
     moved = machine_change(a, b)
     assert moved.figure == "busy_cores" and moved.factor == pytest.approx(2.4 / 1.65)
     assert "load average per core 1.65 → 2.40" in moved.describe()
