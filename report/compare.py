@@ -12,8 +12,8 @@ the series of one pair of runs into verdicts, the same way wherever it is called
 * **the minimum effect**, a factor either way (0.05: 1.05x slower or faster; 1.0: a latency doubled or a
   throughput halved), raised to the **machine's own change** between the two runs when that is larger:
   the factor by which the noise probes recorded in the result files moved (CPU loop rate, memcpy rate,
-  load average per core; fsync latency is shown, not applied: :data:`FLOOR_FIGURES`).  A night whose machine was 1.4x busier cannot flag a store
-  that got 1.3x slower;
+  load average per core; fsync latency is shown, not applied: :data:`FLOOR_FIGURES`).  A night whose
+  machine was 1.4x busier cannot flag a store that got 1.3x slower;
 * **the metric's absolute floor** (the verdict's shift: 10 µs of p99, 10 ms of load time, 1 µs per
   operation of throughput).
 
