@@ -168,3 +168,53 @@ def cells_frame(samples: pd.DataFrame) -> pd.DataFrame:
             row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = med, low, high
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def format_figure(metric: str, value: float | None, unit: str | None = None) -> str:
+    """A figure of one of :data:`METRICS` with its unit and three significant digits, never in exponent
+    form: ``21,260 ops/s``, ``1.24 ms``, ``340 ms`` (a load time), ``12.3 MiB``.  ``unit`` overrides the
+    metric's unit where a cell has its own (``rows/s`` for batch workloads)."""
+    if value is None or math.isnan(value):
+        return "-"
+    if math.isinf(value):
+        return "∞"
+    base = unit or METRICS[metric][2]
+    scales: dict[str, list[tuple[float, str]]] = {
+        "µs": [(1e6, "s"), (1e3, "ms"), (1.0, "µs")],
+        "s": [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs")],
+        "bytes": [(2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"), (1.0, "bytes")],
+    }
+    factor, shown = next(((f, u) for f, u in scales.get(base, []) if abs(value) >= f),
+                         scales[base][-1] if base in scales else (1.0, base))
+    return f"{significant(value / factor)} {shown}"
+
+
+def significant(x: float) -> str:
+    """Three significant digits, thousands separated, no exponent (``21,260``, ``1.24``, ``0.0312``)."""
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(x))))
+    return f"{x:,.{decimals}f}"
+
+
+#: colour-blind-safe store colours (Okabe-Ito without its vermillion and yellow, then Paul Tol's muted
+#: and bright schemes without their reds): red stays the colour of a regression, grey of a failure
+STORE_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#332288", "#999933", "#AA4499",
+                 "#44AA99", "#DDCC77", "#117733", "#88CCEE")
+
+
+def store_colours(stores: Iterable[str]) -> dict[str, str]:
+    """One colour per store, the same on every page: a registered store keeps its place in the sorted
+    registry's palette; other stores (test adapters, ``module:Class``) take the colours the registered
+    stores on this page leave free, in name order.  More stores than colours reuse them in order."""
+    from storagebench.registry import available
+
+    registered = sorted(available())
+    wanted = sorted(set(stores))
+    out = {s: STORE_PALETTE[registered.index(s) % len(STORE_PALETTE)] for s in wanted if s in registered}
+    free = [c for c in STORE_PALETTE if c not in out.values()] or list(STORE_PALETTE)
+    for i, store in enumerate(s for s in wanted if s not in out):
+        out[store] = free[i % len(free)]
+    return out

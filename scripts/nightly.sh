@@ -13,7 +13,9 @@
 #   PROFILE      run profile (default nightly: storagebench/profiles.py, with its repeats)
 #   STORES, WORKLOADS, THREADS   what runs (embedded stores, YCSB a, c, e by default)
 #   REPEATS, RECORDS, OPERATIONS  override the profile's repeats, recordcount, operationcount
-#   MIN_EFFECT, ALPHA   the comparison's minimum effect and significance level (defaults 0.05, 0.05)
+#   MIN_EFFECT, ALPHA   minimum effect and family-wise significance level (Holm over the night's series) of
+#                the comparison, the same for compare and publish (defaults 0.05, 0.05)
+#   COMMIT_URL   link for a commit with {commit} in it (default: GitHub's, when GITHUB_REPOSITORY is set)
 #   ENGINES      engines to start first with `storagebench services up` (default none)
 #   HARNESS_BENCHMARKS=0 skips the harness benchmarks
 set -euo pipefail
@@ -31,6 +33,11 @@ THREADS="${THREADS:-1}"
 MIN_EFFECT="${MIN_EFFECT:-0.05}"
 ALPHA="${ALPHA:-0.05}"
 ENGINES="${ENGINES:-}"
+if [ -n "${GITHUB_REPOSITORY:-}" ]; then
+  COMMIT_URL="${COMMIT_URL:-${GITHUB_SERVER_URL:-https://github.com}/$GITHUB_REPOSITORY/commit/{commit}}"
+fi
+publish_args=(--min-effect "$MIN_EFFECT" --alpha "$ALPHA")
+if [ -n "${COMMIT_URL:-}" ]; then publish_args+=(--commit-url "$COMMIT_URL"); fi
 
 night_dir="$NIGHTS_DIR/$NIGHT"
 if [ -e "$night_dir" ]; then
@@ -71,7 +78,7 @@ fi
 
 echo "== publish $SITE" >&2
 mapfile -t nights < <(find "$NIGHTS_DIR" -mindepth 1 -maxdepth 1 -type d | sort)
-"$SB" publish "${nights[@]}" -o "$SITE" --history "$HISTORY" --min-effect "$MIN_EFFECT"
+"$SB" publish "${nights[@]}" -o "$SITE" --history "$HISTORY" "${publish_args[@]}"
 if [ "$status" -eq 1 ]; then
   echo "scripts/nightly.sh: regression against $(basename "$previous") (see $night_dir/compare.md)" >&2
 fi

@@ -160,9 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser(
         "compare", help="compare two runs (or two sets of repeats): what changed, decided by a rank test",
-        description="Per (store, workload, metric): the change of the median with an interval; a change "
-                    "counts when a one-sided Mann-Whitney test is significant AND it is at least the minimum "
-                    "effect. Only cells with the same machine fingerprint and engine version are compared.",
+        description="Per (store, workload, metric): the change of the median, with its distribution-free interval "
+                    "and that interval's computed coverage. A change counts when a two-sided Mann-Whitney test is "
+                    "significant after Holm's correction over all the series compared AND it is beyond the floor: "
+                    "the minimum effect, or the machine's own change between the two runs' noise probes when "
+                    "larger. 'unchanged' only when the whole interval is within the floor; 'inconclusive' "
+                    "otherwise. Only the same machine fingerprint and engine version are compared. "
+                    "`publish` judges each night against the night before by this same rule. Exit status: 0; "
+                    "1 with --fail-on-regression and a regression, or when a result file is unusable (named); "
+                    "2 when a side holds no result or no result in A matches one in B.",
         epilog="examples:\n  storagebench compare results/night-1 results/night-2\n"
                "  storagebench compare A B --markdown summary.md --json changes.json --fail-on-regression",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -171,17 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--min-effect", type=float, default=0.05,
                      help="smallest change that counts, as a factor either way (default 0.05: 1.05x "
                           "slower or faster; 1.0: twice the latency or half the throughput)")
-    cmp.add_argument("--alpha", type=float, default=0.05, help="significance level of the rank test (default 0.05)")
+    cmp.add_argument("--alpha", type=float, default=0.05,
+                     help="family-wise significance level over all series compared (Holm; default 0.05)")
     cmp.add_argument("--markdown", type=Path, help="also write the comparison as Markdown (job summary, PR comment)")
     cmp.add_argument("--json", type=Path, help="also write the comparison as JSON")
     cmp.add_argument("--fail-on-regression", action="store_true", help="exit status 1 when a regression is found")
     cmp.set_defaults(handler=cmd_compare)
 
     pub = sub.add_parser(
-        "publish", help="build a static site of many nights: history, change points, regressions, feed",
+        "publish", help="build a static site of many nights: history, verdicts night by night, regressions, feed",
         description="Read many run folders (nights; each may hold repeats), keep a compact history, and write "
-                    "a static site: per store x workload x metric history with intervals, change points that "
-                    "hold for more than one night, outliers, regressions.json, an Atom feed, the latest report.")
+                    "a static site: per store x workload x metric history with dates, commits and intervals, "
+                    "each night judged against the night before by the rule of `compare`, regressions.json, an "
+                    "Atom feed, and each night's report. Exit status: 0; 1 when a result file is unusable "
+                    "(named; the rest published); 2, writing nothing, when no folder holds a result.")
     pub.add_argument("results_dirs", type=Path, nargs="+", help="night folders (each: run folders or results)")
     pub.add_argument("-o", "--output", type=Path, required=True, help="site folder to write")
     pub.add_argument("--history", type=Path, help="history file to extend (Parquet; default <output>/history.parquet)")
@@ -189,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pytest-benchmark JSON of the harness's hot paths (repeatable; one per night)")
     pub.add_argument("--min-effect", type=float, default=0.05,
                      help="smallest change that counts, as a factor either way (default 0.05)")
+    pub.add_argument("--alpha", type=float, default=0.05,
+                     help="family-wise significance level over a night's series (Holm; default 0.05)")
+    pub.add_argument("--commit-url", help="link for a commit, with {commit} in it "
+                                          "(e.g. https://github.com/OWNER/REPO/commit/{commit})")
     pub.set_defaults(handler=cmd_publish)
 
     from storagebench.services import cli as services_cli
@@ -605,36 +618,48 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from storagebench.report import compare as cmp
     from storagebench.results.files import atomic_write_text
+    from storagebench.results.runhealth import inspect
 
     for path in (args.a, args.b):
         if not path.is_dir():
             raise UsageError(f"no such run folder: {path}")
     if not 0 <= args.min_effect < 10 or not 0 < args.alpha < 1:
         raise UsageError("--min-effect must be in [0, 10) and --alpha in (0, 1)")
-    changes = cmp.compare([args.a], [args.b], args.min_effect, args.alpha)
-    if not changes:
-        raise UsageError(f"no result files in {args.a} or {args.b}")
+    health = inspect([args.a, args.b])
+    for note in health.notes():
+        print(f"storagebench: {note}", file=sys.stderr)
+    comparison = cmp.compare([args.a], [args.b], args.min_effect, args.alpha)
     title = (f"storagebench compare {args.a.name} -> {args.b.name} "
-             f"(min effect {args.min_effect:.0%}, alpha {args.alpha})")
-    cmp.print_table(changes, title)
+             f"(min effect {args.min_effect:.0%}, alpha {args.alpha:g})")
+    cmp.print_table(comparison, title)
     if args.markdown:
-        atomic_write_text(args.markdown, cmp.to_markdown(changes, title))
+        atomic_write_text(args.markdown, cmp.to_markdown(comparison, title))
     if args.json:
-        atomic_write_text(args.json, cmp.to_json(changes))
-    counts = cmp.summary(changes)
+        atomic_write_text(args.json, cmp.to_json(comparison))
+    counts = comparison.counts()
     print(", ".join(f"{n} {v}" for v, n in counts.items() if n))
+    if not health.ok:
+        return 1  # unusable result files or unfinished runs: named above, the rest compared
     return 1 if args.fail_on_regression and counts["regression"] else 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from storagebench.report.publish import publish
+    from storagebench.results.runhealth import inspect
 
     for path in [*args.results_dirs, *args.harness_benchmarks]:
         if not path.exists():
             raise UsageError(f"no such path: {path}")
+    if not 0 <= args.min_effect < 10 or not 0 < args.alpha < 1:
+        raise UsageError("--min-effect must be in [0, 10) and --alpha in (0, 1)")
+    if args.commit_url and "{commit}" not in args.commit_url:
+        raise UsageError("--commit-url must contain {commit}, e.g. https://github.com/OWNER/REPO/commit/{commit}")
+    health = inspect(args.results_dirs)
+    for note in health.notes():
+        print(f"storagebench: {note}", file=sys.stderr)
     print(publish(args.results_dirs, args.output, history=args.history, harness=args.harness_benchmarks,
-                  min_effect=args.min_effect).resolve())
-    return 0
+                  min_effect=args.min_effect, alpha=args.alpha, commit_url=args.commit_url).resolve())
+    return 0 if health.ok else 1  # unusable result files or unfinished runs: named above, the rest published
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,52 +1,23 @@
-// storagebench history pages: one chart per (workload, metric), one trace per store.
+// storagebench history pages: the workload, metric and store filters, kept in the URL (#workload=a&metric=p99).
 "use strict";
 (function () {
-  const S = JSON.parse(document.getElementById("history-data").textContent);
-  const root = document.getElementById("history-charts");
-  const groups = new Map();
-  for (const s of S) {
-    const key = s.workload + "|" + s.metric;
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(s);
-  }
-  const options = {responsive: true, displaylogo: false, showLink: false};
-  let n = 0;
-  for (const [key, list] of groups) {
-    const [workload, metric] = key.split("|");
-    const div = document.createElement("div");
-    div.className = "chart history-chart";
-    div.id = "history-" + (n++);
-    div.dataset.workload = workload;
-    div.dataset.metric = metric;
-    root.append(div);
-    const traces = [];
-    for (const s of list) {
-      const x = s.points.map((p) => p.night), y = s.points.map((p) => p.median);
-      traces.push({type: "scatter", mode: "lines+markers", name: s.store, x, y,
-        error_y: {type: "data", symmetric: false, array: s.points.map((p) => p.high - p.median),
-                  arrayminus: s.points.map((p) => p.median - p.low)}});
-      const marks = {change: "triangle-up", outlier: "x", pending: "diamond"};
-      for (const kind of Object.keys(marks)) {
-        const ev = s.events.filter((e) => e.kind === kind);
-        if (!ev.length) continue;
-        traces.push({type: "scatter", mode: "markers", name: s.store + " " + kind, showlegend: true,
-          x: ev.map((e) => e.night), y: ev.map((e) => e.after),
-          marker: {symbol: marks[kind], size: 14, color: ev.map((e) => e.harmful && kind !== "outlier" ? "#c00" : "#888")}});
-      }
-      // failed nights sit at the series' lowest point (a log axis has no zero), grey, the reason on hover
-      const floor = y.length ? Math.min(...y) : 1;
-      if (s.failed.length) traces.push({type: "scatter", mode: "markers", name: s.store + " failed",
-        x: s.failed.map((f) => f.night), y: s.failed.map(() => floor),
-        hovertext: s.failed.map((f) => f.status + ": " + f.reason), marker: {symbol: "square", size: 12, color: "#bbb"}});
-    }
-    const better = list[0].higher_is_better ? "higher is better" : "lower is better";
-    Plotly.newPlot(div, traces, {title: {text: workload + " — " + metric + " (" + better + ", log scale)"}, height: 340,
-      xaxis: {type: "category", title: {text: "night"}}, yaxis: {type: "log"}}, options);
+  const ids = {workload: "history-workload", metric: "history-metric", store: "history-store"};
+  const state = new URLSearchParams(location.hash.slice(1));
+  for (const [key, id] of Object.entries(ids)) {
+    const select = document.getElementById(id);
+    if (state.has(key) && [...select.options].some((o) => o.value === state.get(key))) select.value = state.get(key);
   }
   const apply = () => {
-    const w = document.getElementById("history-workload").value, m = document.getElementById("history-metric").value;
-    for (const e of document.querySelectorAll("[data-workload][data-metric]"))
-      e.hidden = (w && e.dataset.workload !== w) || (m && e.dataset.metric !== m);
+    const chosen = {};
+    for (const [key, id] of Object.entries(ids)) chosen[key] = document.getElementById(id).value;
+    for (const el of document.querySelectorAll("[data-workload], [data-metric], [data-store]")) {
+      // an attribute, not the property: SVG elements (a store's line) have no .hidden
+      el.toggleAttribute("hidden", Object.keys(ids).some(
+        (key) => chosen[key] && el.dataset[key] !== undefined && el.dataset[key] !== chosen[key]));
+    }
+    const hash = new URLSearchParams(Object.entries(chosen).filter(([, v]) => v)).toString();
+    history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
   };
-  for (const id of ["history-workload", "history-metric"]) document.getElementById(id).addEventListener("change", apply);
+  for (const id of Object.values(ids)) document.getElementById(id).addEventListener("change", apply);
+  apply();
 })();

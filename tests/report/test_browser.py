@@ -7,9 +7,7 @@ Needs /usr/bin/chromium (scripts/test.sh installs the Debian package); with CI=t
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +38,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two repeats of three embedded stores on YCSB A and C; a report, and a site of two nights."""
+    """Two repeats of three embedded stores on YCSB A and C, and their report (the site: test_history_browser.py)."""
     from storagebench.cli import main
 
     base = tmp_path_factory.mktemp("browser")
@@ -54,9 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     finally:
         for key in env:
             del os.environ[key]
-    shutil.copytree(base / "nights" / "n1", base / "nights" / "n2")
-    assert main(["publish", str(base / "nights" / "n1"), str(base / "nights" / "n2"), "-o", str(base / "site")]) == 0
-    return {"report": base / "nights" / "n1" / "run" / "report.html", "site": base / "site"}
+    return {"report": base / "nights" / "n1" / "run" / "report.html"}
 
 
 #: generous: the pages inline 4.8 MB of plotly.js, and CI machines are shared
@@ -165,23 +161,3 @@ def test_family_filter_hides_the_object_store(browser: Any, built: dict[str, Pat
     page.uncheck("input[name=workload][value=c]")
     assert page.locator(".workload[data-workload=c]").is_hidden()
     assert errors == []
-
-
-def test_published_site_loads_and_draws_history(browser: Any, built: dict[str, Path], opened: list[Any]) -> None:
-    site = built["site"]
-    page, errors = _open(browser, site / "index.html", pages=opened)
-    assert page.locator("#machines li").count() == 1
-    history = next(site.glob("history-*.html"))
-    page, errors2 = _open(browser, history, pages=opened)
-    charts = page.locator(".history-chart")
-    assert charts.count() >= 4  # a and c x throughput, p99, load time
-    for i in range(charts.count()):
-        assert charts.nth(i).locator(".main-svg").count() > 0, f"history chart {i} not drawn"
-    page.select_option("#history-workload", "c")
-    assert page.locator(".history-chart[data-workload=a]").first.is_hidden()
-    page.select_option("#history-workload", "")
-    page.screenshot(path=str(SHOTS / "site-history.png"), full_page=True)
-    latest, errors3 = _open(browser, site / "latest" / "report.html", pages=opened)
-    assert latest.locator("#combined-ranking tbody tr").count() == 3
-    assert json.loads((site / "regressions.json").read_text())["regressions"] == []  # identical nights
-    assert errors == errors2 == errors3 == []
