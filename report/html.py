@@ -324,7 +324,9 @@ def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[st
     problems = [r for r in results if r.get("status") != "ok" or r.get("errors")]
     run_config = {k: v for k, v in first.get("config", {}).items() if k not in ("store_options", "workload")}
     context = {
-        "title": title, "data": data, "cells": cells, "stores": data["stores"], "first": first,
+        "title": title, "data": data, "cells": cells,
+        # what report.js reads (the provenance is HTML below, not sent twice)
+        "script_data": {k: v for k, v in data.items() if k != "provenance"}, "stores": data["stores"], "first": first,
         "harness": first.get("harness", {}), "machine": first.get("machine", {}), "header": _header(results),
         "run_ids": sorted({str(r.get("run_id")) for r in [*results, *sweeps]}),
         "problems": problems,
