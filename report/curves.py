@@ -163,9 +163,11 @@ def sweep_charts(sweeps: Sequence[dict[str, Any]]) -> dict[str, Any]:
             key = f"p{float(objective.get('percentile', 99)):g}_us"
             chart = rate.setdefault(f"{workload} {objective.get('label', '')}", {
                 "workload": workload, "objective": objective, "stores": {}})
+            # the throttled steps (the unthrottled capacity step has no schedule, so no intended latency)
             points = sorted(({"x": st["ops_per_sec"], "intended": _latency_ms(st.get("intended"), key),
                               "service": _latency_ms(st.get("service"), key), "target": st.get("target"),
-                              "sustainable": st.get("sustainable")} for st in steps), key=lambda p: p["x"])
+                              "sustainable": st.get("sustainable")} for st in steps if st.get("target")),
+                            key=lambda p: p["x"])
             best = s.get("max_sustainable_ops_per_sec")
             at = next((p for p in points if best is not None and p["x"] == best), None)
             chart["stores"][store] = {"points": points, "capacity": s.get("capacity_ops_per_sec"),

@@ -261,7 +261,9 @@
     else if (leaders.length > 1) text = leaders.map(mark).join(" and ") + " tie for best (their intervals overlap)";
     else {
       const best = res.rows[0], next = res.rows.find((r) => r.rank > 1);
-      text = mark(best.store) + " is best (score " + scoreText(best) + ")" + (next ? "; next " + mark(next.store) + " at " + next.score.toFixed(2) + "× the cost" : "");
+      const tied = next ? res.rows.filter((r) => r.rank === next.rank) : [];
+      text = mark(best.store) + " is best (score " + scoreText(best) + ")" + (next ? "; next " + tied.map((r) => mark(r.store)).join(" and ") +
+        " at " + tied.map((r) => r.score.toFixed(2)).join(" and ") + "× the cost" + (tied.length > 1 ? " (tied)" : "") : "");
     }
     const single = res.rows.some((r) => r.samples < 2) ? "; one sample per cell: this order rests on single measurements, not on intervals" : "";
     const left = res.unranked.length ? "; not ranked: " + unrankedText(res.unranked.map((u) => u.store), names) : "";
@@ -502,7 +504,9 @@
     }
     if (kind === "clients") {
       const c = sw.clients[i];
-      return {title: "throughput against clients", x: {label: "client threads", log: true}, y: {label: "ops/s", zero: true},
+      const counts = [...new Set(Object.values(c.stores).flatMap((e) => e.points.map((p) => p.x)))].sort((a, b) => a - b);
+      return {title: "throughput against clients", x: {label: "client threads (log)", log: true, ticks: counts.map((n) => [n, String(n)])},
+        y: {label: "ops/s", zero: true},
         series: Object.entries(c.stores).map(([s, e]) => ({store: s, pts: e.points.map((p) => [p.x, p.y]), points: true}))};
     }
     if (kind.startsWith("records-")) {

@@ -112,3 +112,22 @@ def rate_sweep(run_dir: Path, store: str, capacity: float, best: float, objectiv
                                                       "bytes_per_record": 2000.0 if store == "sqlite" else 900.0}}}
     write_json(run_dir / f"sweep-{store}-c-rate.json", record)
     return record
+
+
+def ladder_sweep(run_dir: Path, store: str, ladder: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """A clients or records sweep file: ``steps`` as :mod:`storagebench.running.sweep` writes them."""
+    record = {"kind": "storagebench.sweep", "run_id": "made", "store": store, "workload": "c", "ladder": ladder,
+              "status": "ok", "reason": "", "step_seconds": 4.0, "config": {"threads": 1}, "steps": steps}
+    write_json(run_dir / f"sweep-{store}-c-{ladder}.json", record)
+    return record
+
+
+def clients_steps(per_client: float, clients: tuple[int, ...] = (1, 2, 4)) -> list[dict[str, Any]]:
+    return [{"threads": n, "ops_per_sec": per_client * n ** 0.8, "service": {"p99_us": 500.0 * n}} for n in clients]
+
+
+def records_steps(bytes_per_record: float, records: tuple[int, ...] = (1000, 10_000, 100_000)) -> list[dict[str, Any]]:
+    return [{"records": n, "ops_per_sec": 5000 / (1 + n / 1e5), "service": {"p99_us": 400.0},
+             "load": {"records": n, "seconds": n / 20_000, "records_per_sec": 20_000.0,
+                      "footprint": {"bytes": int(n * bytes_per_record), "bytes_per_record": bytes_per_record}}}
+            for n in records]

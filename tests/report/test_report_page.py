@@ -56,7 +56,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made.write(base / "mixed", mixed)
     made.rate_sweep(base / "mixed", "sqlite", capacity=3000, best=2400.0)
     made.rate_sweep(base / "mixed", "duckdb", capacity=1000, best=650.0)
-    return {name: write_report(base / name) for name in ("three", "six", "mixed")}
+    curves = base / "curves"  # a folder of sweeps only
+    for store, per in (("sqlite", 3000.0), ("postgres", 1200.0)):
+        made.rate_sweep(curves, store, capacity=per * 2, best=per * 1.5)
+        made.ladder_sweep(curves, store, "clients", made.clients_steps(per))
+        made.ladder_sweep(curves, store, "records", made.records_steps(per / 10))
+    return {name: write_report(base / name) for name in ("three", "six", "mixed", "curves")}
 
 
 @pytest.fixture
@@ -96,7 +101,8 @@ def test_first_screen_holds_the_verdict_and_the_combined_chart(browser: Any, run
     sentences = page.locator("#verdict-sentences li")
     assert sentences.count() == 3  # update-heavy (a), read-heavy (c), scan (e)
     first = sentences.nth(0).inner_text()
-    assert first.startswith("update-heavy (a): sqlite is best (score 1.0") and "; next duckdb at " in first
+    assert first.startswith("update-heavy (a): sqlite is best (score 1.0")
+    assert "; next duckdb and localdir at 1.5" in first and "(tied)" in first  # 1,000 and 950 ops/s overlap
     for loc in (sentences.last, page.locator("#combined-ranking"), page.locator("#presets")):
         box = loc.bounding_box()
         assert box and box["y"] + box["height"] <= DESK["height"], loc
@@ -246,3 +252,26 @@ def test_phone_scrolls_only_inside_tables(browser: Any, runs: dict[str, Path], o
     page.screenshot(path=str(SHOTS / "report-first-screen-phone.png"))
     page.screenshot(path=str(SHOTS / "report-full-phone.png"), full_page=True)
     assert page.errors == []
+
+
+def test_a_folder_of_sweeps_draws_every_curve(browser: Any, runs: dict[str, Path], opened: list[Any]) -> None:
+    page = _open(browser, runs["curves"], opened)
+    for kind in ("rate", "clients", "records-ops", "records-load", "records-bytes", "pareto"):
+        chart = page.locator(f".chart[data-chart={kind}]")
+        assert chart.count() == 1 and chart.locator("svg [data-store=postgres]").count() >= 1, kind
+    clients = page.locator(".chart[data-chart=clients] circle[data-store=sqlite]")
+    assert clients.count() == 3  # one point per client count
+    # postgres: 1,800 ops/s at 120 bytes per record; sqlite: 4,500 at 300: both on the front
+    assert page.locator(".chart[data-chart=pareto] g.pareto-front").count() == 2
+    page.locator("#curves").screenshot(path=str(SHOTS / "report-sweeps-desk.png"))
+    assert page.errors == []
+
+
+def test_sweep_writes_its_report(tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from storagebench.cli import main
+
+    main(["sweep", "--stores", "sqlite", "--ladder", "clients", "--clients", "1,2", "--step-seconds", "0.5",
+          "-p", "recordcount=100", "--results-dir", str(tmp_path), "--run-id", "sw"])
+    report = tmp_path / "sw" / "report.html"
+    assert str(report) in capsys.readouterr().out
+    assert 'data-chart="clients"' in report.read_text()
