@@ -49,11 +49,13 @@ def result(store: str, workload: str, phase: str, *, seconds: float = 6.0, ops_p
         series.append(total - sum(series))
     out: dict[str, Any] = {
         "kind": "storagebench.result", "schema_version": 1, "run_id": f"made-r{index}", "store": store,
-        "workload": workload, "workload_description": f"made {workload}", "phase": phase, "status": status,
+        "workload": workload, "phase": phase, "status": status,
+        "workload_description": f"made {workload}: a description as long as YCSB's, of the mix and its distribution",
         "reason": reason, "started_at": f"2026-01-01T00:00:{index:02d}+00:00",
         "harness": {"version": "test", "commit": "0" * 40, "dirty": False},
         "machine": {"cpu": "test cpu", "cpu_count": 2, "memory_gib": 8, "platform": "Linux-6.1-x86_64"},
-        "server": {"engine": store, "label": f"{store} (made)"}, "client": {},
+        "server": {"engine": store, "label": f"{store} (file /root/.cache/storagebench/data/embedded/{store}.db)"},
+        "client": {},
         "capabilities": {**CAPS, "family": family},
         "durability": {"profile": "durable", "settings": {}, "observed": False, "honoured": None,
                        "note": "this adapter does not report its durability", "caveat": "about 0.15 ms here"},
