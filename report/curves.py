@@ -27,6 +27,8 @@ from storagebench.report.cells import enough_samples, seconds_text, settled
 from storagebench.measuring.measurement import PERCENTILES, decode
 from storagebench.results.files import MAX_RESULT_BYTES
 
+#: the columns of the per-operation tables
+PERCENTILE_LABELS = (*(f"p{p:g}" for p in PERCENTILES), "max")
 #: points per decade of 1/(1-p) on the HDR curves
 _STEPS_PER_DECADE = 8
 
@@ -79,12 +81,11 @@ def operation_table(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                                "how": str(caps[store].get(op, "")), "count": sum(int(x["count"]) for x in lats),
                                "ops_per_sec": _spread([float(x.get("ops_per_sec") or 0.0) for x in lats]),
                                "percentiles": []}
-        for p in (*PERCENTILES, 100.0):
-            key = "max_us" if p == 100 else f"p{p:g}_us"
-            values = [float(x[key]) for x in lats if x.get(key) is not None]
-            if values:
-                row["percentiles"].append({"label": "max" if p == 100 else f"p{p:g}", **_spread(values),
-                                           "enough": all(enough_samples(int(x["count"]), p) for x in lats)})
+        for p, label in zip((*PERCENTILES, 100.0), PERCENTILE_LABELS, strict=True):
+            values = [float(x[key]) for x in lats if (key := "max_us" if p == 100 else f"p{p:g}_us") in x]
+            spread = _spread(values) if values else {"median": None, "lo": None, "hi": None}
+            row["percentiles"].append({"label": label, **spread,
+                                       "enough": all(enough_samples(int(x["count"]), p) for x in lats)})
         rows.append(row)
     return rows
 

@@ -30,7 +30,14 @@ from storagebench.report.cells import (
     ok_latency,
     samples_frame,
 )
-from storagebench.report.curves import find_sweeps, hdr_curves, operation_table, sweep_charts, throughput_series
+from storagebench.report.curves import (
+    PERCENTILE_LABELS,
+    find_sweeps,
+    hdr_curves,
+    operation_table,
+    sweep_charts,
+    throughput_series,
+)
 from storagebench.report.scoring import DEFAULT_WEIGHTS, SHIFTS, ratios
 
 from storagebench.analysis.stats import median_interval
@@ -333,6 +340,7 @@ def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[st
         "run_config": json.dumps({"config": run_config, "machine": first.get("machine", {}),
                                   "harness": first.get("harness", {})}, indent=1),
         "fmt": fmt, "cell_id": _cell_id, "json": json.dumps, "operation_rows": operation_table(results),
+        "percentile_labels": PERCENTILE_LABELS,
         "css": _static("report.css"), "script": _static("report.js"), "notes": list(notes),
         "store_facts": store_facts(results),
     }
