@@ -2,7 +2,10 @@
 
 A *cell* is (store, workload, phase).  Several samples of one cell come from repeats: several run
 folders given together, or several files of one cell in a folder (``repeat`` field).  Every figure
-of a cell is the median of its samples, with a distribution-free 95 % interval when there are enough.
+of a cell is the median of its samples, with a distribution-free order-statistic interval: the narrowest
+that covers the median with 95 % where the repeats allow it, else [min, max] with its true coverage
+(``coverage``: 75 % for 3 repeats, 0 for one sample).  :func:`too_short` is the one rule deciding whether a
+run phase's figures may be ranked at all.
 
 Fields other helpers add to result files are used when present and ignored when absent:
 ``status == "invalid"`` and ``first_error`` (verification), ``footprint`` (bytes on disk),
@@ -20,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from storagebench.analysis.stats import median_interval
-from storagebench.measuring.measurement import decode, new_histogram, summarize
+from storagebench.analysis.stats import median_interval, order_statistic_ranks, steady_state
+from storagebench.measuring.measurement import decode, new_histogram, operations_for_percentile, summarize
 from storagebench.results.files import load_results, result_path
 
 #: the figures the verdict and the comparisons use: name -> (phase, higher is better, unit)
@@ -31,6 +34,71 @@ METRICS: dict[str, tuple[str, bool, str]] = {
     "load_time": ("load", False, "s"),
     "footprint": ("load", False, "bytes"),
 }
+
+
+#: the latency percentile the matrix, the verdict and the requirements show
+RANKED_PERCENTILE = 99.0
+#: statuses that mean a phase was attempted and went wrong (``skipped``: not attempted, unsupported)
+FAILED_STATUSES = ("failed", "aborted", "invalid", "interrupted")
+
+
+def enough_samples(count: int, percentile: float) -> bool:
+    """A percentile means something only with :func:`operations_for_percentile` samples (p99.9: 1,000),
+    the rule sweeps judge their steps by too."""
+    return count >= operations_for_percentile(percentile)
+
+
+def coverage(n: int) -> float:
+    """The probability that a cell's interval over ``n`` samples covers the true median (0 for one sample)."""
+    return order_statistic_ranks(n)[2] if n > 1 else 0.0
+
+
+def seconds_text(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds < 1 else f"{seconds:,.1f} s"
+
+
+def settled(result: dict[str, Any]) -> dict[str, Any]:
+    """Where the run phase's throughput settled: the file's ``steady_state``, or (older files) the same
+    detection (:func:`storagebench.analysis.stats.steady_state`) on its complete seconds."""
+    recorded = result.get("steady_state")
+    if isinstance(recorded, dict) and "reached" in recorded:
+        return recorded
+    complete = int(float(result.get("duration_s") or 0.0))
+    return steady_state((result.get("timeseries") or {}).get("ops", [])[:complete]).as_dict()
+
+
+def ok_operations(result: dict[str, Any]) -> int:
+    return sum(int(n) for op, e in (result.get("operations") or {}).items() if op != "verify"
+               for status, n in (e.get("status_counts") or {}).items() if status == "OK")
+
+
+def too_short(result: dict[str, Any]) -> str:
+    """Why a run phase's figures may not be ranked ("" when they may): the one rule of the report.
+
+    Its throughput must have settled (steady state reached, which needs enough complete seconds: see
+    :func:`storagebench.analysis.stats.steady_state`) and it must hold enough successful operations for the
+    percentile ranked (:data:`RANKED_PERCENTILE`: 100 for p99).  Other phases and failed ones: ""."""
+    if result.get("phase") != "run" or result.get("status") != "ok":
+        return ""
+    measured = f"measured {seconds_text(float(result.get('duration_s') or 0.0))}"
+    state = settled(result)
+    if not state.get("reached"):
+        if state.get("method") == "too short":
+            return f"{measured}: too short to rank"
+        return f"{measured}: throughput still drifting ({state.get('method')}), not ranked"
+    ops = ok_operations(result)
+    if not enough_samples(ops, RANKED_PERCENTILE):
+        return f"{measured}, {ops:,} operations: too few for p{RANKED_PERCENTILE:g} to rank"
+    return ""
+
+
+def clients_of(result: dict[str, Any]) -> int:
+    """How many clients drove the phase (closed loop unless a target rate was set)."""
+    cfg = result.get("config") or {}
+    layout = cfg.get("client_layout") or {}
+    if isinstance(layout.get("clients"), int):
+        return int(layout["clients"])
+    return int(cfg.get("threads") or 1) * int(cfg.get("processes") or 1)
 
 
 def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -122,6 +190,8 @@ def sample_row(r: dict[str, Any]) -> dict[str, Any]:
         "p99": float(lat["p99_us"]) if lat.get("count") else math.nan,
         "load_time": float(r.get("duration_s") or math.nan) if ok and r.get("phase") == "load" else math.nan,
         "footprint": (_footprint(r) or math.nan) if ok else math.nan,
+        "seconds": float(r.get("duration_s") or 0.0), "operations": int(totals.get("operations") or 0),
+        "clients": clients_of(r), "too_short": too_short(r),
     }
 
 
@@ -140,7 +210,8 @@ def effect(before: float, after: float) -> float:
 
 
 def median_ci(values: Sequence[float]) -> tuple[float, float, float]:
-    """Median and its 95 % order-statistic interval (:func:`storagebench.analysis.stats.median_interval`); NaN-safe."""
+    """Median and its order-statistic interval (:func:`storagebench.analysis.stats.median_interval`: 95 % where the
+    samples allow, else [min, max]; :func:`coverage` gives its true coverage); NaN-safe."""
     xs = [v for v in values if not math.isnan(v)]
     if not xs:
         return math.nan, math.nan, math.nan
@@ -149,7 +220,9 @@ def median_ci(values: Sequence[float]) -> tuple[float, float, float]:
 
 
 def cells_frame(samples: pd.DataFrame) -> pd.DataFrame:
-    """One row per (store, workload, phase): status (ok only if every sample is ok), medians and intervals."""
+    """One row per (store, workload, phase): status (ok only if every sample is ok), medians and intervals,
+    the evidence behind them (median seconds and operations, clients, samples, the intervals' coverage) and
+    ``too_short``: the first sample's reason not to rank the cell ("" when every sample may be ranked)."""
     rows = []
     for (store, workload, phase), group in samples.groupby(["store", "workload", "phase"], sort=False):
         bad = group[group["status"] != "ok"]
@@ -162,6 +235,9 @@ def cells_frame(samples: pd.DataFrame) -> pd.DataFrame:
             "engine_label": group["engine_label"].iloc[0], "fingerprint": group["fingerprint"].iloc[0],
             "unit": group["unit"].iloc[0], "files": list(group["file"]),
             "seeds": sorted({s for s in group["seed"] if s is not None}),
+            "seconds": float(group["seconds"].median()), "operations": int(group["operations"].median()),
+            "clients": int(group["clients"].max()), "coverage": coverage(len(group)),
+            "too_short": next((t for t in group["too_short"] if t), ""),
         }
         for metric in METRICS:
             med, low, high = median_ci(list(group[metric]))

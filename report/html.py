@@ -1,10 +1,10 @@
-"""One self-contained ``report.html`` from result files (one run folder, or several: repeats).
+"""One self-contained ``report.html`` from result files (one run folder, or several: repeats) and sweep files.
 
 The page is rendered from Jinja2 templates in ``templates/`` with autoescaping (every string from an
 engine, an error or a config is escaped); the data the page's script needs goes in as JSON through
-``tojson`` (which escapes ``<``, ``>``, ``&`` and quotes).  plotly.js is inlined once: the page opens
-offline from file://.  The verdict, the requirements panel and the filters run in ``report.js`` on
-that JSON, so the reader's weights and requirements re-rank without a server.
+``tojson`` (which escapes ``<``, ``>``, ``&`` and quotes).  No chart library: the tables and sentences are
+HTML that paints at once, and ``report.js`` (inline, a few kB) draws the charts as SVG, computes the verdict
+from the reader's weights and answers the requirements panel, so the page opens offline from file://.
 """
 
 from __future__ import annotations
@@ -20,10 +20,27 @@ from typing import Any
 import jinja2
 import pandas as pd
 from storagebench.adapters.base import Capabilities
-from storagebench.report.cells import METRICS, cells_frame, command_line, find_results, ok_latency, samples_frame
-from storagebench.report.scoring import SHIFTS, ratios
+from storagebench.report.cells import (
+    FAILED_STATUSES,
+    METRICS,
+    RANKED_PERCENTILE,
+    cells_frame,
+    command_line,
+    find_results,
+    ok_latency,
+    samples_frame,
+)
+from storagebench.report.curves import (
+    PERCENTILE_LABELS,
+    find_sweeps,
+    hdr_curves,
+    operation_table,
+    sweep_charts,
+    throughput_series,
+)
+from storagebench.report.scoring import DEFAULT_WEIGHTS, SHIFTS, ratios
 
-from storagebench.measuring.measurement import PERCENTILES, operations_for_percentile
+from storagebench.analysis.stats import median_interval
 from storagebench.results.files import atomic_write_text
 from storagebench.results.runhealth import inspect
 
@@ -33,6 +50,16 @@ _PROPORTION_OPS = {
     "scanproportion": ("scan",), "readmodifywriteproportion": ("read", "update"),
     "deleteproportion": ("delete",), "queryproportion": ("query",), "graphproportion": ("graph",),
 }
+#: workload property -> the kind of work it counts as (families, presets)
+_MIX = {"readproportion": "read", "updateproportion": "update", "insertproportion": "update",
+        "readmodifywriteproportion": "update", "deleteproportion": "update", "scanproportion": "scan",
+        "queryproportion": "query", "graphproportion": "query"}
+_FAMILY_ORDER = ("update", "scan", "query", "batch", "read")
+FAMILIES = {"read": "read-heavy", "update": "update-heavy", "scan": "scan", "query": "query", "batch": "batch"}
+#: colour-blind-safe colours for stores (Okabe-Ito without its vermillion: red is the alarm colour);
+#: with more stores than colours, the dash pattern tells the second round apart
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000", "#B59B00")
+DASHES = ("", "6 3", "2 2")
 METRIC_LABELS = {"throughput": "throughput", "p99": "p99 latency", "load_time": "load time",
                  "footprint": "footprint"}
 
@@ -52,12 +79,37 @@ def fmt(value: Any, digits: int = 0) -> str:
 
 
 def workload_operations(result: dict[str, Any]) -> list[str]:
+    """The operations this result's phase did: a load phase its own (inserts), a run phase those its
+    workload's proportions ask for and those it recorded."""
+    ops = [op for op in result.get("operations", {}) if op != "verify"]
+    if result.get("phase") == "load":
+        return ops
     wl = result.get("config", {}).get("workload", {})
     if wl.get("kind") == "batch":
         return ["batch_write", "batch_read", "batch_filter"]
-    ops = [op for prop, names in _PROPORTION_OPS.items() if wl.get(prop) for op in names]
-    ops += [op for op in result.get("operations", {}) if op != "verify"]
-    return list(dict.fromkeys(ops))
+    return list(dict.fromkeys([op for prop, names in _PROPORTION_OPS.items() if wl.get(prop) for op in names] + ops))
+
+
+def workload_mix(result: dict[str, Any]) -> dict[str, float]:
+    """The run phase's share of each kind of work (read, update = any write, scan, query, batch)."""
+    wl = result.get("config", {}).get("workload", {})
+    if wl.get("kind") == "batch":
+        return {"batch": 1.0}
+    mix: dict[str, float] = {}
+    for prop, kind in _MIX.items():
+        share = float(wl.get(prop) or 0.0)
+        if share > 0:
+            mix[kind] = round(mix.get(kind, 0.0) + share, 4)
+    return mix
+
+
+def workload_family(mix: dict[str, float]) -> str:
+    """The kind of work with the largest share (a tie goes to writes, scans and queries before reads:
+    YCSB A's 50/50 is update-heavy)."""
+    if not mix:
+        return "other"
+    kind = max(_FAMILY_ORDER, key=lambda k: (mix.get(k, 0.0), -_FAMILY_ORDER.index(k)))
+    return FAMILIES[kind]
 
 
 def _clean(value: Any) -> Any:
@@ -79,72 +131,113 @@ def _cell_id(store: str, workload: str, phase: str) -> str:
     return f"cell-{store}-{workload}-{phase}"
 
 
-def _charts(results: Sequence[dict[str, Any]], stores: list[str]) -> list[dict[str, Any]]:
-    """Per workload: latency percentiles of each store's operations, and throughput per second."""
-    charts: list[dict[str, Any]] = []
-    runs: dict[str, list[dict[str, Any]]] = {}
+def _op_intervals(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per run cell id: per operation, p99 (µs) median and interval over the repeats (requirements)."""
+    values: dict[str, dict[str, list[float]]] = {}
     for r in results:
-        if r.get("phase") == "run" and r.get("status") == "ok" and r.get("operations"):
-            runs.setdefault(r["workload"], [])
-            if r["store"] not in {x["store"] for x in runs[r["workload"]]}:  # first repeat draws the curves
-                runs[r["workload"]].append(r)
-    labels = [f"p{p:g}" for p in PERCENTILES]
-    for workload, group in runs.items():
-        group.sort(key=lambda r: stores.index(r["store"]))
-        traces = []
-        for r in group:
-            for op, stats in r.get("operations", {}).items():
-                lat = stats.get("latency", {})
-                if op == "verify" or not lat.get("count"):
-                    continue
-                # percentiles without enough samples are left out rather than drawn as if measured
-                traces.append({"type": "scatter", "mode": "lines+markers", "name": f"{r['store']} {op}",
-                               "x": labels, "y": [lat.get(f"p{p:g}_us") if enough_samples(lat["count"], p)
-                                                  else None for p in PERCENTILES]})
-        charts.append({"id": f"lat-{workload}", "workload": workload, "traces": traces, "layout": {
-            "title": {"text": f"{workload}: latency percentiles (µs, log scale)"},
-            "xaxis": {"title": {"text": "percentile"}},
-            "yaxis": {"type": "log", "dtick": 1, "title": {"text": "µs"}}, "height": 400}})
-        series = []
-        for r in group:
-            ops_series = r.get("timeseries", {}).get("ops", [])
-            complete = int(r.get("duration_s") or 0)
-            if complete >= 2:  # the last second is partial: leave it out rather than draw a drop
-                ops_series = ops_series[:complete]
-            series.append({"type": "scatter", "mode": "lines+markers", "name": r["store"], "y": ops_series})
-        charts.append({"id": f"ts-{workload}", "workload": workload, "traces": series, "layout": {
-            "title": {"text": f"{workload}: throughput per second (complete seconds)"},
-            "xaxis": {"title": {"text": "second of the run phase"}},
-            "yaxis": {"title": {"text": "ops/s"}, "rangemode": "tozero"}, "height": 300}})
-    return charts
+        if r.get("phase") != "run" or r.get("status") != "ok":
+            continue
+        cell = values.setdefault(_cell_id(r["store"], r["workload"], "run"), {})
+        for op, stats in (r.get("operations") or {}).items():
+            value = (stats.get("latency") or {}).get(f"p{RANKED_PERCENTILE:g}_us")
+            if op != "verify" and isinstance(value, int | float):
+                cell.setdefault(op, []).append(float(value))
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for cid, ops in values.items():
+        out[cid] = {}
+        for op, xs in ops.items():
+            iv = median_interval(xs)
+            out[cid][op] = {"p99": iv.median, "p99_low": iv.lo, "p99_high": iv.hi, "samples": iv.n}
+    return out
 
 
-def enough_samples(count: int, percentile: float) -> bool:
-    """A percentile means something only with :func:`operations_for_percentile` samples (p99.9: 1,000),
-    the rule sweeps judge their steps by too."""
-    return count >= operations_for_percentile(percentile)
+def failures(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per store with a failed, aborted, invalid or interrupted phase: every such phase, first reason first
+    (for the banner at the top of the page)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in sorted(results, key=lambda r: str(r.get("started_at", ""))):
+        if r.get("status") in FAILED_STATUSES:
+            entry = out.setdefault(r["store"], {"store": r["store"], "phases": []})
+            first = r.get("first_error")
+            reason = str(r.get("reason") or "") or (first if isinstance(first, str) else json.dumps(first or ""))
+            entry["phases"].append({"workload": r["workload"], "phase": r["phase"], "status": r["status"],
+                                    "reason": reason, "id": _cell_id(r["store"], r["workload"], r["phase"])})
+    return list(out.values())
 
 
-def page_data(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def wrong_data(results: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Stores caught returning wrong data (an ``invalid`` phase anywhere) -> where, first."""
+    out: dict[str, str] = {}
+    for r in results:
+        if r.get("status") == "invalid":
+            why = r.get("reason") or r.get("first_error") or "invalid"
+            out.setdefault(r["store"], f"{r['workload']} {r['phase']}: {why}")
+    return out
+
+
+def noise_summary(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The noise probes the runs recorded (median over the runs, and their range)."""
+    out: dict[str, Any] = {}
+    probes = {str(r.get("run_id")): r["noise"] for r in results if isinstance(r.get("noise"), dict)}
+    for key in ("fsync_p50_us", "fsync_p99_us", "cpu_loops_per_sec", "memory_copy_gb_per_sec"):
+        xs = [float(p[key]) for p in probes.values() if isinstance(p.get(key), int | float)]
+        if xs:
+            out[key] = {"median": statistics.median(xs), "lo": min(xs), "hi": max(xs), "runs": len(xs)}
+    loads = [p["loadavg"][0] for p in probes.values() if isinstance(p.get("loadavg"), list) and p["loadavg"]]
+    if loads:
+        out["loadavg"] = {"median": statistics.median(loads), "lo": min(loads), "hi": max(loads), "runs": len(loads)}
+    return out
+
+
+def coverage_text(coverages: Sequence[tuple[int, float]]) -> str:
+    """What the intervals of the page claim, from the cells' own sample counts."""
+    if not coverages:
+        return ""
+    if all(n < 2 for n, _ in coverages):
+        return ("One sample per cell: no intervals, so no tie can be established and every order rests on "
+                "single measurements.")
+    parts = [f"{100 * c:.1f} %".replace(".0 %", " %") + f" ({n} samples per cell)" for n, c in coverages if n > 1]
+    single = " Cells with one sample have no interval." if any(n < 2 for n, _ in coverages) else ""
+    return ("Each interval (order statistics of the median) covers the true median with probability "
+            f"{', '.join(parts)}.{single}")
+
+
+def presets(workloads: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Workload weights per preset: each workload weighs its share of that kind of work (read-heavy: its
+    read share ...); ``balanced``: every workload 1.  Presets no workload has work for are left out."""
+    out: dict[str, dict[str, float]] = {}
+    for kind, name in FAMILIES.items():
+        weights = {w["name"]: w["mix"].get(kind, 0.0) for w in workloads}
+        if any(weights.values()):
+            out[name] = weights
+    out["balanced"] = {w["name"]: 1.0 for w in workloads}
+    return out
+
+
+def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Everything the page shows, as plain data (tests read this; the template and report.js render it)."""
     samples = samples_frame(results)
     cells = cells_frame(samples) if not samples.empty else pd.DataFrame()
-    stores = list(dict.fromkeys(r["store"] for r in results))
+    stores = list(dict.fromkeys([r["store"] for r in results] + [s["store"] for s in sweeps]))
     workloads: dict[str, dict[str, Any]] = {}
     capabilities: dict[str, dict[str, Any]] = {}
     provenance: dict[str, dict[str, Any]] = {}
-    durability: dict[str, Any] = {}
     for r in results:
-        w = workloads.setdefault(r["workload"], {"name": r["workload"], "operations": [],
-                                                 "description": r.get("workload_description", "")})
-        w["operations"] = list(dict.fromkeys(w["operations"] + workload_operations(r)))
+        w = workloads.setdefault(r["workload"], {"name": r["workload"], "operations": [], "load_ops": [],
+                                                 "mix": {}, "description": r.get("workload_description", "")})
+        ops = workload_operations(r)
+        if r.get("phase") == "load":
+            w["load_ops"] = list(dict.fromkeys(w["load_ops"] + ops))
+        else:
+            w["operations"] = list(dict.fromkeys(w["operations"] + ops))
+            w["mix"] = w["mix"] or workload_mix(r)
         capabilities.setdefault(r["store"], r.get("capabilities", {}))
-        if r.get("durability") is not None:
-            durability.setdefault(r["store"], r["durability"])
         prov = provenance.setdefault(_cell_id(r["store"], r["workload"], r["phase"]), {
             "store": r["store"], "workload": r["workload"], "phase": r["phase"], "command": command_line(r),
             "seed": r.get("seed"), "files": [], "runs": [], "engine": r.get("server", {}).get("label", ""),
-            "client": r.get("client", {}), "durability": r.get("durability"),
+            "client": r.get("client", {}),
+            # as recorded, less the old fixed caveat sentence (the page states the run's own fsync probe)
+            "durability": {k: v for k, v in (r.get("durability") or {}).items() if k != "caveat"} or None,
             "clients": r.get("config", {}).get("client_layout"),
             "options": r.get("config", {}).get("store_options", {}),
             "workload_config": r.get("config", {}).get("workload", {})})
@@ -156,41 +249,39 @@ def page_data(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for prov in provenance.values():  # the client's CPU per operation, median over the repeats
         runs = prov.pop("cpu_runs", [])
         prov["client_cpu_us"] = round(statistics.median(runs), 2) if runs else None
+    for w in workloads.values():
+        w["family"] = workload_family(w["mix"])
     cell_rows = [{k: _clean(v) for k, v in row.items()} for row in cells.to_dict("records")] if len(cells) else []
+    op_intervals = _op_intervals(results)
     for row in cell_rows:
         row["id"] = _cell_id(row["store"], row["workload"], row["phase"])
-    families = {s: capabilities[s].get("family", "other") for s in stores}
+        row["ops"] = op_intervals.get(row["id"], {})
+    families = {s: capabilities.get(s, {}).get("family", "other") for s in stores}
+    workload_list = list(workloads.values())
     return {
-        "stores": stores, "families": families, "workloads": list(workloads.values()),
-        "metrics": {m: {"phase": p, "higher": h, "unit": u, "label": METRIC_LABELS[m], "shift": SHIFTS[m]}
-                    for m, (p, h, u) in METRICS.items()},
+        "stores": stores, "families": families, "workloads": workload_list,
+        "colours": {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(stores)},
+        "dashes": {s: DASHES[(i // len(PALETTE)) % len(DASHES)] for i, s in enumerate(stores)},
+        "metrics": {m: {"phase": p, "higher": h, "unit": u, "label": METRIC_LABELS[m], "shift": SHIFTS[m],
+                        "weight": DEFAULT_WEIGHTS[m]} for m, (p, h, u) in METRICS.items()},
+        "presets": presets(workload_list), "percentile": RANKED_PERCENTILE,
         "cells": cell_rows, "ratios": ratios(cells) if len(cells) else [],
         "capabilities": capabilities, "operations": list(Capabilities.OPERATIONS),
-        "provenance": provenance, "durability": durability,
+        "provenance": provenance,
         "repeats": int(cells["samples"].max()) if len(cells) else 0,
+        "coverage_text": coverage_text(sorted({(int(n), float(c)) for n, c in zip(
+            cells["samples"], cells["coverage"], strict=True)}) if len(cells) else []),
+        "failures": failures(results), "wrong_data": wrong_data(results), "noise": noise_summary(results),
+        "hdr": hdr_curves(results), "series": throughput_series(results), "sweeps": sweep_charts(sweeps),
         "merges": [{"id": _cell_id(r["store"], r["workload"], r["phase"]), "store": r["store"],
                     "workload": r["workload"], "phase": r["phase"], "totals": r.get("totals", {}),
                     "latency": ok_latency(r), **r["merge"]} for r in results if isinstance(r.get("merge"), dict)],
     }
 
 
-def _operation_rows(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows, seen = [], set()
-    for r in results:
-        if r.get("phase") != "run" or r.get("status") != "ok" or (r["store"], r["workload"]) in seen:
-            continue
-        seen.add((r["store"], r["workload"]))  # the first repeat's per-operation table
-        for op, stats in r.get("operations", {}).items():
-            rows.append({"store": r["store"], "workload": r["workload"], "op": op,
-                         "family": r.get("capabilities", {}).get("family", "other"),
-                         "how": str(r.get("capabilities", {}).get(op, "")), "lat": stats.get("latency", {}),
-                         "counts": ", ".join(f"{k} {v:,}" for k, v in stats.get("status_counts", {}).items())})
-    return rows
-
-
 def store_facts(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per store: the engine that answered and what an acknowledged write meant there (the result
-    files' ``server`` and ``durability``), for the table beside the figures."""
+    """Per store: the engine that answered and what an acknowledged write meant there, from the result
+    files' ``server`` and ``durability`` as recorded (an adapter that does not declare it: unknown)."""
     facts: dict[str, dict[str, Any]] = {}
     for r in results:
         if r["store"] in facts:
@@ -204,7 +295,7 @@ def store_facts(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "honoured": {True: "yes", False: "NO", None: "unknown"}.get(durability.get("honoured"), "unknown"),
             "source": "read back from the server" if durability.get("observed") else "as configured / documented",
             "settings": ", ".join(f"{k}={v}" for k, v in (durability.get("settings") or {}).items()),
-            "note": durability.get("note", ""), "caveat": durability.get("caveat", ""),
+            "note": durability.get("note", ""),
         }
     return list(facts.values())
 
@@ -213,26 +304,43 @@ def _static(name: str) -> str:
     return (Path(__file__).parent / "templates" / name).read_text()
 
 
-def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[str] = ()) -> str:
-    """``notes``: what the page must say besides the figures (unusable files, incomplete runs, pairs that
-    never ran; :mod:`storagebench.results.runhealth`)."""
-    from plotly.offline import get_plotlyjs
-
-    data = page_data(results)
-    stores = data["stores"]
+def _header(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Where and how the runs ran: kernel, client layouts, result folders."""
     first = results[0] if results else {}
+    layouts = sorted({f"{clients_text(r)}" for r in results if r.get("phase") == "run"})
+    platform = str(first.get("machine", {}).get("platform", ""))
+    return {"kernel": platform, "layouts": layouts}
+
+
+def clients_text(result: dict[str, Any]) -> str:
+    layout = (result.get("config") or {}).get("client_layout") or {}
+    if not layout:
+        cfg = result.get("config") or {}
+        return f"{cfg.get('threads', 1)} thread(s) x {cfg.get('processes', 1)} process(es)"
+    share = ", sharing a thread each" if layout.get("clients_share") == "greenlets" else ""
+    return f"{layout.get('clients')} client(s) in {layout.get('processes')} process(es){share}"
+
+
+def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[str] = (),
+               sweeps: Sequence[dict[str, Any]] = ()) -> str:
+    """``notes``: what the page must say besides the figures (unusable files, incomplete runs, pairs that
+    never ran; :mod:`storagebench.results.runhealth`).  ``sweeps``: sweep files (:func:`find_sweeps`)."""
+    data = page_data(results, sweeps)
+    first = results[0] if results else (sweeps[0] if sweeps else {})
     cells = {row["id"]: row for row in data["cells"]}
     problems = [r for r in results if r.get("status") != "ok" or r.get("errors")]
     run_config = {k: v for k, v in first.get("config", {}).items() if k not in ("store_options", "workload")}
     context = {
-        "title": title, "data": data, "cells": cells, "stores": stores, "first": first,
-        "harness": first.get("harness", {}), "machine": first.get("machine", {}),
-        "run_ids": sorted({str(r.get("run_id")) for r in results}),
-        "charts": _charts(results, stores), "problems": problems, "percentiles": PERCENTILES,
+        "title": title, "data": data, "cells": cells,
+        # what report.js reads (the provenance is HTML below, not sent twice)
+        "script_data": {k: v for k, v in data.items() if k != "provenance"}, "stores": data["stores"], "first": first,
+        "harness": first.get("harness", {}), "machine": first.get("machine", {}), "header": _header(results),
+        "run_ids": sorted({str(r.get("run_id")) for r in [*results, *sweeps]}),
+        "problems": problems,
         "run_config": json.dumps({"config": run_config, "machine": first.get("machine", {}),
                                   "harness": first.get("harness", {})}, indent=1),
-        "plotly_js": get_plotlyjs(), "fmt": fmt, "cell_id": _cell_id, "json": json.dumps,
-        "enough_samples": enough_samples, "operation_rows": _operation_rows(results),
+        "fmt": fmt, "cell_id": _cell_id, "json": json.dumps, "operation_rows": operation_table(results),
+        "percentile_labels": PERCENTILE_LABELS,
         "css": _static("report.css"), "script": _static("report.js"), "notes": list(notes),
         "store_facts": store_facts(results),
     }
@@ -256,5 +364,5 @@ def write_report(run_dir: Path | Sequence[Path], output: Path | None = None) -> 
     output = output or dirs[0] / "report.html"
     name = dirs[0].name if len(dirs) == 1 else f"{len(dirs)} runs"
     notes = inspect(dirs).notes()
-    atomic_write_text(output, build_html(results, f"storagebench report — {name}", notes))
+    atomic_write_text(output, build_html(results, f"storagebench report — {name}", notes, find_sweeps(dirs)))
     return output

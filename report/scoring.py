@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 from storagebench.report.cells import METRICS
 
+#: default weight per metric, as ClickBench's combined view: load time and data size 10 % each
+DEFAULT_WEIGHTS: dict[str, float] = {"throughput": 4.0, "p99": 4.0, "load_time": 1.0, "footprint": 1.0}
 #: shift per metric, in the "lower is better" unit: µs per op, µs of p99, seconds of load, bytes
 SHIFTS: dict[str, float] = {"throughput": 1.0, "p99": 10.0, "load_time": 0.01, "footprint": 65536.0}
 
@@ -32,14 +34,22 @@ def shifted_ratio(metric: str, value: float, best_cost: float) -> float:
 
 
 def ratios(cells: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per (workload, store, metric) of the cells that were measured fine: ratio to the best, with interval.
+    """Per (workload, store, metric) of the cells that may be ranked: ratio to the best, with interval.
+
+    A (store, workload) is ranked when its run phase was measured fine and passed
+    :func:`storagebench.report.cells.too_short`; its load-phase figures count only then (a store whose run
+    cannot be ranked does not set the best load time for the others either).
 
     The interval comes from the store's own interval against the best store's median (the best's own
     noise is in its row).  Higher-is-better metrics swap low/high when turned into costs.
     """
     out: list[dict[str, Any]] = []
+    runs = cells[(cells["phase"] == "run") & (cells["status"] == "ok") & (cells["too_short"] == "")]
+    rankable = set(zip(runs["store"], runs["workload"], strict=True))
     for metric, (phase, higher, _unit) in METRICS.items():
         rows = cells[(cells["phase"] == phase) & (cells["status"] == "ok")].dropna(subset=[metric])
+        keep = [(s, w) in rankable for s, w in zip(rows["store"], rows["workload"], strict=True)]
+        rows = rows.loc[pd.Series(keep, index=rows.index, dtype=bool)]
         for workload, group in rows.groupby("workload", sort=False):
             best = min(as_cost(metric, v) for v in group[metric])
             for _, row in group.iterrows():

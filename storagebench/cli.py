@@ -271,6 +271,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for line in sweep.summary_lines(done):
         print(line)
     echo(f"finished in {time.monotonic() - started:.1f}s; sweeps in {run_dir}")
+    from storagebench.report.html import write_report
+
+    print(write_report(run_dir).resolve())  # the curves, drawn
     return 0 if all(s["status"] == "ok" for s in done) else 1
 
 
