@@ -77,8 +77,8 @@ def test_history_axis_has_dates_and_commits_and_a_point_opens_its_night(page: An
     assert ring.count() == 1 and "vs night n1: regression" in ring.locator("title").text_content()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "site-history.png"), full_page=True)
-    chart.locator("g.store[data-store=sqlite] a.point-link").nth(1).click()
-    page.wait_for_url("**/nights/n2/report.html")
+    with page.expect_navigation(url="**/nights/n2/report.html", timeout=30_000):
+        chart.locator("g.store[data-store=sqlite] a.point-link").nth(1).click()
     assert "n2" in page.title()
     page.wait_for_load_state("load")
     assert page.locator("#combined-ranking tbody tr").count() == 2  # the night's own report, drawn
@@ -120,6 +120,6 @@ def test_index_lists_the_regressions_with_their_nights(page: Any, site: Path) ->
     regressions = json.loads((site / "regressions.json").read_text())["regressions"]
     assert rows.count() == len(regressions) >= 2
     assert {r["next_verdict"] for r in regressions} == {"improvement"}
-    rows.first.locator("a").first.click()
-    page.wait_for_url("**/nights/n2/report.html")
+    with page.expect_navigation(url="**/nights/n2/report.html", timeout=30_000):
+        rows.first.locator("a").first.click()
     assert page.errors == []
