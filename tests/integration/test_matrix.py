@@ -23,7 +23,7 @@ from storagebench.testing.engines import require_engine
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "results" / "matrix"
-TINY = ["-p", "recordcount=100", "-p", "operationcount=200"]
+TINY = ["-p", "recordcount=50", "-p", "operationcount=100"]
 SPARK_WORKLOADS = ("a", "batch")
 #: status of a phase and what it says, per (engine, store, workload)
 CELLS: dict[tuple[str, str, str], dict[str, Any]] = {}
