@@ -43,8 +43,8 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("quick", "a first look: small data, 2 s per workload, one repeat",
-            recordcount=1_000, run_seconds=2.0, loadbatchsize=1, repeat=1,
+    Profile("quick", "a first look that can rank: small data, 6 s per workload (enough to settle), one repeat",
+            recordcount=1_000, run_seconds=6.0, loadbatchsize=1, repeat=1,
             step_seconds=2.0, clients=(1, 2, 4), records=(1_000, 10_000)),
     Profile("standard", "a comparison that holds up: 10k records, 5 s per workload, 3 repeats",
             recordcount=10_000, run_seconds=5.0, loadbatchsize=1_000, repeat=3,
