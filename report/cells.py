@@ -39,7 +39,7 @@ METRICS: dict[str, tuple[str, bool, str]] = {
 #: the latency percentile the matrix, the verdict and the requirements show
 RANKED_PERCENTILE = 99.0
 #: statuses that mean a phase was attempted and went wrong (``skipped``: not attempted, unsupported)
-FAILED_STATUSES = ("failed", "aborted", "invalid", "interrupted")
+FAILED_STATUSES = ("failed", "aborted", "invalid", "interrupted", "degraded")
 
 
 def enough_samples(count: int, percentile: float) -> bool:
@@ -80,6 +80,9 @@ def too_short(result: dict[str, Any]) -> str:
     percentile ranked (:data:`RANKED_PERCENTILE`: 100 for p99).  Other phases and failed ones: ""."""
     if result.get("phase") != "run" or result.get("status") != "ok":
         return ""
+    verification = result.get("verification") or {}
+    if verification.get("verified") is False:  # answers nobody checked are not ranked beside checked ones
+        return f"unverified ({verification.get('unverified_because') or 'answers not checked'}): not ranked"
     measured = f"measured {seconds_text(float(result.get('duration_s') or 0.0))}"
     state = settled(result)
     if not state.get("reached"):

@@ -246,9 +246,29 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
         cpu = client_cpu_us(r)
         if cpu is not None:
             prov.setdefault("cpu_runs", []).append(cpu)
+        server = r.get("server_cost") or {}
+        if server.get("cpu_us_per_op") is not None:
+            prov.setdefault("server_cpu_runs", []).append(float(server["cpu_us_per_op"]))
+            if server.get("write_amplification") is not None:
+                prov.setdefault("write_amp_runs", []).append(float(server["write_amplification"]))
+        elif server.get("observed") is False:
+            prov["server_unobserved"] = str(server.get("reason", ""))
+        network = r.get("network") or {}
+        if network.get("name") not in (None, "loopback"):
+            prov["network"] = f"{network['name']}: {network.get('description', '')}" + (
+                f" (not covered: {network['not_covered']})" if network.get("not_covered") else "")
+        if r.get("fault"):
+            fault = r["fault"]
+            prov.setdefault("faults", []).append(
+                f"{fault.get('fault')}: outage {fault.get('outage_s')} s, {fault.get('failed_operations') or 0:,} "
+                f"failed operations, acknowledged writes lost: {fault.get('acknowledged_writes_lost', 'not checked')}")
     for prov in provenance.values():  # the client's CPU per operation, median over the repeats
         runs = prov.pop("cpu_runs", [])
         prov["client_cpu_us"] = round(statistics.median(runs), 2) if runs else None
+        server_runs = prov.pop("server_cpu_runs", [])  # the engine's own CPU per operation, median over repeats
+        prov["server_cpu_us"] = round(statistics.median(server_runs), 2) if server_runs else None
+        amp = prov.pop("write_amp_runs", [])
+        prov["write_amplification"] = round(statistics.median(amp), 2) if amp else None
     for w in workloads.values():
         w["family"] = workload_family(w["mix"])
     cell_rows = [{k: _clean(v) for k, v in row.items()} for row in cells.to_dict("records")] if len(cells) else []

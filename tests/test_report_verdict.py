@@ -63,3 +63,13 @@ def test_failed_cell_is_greyed_with_reason_and_not_ranked(runs: Path) -> None:
     assert "&lt;b&gt;read returned another record&lt;/b&gt;" in page and "<b>read returned" not in page
     assert 'class="not-ok"' in page and "Plotly" not in page  # no chart library inlined
 
+
+
+def test_unverified_results_are_not_ranked_and_degraded_phases_are_failures() -> None:
+    from storagebench.report.cells import FAILED_STATUSES, too_short
+
+    unverified = {"phase": "run", "status": "ok", "duration_s": 60.0,
+                  "verification": {"verified": False, "unverified_because": "stores_data=False: nothing to check"},
+                  "steady_state": {"reached": True, "method": "MSER-5"}}
+    assert too_short(unverified) == "unverified (stores_data=False: nothing to check): not ranked"
+    assert "degraded" in FAILED_STATUSES

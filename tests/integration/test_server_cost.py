@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("isolated_home")
 
 def _run(tmp_path: Path, stores: str) -> dict[tuple[str, str], dict[str, Any]]:
     code = main(["run", "--stores", stores, "--workloads", "a", "--results-dir", str(tmp_path), "--run-id", "c",
-                 "--no-report", "-p", "recordcount=2000", "-p", "operationcount=4000"])
+                 "-p", "recordcount=2000", "-p", "operationcount=4000"])
     assert code == 0
     return {(r["store"], r["phase"]): r for r in load_results(tmp_path / "c")}
 
@@ -41,6 +41,9 @@ def test_server_cpu_per_operation_and_write_amplification(store: str, tmp_path: 
     # durable by default: every loaded byte reaches storage at least once (log or data)
     assert load["write_amplification"] >= 1, load
     assert load["space_amplification"] > 0.5, load
+    # the report puts the server's CPU per operation next to the client's
+    page = (tmp_path / "c" / "report.html").read_text()
+    assert f"server CPU {results[(store, 'run')]['server_cost']['cpu_us_per_op']:.1f} µs/op" in page
 
 
 def test_an_embedded_store_says_why_it_is_not_observed(tmp_path: Path) -> None:
@@ -48,3 +51,4 @@ def test_an_embedded_store_says_why_it_is_not_observed(tmp_path: Path) -> None:
     cost = results[("sqlite", "run")]["server_cost"]
     assert cost == {"observed": False, "reason": cost["reason"]}
     assert "embedded" in cost["reason"] and "client's CPU" in cost["reason"]
+    assert "server cost: not observed (sqlite has no engine process" in (tmp_path / "c" / "report.html").read_text()
