@@ -10,7 +10,7 @@ import secrets
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -581,123 +581,188 @@ def footprint_of(adapter: Adapter, namespace: str, records: int, spec: WorkloadS
     return out
 
 
+@dataclass
+class WorkloadRun:
+    """One (store, workload) of a run: what every phase of it needs, in one place."""
+
+    config: RunConfig
+    store: StorePlan
+    spec: WorkloadSpec
+    run_dir: Path
+    run_id: str
+    context: dict[str, Any]
+    echo: Callable[[str], None]
+    #: messages of result files that could not be written (a full disk)
+    unwritten: list[str]
+    namespace: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    ledger: Any = None
+    started: str = field(default_factory=lambda: now_iso())
+
+    @property
+    def repeat(self) -> int | None:
+        return repeat_of(self.context)
+
+    def label(self, phase: str) -> str:
+        return f"{self.store.name} / {self.spec.name} / {phase}" + (f" / r{self.repeat}" if self.repeat else "")
+
+    def write(self, phase: str, status: str, reason: str, outcome: PhaseOutcome | None = None,
+              readback: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+              started: str | None = None) -> Path:
+        """Write one phase's result file (raises :class:`WriteError` naming it)."""
+        path = result_path(self.run_dir, self.store.name, self.spec.name, phase, self.repeat)
+        record = build_result(self.run_id, self.store, self.spec, phase, self.config, outcome,
+                              started or self.started, status, reason, self.context, readback)
+        record.update(extra or {})
+        write_json(path, record)
+        return path
+
+
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
          progress: Progress | None, echo: Callable[[str], None], context: dict[str, Any],
          unwritten: list[str], manifest: RunManifest | None = None) -> list[Path]:
     """The phases of one (store, workload); each result file that cannot be written goes to ``unwritten``."""
-    started = now_iso()
+    job = WorkloadRun(config, store, spec, run_dir, run_id, context, echo, unwritten)
     missing = unsupported_ops(store.caps, spec)
-    repeat = repeat_of(context)
     if missing:
-        path = result_path(run_dir, store.name, spec.name, "run", repeat)
-        try:
-            write_json(path, build_result(run_id, store, spec, "run", config, None, started, "skipped",
-                                          f"operations unsupported by {store.name}: {', '.join(missing)}", context))
-        except WriteError as exc:
-            unwritten.append(str(exc))
-            echo(f"{store.name} / {spec.name}: skipped, but {exc}")
-            return []
-        echo(f"{store.name} / {spec.name}: skipped (unsupported: {', '.join(missing)})")
-        return [path]
-    namespace = f"sbench_{spec.name}_{token}"
-    options = plain_options(store.options)
+        return _skipped(job, missing)
+    job.namespace = f"sbench_{spec.name}_{token}"
+    job.options = plain_options(store.options)
     control = store.adapter(store.options)
     # the workload's writes, shared by the workers of its load and run phases (Spark tasks keep their own)
-    ledger = new_ledger(phase_plan(config, store, spec, "run", namespace, options)) \
-        if config.engine != "spark" and spec.kind != "batch" else None
+    if config.engine != "spark" and spec.kind != "batch":
+        job.ledger = new_ledger(phase_plan(config, store, spec, "run", job.namespace, job.options))
     written: list[Path] = []
     if manifest:
-        manifest.namespace_in_use(store.name, namespace)
+        manifest.namespace_in_use(store.name, job.namespace)
     try:
         control.connect()
-        control.drop(namespace)
-        control.prepare(namespace, spec.field_names())
+        control.drop(job.namespace)
+        control.prepare(job.namespace, spec.field_names())
         if spec.kind == "batch":
-            written.extend(_batch(config, store, spec, control, namespace, run_dir, run_id, echo, context))
+            written.extend(_batch(config, store, spec, control, job.namespace, run_dir, run_id, echo, context))
             return written
         for phase, total in (("load", spec.loaded_count()), ("run", spec.operationcount)):
-            phase_started = now_iso()
-            plan = phase_plan(config, store, spec, phase, namespace, options)
-            label = f"{store.name} / {spec.name} / {phase}" + (f" / r{repeat}" if repeat else "")
-
-            def report(done: int, failed: int, label: str = label, total: int = total) -> None:
-                if progress:
-                    progress(label, total, done, failed)
-
-            t0 = time.monotonic()
-            report(0, 0)
-            pids, unobserved_why = engine_pids(store.name, store.direct or options)
-            sampler = ServerSampler(pids) if pids else None
-            injector = _injector(config, store.name) if phase == "run" else None
-            if injector:  # a stretch of failures is the point: no abort on them, a stall timeout past the restart
-                plan = dataclasses.replace(plan, abort_after_failures=0, stall_timeout=max(
-                    plan.stall_timeout, fault_budget_s(injector.fault, store.name)))
-            if sampler:
-                sampler.start()
-            if injector:
-                injector.start()
-            try:
-                outcome = run_phase(plan, report, ledger=ledger)
-            finally:
-                fault = injector.stop() if injector else None
-                sampled = sampler.stop() if sampler else None
-            status, reason = phase_status(outcome, fault=injector is not None)
-            readback = None
-            if status == "ok" and ledger is not None and store.caps.stores_data:
-                readback = read_back(plan, ledger, not store.caps.update_requires_existing)
-                status, reason = readback_status(status, reason, readback)
-            footprint = None
-            if phase == "load" and status == "ok":
-                footprint = footprint_of(control, namespace, spec.loaded_count(), spec, config.seed)
-                if footprint["implausible"]:  # a size no store can have: not a figure to rank
-                    status, reason = "invalid", f"footprint: {footprint['implausible']}"
-            path = result_path(run_dir, store.name, spec.name, phase, repeat)
-            record = build_result(run_id, store, spec, phase, config, outcome, phase_started, status, reason,
-                                  context, readback)
-            record["namespace"] = namespace
-            if footprint is not None:
-                record["footprint"] = footprint
-            record["server_cost"] = server_cost(spec, outcome, sampled, unobserved_why, footprint)
-            if fault is not None:
-                record["fault"] = {**fault, **outage(fault, outcome.dead_intervals),
-                                   "failed_operations": record.get("totals", {}).get("failed"),
-                                   "acknowledged_writes_lost": (readback or {}).get("failures")}
-            write_json(path, record)
+            path, status = _phase(job, control, phase, total, progress)
             written.append(path)
-            echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))
-            if outcome.interrupted:
-                raise Interrupted(outcome.interrupted)  # after the finally below drops the namespace
             if status != "ok":
                 break
     except Exception as exc:  # one store's failure must not lose the other stores' results
-        reason = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, Unavailable):
-            reason = f"store unavailable: {exc}"
-        if isinstance(exc, WriteError):  # a full disk cannot take the record of the failure either
-            unwritten.append(str(exc))
-            reason = str(exc)
-        path = result_path(run_dir, store.name, spec.name, "run", repeat)
-        if path not in written and not isinstance(exc, OSError):
-            try:
-                write_json(path, build_result(run_id, store, spec, "run", config, None, started, "failed",
-                                              reason, context))
-                written.append(path)
-            except WriteError as write_exc:
-                unwritten.append(str(write_exc))
-                reason += f"; and {write_exc}"
-        echo(f"{store.name} / {spec.name}: failed ({reason})")
+        _failed(job, exc, written)
     finally:
-        try:
-            try:
-                control.drop(namespace)
-            except StorageBenchError:  # its connection may have died with the engine (a fault): once more
-                control.close()
-                control.connect()
-                control.drop(namespace)
-            if manifest:
-                manifest.namespace_dropped(store.name, namespace)
-        except Exception as exc:
-            echo(f"{store.name} / {spec.name}: could not drop {namespace} ({exc}); "
-                 f"`storagebench clean` drops it later")
-        control.close()
+        _drop(job, control, manifest)
     return written
+
+
+def _skipped(job: WorkloadRun, missing: list[str]) -> list[Path]:
+    what = f"operations unsupported by {job.store.name}: {', '.join(missing)}"
+    try:
+        path = job.write("run", "skipped", what)
+    except WriteError as exc:
+        job.unwritten.append(str(exc))
+        job.echo(f"{job.store.name} / {job.spec.name}: skipped, but {exc}")
+        return []
+    job.echo(f"{job.store.name} / {job.spec.name}: skipped (unsupported: {', '.join(missing)})")
+    return [path]
+
+
+def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
+           progress: Progress | None) -> tuple[Path, str]:
+    """Run, judge and record one phase; returns its result file and status (raises Interrupted after
+    writing an interrupted phase)."""
+    phase_started = now_iso()
+    plan = phase_plan(job.config, job.store, job.spec, phase, job.namespace, job.options)
+    label = job.label(phase)
+
+    def report(done: int, failed: int) -> None:
+        if progress:
+            progress(label, total, done, failed)
+
+    t0 = time.monotonic()
+    report(0, 0)
+    outcome, fault, cost = _measured(job, plan, phase, report)
+    status, reason = phase_status(outcome, fault=fault is not None)
+    readback = None
+    if status == "ok" and job.ledger is not None and job.store.caps.stores_data:
+        readback = read_back(plan, job.ledger, not job.store.caps.update_requires_existing)
+        status, reason = readback_status(status, reason, readback)
+    footprint = None
+    if phase == "load" and status == "ok":
+        footprint = footprint_of(control, job.namespace, job.spec.loaded_count(), job.spec, job.config.seed)
+        if footprint["implausible"]:  # a size no store can have: not a figure to rank
+            status, reason = "invalid", f"footprint: {footprint['implausible']}"
+    extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint)}
+    if footprint is not None:
+        extra["footprint"] = footprint
+    if fault is not None:
+        extra["fault"] = {**fault, **outage(fault, outcome.dead_intervals),
+                          "failed_operations": operation_totals(outcome.merged)[1],
+                          "acknowledged_writes_lost": (readback or {}).get("failures")}
+    path = job.write(phase, status, reason, outcome, readback, extra, phase_started)
+    job.echo(f"{label}: {status} in {time.monotonic() - t0:.1f}s" + (f" ({reason})" if reason else ""))
+    if outcome.interrupted:
+        raise Interrupted(outcome.interrupted)  # after the caller's finally drops the namespace
+    return path, status
+
+
+def _measured(job: WorkloadRun, plan: PhasePlan, phase: str, report: Callable[[int, int], None]
+              ) -> tuple[PhaseOutcome, dict[str, Any] | None, Callable[[dict[str, Any] | None], dict[str, Any]]]:
+    """The phase run with the engine's own counters sampled and, in a run phase, the run's fault injected;
+    returns the outcome, the fault's record (None without one) and how to turn the samples into the
+    server cost (once the footprint is known)."""
+    store = job.store
+    pids, unobserved_why = engine_pids(store.name, store.direct or job.options)
+    sampler = ServerSampler(pids) if pids else None
+    injector = _injector(job.config, store.name) if phase == "run" else None
+    if injector:  # a stretch of failures is the point: no abort on them, a stall timeout past the restart
+        plan = dataclasses.replace(plan, abort_after_failures=0, stall_timeout=max(
+            plan.stall_timeout, fault_budget_s(injector.fault, store.name)))
+    if sampler:
+        sampler.start()
+    if injector:
+        injector.start()
+    try:
+        outcome = run_phase(plan, report, ledger=job.ledger)
+    finally:
+        fault = injector.stop() if injector else None
+        sampled = sampler.stop() if sampler else None
+
+    def cost(footprint: dict[str, Any] | None) -> dict[str, Any]:
+        return server_cost(job.spec, outcome, sampled, unobserved_why, footprint)
+
+    return outcome, fault, cost
+
+
+def _failed(job: WorkloadRun, exc: Exception, written: list[Path]) -> None:
+    """Record a (store, workload) that failed outside a phase's own judgement (connect, prepare, a full disk)."""
+    reason = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, Unavailable):
+        reason = f"store unavailable: {exc}"
+    if isinstance(exc, WriteError):  # a full disk cannot take the record of the failure either
+        job.unwritten.append(str(exc))
+        reason = str(exc)
+    path = result_path(job.run_dir, job.store.name, job.spec.name, "run", job.repeat)
+    if path not in written and not isinstance(exc, OSError):
+        try:
+            written.append(job.write("run", "failed", reason))
+        except WriteError as write_exc:
+            job.unwritten.append(str(write_exc))
+            reason += f"; and {write_exc}"
+    job.echo(f"{job.store.name} / {job.spec.name}: failed ({reason})")
+
+
+def _drop(job: WorkloadRun, control: Adapter, manifest: RunManifest | None) -> None:
+    """Drop the workload's namespace (once more on a new connection if the old one died with the engine)."""
+    try:
+        try:
+            control.drop(job.namespace)
+        except StorageBenchError:  # its connection may have died with the engine (a fault): once more
+            control.close()
+            control.connect()
+            control.drop(job.namespace)
+        if manifest:
+            manifest.namespace_dropped(job.store.name, job.namespace)
+    except Exception as exc:
+        job.echo(f"{job.store.name} / {job.spec.name}: could not drop {job.namespace} ({exc}); "
+                 f"`storagebench clean` drops it later")
+    control.close()

@@ -165,6 +165,8 @@ def proxied_url(url: str, route: Route) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    default = {"http": 80, "https": 443, "bolt": 7687, "neo4j": 7687, "hdfs": 8020}.get(parts.scheme, 0)
-    host, port = route(parts.hostname or HOST, parts.port or default)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    if port is None:
+        raise UsageError(f"{url}: give the port explicitly to run it under a network profile")
+    host, port = route(parts.hostname or HOST, port)
     return urlunsplit(parts._replace(netloc=f"{host}:{port}"))
