@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from storagebench.adapters.hbase.service import HBASE
+from storagebench.adapters.hbase.service import HBASE, PORTS
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints, port_holder
-from storagebench.services.ports import PORTS
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("hbase")
@@ -39,7 +38,7 @@ def test_up_write_read_down_up_keeps_data() -> None:
     assert main(["services", "down", "hbase"]) == 0
     assert not any(pid_alive(pid) for pid in pids)
     assert "hbase" not in load_endpoints(ctx.home)
-    assert all(port_holder(port) is None for port in PORTS["hbase"].values())
+    assert all(port_holder(port) is None for port in PORTS.values())
 
     assert main(["services", "up", "hbase"]) == 0  # later tests still find it
     assert manager.is_up("hbase")

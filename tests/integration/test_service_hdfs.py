@@ -6,13 +6,12 @@ import posixpath
 import uuid
 
 import pytest
-from storagebench.adapters.hdfs.service import HADOOP
+from storagebench.adapters.hdfs.service import HADOOP, PORTS
 
 from storagebench.cli import main
 from storagebench.services import load_service
 from storagebench.services.base import ServiceContext
 from storagebench.services.manager import Manager, load_endpoints, port_holder
-from storagebench.services.ports import PORTS
 from storagebench.testing.engines import pid_alive, require_engine
 
 pytestmark = pytest.mark.engine("hdfs")
@@ -39,7 +38,7 @@ def test_up_write_read_down_up_keeps_data() -> None:
     assert main(["services", "down", "hdfs"]) == 0
     assert not any(pid_alive(pid) for pid in pids)
     assert "hdfs" not in load_endpoints(ctx.home)
-    assert all(port_holder(port) is None for port in PORTS["hdfs"].values())
+    assert all(port_holder(port) is None for port in PORTS.values())
 
     assert main(["services", "up", "hdfs"]) == 0  # later tests still find it
     assert manager.is_up("hdfs")
