@@ -30,7 +30,8 @@ from storagebench.workloads.spec import resolve
 
 from storagebench.errors import NotFound
 from storagebench.running import runner
-from storagebench.running.runner import PhasePlan, run_phase
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhasePlan
 
 
 class Recording(Adapter):

@@ -17,7 +17,8 @@ import resource
 
 from storagebench.workloads.spec import resolve
 
-from storagebench.running.runner import PhasePlan, run_phase
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhasePlan
 
 
 def measure(processes: int, ops_per_process: int) -> tuple[float, int]:

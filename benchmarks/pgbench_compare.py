@@ -21,12 +21,13 @@ import time
 from typing import Any
 
 from storagebench.adapters.postgres.adapter import PostgresAdapter
-from storagebench.adapters.postgres.service import bin_dir
+from storagebench.adapters.postgres.service import PORTS, bin_dir
 from storagebench.workloads.spec import WorkloadSpec, resolve
 
-from storagebench.running.runner import PhasePlan, run_phase
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhasePlan
 from storagebench.services.manager import load_endpoints
-from storagebench.services.ports import HOST, PORTS
+from storagebench.services.ports import HOST
 
 PGBENCH_DB = "sbench_pgbench"
 PGBENCH_ROWS_PER_SCALE = 100_000
@@ -34,7 +35,7 @@ PGBENCH_ROWS_PER_SCALE = 100_000
 
 def _connection_env(options: dict[str, Any]) -> dict[str, str]:
     env = {**os.environ, "PGHOST": str(options.get("host", HOST)),
-           "PGPORT": str(options.get("port", PORTS["postgres"]["sql"])),
+           "PGPORT": str(options.get("port", PORTS["sql"])),
            "PGUSER": str(options.get("user", "postgres")), "PGOPTIONS": "-c client_min_messages=warning"}
     if options.get("password"):
         env["PGPASSWORD"] = str(options["password"])

@@ -3,6 +3,8 @@ machine's own change), direction-aware, same machine and engine only."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from storagebench.report.compare import (
     Change,
@@ -29,7 +31,7 @@ def test_exact_mann_whitney_matches_the_u_distribution() -> None:
     assert 0.4 < mann_whitney_greater([1.0, 2.0] * 30, [2.0, 1.0] * 30) <= 0.6
 
 
-def _side(values: list[float], status: str = "ok", reason: str = "", machine: str = "m1",
+def _side(values: Sequence[float], status: str = "ok", reason: str = "", machine: str = "m1",
           engine: str = "E 1") -> Side:
     return Side(tuple(values), len(values), status, reason, (machine,), (engine,), "ops/s")
 

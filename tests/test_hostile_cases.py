@@ -119,7 +119,7 @@ def _enospc_for(match: Callable[[Path], bool]) -> Callable[[pytest.MonkeyPatch, 
     def inject(monkeypatch: pytest.MonkeyPatch, _tmp: Path) -> None:
         real = files._replace_atomically
 
-        def full(path: Path, text: str, mode: int | None) -> None:
+        def full(path: Path, text: bytes, mode: int | None) -> None:
             if match(path):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             real(path, text, mode)

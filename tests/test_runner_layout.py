@@ -24,7 +24,7 @@ def test_clients_split_evenly_and_contiguously_over_processes() -> None:
 def test_each_worker_reports_its_own_cpu_per_operation() -> None:
     """The client's CPU over the phase is what the harness and the driver cost the machine per operation:
     a null-store read costs microseconds, and never more CPU than the phase's wall time."""
-    from storagebench.running.runner import run_phase
+    from storagebench.running.phase import run_phase
 
     spec = resolve("c", {"recordcount": 100, "operationcount": 20_000})
     outcome = run_phase(PhasePlan("null", {}, spec, "run", "sbench_x", 1, processes=2, clients=2))

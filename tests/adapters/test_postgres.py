@@ -194,7 +194,8 @@ def test_result_names_the_wait_the_workers_ran_not_the_probe(clients: int) -> No
     and the phase's client description is theirs (1 client on 2+ cores spins, 2 clients on 2 cores block)."""
     from storagebench.workloads.spec import resolve
 
-    from storagebench.running.runner import PhasePlan, run_phase
+    from storagebench.running.phase import run_phase
+    from storagebench.running.runner import PhasePlan
 
     opts = {**require_engine("postgres"), "driver": "psycopg", "wait": "auto"}
     ns = f"sbench_w_{uuid.uuid4().hex[:8]}"
@@ -242,7 +243,8 @@ def test_clients_sharing_a_thread_each_get_verified_answers(workload: str) -> No
     cores): every client waits through the 'share' wait, every read is checked, nothing fails."""
     from storagebench.workloads.spec import resolve
 
-    from storagebench.running.runner import PhasePlan, run_phase
+    from storagebench.running.phase import run_phase
+    from storagebench.running.runner import PhasePlan
 
     opts = {**require_engine("postgres"), "driver": "psycopg", "wait": "auto"}
     ns = f"sbench_g_{uuid.uuid4().hex[:8]}"
