@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -283,15 +283,9 @@ def profile_names() -> list[str]:
     return list(PROFILES)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+def _run_config(args: argparse.Namespace) -> Any:
+    """The run's configuration: the config file under the flags (one validated model)."""
     from storagebench import config as cfg
-    from storagebench.config import redacted_options
-    from storagebench.results.manifest import RunManifest
-    from storagebench.running import suite
     from storagebench.workloads import spec as wspec
 
     file_data = cfg.load_config_file(args.config) if args.config else {}
@@ -316,7 +310,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         flags["properties"] = overrides
     if args.no_report:
         flags["report"] = False
-    config = cfg.build_config(file_data, flags)
+    return cfg.build_config(file_data, flags)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from storagebench.config import redacted_options
+    from storagebench.results.manifest import RunManifest
+    from storagebench.running import suite
+    from storagebench.workloads import spec as wspec
+
+    config = _run_config(args)
     extra = [wspec.load_file(p, dict(config.properties)) for p in args.workload_files]
     specs = suite.resolve_workloads(config, extra)
     if not specs:
@@ -346,33 +352,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"note: property {key} does not apply here: {why}", markup=False, highlight=False)
     console.print(f"run [bold]{escape(run_id)}[/]: stores {escape(', '.join(s.name for s in stores))}; workloads "
                   f"{escape(', '.join(s.name for s in specs))}; {_layout_text(config)}")
-    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]:>9} ops/s  {task.fields[failed]} failed"), TimeRemainingColumn())
     started = time.monotonic()
-    interrupted: Interrupted | None = None
-    unwritten: list[str] = []
-    with interrupt_signals():
-        try:
-            with Progress(*columns, console=console, transient=False) as bar:
-                tasks: dict[str, Any] = {}
-
-                def on_progress(label: str, total: int, done: int, failed: int) -> None:
-                    if label not in tasks:
-                        # total 0: a run until maxexecutiontime (operationcount=0), shown without a bound
-                        tasks[label] = (bar.add_task(label, total=total or None, rate="", failed=0),
-                                        time.monotonic())
-                    task, t0 = tasks[label]
-                    rate = done / max(time.monotonic() - t0, 1e-9)
-                    bar.update(task, completed=done, rate=f"{rate:,.0f}", failed=failed)
-
-                unwritten = suite.execute(config, stores, specs, run_dir, run_id, on_progress,
-                                          echo=lambda m: bar.console.print(m, markup=False), manifest=manifest,
-                                          run_token=run_token).unwritten
-        except Interrupted as exc:
-            interrupted = exc
-        except Exception as exc:  # whatever ended the run, its manifest must not stay `running`
-            manifest.finish("failed", reason=f"{type(exc).__name__}: {exc}")
-            raise
+    interrupted, unwritten = _execute_with_progress(console, manifest, lambda on_progress, echo: suite.execute(
+        config, stores, specs, run_dir, run_id, on_progress, echo=echo, manifest=manifest, run_token=run_token))
     if interrupted:
         manifest.finish("interrupted", signal.Signals(interrupted.signum).name)
         print(f"storagebench: interrupted by {signal.Signals(interrupted.signum).name}; finished phases and "
@@ -387,19 +369,55 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             manifest.finish("complete")
     if config.report:
-        from storagebench.report.html import write_report
-
-        try:
-            print(write_report(run_dir).resolve())
-        except WriteError as exc:
-            unwritten.append(str(exc))
-            console.print(f"storagebench: the report was not written: {exc}", markup=False, highlight=False)
-            print(run_dir.resolve())
-            if not interrupted:
-                manifest.finish("failed", reason=_reason(unwritten))
+        _report_or_say_why(run_dir, console, manifest, unwritten, interrupted is not None)
     else:
         print(run_dir.resolve())
     return interrupted.exit_code if interrupted else _exit_status(run_dir, console, unwritten)
+
+
+def _execute_with_progress(console: Any, manifest: Any, execute: Callable[..., Any]
+                           ) -> tuple[Interrupted | None, list[str]]:
+    """Run ``execute(on_progress, echo)`` under the signal handlers with a progress bar per phase; returns
+    the interrupt (if one arrived) and the result files that could not be written."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:>9} ops/s  {task.fields[failed]} failed"), TimeRemainingColumn())
+    with interrupt_signals():
+        try:
+            with Progress(*columns, console=console, transient=False) as bar:
+                tasks: dict[str, Any] = {}
+
+                def on_progress(label: str, total: int, done: int, failed: int) -> None:
+                    if label not in tasks:
+                        # total 0: a run until maxexecutiontime (operationcount=0), shown without a bound
+                        tasks[label] = (bar.add_task(label, total=total or None, rate="", failed=0),
+                                        time.monotonic())
+                    task, t0 = tasks[label]
+                    rate = done / max(time.monotonic() - t0, 1e-9)
+                    bar.update(task, completed=done, rate=f"{rate:,.0f}", failed=failed)
+
+                executed = execute(on_progress, lambda m: bar.console.print(m, markup=False))
+                return None, list(executed.unwritten)
+        except Interrupted as exc:
+            return exc, []
+        except Exception as exc:  # whatever ended the run, its manifest must not stay `running`
+            manifest.finish("failed", reason=f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _report_or_say_why(run_dir: Path, console: Any, manifest: Any, unwritten: list[str], interrupted: bool) -> None:
+    """Write report.html and print its path, or say where it could not be written (the run then failed)."""
+    from storagebench.report.html import write_report
+
+    try:
+        print(write_report(run_dir).resolve())
+    except WriteError as exc:
+        unwritten.append(str(exc))
+        console.print(f"storagebench: the report was not written: {exc}", markup=False, highlight=False)
+        print(run_dir.resolve())
+        if not interrupted:
+            manifest.finish("failed", reason=_reason(unwritten))
 
 
 def _summary(run_dir: Path, console: Any) -> list[str]:
