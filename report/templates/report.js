@@ -225,7 +225,10 @@
       const name = el("td"), bar = el("td", {class: "n"});
       name.append(storeLabel(r.store));
       bar.append(scoreBar(r, top), " " + scoreText(r));
-      tr.append(el("td", {class: "rank", title: r.tied ? "tied with " + r.tiedWith.join(", ") : ""}, rankText(r)), name, bar,
+      // a store alone in the ranking is not "first": the others were not ranked at all
+      const alone = res.rows.length === 1;
+      tr.append(el("td", {class: "rank", title: alone ? "the only store ranked" : r.tied ? "tied with " + r.tiedWith.join(", ") : ""},
+        alone ? "only" : rankText(r)), name, bar,
         el("td", {class: "figures"}, figures(r.store, workloads)));
       tbody.append(tr);
     }
@@ -240,7 +243,8 @@
   // why stores were not ranked, short: "every run too short to rank (measured 22 ms to 3.8 s)" when that is all
   function unrankedText(stores, names, all) {
     const whys = stores.flatMap((s) => names.map((w) => [s, w, whyNot(s, w)]).filter(([, , y]) => y));
-    if (whys.length && whys.every(([, , y]) => y.kind === "too short")) {
+    // only when every reason really is the run's length (a drifting throughput or too few operations is not)
+    if (whys.length && whys.every(([, , y]) => y.kind === "too short" && / too short to rank$/.test(y.text))) {
       const secs = whys.map(([s, w]) => cell[s + "|" + w + "|run"].seconds);
       const span = (v) => v < 1 ? fmt(v * 1000) + " ms" : sig(v) + " s";
       return (all ? "every run" : stores.join(", ")) + " too short to rank (measured " + span(Math.min(...secs)) + (secs.length > 1 ? " to " + span(Math.max(...secs)) : "") + ")";
