@@ -57,6 +57,12 @@ def test_every_lie_is_caught_and_the_healthy_store_stays_ok(tmp_path: Path) -> N
             healthy = results[("sqlite", workload, phase)]
             assert healthy["status"] == "ok" and healthy["verification"]["failures"] == 0, healthy["reason"]
     for liar, workload in LIARS.items():
+        if (liar, workload, "run") not in results:  # caught at load: the read-back through a new connection
+            r = results[(liar, workload, "load")]
+            assert r["status"] == "invalid", (liar, r["status"], r["reason"])
+            assert r["reason"].startswith("read-back through a new connection"), r["reason"]
+            assert f"not ok: {liar} / {workload} / load: invalid" in done.stderr
+            continue
         r = results[(liar, workload, "run")]
         assert r["status"] == "invalid", (liar, r["status"], r["reason"])
         assert r["first_error"] and r["verification"]["failures"] > 0
@@ -67,7 +73,7 @@ def test_every_lie_is_caught_and_the_healthy_store_stays_ok(tmp_path: Path) -> N
         assert f"not ok: {liar} / {workload} / run: invalid" in done.stderr
     # the report shows the invalid cell with its first error, never a throughput figure for it
     html = (tmp_path / "results" / "liars" / "report.html").read_text()
-    assert "invalid" in html and "NOT_FOUND, but the record was loaded" in html
+    assert "invalid" in html and "read-back through a new connection" in html
 
 
 def test_concurrent_runs_with_ids_exp_1_and_base_1_both_complete(tmp_path: Path) -> None:

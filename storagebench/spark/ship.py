@@ -38,7 +38,7 @@ from storagebench.errors import UsageError
 from storagebench.services.base import storagebench_home
 
 DISTRIBUTION = "storagebench"
-#: the package-dir roots of pyproject.toml (tests/spark/test_ship.py checks they agree)
+#: the package roots of setup.py's ROOTS (tests/spark/test_ship.py checks they agree)
 PACKAGES = ("storagebench", "storagebench.adapters", "storagebench.workloads", "storagebench.report",
             "storagebench.docker")
 #: on the executors already (their Python workers run on it), never shipped

@@ -21,8 +21,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-IGNORED = shutil.ignore_patterns(".venv", ".git", "results", "build", "dist", "*.egg-info", "__pycache__",
-                                 ".pytest_cache", ".mypy_cache", ".ruff_cache", ".benchmarks", "tests")
+_ANYWHERE = shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", ".pytest_cache", ".mypy_cache",
+                                   ".ruff_cache", ".benchmarks")
+#: top-level folders only: storagebench/results is a package, the checkout's results/ holds run outputs
+_TOP = {"results", "build", "dist", "tests"}
+
+
+def IGNORED(folder: str, names: list[str]) -> set[str]:
+    skipped = set(_ANYWHERE(folder, names))
+    return skipped | (_TOP & set(names) if Path(folder) == REPO else set())
 
 
 def _isolation() -> list[str]:
