@@ -254,6 +254,23 @@ def test_not_found_is_a_failure_exactly_when_the_record_must_exist() -> None:
     assert rec.verify_failures == 2
 
 
+
+def test_a_delete_answered_not_found_is_a_lie_unless_another_delete_of_the_key_raced_it() -> None:
+    """Seen with 2 processes x 2 threads on SQLite: worker 0 issued the first delete of a key, worker 2 issued
+    another while the first waited for the write lock; worker 2's won (OK) and worker 0's found nothing."""
+    ledger = _ledger("delete", workers=2)
+    check, _, rec = _checker("delete", 2, ledger=ledger)
+    other, _, _ = _checker("delete", 2, writer=2, ledger=ledger)
+    _delete(check, 3, NOT_FOUND)  # loaded, never deleted, no other delete: the store lost the record
+    assert rec.verify_failures == 1 and "no other delete of it was issued" in rec.first_failures[-1]
+    first = check.delete_issued(5, check.namer.name(5))
+    _delete(other, 5)  # issued after the first, answered before it
+    _answer(rec, "delete", NOT_FOUND)
+    check.deleted_key(5, check.namer.name(5), NOT_FOUND, first)
+    assert rec.verify_failures == 1
+    _delete(check, 5, NOT_FOUND)  # a delete of a key already deleted: NOT_FOUND is the truth
+    assert rec.verify_failures == 1
+
 def test_scan_coverage_counts_every_record_that_must_exist() -> None:
     ledger = _ledger("e", workers=2, recordcount=50)
     check, _, rec = _checker("e", 2, ledger=ledger, recordcount=50)

@@ -10,7 +10,8 @@ What it keeps, in one block of shared memory (threads share a ``bytearray``, pro
 from the pool's context, as the acknowledged insert counter does):
 
 * per key number: when its insert was acknowledged (:data:`UNSURE` when it failed: the record may or may
-  not exist), when a delete of it was first issued, when that delete was acknowledged, the latest issue
+  not exist), when a delete of it was first issued, when that delete was acknowledged, how many deletes of
+  it were issued after the first (a later one may reach the store first and win), the latest issue
   time of a write to it, how many updates of it are in flight, and the last time any write or delete of it
   was acknowledged (a cached verdict is reused only while that stays older than the verified answer);
 * per key number and field: the latest *issue* time of the acknowledged writes of that field.  A value is
@@ -47,8 +48,8 @@ RING_MAX = 1 << 18
 TIMED_INSERTS = 1 << 18
 
 # per-key slots
-INS, DEL_ISSUED, DEL_ACK, WRITE_ISSUED, IN_FLIGHT, CHANGED = range(6)
-_PER_KEY = 6
+INS, DEL_ISSUED, DEL_ACK, WRITE_ISSUED, IN_FLIGHT, CHANGED, DEL_LATER = range(7)
+_PER_KEY = 7
 # per-group slots
 G_INS_ACK, G_INS_ISSUED, G_DEL_ACK, G_DEL_ISSUED, G_UNSURE = range(5)
 _PER_GROUP = 10  # the five counts, then the five sums
@@ -256,6 +257,7 @@ class Ledger:
         base = self._keys + _PER_KEY * keynum
         with self.lock:
             if q[base + DEL_ISSUED]:
+                q[base + DEL_LATER] += 1
                 return False
             at = self.now()
             q[base + DEL_ISSUED] = at
