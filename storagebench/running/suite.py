@@ -714,7 +714,7 @@ def _measured(job: WorkloadRun, plan: PhasePlan, phase: str, report: Callable[[i
     server cost (once the footprint is known)."""
     store = job.store
     pids, unobserved_why = engine_pids(store.name, store.direct or job.options)
-    sampler = ServerSampler(pids) if pids else None
+    sampler = ServerSampler(pids, lambda: engine_pids(store.name, store.direct or job.options)[0]) if pids else None
     injector = _injector(job.config, store.name) if phase == "run" else None
     if injector:  # a stretch of failures is the point: no abort on them, a stall timeout past the restart
         plan = dataclasses.replace(plan, abort_after_failures=0, stall_timeout=max(

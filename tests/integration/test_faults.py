@@ -43,6 +43,9 @@ def test_kill_postgres_mid_run_recovers_and_the_engine_is_left_up(tmp_path: Path
     assert any(ok - failed > 0 for ok, failed in list(zip(series["ops"], series["failed"], strict=True))[-4:-1])
     assert result["status"] != "aborted", result["reason"]
     assert result["verification"]["failures"] == 0, result["verification"]
+    # the engine's CPU is counted across the restart: the killed processes' share, then the new ones' from zero
+    cost = result["server_cost"]
+    assert cost["observed"] and cost["cpu_us_per_op"] > 0 and "ended during the phase" in cost["cpu_note"], cost
     # the engine answers again
     load_service("postgres")(ServiceContext(echo=lambda _m: None)).probe()
 
