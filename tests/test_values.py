@@ -10,7 +10,7 @@ import pytest
 from storagebench.adapters.base import Query, QueryResult
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import resolve
-from storagebench.workloads.values import HEADER, MIN_LENGTH, Values, Version
+from storagebench.workloads.values import HEADER, LOAD_WRITER, MIN_LENGTH, Values, Version, crc32_rows
 
 from storagebench.errors import UsageError
 from storagebench.measuring.checks import Before, Checker
@@ -381,3 +381,35 @@ def test_a_traversal_is_checked_with_deletes_running() -> None:
     graph(without)  # the deleted record leads nowhere now
     graph(full if full != without else full | {"user0x"})  # through the deleted record: not any more
     assert rec.verify_failures == 2
+
+
+def test_the_vectorised_crc_is_zlibs() -> None:
+    rng = np.random.default_rng(7)
+    for width in (0, 1, 3, 4, 5, 86, 103):
+        rows = rng.integers(0, 256, (50, width), dtype=np.uint8)
+        state = rng.integers(0, 2**32, 50, dtype=np.uint32)
+        got = crc32_rows(rows, state)
+        assert [int(c) for c in got] == [zlib.crc32(r.tobytes(), int(s)) for r, s in zip(rows, state, strict=True)]
+    lead = rng.integers(0, 9, 50)  # ragged, right-aligned messages
+    rows = rng.integers(0, 256, (50, 9), dtype=np.uint8)
+    got = crc32_rows(rows, np.zeros(50, dtype=np.uint32), lead)
+    assert [int(c) for c in got] == [zlib.crc32(r[s:].tobytes()) for r, s in zip(rows, lead, strict=True)]
+
+
+@pytest.mark.parametrize(("workload", "props"), [("a", {}), ("query", {}), ("graph", {}), ("a", {"fieldlength": 15}),
+                                                 ("a", {"fieldcount": 3, "fieldlength": 1000})])
+def test_the_vectorised_load_writes_values_every_check_accepts(workload: str, props: dict[str, object]) -> None:
+    spec = resolve(workload, {"recordcount": 500, **props})
+    values = Values(spec, 3)
+    keys = values.namer.names(np.arange(0, 500, dtype=np.int64))
+    columns = values.load_columns(keys)
+    assert columns is not None and set(columns) == set(values.fields)
+    for f, column in columns.items():
+        texts = column.to_pylist()
+        assert len(set(texts)) == len(texts) or f in values.fixed  # every value new
+        for key, text in zip(keys, texts, strict=True):
+            assert values.check(key, f, text) in (None, Version(LOAD_WRITER, 0)), (key, f, text)
+            if f not in values.fixed:  # a value moved to another key is caught
+                assert isinstance(values.check(keys[0] if key != keys[0] else keys[1], f, text), str)
+    assert Values(resolve("a", {"fieldlengthdistribution": "uniform", "minfieldlength": 20}), 3).load_columns(
+        keys) is None  # lengths drawn per value: the per-record path

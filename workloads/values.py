@@ -33,7 +33,7 @@ import math
 import random
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from storagebench.workloads.spec import WorkloadSpec
@@ -115,6 +115,50 @@ def too_short(shortest: int, writers: int = 1) -> str | None:
         return (f"values of {shortest} characters name their writer in one character: at most "
                 f"{MAX_SHORT_WRITER} clients (or values longer than {HEADER} characters)")
     return None
+
+def _crc_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """zlib's CRC-32 (reflected 0xEDB88320) tables for slicing by four bytes."""
+    t0 = np.zeros(256, dtype=np.uint32)
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        t0[i] = c
+    t1 = (t0 >> 8) ^ t0[t0 & 0xFF]
+    t2 = (t1 >> 8) ^ t0[t1 & 0xFF]
+    t3 = (t2 >> 8) ^ t0[t2 & 0xFF]
+    return t0, t1, t2, t3
+
+
+_CRC_TABLES: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+_ALPHABET_BYTES = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
+_TRANSLATE_BYTES = np.frombuffer(_TRANSLATE, dtype=np.uint8)
+
+
+def crc32_rows(rows: np.ndarray, state: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """zlib's running CRC-32 of each row of ``rows`` (uint8, one message per row) continued from ``state``
+    (zlib's value, e.g. 0 to begin): ``zlib.crc32(row, state)`` for every row at once.  ``start``: the first
+    column of each row's message (its columns before are padding)."""
+    global _CRC_TABLES
+    if _CRC_TABLES is None:
+        _CRC_TABLES = _crc_tables()
+    t0, t1, t2, t3 = _CRC_TABLES
+    crc = state.astype(np.uint32) ^ np.uint32(0xFFFFFFFF)
+    width = rows.shape[1]
+    if start is not None:  # ragged rows, right-aligned: a byte at a time, padding left untouched
+        for j in range(width):
+            crc = np.where(j >= start, t0[(crc ^ rows[:, j]) & 0xFF] ^ (crc >> 8), crc)
+        return crc ^ np.uint32(0xFFFFFFFF)
+    whole = width - width % 4
+    if whole:
+        words = np.ascontiguousarray(rows[:, :whole]).view("<u4")
+        for w in range(words.shape[1]):
+            x = crc ^ words[:, w]
+            crc = t3[x & 0xFF] ^ t2[(x >> 8) & 0xFF] ^ t1[(x >> 16) & 0xFF] ^ t0[x >> 24]
+    for j in range(whole, width):
+        crc = t0[(crc ^ rows[:, j]) & 0xFF] ^ (crc >> 8)
+    return crc ^ np.uint32(0xFFFFFFFF)
+
 
 class Values:
     """Values of one writer (a load stream or one run-phase worker), plus the checks a reader makes.
@@ -232,6 +276,48 @@ class Values:
 
     def load_record(self, key: str) -> dict[str, str]:
         return self.write(key, None, load=True)
+
+    def load_columns(self, keys: Sequence[str]) -> dict[str, Any] | None:
+        """The load's values of ``keys`` as Arrow string arrays, one per field, built with NumPy: the same
+        values :meth:`load_record` writes (header, CRC over key, field, version and body), with no Python
+        work per value (about 0.5 µs a value against 2.4).  None where values have no fixed length above
+        :data:`HEADER` (a length distribution, short values): use :meth:`load_record`."""
+        import pyarrow as pa
+
+        if not self.lengths.constant or self.length <= HEADER or not keys:
+            return None
+        n, length, body_len = len(keys), self.length, self.length - HEADER
+        encoded = [k.encode() for k in keys]
+        sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
+        widest = int(sizes.max())
+        padded = np.zeros((n, widest), dtype=np.uint8)  # keys right-aligned: ragged CRC over their bytes
+        starts = np.cumsum(sizes) - sizes
+        lead = widest - sizes
+        flat = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        padded[np.repeat(np.arange(n), sizes), np.arange(flat.size) - np.repeat(starts - lead, sizes)] = flat
+        key_crc = crc32_rows(padded, np.zeros(n, dtype=np.uint32), lead)
+        version = (_encode(LOAD_WRITER, WRITER_CHARS) + seq_chars(0)).encode()
+        rng = np.random.default_rng(self._random.getrandbits(64))
+        random_fields = [f for f in self.fields if f not in self.fixed]
+        shape = (len(random_fields), n, body_len)
+        bodies = np.take(_TRANSLATE_BYTES, np.frombuffer(rng.bytes(int(np.prod(shape))), dtype=np.uint8)).reshape(shape)
+        offsets = pa.py_buffer(np.arange(0, (n + 1) * length, length, dtype=np.int32))
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if f in self.fixed:
+                out[f] = pa.array([self.fixed_value(k, f) for k in keys], pa.string())
+                continue
+            body = bodies[random_fields.index(f)]
+            tail = np.frombuffer(b"\x00" + f.encode() + b"\x00" + version, dtype=np.uint8)
+            crc = crc32_rows(np.broadcast_to(tail, (n, tail.size)), key_crc)
+            crc = crc32_rows(body, crc) & np.uint32(_CRC_MASK)
+            values = np.empty((n, length), dtype=np.uint8)
+            values[:, :len(version)] = np.frombuffer(version, dtype=np.uint8)
+            for i, shift in enumerate((24, 18, 12, 6, 0)):
+                values[:, len(version) + i] = _ALPHABET_BYTES[(crc >> np.uint32(shift)) & np.uint32(63)]
+            values[:, HEADER:] = body
+            out[f] = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(values))
+        return out
 
     # -- reading -----------------------------------------------------------------------------------
     def check(self, key: str, field: str, value: str) -> Version | str | None:

@@ -397,8 +397,9 @@ class _Worker:
         interval = int(1e9 * self.workers * size / spec.target) if spec.target > 0 else 0
         start = self.recorder.started_ns
         calls = 0
-        for lo in range(keynums.start, keynums.stop, max(size, BATCH)):
-            hi = min(keynums.stop, lo + max(size, BATCH))
+        chunk = max(size, BATCH if size == 1 else 4 * BATCH)  # values are made a chunk at a time (NumPy)
+        for lo in range(keynums.start, keynums.stop, chunk):
+            hi = min(keynums.stop, lo + chunk)
             names = self.namer.names(np.arange(lo, hi, dtype=np.int64))
             if size == 1:
                 for keynum, key in enumerate(names, lo):
@@ -413,13 +414,17 @@ class _Worker:
             else:
                 import pyarrow as pa
 
+                made = self.values.load_columns(names)
                 for b in range(0, len(names), size):
                     keys = names[b:b + size]
                     if interval:
                         proxy.intended_ns = self._pace(start + calls * interval)
                         calls += 1
-                    records = [self.values.load_record(k) for k in keys]
-                    cols = {f: [r[f] for r in records] for f in self.fields}
+                    if made is not None:
+                        cols = {f: column.slice(b, len(keys)) for f, column in made.items()}
+                    else:
+                        records = [self.values.load_record(k) for k in keys]
+                        cols = {f: [r[f] for r in records] for f in self.fields}
                     proxy.write_batch(ns, pa.table({"key": keys, **cols}))
                     self._loaded(lo + b, keys, proxy.last_status)
                     self.done += len(keys)
