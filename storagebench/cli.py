@@ -456,6 +456,8 @@ def cmd_datasets_drop(args: argparse.Namespace) -> int:
     missing = [s for s in stores if not datasets.Dataset(s, args.name).exists()]
     if missing:
         raise UsageError(f"no data set {args.name!r} on {', '.join(missing)} (`storagebench datasets list`)")
+    for store in stores:
+        datasets.check_idle(datasets.Dataset(store, args.name))
     failed = 0
     for store in stores:
         ds = datasets.Dataset(store, args.name)

@@ -381,7 +381,8 @@ def describe(ds: Dataset) -> str:
     data = ds.read()
     state = ds.effective_state(data)
     footprint = (data.get("footprint") or {}).get("bytes")
-    parts = [f"{ds.store}: {ds.name}", state, f"{int(data['records']):,} records loaded",
+    loaded = "loaded" if data.get("load_seconds") is not None else "to load (the load did not finish)"
+    parts = [f"{ds.store}: {ds.name}", state, f"{int(data['records']):,} records {loaded}",
              f"{int(data['keys']):,} keys", f"{data['shape']['fieldcount']} x {data['shape']['fieldlength']} B "
              f"({data['shape']['fieldlengthdistribution']})", f"seed {data['seed']}",
              f"generation {data['generation']}"]
@@ -392,6 +393,15 @@ def describe(ds: Dataset) -> str:
     if data.get("reason"):
         parts.append(str(data["reason"]))
     return "  ".join(parts)
+
+
+def check_idle(ds: Dataset) -> None:
+    """Refuse to drop a data set while a load or run on it is alive."""
+    data = ds.read()
+    state = ds.effective_state(data)
+    if state in ("loading", "running"):
+        raise UsageError(f"data set {ds.name!r} on {ds.store} is in use ({state}, pid {data.get('pid')} on "
+                         f"{data.get('host')}): wait for it to finish or stop that process")
 
 
 def drop(ds: Dataset, dropper: Callable[[str], None]) -> None:

@@ -715,7 +715,9 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
         path, status = _phase(job, control, phase, total, progress)
         written.append(path)
         result = json.loads(path.read_text())
+        first = (result.get("verification") or {}).get("first_failures") or [""]
         reason = str(result.get("reason", ""))
+        reason += f"; first: {first[0]}" if first[0] and first[0] not in reason else ""
     except Interrupted:
         status, reason = "interrupted", "interrupted"
         raise
