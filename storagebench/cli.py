@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from storagebench import __version__
 from storagebench.errors import Interrupted, StorageBenchError, UsageError
@@ -78,7 +78,41 @@ def build_parser() -> argparse.ArgumentParser:
                           "restart (clean); needs -p operationcount=0 -p maxexecutiontime=N")
     run.add_argument("--stall-timeout", type=float, metavar="SECONDS",
                      help="abort a phase when no operation has succeeded for this long (default 30)")
+    run.add_argument("--dataset", metavar="NAME",
+                     help="run on the data set NAME that `storagebench load` left on each store: no load phase, "
+                          "no drop; every read verified against the data set's state after its earlier runs")
     run.set_defaults(handler=cmd_run)
+
+    load = sub.add_parser(
+        "load", help="load a named data set on stores and keep it, for `run --dataset NAME`",
+        description="Load a workload's records on each store as the data set NAME (namespace sbench_dataset_NAME) "
+                    "and keep it: a load phase only, its result file under RESULTS_DIR/<run-id>/, and a manifest "
+                    "under $STORAGEBENCH_HOME/datasets/<store>/NAME/ (records, fields, seed, value scheme, "
+                    "harness version, when, how long, footprint, state).")
+    load.add_argument("--dataset", metavar="NAME", required=True, help="the data set's name: a-z and 0-9")
+    for flag in ("--config", "--results-dir"):
+        load.add_argument(flag, type=Path, help=f"as for `run` ({flag})")
+    for flag in ("--stores", "--workloads", "--run-id"):
+        load.add_argument(flag, help=f"as for `run` ({flag}); one workload")
+    load.add_argument("-P", dest="workload_files", action="append", type=Path, default=[], help="as for `run`")
+    load.add_argument("-p", dest="props", action="append", default=[], metavar="KEY=VALUE", help="as for `run`")
+    for flag in ("--clients", "--threads", "--processes", "--seed"):
+        load.add_argument(flag, type=int, help=f"as for `run` ({flag})")
+    load.add_argument("--durability", choices=["durable", "fast"], help="as for `run`")
+    load.add_argument("--stall-timeout", type=float, metavar="SECONDS", help="as for `run`")
+    load.add_argument("--no-report", action="store_true", help="do not build report.html at the end")
+    load.set_defaults(handler=cmd_run, engine=None, spark_master=None, spark_conf=[], network=None, fault=None,
+                      repeat=None, profile=None)
+
+    dss = sub.add_parser("datasets", help="list or drop the data sets `storagebench load` made")
+    dsub = dss.add_subparsers(dest="datasets_command", required=True, metavar="ACTION")
+    dls = dsub.add_parser("list", help="every data set of this $STORAGEBENCH_HOME, with its state")
+    dls.add_argument("--stores", help="only these stores (comma-separated)")
+    dls.set_defaults(handler=cmd_datasets_list)
+    ddr = dsub.add_parser("drop", help="drop a data set: its namespace on each store, then its manifest")
+    ddr.add_argument("name")
+    ddr.add_argument("--stores", required=True, help="comma-separated stores to drop it from")
+    ddr.set_defaults(handler=cmd_datasets_drop)
 
     cln = sub.add_parser(
         "clean", help="drop namespaces that runs left on the stores (after confirmation)",
@@ -327,6 +361,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     specs = suite.resolve_workloads(config, extra)
     if not specs:
         raise UsageError("no workloads given")
+    dataset = _dataset_use(args, config, specs)
     files = suite.result_files(config, len(dict.fromkeys(config.stores)), len(specs))
     check_results_room(config.results_dir, files, config.report, "this run")
     # validate and reach every store before anything is created
@@ -337,7 +372,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             check_fault(FaultSpec.parse(config.fault), list(config.stores),
                         spec.maxexecutiontime if spec.operationcount == 0 else None)
     run_token = suite.new_run_token()
-    stores = suite.preflight(config, run_token)
+    stores = suite.preflight(config, None if dataset else run_token)  # a data set outlives any run's resources
     run_id = config.run_id or suite.new_run_id()
     run_dir = config.results_dir / run_id
     if run_dir.exists():
@@ -354,7 +389,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{escape(', '.join(s.name for s in specs))}; {_layout_text(config)}")
     started = time.monotonic()
     interrupted, unwritten = _execute_with_progress(console, manifest, lambda on_progress, echo: suite.execute(
-        config, stores, specs, run_dir, run_id, on_progress, echo=echo, manifest=manifest, run_token=run_token))
+        config, stores, specs, run_dir, run_id, on_progress, echo=echo, manifest=manifest, run_token=run_token,
+        dataset=dataset))
     if interrupted:
         manifest.finish("interrupted", signal.Signals(interrupted.signum).name)
         print(f"storagebench: interrupted by {signal.Signals(interrupted.signum).name}; finished phases and "
@@ -373,6 +409,70 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(run_dir.resolve())
     return interrupted.exit_code if interrupted else _exit_status(run_dir, console, unwritten)
+
+
+def _dataset_use(args: argparse.Namespace, config: Any, specs: list[Any]) -> Any:
+    """``load --dataset`` / ``run --dataset``: checked on every store before anything is written."""
+    from storagebench.running import datasets, suite
+
+    if not args.dataset:
+        return None
+    mode: Literal["load", "run"] = "load" if args.command == "load" else "run"
+    datasets.check_name(args.dataset)
+    if mode == "load" and len(specs) != 1:
+        raise UsageError(f"load one workload into data set {args.dataset!r} (its records' shape), got "
+                         f"{len(specs)}: {', '.join(s.name for s in specs)}")
+    for spec in specs:
+        why = datasets.unsupported(spec, config.engine)
+        if why:
+            raise UsageError(why)
+        for store in dict.fromkeys(config.stores):
+            ds = datasets.Dataset(store, args.dataset)
+            if mode == "load":
+                datasets.check_new(ds)
+            else:
+                datasets.check_usable(ds, spec)
+    return suite.DatasetUse(args.dataset, mode)
+
+
+def cmd_datasets_list(args: argparse.Namespace) -> int:
+    from storagebench.running import datasets
+
+    found = datasets.all_datasets(_names(args.stores, "--stores") if args.stores else None)
+    for ds in found:
+        print(datasets.describe(ds))
+    if not found:
+        print(f"no data sets under {datasets.root()}")
+    return 0
+
+
+def cmd_datasets_drop(args: argparse.Namespace) -> int:
+    from storagebench.config import RunConfig, store_options
+    from storagebench.registry import load_adapter
+    from storagebench.running import datasets
+
+    datasets.check_name(args.name)
+    stores = _names(args.stores, "--stores")
+    missing = [s for s in stores if not datasets.Dataset(s, args.name).exists()]
+    if missing:
+        raise UsageError(f"no data set {args.name!r} on {', '.join(missing)} (`storagebench datasets list`)")
+    for store in stores:
+        datasets.check_idle(datasets.Dataset(store, args.name))
+    failed = 0
+    for store in stores:
+        ds = datasets.Dataset(store, args.name)
+        adapter = load_adapter(store)(store_options(store, RunConfig()))
+        try:
+            adapter.connect()
+            datasets.drop(ds, adapter.drop)
+            print(f"{store}: dropped data set {args.name} ({ds.namespace})")
+        except Exception as exc:
+            print(f"{store}: could not drop data set {args.name} ({type(exc).__name__}: {exc}); kept",
+                  file=sys.stderr)
+            failed += 1
+        finally:
+            adapter.close()
+    return 1 if failed else 0
 
 
 def _execute_with_progress(console: Any, manifest: Any, execute: Callable[..., Any]

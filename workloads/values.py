@@ -63,6 +63,10 @@ _CRC_MASK = (1 << 30) - 1
 LOAD_WRITER = 0
 
 
+#: names this encoding of values (header, CRC, short digest): a data set written with another cannot be read
+SCHEME = "header14-crc30/short-blake2b-v1"
+
+
 class Version(NamedTuple):
     """Who wrote a value: ``writer`` (0 = load phase, w + 1 = run worker w) and its sequence number."""
 
@@ -164,15 +168,17 @@ class Values:
     """Values of one writer (a load stream or one run-phase worker), plus the checks a reader makes.
 
     ``writer`` is :data:`LOAD_WRITER` for the load phase, ``worker + 1`` in the run phase; ``stream``
-    separates several load workers (they all write version ``(0, 0)``).
+    separates several load workers (they all write version ``(0, 0)``); ``seq_base``: the writer's sequence
+    numbers start above it (a run on a data set, whose earlier runs used those up to it).
     """
 
-    def __init__(self, spec: WorkloadSpec, seed: int, writer: int = LOAD_WRITER, stream: int = 0) -> None:
+    def __init__(self, spec: WorkloadSpec, seed: int, writer: int = LOAD_WRITER, stream: int = 0,
+                 seq_base: int = 0) -> None:
         if not 0 <= writer <= MAX_WRITER:
             raise ValueError(f"writer {writer} out of range 0..{MAX_WRITER}")
         self.spec = spec
         self.writer = writer
-        self.seq = 0
+        self.seq = seq_base
         self._random = random.Random(f"{seed}/{writer}/{stream}")
         self._writer_chars = _encode(writer, WRITER_CHARS)
         self.fields = spec.field_names()

@@ -47,6 +47,7 @@ import numpy as np
 
 from storagebench.adapters.base import Query, QueryResult, Record
 from storagebench.measuring.ledger import (
+    BEFORE_RUN,
     C_HIGH,
     C_UNJUDGED,
     CHANGED,
@@ -257,13 +258,21 @@ class Checker:
     def _version_problem(self, keynum: int, key: str, field: str, got: Version, floor: int | None) -> str | None:
         writer, seq = got
         ledger = self.ledger
-        if writer == LOAD_WRITER:
+        acked: int | None
+        if ledger.dataset_state is not None and (writer == LOAD_WRITER or seq <= ledger.seq_base):
+            held = ledger.held(keynum, field) if ledger.tracked(keynum) else None
+            if held != got:
+                was = "no such field" if held is None else f"version {held[0]}/{held[1]}"
+                return (f"{key}: {field} holds version {writer}/{seq}, from before this run, but the data set held "
+                        f"{was} when this run began (a stale, rolled-back or misplaced value)")
+            who, acked = "the data set's (before this run)", BEFORE_RUN
+        elif writer == LOAD_WRITER:
             if seq != 0:
                 return f"{key}: {field} holds load write #{seq}; the load writes #0 only"
             if not self.loaded_first <= keynum < self.loaded_end and keynum >= self.insert_first:
                 return f"{key}: {field} holds a load value, but the load never wrote {key}"
             who = "the load"
-            acked: int | None = ledger.get(keynum, INS) if ledger.tracked(keynum) else None
+            acked = ledger.get(keynum, INS) if ledger.tracked(keynum) else None
         else:
             if writer > self.workers:
                 return f"{key}: {field} holds a version by writer {writer}, which does not exist in this run"

@@ -23,6 +23,10 @@ from the pool's context, as the acknowledged insert counter does):
 * per query group: inserts and deletes issued and acknowledged, with the summed field's total of each, so a
   count or sum is checked between the bounds the writes in flight leave (exact when none is in flight).
 
+A run on a data set (:mod:`storagebench.running.datasets`) starts its ledger from the data set's state:
+keys inserted and deleted :data:`BEFORE_RUN`, and :meth:`held` gives each field's version from before the
+run (writes of this run have sequence numbers above :attr:`seq_base`).
+
 Keys past :attr:`capacity` (inserts beyond the bound :func:`key_capacity` gives) are not tracked: their
 checks are skipped and counted (``untracked``).  An acknowledged write takes one lock (its fields'
 floors are maxima); an update of an upsert store takes it once more when issued, a delete and an insert's
@@ -46,6 +50,25 @@ _TIME_BITS = 47
 RING_MAX = 1 << 18
 #: inserts a time-bounded run (operationcount=0) can track
 TIMED_INSERTS = 1 << 18
+
+#: the time of whatever a data set held before this run (earlier than any time of the run)
+BEFORE_RUN = 1
+#: WRITE_ISSUED of a data set's key that an upsert re-created after its delete in an earlier run
+RECREATED = 2
+
+#: a data set's state file holds each field's version packed as ``writer << SEQ_BITS | seq`` (values.MAX_SEQ
+#: < 2**36), :data:`ABSENT` for a field the key does not have
+SEQ_BITS = 36
+ABSENT = -1
+
+
+def pack(writer: int, seq: int) -> int:
+    return (writer << SEQ_BITS) | seq
+
+
+def unpack(packed: int) -> tuple[int, int] | None:
+    return None if packed == ABSENT else (packed >> SEQ_BITS, packed & ((1 << SEQ_BITS) - 1))
+
 
 # per-key slots
 INS, DEL_ISSUED, DEL_ACK, WRITE_ISSUED, IN_FLIGHT, CHANGED, DEL_LATER = range(7)
@@ -89,7 +112,11 @@ class Ledger:
         self._acks = self._issued + self.writers
         self._counters = self._acks + self.writers * self.ring
         self.size = self._counters + _COUNTERS
-        self.epoch = time.monotonic_ns() - 1  # every time is >= 1: 0 means "never"
+        self.epoch = time.monotonic_ns() - RECREATED - 1  # every time is > RECREATED: 0 means "never"
+        #: a run on a data set: its state file (versions before this run) and the highest earlier sequence number
+        self.dataset_state: str | None = None
+        self.seq_base = 0
+        self._held: Any = None
         if ctx is None:
             self._block: Any = bytearray(8 * self.size)
             self.lock: Any = threading.Lock()
@@ -104,11 +131,38 @@ class Ledger:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         del state["q"]
+        state["_held"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._view()
+
+    def key_slots(self) -> Any:
+        """The per-key slots as a (capacity, 6) int64 array over the shared block (written in place)."""
+        import numpy as np
+
+        return np.frombuffer(self._block, dtype=np.int64, count=_PER_KEY * self.capacity,
+                             offset=8 * self._keys).reshape(self.capacity, _PER_KEY)
+
+    def set_dataset(self, state_path: str, seq_base: int) -> None:
+        self.dataset_state, self.seq_base = state_path, seq_base
+
+    def held(self, keynum: int, field: str) -> tuple[int, int] | None:
+        """The version (writer, seq) ``field`` of ``keynum`` held before this run on a data set; None when
+        it had no such field (or the data set no such key)."""
+        if self._held is None:
+            import numpy as np
+
+            assert self.dataset_state is not None, "held() is for a run on a data set"
+            self._held = np.load(self.dataset_state, mmap_mode="r")
+        if keynum >= len(self._held):
+            return None
+        return unpack(int(self._held[keynum, self.field_index[field]]))
+
+    def last_seq(self) -> int:
+        """The highest sequence number any writer issued (at least :attr:`seq_base`)."""
+        return max([self.seq_base, *self.q[self._issued:self._issued + self.writers].tolist()])
 
     def now(self) -> int:
         return time.monotonic_ns() - self.epoch

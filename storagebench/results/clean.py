@@ -5,6 +5,10 @@ Two sources: run manifests (``run.json``) of runs that are no longer alive but s
 prefix that no live run claims.  The second finds what older runs or other results folders left too;
 it cannot see runs started from another machine or results folder, so the list is shown for
 confirmation before anything is dropped.
+
+Data sets (``sbench_dataset_<name>``, :mod:`storagebench.running.datasets`) are never leftovers, whether or
+not this machine's ``$STORAGEBENCH_HOME`` knows them: they are listed as kept (``storagebench datasets drop``
+drops one).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from storagebench.config import RunConfig, store_options
 from storagebench.errors import StorageBenchError, Unsupported
 from storagebench.registry import load_adapter
 from storagebench.results.manifest import RunManifest, UnreadableManifest
+from storagebench.running.datasets import NAMESPACE_PREFIX, Dataset, is_dataset_namespace
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,8 @@ def _adapter(store: str, known_options: dict[str, Any]) -> Adapter:
 def find_leftovers(results_dir: Path, stores: Iterable[str] | None,
                    note: Callable[[str], None]) -> tuple[list[Leftover], int]:
     """The leftovers, and how many places could not be looked at (an unreadable run.json, a store that
-    cannot list its namespaces), each said through ``note``: the list may then be incomplete."""
+    cannot list its namespaces), each said through ``note``: the list may then be incomplete.  Each data
+    set's namespace found is said through ``note`` as kept."""
     problems: list[str] = []
 
     def problem(message: str) -> None:
@@ -91,6 +97,11 @@ def find_leftovers(results_dir: Path, stores: Iterable[str] | None,
             problem(f"{store}: cannot list namespaces ({type(exc).__name__}: {exc})")
             continue
         for name in names:
+            if is_dataset_namespace(name):
+                known = Dataset(store, name[len(NAMESPACE_PREFIX):]).exists()
+                note(f"{store}: {name} kept: a data set{'' if known else ' (not in this $STORAGEBENCH_HOME)'}; "
+                     f"`storagebench datasets drop` drops one")
+                continue
             key = (store, name)
             if key not in live and key not in leftovers:
                 leftovers[key] = Leftover(store, name, "found by its sbench_ prefix; no live run here claims it")

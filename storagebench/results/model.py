@@ -74,6 +74,22 @@ class SteadyState(BaseModel):
     ops_per_sec: float | None = None
 
 
+class DatasetState(BaseModel):
+    """The data set a phase loaded (``generation`` 0) or ran on (``storagebench run --dataset``): its
+    generation (the how-many-th run on it this is) and the state it began from."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    namespace: str
+    generation: int = Field(ge=0)
+    #: writes of earlier runs have sequence numbers up to this; this run's are above it
+    seq_base: int = Field(ge=0)
+    #: key numbers the data set had when the phase began (loaded and inserted by earlier runs)
+    keys: int = Field(ge=0)
+    records_loaded: int = Field(ge=0)
+    load_run_id: str | None = None
+
+
 class ResultFile(BaseModel):
     """One phase of one store on one workload (one repeat)."""
 
@@ -103,6 +119,8 @@ class ResultFile(BaseModel):
     repeat: dict[str, Any] | None = None
     #: what the phase cost the engine's own processes, or why it could not be observed
     server_cost: dict[str, Any] | None = None
+    #: the data set the phase loaded or ran on (None: the run's own namespace, loaded and dropped by it)
+    dataset: DatasetState | None = None
 
     def keys(self) -> list[HistKey]:  # type: ignore[override]
         return [key for key, _ in keyed(self.histograms)]

@@ -13,10 +13,12 @@ all be current (torn), is caught here: each key read is judged by the same
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from storagebench.adapters.base import Record
 from storagebench.errors import NotFound
 from storagebench.measuring.checks import Checker
 from storagebench.measuring.ledger import C_HIGH, C_UNJUDGED, Ledger
@@ -44,10 +46,16 @@ def keys_to_read(plan: PhasePlan, ledger: Ledger) -> tuple[np.ndarray, int]:
     return np.sort(keys[pick]), len(keys)
 
 
-def read_back(plan: PhasePlan, ledger: Ledger, update_creates: bool) -> dict[str, Any]:
-    """Read the phase's keys through a new adapter instance; what was found wrong (``failures``)."""
+def read_back(plan: PhasePlan, ledger: Ledger, update_creates: bool, must_read: np.ndarray | None = None,
+              seen: Callable[[int, str, Record | None], None] | None = None) -> dict[str, Any]:
+    """Read the phase's keys through a new adapter instance; what was found wrong (``failures``).
+
+    ``must_read``: key numbers read whatever the sample (a run on a data set: every key it wrote); ``seen``
+    gets each key's answer that passed its checks (None: NOT_FOUND)."""
     spec = plan.spec
     keys, total = keys_to_read(plan, ledger)
+    if must_read is not None:
+        keys = np.union1d(keys, must_read)
     recorder = Recorder()
     values = Values(spec, plan.seed, LOAD_WRITER)
     checker = Checker(spec, plan.seed, values, recorder, plan.workers, ledger, True, update_creates)
@@ -76,7 +84,8 @@ def read_back(plan: PhasePlan, ledger: Ledger, update_creates: bool) -> dict[str
                 if len(errors) >= MAX_ERRORS:
                     break
                 continue
-            checker.read("read", keynum, key, got, None, status, before)
+            if checker.read("read", keynum, key, got, None, status, before) and seen is not None:
+                seen(keynum, key, got)
             checked += 1
     finally:
         adapter.close()

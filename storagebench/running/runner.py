@@ -249,7 +249,8 @@ class _Worker:
         self.recorder = Recorder(intended=spec.target > 0)
         run = plan.phase == "run"
         # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1
-        self.values = Values(spec, plan.seed, worker + 1 if run else LOAD_WRITER, worker)
+        self.values = Values(spec, plan.seed, worker + 1 if run else LOAD_WRITER, worker,
+                             self.ledger.seq_base if run else 0)
         self.namer = KeyNamer(spec)
         self.fields = spec.field_names()
         self.consecutive_failures = 0

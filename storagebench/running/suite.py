@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import secrets
 import signal
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from storagebench.results.files import (
     write_json,
 )
 from storagebench.results.manifest import RunManifest
+from storagebench.running import datasets
 from storagebench.running.faults import FaultInjector, FaultSpec, fault_budget_s, outage
 from storagebench.running.phase import run_phase
 from storagebench.running.readback import read_back
@@ -496,11 +498,13 @@ def result_files(config: RunConfig, stores: int, specs: int) -> int:
 
 def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec], run_dir: Path,
             run_id: str, progress: Progress | None = None, echo: Callable[[str], None] = print,
-            manifest: RunManifest | None = None, run_token: str | None = None) -> Executed:
+            manifest: RunManifest | None = None, run_token: str | None = None,
+            dataset: DatasetUse | None = None) -> Executed:
     """Every (store, workload); raises :class:`Interrupted` after writing the interrupted phase.  A result
     file that cannot be written (a full disk) fails its store's workload and the run goes on.
 
-    Namespaces are ``sbench_<workload>_<run_token>`` (:func:`new_run_token`: never derived from the id)."""
+    Namespaces are ``sbench_<workload>_<run_token>`` (:func:`new_run_token`: never derived from the id),
+    dropped at the end; with ``dataset``, the data set's namespace, kept (:mod:`~storagebench.running.datasets`)."""
     done = Executed([], [])
     token = run_token or new_run_token()
     base = run_context(config, run_dir)
@@ -514,7 +518,7 @@ def execute(config: RunConfig, stores: list[StorePlan], specs: list[WorkloadSpec
             try:
                 for spec in specs:
                     done.written.extend(_one(config, store, spec, run_dir, run_id, token, progress, echo, context,
-                                             done.unwritten, manifest))
+                                             done.unwritten, manifest, dataset))
             finally:
                 if k == config.repeat:
                     store.adapter.end_run(store.options)
@@ -602,6 +606,11 @@ class WorkloadRun:
     options: dict[str, Any] = field(default_factory=dict)
     ledger: Any = None
     started: str = field(default_factory=lambda: now_iso())
+    #: the data set the workload loads or runs on, its manifest when the workload began, and (a run on it)
+    #: the versions its read-back learns
+    dataset: datasets.Dataset | None = None
+    dataset_data: dict[str, Any] | None = None
+    capture: datasets.StateCapture | None = None
 
     @property
     def repeat(self) -> int | None:
@@ -622,14 +631,25 @@ class WorkloadRun:
         return path
 
 
+@dataclass(frozen=True)
+class DatasetUse:
+    """``storagebench load --dataset NAME`` (``load``: load phase only, kept) or ``run --dataset NAME``
+    (``run``: run phase only, on the data set as its earlier runs left it)."""
+
+    name: str
+    mode: Literal["load", "run"]
+
+
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
          progress: Progress | None, echo: Callable[[str], None], context: dict[str, Any],
-         unwritten: list[str], manifest: RunManifest | None = None) -> list[Path]:
+         unwritten: list[str], manifest: RunManifest | None = None, dataset: DatasetUse | None = None) -> list[Path]:
     """The phases of one (store, workload); each result file that cannot be written goes to ``unwritten``."""
     job = WorkloadRun(config, store, spec, run_dir, run_id, context, echo, unwritten)
     missing = unsupported_ops(store.caps, spec)
     if missing:
         return _skipped(job, missing)
+    if dataset is not None:
+        return _on_dataset(job, dataset, progress)
     job.namespace = f"sbench_{spec.name}_{token}"
     job.options = plain_options(store.options)
     control = store.adapter(store.options)
@@ -655,6 +675,62 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         _failed(job, exc, written)
     finally:
         _drop(job, control, manifest)
+    return written
+
+
+def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) -> list[Path]:
+    """The load of a data set (kept), or a run on one (no load, no drop); the data set's manifest says
+    ``loading`` / ``running`` from before the first write until the phase and its read-back are judged."""
+    ds = job.dataset = datasets.Dataset(job.store.name, use.name)
+    job.namespace = ds.namespace
+    job.options = plain_options(job.store.options)
+    written: list[Path] = []
+    phase = use.mode
+    try:  # what earlier workloads of this command left may have changed the data set since preflight
+        if phase == "run":
+            job.dataset_data = datasets.check_usable(ds, job.spec)
+            job.spec = datasets.run_spec(job.spec, job.dataset_data)
+        else:
+            datasets.check_new(ds)
+    except StorageBenchError as exc:
+        _failed(job, exc, written)
+        return written
+    job.ledger = new_ledger(phase_plan(job.config, job.store, job.spec, "run", job.namespace, job.options))
+    control = job.store.adapter(job.store.options)
+    status, reason, result = "failed", "", None
+    t0 = time.monotonic()
+    try:
+        if phase == "run":
+            assert job.dataset_data is not None
+            datasets.start_ledger(job.ledger, ds, job.dataset_data)
+            job.dataset_data = datasets.begin_run(ds, job.dataset_data, job.run_id)
+        else:
+            datasets.begin_load(ds, job.spec, job.config.seed, job.run_id)
+            job.dataset_data = ds.read()
+        control.connect()
+        if phase == "load":
+            control.drop(job.namespace)
+            control.prepare(job.namespace, job.spec.field_names())
+        total = job.spec.loaded_count() if phase == "load" else job.spec.operationcount
+        path, status = _phase(job, control, phase, total, progress)
+        written.append(path)
+        result = json.loads(path.read_text())
+        first = (result.get("verification") or {}).get("first_failures") or [""]
+        reason = str(result.get("reason", ""))
+        reason += f"; first: {first[0]}" if first[0] and first[0] not in reason else ""
+    except Interrupted:
+        status, reason = "interrupted", "interrupted"
+        raise
+    except Exception as exc:  # one store's failure must not lose the other stores' results
+        status, reason = "failed", f"{type(exc).__name__}: {exc}"
+        _failed(job, exc, written)
+    finally:
+        control.close()
+        if phase == "load":
+            datasets.end_load(ds, status, reason, time.monotonic() - t0, (result or {}).get("footprint"),
+                              job.started, len(job.spec.field_names()))
+        elif job.dataset_data is not None and job.dataset_data.get("state") == "running":
+            datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso())
     return written
 
 
@@ -688,7 +764,10 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     status, reason = phase_status(outcome, fault=fault is not None)
     readback = None
     if status == "ok" and job.ledger is not None and job.store.caps.stores_data:
-        readback = read_back(plan, job.ledger, not job.store.caps.update_requires_existing)
+        if job.dataset is not None and phase == "run":
+            job.capture = datasets.StateCapture(job.dataset, job.spec, job.config.seed, job.ledger)
+        readback = read_back(plan, job.ledger, not job.store.caps.update_requires_existing,
+                             *((job.capture.keys, job.capture.seen) if job.capture else ()))
         status, reason = readback_status(status, reason, readback)
     footprint = None
     if phase == "load" and status == "ok":
@@ -696,6 +775,8 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint)}
     if footprint is not None:
         extra["footprint"] = footprint
+    if job.dataset_data is not None:
+        extra["dataset"] = datasets.record_of(job.dataset_data, phase)
     if fault is not None:
         extra["fault"] = {**fault, **outage(fault, outcome.dead_intervals),
                           "failed_operations": operation_totals(outcome.merged)[1],

@@ -1,0 +1,410 @@
+"""Data sets with a life of their own: loaded once by ``storagebench load``, run on many times by
+``storagebench run --dataset NAME`` (no load, no drop), listed and dropped by ``storagebench datasets``.
+
+Where they live: the store keeps the records in the namespace ``sbench_dataset_<name>``; the harness keeps,
+per store and name, under ``$STORAGEBENCH_HOME/datasets/<store>/<name>/``:
+
+* ``dataset.json``: the manifest (record count, field count and lengths, seed, value scheme, harness
+  version, when and how long the load took, footprint, runs so far) and its ``state``.  It is written
+  ``loading`` before the load's first write and ``complete`` after the load's read-back; a run on the data
+  set writes it ``running`` before its first operation and ``complete`` (one generation more) after it.
+  Both writes are atomic, so a load or run killed midway leaves ``loading`` / ``running`` with the pid of a
+  process that no longer exists: the data set is *incomplete* and ``run --dataset`` refuses it.
+* ``state.npy``: what the verifier needs to know about every key after the last run: one row per key
+  number ever used (loaded or inserted), one int64 per field: the version the field holds,
+  ``writer << 36 | seq`` (:func:`~storagebench.measuring.ledger.pack`), or -1 where the field does not
+  exist (a whole row of -1: the key was deleted or its insert failed; some -1: an upsert re-created the
+  record after its delete with those fields only).
+  It is written beside the manifest before the manifest says ``complete``.
+
+How a run on a data set verifies as strictly as after a fresh load.  Values carry their writer and that
+writer's sequence number (:mod:`storagebench.workloads.values`).  Each run on a data set is a new
+*generation*: its writers number their writes from ``seq_base + 1``, where ``seq_base`` (in the manifest) is
+the highest sequence number any earlier run issued.  A value read during the run is therefore either
+
+* *from before this run* (the load's ``(0, 0)``, or a sequence number <= ``seq_base``): it must be exactly the
+  version ``state.npy`` holds for that key and field (a stale value from an earlier generation, a rolled-back
+  or corrupted record are caught here), and counts as acknowledged before the run began, so a write of this
+  run acknowledged before the read makes it a lost update as usual; or
+* *from this run*: judged against the run's ledger exactly as in a run after a fresh load.
+
+The ledger starts from ``state.npy``: every key of the data set inserted before the run, a deleted key's
+delete acknowledged before it, a re-created key as re-created (:func:`start_ledger`).  The run's inserts take
+key numbers from the data set's key count up, and the run's key choosers choose among every key the data
+set ever had (its ``recordcount`` is that count; deleted keys answer NOT_FOUND, which the ledger expects).
+
+After a run phase that ended ``ok``, the read-back pass reads, besides its usual keys, every key the run
+wrote, deleted or inserted, judges each answer against the ledger, and the versions found become the new
+``state.npy`` (keys the run never touched keep theirs).  A run that ended otherwise (or whose read-back
+could not read every such key) leaves the store in a state nobody knows: the data set is marked
+``unusable`` with the reason, and must be dropped and loaded again.
+
+Not supported on a data set (refused before anything is written): batch, query and graph workloads (their
+fixed fields and expected aggregates are computed from a fresh load), split loads (``insertstart`` /
+``insertcount``), ``--engine spark`` (its tasks share no ledger), and time-bounded runs that insert more keys
+than the ledger tracks (the run ends with the data set ``unusable``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from storagebench import __version__
+from storagebench.errors import UsageError
+from storagebench.measuring.ledger import (
+    ABSENT,
+    BEFORE_RUN,
+    C_HIGH,
+    C_UNTRACKED,
+    CHANGED,
+    DEL_ACK,
+    DEL_ISSUED,
+    INS,
+    RECREATED,
+    WRITE_ISSUED,
+    Ledger,
+    pack,
+)
+from storagebench.results.files import atomic_write_bytes, write_json
+from storagebench.workloads.spec import WorkloadSpec
+from storagebench.workloads.values import SCHEME, Values, Version
+
+NAME_RE = re.compile(r"^[a-z0-9]{1,32}$")
+NAMESPACE_PREFIX = "sbench_dataset_"
+#: the workload properties that fix what a data set's records look like
+SHAPE_PROPERTIES = ("fieldcount", "fieldnameprefix", "fieldlength", "fieldlengthdistribution", "minfieldlength",
+                    "fieldlengthhistogram", "keyprefix", "zeropadding", "insertorder")
+
+
+def root() -> Path:
+    from storagebench.services.base import storagebench_home
+
+    return storagebench_home() / "datasets"
+
+
+def namespace_of(name: str) -> str:
+    return NAMESPACE_PREFIX + name
+
+
+def is_dataset_namespace(namespace: str) -> bool:
+    return namespace.startswith(NAMESPACE_PREFIX)
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise UsageError(f"data set name {name!r} must be 1 to 32 characters of a-z and 0-9")
+    return name
+
+
+def shape_of(spec: WorkloadSpec) -> dict[str, Any]:
+    """What a run's workload must share with the data set it runs on."""
+    return {**{p: getattr(spec, p) for p in SHAPE_PROPERTIES}, "value_scheme": SCHEME,
+            "harness_version": __version__}
+
+
+def unsupported(spec: WorkloadSpec, engine: str) -> str | None:
+    """Why ``spec`` cannot load or run on a data set (None: it can)."""
+    if spec.kind == "batch" or spec.queryproportion > 0 or spec.graphproportion > 0:
+        return (f"workload {spec.name!r} computes on fields fixed at a fresh load (batch, query, graph): "
+                f"data sets take record workloads (a-f, delete, scan); run it without --dataset")
+    if spec.insertstart or spec.insertcount is not None:
+        return "a data set is loaded whole: drop -p insertstart / -p insertcount"
+    if engine == "spark":
+        return ("--engine spark tasks share no ledger, so writes of earlier runs could not be verified: "
+                "use --engine local")
+    return None
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    if not pid:
+        return False
+    if host != socket.gethostname():
+        return True  # another host's process: it may be alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Dataset:
+    """One data set of one store: its manifest and its state file."""
+
+    store: str
+    name: str
+
+    @property
+    def folder(self) -> Path:
+        return root() / self.store / self.name
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / "dataset.json"
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / "state.npy"
+
+    @property
+    def namespace(self) -> str:
+        return namespace_of(self.name)
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def read(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"data set {self.name!r} on {self.store}: its manifest {self.manifest_path} is "
+                             f"unreadable ({exc}): drop it (`storagebench datasets drop {self.name} --stores "
+                             f"{self.store}`) and load it again") from None
+        return data
+
+    def write(self, data: Mapping[str, Any]) -> None:
+        write_json(self.manifest_path, dict(data))
+
+    def effective_state(self, data: Mapping[str, Any]) -> str:
+        """``complete``, ``unusable``, ``loading`` / ``running`` (its process alive), or ``incomplete``
+        (a load or run whose process is gone left it midway)."""
+        state = str(data.get("state"))
+        if state in ("loading", "running") and not _alive(data.get("pid"), data.get("host")):
+            return "incomplete"
+        return state
+
+    # -- the verifier's state ------------------------------------------------------------------------
+    def versions(self) -> np.ndarray:
+        versions: np.ndarray = np.load(self.state_path, mmap_mode="r")
+        return versions
+
+    def write_versions(self, versions: np.ndarray) -> None:
+        import io
+
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(versions, dtype=np.int64))
+        atomic_write_bytes(self.state_path, buffer.getvalue())
+
+    def drop_files(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def all_datasets(stores: list[str] | None = None) -> list[Dataset]:
+    base = root()
+    if not base.is_dir():
+        return []
+    return [Dataset(s.name, d.name) for s in sorted(base.iterdir()) if s.is_dir()
+            and (stores is None or s.name in stores) for d in sorted(s.iterdir()) if (d / "dataset.json").is_file()]
+
+
+def _own(data: dict[str, Any], state: str) -> dict[str, Any]:
+    return {**data, "state": state, "pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _drop_hint(ds: Dataset) -> str:
+    return f"`storagebench datasets drop {ds.name} --stores {ds.store}` then `storagebench load`"
+
+
+def check_new(ds: Dataset) -> None:
+    """Refuse a load onto a data set that exists (nothing is written)."""
+    check_name(ds.name)
+    if ds.exists():
+        raise UsageError(f"data set {ds.name!r} already exists on {ds.store} "
+                         f"({ds.effective_state(ds.read())}): run on it with `run --dataset {ds.name}`, or drop "
+                         f"it first (`storagebench datasets drop {ds.name} --stores {ds.store}`)")
+
+
+def check_usable(ds: Dataset, spec: WorkloadSpec) -> dict[str, Any]:
+    """The manifest of a data set ``spec`` can run on now; otherwise one line saying why and what to do."""
+    check_name(ds.name)
+    if not ds.exists():
+        known = [d.name for d in all_datasets([ds.store])]
+        raise UsageError(f"no data set {ds.name!r} on {ds.store} "
+                         f"({'known: ' + ', '.join(known) if known else 'none loaded'}): load it first with "
+                         f"`storagebench load --stores {ds.store} --workloads {spec.name} --dataset {ds.name}`")
+    data = ds.read()
+    state = ds.effective_state(data)
+    if state == "incomplete":
+        what = "its load" if data.get("state") == "loading" else f"run {data.get('last_run_id')}"
+        raise UsageError(f"data set {ds.name!r} on {ds.store} is incomplete ({what}, pid {data.get('pid')}, "
+                         f"stopped midway): {_drop_hint(ds)}")
+    if state in ("loading", "running"):
+        raise UsageError(f"data set {ds.name!r} on {ds.store} is in use ({state}, pid {data.get('pid')} on "
+                         f"{data.get('host')}): wait for it to finish")
+    if state != "complete":
+        raise UsageError(f"data set {ds.name!r} on {ds.store} is {state} ({data.get('reason')}): {_drop_hint(ds)}")
+    want = shape_of(spec)
+    for key, value in data.get("shape", {}).items():
+        if want.get(key) != value:
+            raise UsageError(f"data set {ds.name!r} on {ds.store} has {key}={value!r}, workload {spec.name!r} "
+                             f"has {want.get(key)!r}: run with -p {key}={value}" if key in SHAPE_PROPERTIES else
+                             f"data set {ds.name!r} on {ds.store} was written with {key} {value!r}, this harness "
+                             f"has {want.get(key)!r}: {_drop_hint(ds)}")
+    if not ds.state_path.is_file():
+        raise UsageError(f"data set {ds.name!r} on {ds.store}: its state file {ds.state_path} is missing: "
+                         f"{_drop_hint(ds)}")
+    return data
+
+
+def run_spec(spec: WorkloadSpec, data: Mapping[str, Any]) -> WorkloadSpec:
+    """The workload as it runs on the data set: its key space is every key the data set ever had."""
+    return spec.model_copy(update={"recordcount": int(data["keys"])})
+
+
+# -- the load ----------------------------------------------------------------------------------------
+def begin_load(ds: Dataset, spec: WorkloadSpec, seed: int, run_id: str) -> None:
+    ds.folder.mkdir(parents=True, exist_ok=True)
+    ds.write(_own({"kind": "storagebench.dataset", "name": ds.name, "store": ds.store, "namespace": ds.namespace,
+                   "records": spec.loaded_count(), "keys": spec.recordcount, "seed": seed,
+                   "shape": shape_of(spec), "load_run_id": run_id, "generation": 0, "seq_base": 0,
+                   "runs": []}, "loading"))
+
+
+def end_load(ds: Dataset, status: str, reason: str, seconds: float, footprint: Mapping[str, Any] | None,
+             loaded_at: str, fields: int) -> None:
+    data = ds.read()
+    if status == "ok":
+        ds.write_versions(np.zeros((int(data["keys"]), fields), dtype=np.int64))  # version (0, 0) everywhere
+    ds.write({**data, "state": "complete" if status == "ok" else "unusable",
+              "reason": "" if status == "ok" else f"its load ended {status}: {reason}",
+              "loaded_at": loaded_at, "load_seconds": round(seconds, 3), "footprint": footprint})
+
+
+# -- runs on it --------------------------------------------------------------------------------------
+def begin_run(ds: Dataset, data: dict[str, Any], run_id: str) -> dict[str, Any]:
+    started = _own({**data, "last_run_id": run_id}, "running")
+    ds.write(started)
+    return started
+
+
+def start_ledger(ledger: Ledger, ds: Dataset, data: Mapping[str, Any]) -> None:
+    """The ledger of a run on ``ds``: every key in the state the data set's last run left it."""
+    versions = ds.versions()
+    present = versions != ABSENT
+    somewhere, everywhere = present.any(axis=1), present.all(axis=1)
+    keys = ledger.key_slots()
+    rows = len(versions)
+    mine = keys[:rows]
+    mine[:, INS] = BEFORE_RUN
+    gone = ~everywhere
+    mine[gone, DEL_ISSUED] = BEFORE_RUN
+    mine[gone, DEL_ACK] = BEFORE_RUN
+    mine[somewhere & gone, WRITE_ISSUED] = RECREATED
+    ledger.set_dataset(str(ds.state_path), int(data["seq_base"]))
+
+
+def touched(ledger: Ledger, rows: int) -> np.ndarray:
+    """Key numbers this run wrote, deleted or inserted (the ones whose version the state must learn)."""
+    keys = ledger.key_slots()[:min(rows, ledger.capacity)]
+    mask = (keys[:, WRITE_ISSUED] > RECREATED) | (keys[:, DEL_ISSUED] > BEFORE_RUN) | (keys[:, CHANGED] > 0)
+    high = min(ledger.counter(C_HIGH), ledger.capacity)
+    return np.concatenate([np.flatnonzero(mask), np.arange(rows, max(rows, high), dtype=np.int64)])
+
+
+class StateCapture:
+    """Collects, during the read-back pass, the versions of the keys a run touched."""
+
+    def __init__(self, ds: Dataset, spec: WorkloadSpec, seed: int, ledger: Ledger) -> None:
+        self.rows = int(spec.recordcount)
+        self.keys = touched(ledger, self.rows)
+        self.values = Values(spec, seed)
+        self.fields = spec.field_names()
+        self.found: dict[int, list[int]] = {}
+        self.ledger = ledger
+
+    def seen(self, keynum: int, key: str, got: Mapping[str, str] | None) -> None:
+        row = [ABSENT] * len(self.fields)
+        for i, f in enumerate(self.fields):
+            if got is not None and f in got:
+                verdict = self.values.check(key, f, got[f])
+                if isinstance(verdict, Version):
+                    row[i] = pack(*verdict)
+        self.found[keynum] = row
+
+    def why_not(self) -> str | None:
+        if self.ledger.counter(C_UNTRACKED):
+            return f"{self.ledger.counter(C_UNTRACKED)} insert(s) beyond the ledger's capacity: their keys are unknown"
+        missing = len(self.keys) - sum(1 for k in self.keys.tolist() if k in self.found)
+        if missing:
+            return f"the read-back could not read {missing} key(s) the run wrote"
+        return None
+
+    def versions(self, old: np.ndarray) -> np.ndarray:
+        high = max(self.rows, min(self.ledger.counter(C_HIGH), self.ledger.capacity))
+        out = np.full((high, len(self.fields)), ABSENT, dtype=np.int64)
+        out[:len(old)] = old
+        for keynum, row in self.found.items():
+            out[keynum] = row
+        return out
+
+
+def end_run(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reason: str,
+            capture: StateCapture | None, at: str) -> dict[str, Any]:
+    """Record the run on the data set; its new state when the run ended ok and the state is known."""
+    why = reason if status != "ok" else (capture.why_not() if capture else "no read-back")
+    generation = int(data["generation"]) + 1
+    entry = {"run_id": run_id, "generation": generation, "status": status, "at": at}
+    done: dict[str, Any] = {**data, "runs": [*data.get("runs", []), entry], "generation": generation}
+    if why is None and capture is not None:
+        new = capture.versions(np.asarray(ds.versions()))
+        ds.write_versions(new)
+        done.update(state="complete", keys=len(new), seq_base=max(int(data["seq_base"]),
+                                                                  capture.ledger.last_seq()), reason="")
+    else:
+        done.update(state="unusable", reason=f"run {run_id} ended {status}: {why}; what the store holds is unknown")
+    ds.write(done)
+    return done
+
+
+def record_of(data: Mapping[str, Any], phase: str) -> dict[str, Any]:
+    """What a result file says about the data set its phase loaded or ran on: the generation the phase
+    makes (0: the load) and the state it began from."""
+    return {"name": data["name"], "namespace": data["namespace"],
+            "generation": int(data["generation"]) + (1 if phase == "run" else 0),
+            "seq_base": int(data["seq_base"]), "keys": int(data["keys"]), "records_loaded": int(data["records"]),
+            "load_run_id": data.get("load_run_id")}
+
+
+def describe(ds: Dataset) -> str:
+    data = ds.read()
+    state = ds.effective_state(data)
+    footprint = (data.get("footprint") or {}).get("bytes")
+    loaded = "loaded" if data.get("load_seconds") is not None else "to load (the load did not finish)"
+    parts = [f"{ds.store}: {ds.name}", state, f"{int(data['records']):,} records {loaded}",
+             f"{int(data['keys']):,} keys", f"{data['shape']['fieldcount']} x {data['shape']['fieldlength']} B "
+             f"({data['shape']['fieldlengthdistribution']})", f"seed {data['seed']}",
+             f"generation {data['generation']}"]
+    if data.get("load_seconds") is not None:
+        parts.append(f"loaded {data.get('loaded_at')} in {data['load_seconds']} s")
+    if footprint:
+        parts.append(f"{footprint:,} bytes")
+    if data.get("reason"):
+        parts.append(str(data["reason"]))
+    return "  ".join(parts)
+
+
+def check_idle(ds: Dataset) -> None:
+    """Refuse to drop a data set while a load or run on it is alive."""
+    data = ds.read()
+    state = ds.effective_state(data)
+    if state in ("loading", "running"):
+        raise UsageError(f"data set {ds.name!r} on {ds.store} is in use ({state}, pid {data.get('pid')} on "
+                         f"{data.get('host')}): wait for it to finish or stop that process")
+
+
+def drop(ds: Dataset, dropper: Callable[[str], None]) -> None:
+    """Drop the data set's namespace on its store (``dropper``), then its manifest and state."""
+    dropper(ds.namespace)
+    ds.drop_files()
