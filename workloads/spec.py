@@ -127,6 +127,9 @@ class WorkloadSpec(BaseModel):
     graphdegree: int = Field(default=3, ge=1, le=50)
     #: the field holding a record's links (default: the last field)
     graphfield: str | None = None
+    #: which records links point to: uniform over the loaded records (every in-degree near graphdegree), or
+    #: powerlaw: a few hubs many link to and a long tail (in-degree tail exponent about 2.5, as in web graphs)
+    graphtargets: Literal["uniform", "powerlaw"] = "uniform"
     #: shortest chain of links between two keys (the second one a loaded record drawn uniformly), at most
     #: pathmaxhops links long (a longer one is answered as no path)
     shortestpathproportion: float = Proportion
