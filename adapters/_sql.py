@@ -2,7 +2,9 @@
 
 Data model: ``CREATE TABLE <namespace> (key TEXT PRIMARY KEY, field0 TEXT, ...)``; scans are
 ``WHERE key >= ? ORDER BY key LIMIT ?`` on the primary-key index; the query is
-``SELECT count(*), sum(CAST(f AS BIGINT)) WHERE field = ?``.  Identifiers are never user text: the
+``SELECT count(*), sum(CAST(f AS BIGINT)) WHERE field = ?``; graph and shortest path are recursive CTEs over
+the links field (the shortest path enumerates chains of distinct keys up to the hop bound: about
+degree^hops rows, as SQL recursion keeps no global visited set).  Identifiers are never user text: the
 namespace passes :func:`check_namespace` and field names are checked against ``[a-z0-9_]+``.
 """
 
@@ -138,6 +140,20 @@ class EmbeddedSQLAdapter(Adapter):
             f"{self.split_links_sql.format(links=links)} WHERE walk.depth < ?) "
             f"SELECT DISTINCT key FROM walk WHERE key <> ?", [key, int(hops), key]).fetchall()
         return {r[0] for r in rows if r[0]}
+
+    def shortest_path(self, namespace: str, source: str, target: str, max_hops: int, field: str) -> list[str] | None:
+        """One recursive query: every chain of distinct keys from the source, up to ``max_hops`` links and
+        not beyond the target, carried as ``,k0,k1,...,``; the shortest one that ends at the target."""
+        links, step = ident(field), f"step.{self.split_links_column}"
+        row = self._execute(
+            f"WITH RECURSIVE walk(key, depth, path) AS (SELECT CAST(? AS TEXT), 0, ',' || CAST(? AS TEXT) || ',' "
+            f"UNION ALL SELECT {step}, walk.depth + 1, walk.path || {step} || ',' "
+            f"FROM walk JOIN {namespace} t ON t.key = walk.key {self.split_links_sql.format(links=links)} "
+            f"WHERE walk.depth < ? AND walk.key <> ? AND {step} <> '' "
+            f"AND instr(walk.path, ',' || {step} || ',') = 0) "
+            f"SELECT path FROM walk WHERE key = ? ORDER BY depth LIMIT 1",
+            [source, source, int(max_hops), target, target]).fetchone()
+        return None if row is None else row[0].strip(",").split(",")
 
     # -- bulk path: one transaction of executemany; read back in key order ---------------------------
     def write_batch(self, namespace: str, batch: Any) -> None:

@@ -71,6 +71,8 @@ class Capabilities:
     batch_filter: Support = Support.EMULATED
     #: k-hop neighbours over links stored in a field; EMULATED = breadth-first reads (every store can)
     graph: Support = Support.EMULATED
+    #: a shortest chain of links between two keys; EMULATED = breadth-first reads (every store can)
+    shortest_path: Support = Support.EMULATED
     #: the store keeps what it is given (False only for the null adapter): reads can be verified
     stores_data: bool = True
     #: update of a missing key raises NotFound (instead of silently creating it)
@@ -91,7 +93,8 @@ class Capabilities:
     family: str = "other"
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "insert", "read", "update", "delete", "scan", "query", "graph", "batch_write", "batch_read", "batch_filter",
+        "insert", "read", "update", "delete", "scan", "query", "graph", "shortest_path", "batch_write", "batch_read",
+        "batch_filter",
     )
 
     def support(self, operation: str) -> Support:
@@ -296,6 +299,23 @@ class Adapter(ABC):
     def query(self, namespace: str, query: Query) -> QueryResult: ...
 
     # -- graph -------------------------------------------------------------------------------------------
+    def declare_links(self, namespace: str, field: str) -> None:  # noqa: B027 - optional hook
+        """Records of ``namespace`` link to other records through the comma-separated keys in ``field``.
+
+        The harness calls this on every adapter instance of a graph workload, before :meth:`prepare` and
+        before the first operation.  A store that models links natively (relationships, an edge table)
+        creates what it needs in ``prepare`` and keeps it in step with the field on every write; the
+        default keeps nothing (the traversals read the field).
+        """
+
+    def _links_of(self, namespace: str, key: str, field: str) -> list[str]:
+        """The keys ``key`` links to, read from its record; [] when the record is absent."""
+        try:
+            links = self.read(namespace, key, [field]).get(field, "")
+        except NotFound:
+            return []
+        return [target for target in links.split(",") if target]
+
     def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
         """Keys reachable from ``key`` in 1..``hops`` steps, following the comma-separated keys stored in
         ``field`` of each record; the start key itself is left out.  Links to absent records count as
@@ -309,17 +329,40 @@ class Adapter(ABC):
         for _ in range(hops):
             following: list[str] = []
             for node in frontier:
-                try:
-                    links = self.read(namespace, node, [field]).get(field, "")
-                except NotFound:
-                    continue
-                for target in links.split(","):
-                    if target and target not in seen:
+                for target in self._links_of(namespace, node, field):
+                    if target not in seen:
                         seen.add(target)
                         following.append(target)
             frontier = following
         seen.discard(key)
         return seen
+
+    def shortest_path(self, namespace: str, source: str, target: str, max_hops: int, field: str) -> list[str] | None:
+        """The keys of a shortest chain of links from ``source`` to ``target`` (both included), of at most
+        ``max_hops`` links, following ``field`` as :meth:`neighbors` does; None when there is none that short.
+        ``[source]`` when ``source == target``.
+
+        This default walks breadth-first with one ``read`` per visited record (EMULATED); stores that can
+        search on the server override it and declare ``shortest_path=NATIVE``.
+        """
+        parent: dict[str, str] = {source: source}
+        frontier = [source]
+        for _ in range(max_hops):
+            if target in parent:
+                break
+            following: list[str] = []
+            for node in frontier:
+                for step in self._links_of(namespace, node, field):
+                    if step not in parent:
+                        parent[step] = node
+                        following.append(step)
+            frontier = following
+        if target not in parent:
+            return None
+        path = [target]
+        while path[-1] != source:
+            path.append(parent[path[-1]])
+        return path[::-1]
 
     # -- batch (columnar) interface ----------------------------------------------------------------
     def write_batch(self, namespace: str, batch: pa.Table) -> None:

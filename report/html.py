@@ -49,11 +49,12 @@ _PROPORTION_OPS = {
     "readproportion": ("read",), "updateproportion": ("update",), "insertproportion": ("insert",),
     "scanproportion": ("scan",), "readmodifywriteproportion": ("read", "update"),
     "deleteproportion": ("delete",), "queryproportion": ("query",), "graphproportion": ("graph",),
+    "shortestpathproportion": ("shortest_path",),
 }
 #: workload property -> the kind of work it counts as (families, presets)
 _MIX = {"readproportion": "read", "updateproportion": "update", "insertproportion": "update",
         "readmodifywriteproportion": "update", "deleteproportion": "update", "scanproportion": "scan",
-        "queryproportion": "query", "graphproportion": "query"}
+        "queryproportion": "query", "graphproportion": "query", "shortestpathproportion": "query"}
 _FAMILY_ORDER = ("update", "scan", "query", "batch", "read")
 FAMILIES = {"read": "read-heavy", "update": "update-heavy", "scan": "scan", "query": "query", "batch": "batch"}
 #: colour-blind-safe colours for stores (Okabe-Ito without its vermillion: red is the alarm colour);

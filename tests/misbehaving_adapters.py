@@ -253,3 +253,44 @@ class PacedControl(Paced):
 
 
 PACED = (Paced, PacedControl)
+
+
+# -- graph lies: traversals and paths that look plausible ------------------------------------------------------
+
+class ShallowNeighbors(SQLiteAdapter):
+    name = "shallow_neighbors"
+    description = "answers k-hop neighbours one hop short"
+
+    def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
+        return super().neighbors(namespace, key, hops - 1, field) if hops > 1 else set()
+
+
+class DepthFirstPaths(SQLiteAdapter):
+    name = "depth_first_paths"
+    description = "answers a shortest path with the first chain of links a depth-first search finds (valid, longer)"
+
+    def shortest_path(self, namespace: str, source: str, target: str, max_hops: int, field: str) -> list[str] | None:
+        def search(path: list[str]) -> list[str] | None:
+            if path[-1] == target:
+                return path
+            if len(path) > max_hops:
+                return None
+            for step in self._links_of(namespace, path[-1], field):
+                found = search([*path, step]) if step not in path else None
+                if found is not None:
+                    return found
+            return None
+
+        return search([source])
+
+
+class InventsShortcuts(SQLiteAdapter):
+    name = "invents_shortcuts"
+    description = "answers every path it finds as a direct link from the source to the target"
+
+    def shortest_path(self, namespace: str, source: str, target: str, max_hops: int, field: str) -> list[str] | None:
+        found = super().shortest_path(namespace, source, target, max_hops, field)
+        return found if found is None or len(found) <= 2 else [source, target]
+
+
+GRAPH = (ShallowNeighbors, DepthFirstPaths, InventsShortcuts)

@@ -29,14 +29,14 @@ def register(tmp: Path) -> dict[str, str]:
     dist = tmp / "site" / "sbtest_liars-0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sbtest-liars\nVersion: 0\n")
-    classes = (*misbehaving_adapters.ALL, *misbehaving_adapters.SECOND, *misbehaving_adapters.PACED)
+    classes = (*misbehaving_adapters.ALL, *misbehaving_adapters.SECOND, *misbehaving_adapters.PACED,
+               *misbehaving_adapters.GRAPH)
     lines = [f"{cls.name} = misbehaving_adapters:{cls.__name__}" for cls in classes]
     (dist / "entry_points.txt").write_text("[storagebench.adapters]\n" + "\n".join(lines) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORAGEBENCH_")}
     env.update({"PYTHONPATH": os.pathsep.join([str(tmp / "site"), str(TESTS)]),
                 "STORAGEBENCH_HOME": str(tmp / "home")})
-    for name in ("sqlite", *(cls.name for cls in (*misbehaving_adapters.ALL, *misbehaving_adapters.SECOND,
-                                                   *misbehaving_adapters.PACED))):
+    for name in ("sqlite", *(cls.name for cls in classes)):
         env[f"STORAGEBENCH_{name.upper()}_PATH"] = str(tmp / "home" / f"{name}.db")
     return env
 
@@ -74,6 +74,26 @@ def test_every_lie_is_caught_and_the_healthy_store_stays_ok(tmp_path: Path) -> N
     # the report shows the invalid cell with its first error, never a throughput figure for it
     html = (tmp_path / "results" / "liars" / "report.html").read_text()
     assert "invalid" in html and "read-back through a new connection" in html
+
+
+def test_graph_lies_are_caught(tmp_path: Path) -> None:
+    """Neighbours one hop short, a valid but longer path, a path through a link that does not exist: each is
+    an invalid run, while the honest store on the same workloads stays ok and verified."""
+    env = register(tmp_path)
+    liars = {"shallow_neighbors": "graph", "depth_first_paths": "shortestpath", "invents_shortcuts": "shortestpath"}
+    done = storagebench(env, "run", "--stores", ",".join(["sqlite", *liars]), "--workloads", "graph,shortestpath",
+                        "--results-dir", str(tmp_path / "results"), "--run-id", "graph", "--no-report", *SMALL)
+    assert done.returncode == 1, done.stderr[-3000:]
+    results = {(r["store"], r["workload"], r["phase"]): r for r in load_results(tmp_path / "results" / "graph")}
+    for workload in ("graph", "shortestpath"):
+        healthy = results[("sqlite", workload, "run")]
+        assert healthy["status"] == "ok" and healthy["verification"]["verified"], healthy["reason"]
+    for liar, workload in liars.items():
+        r = results[(liar, workload, "run")]
+        assert r["status"] == "invalid" and r["verification"]["failures"] > 0, (liar, r["status"], r["reason"])
+    assert "links long, but" in results[("depth_first_paths", "shortestpath", "run")]["first_error"]
+    assert "does not link to" in results[("invents_shortcuts", "shortestpath", "run")]["first_error"]
+    assert "but not" in results[("shallow_neighbors", "graph", "run")]["first_error"]
 
 
 def test_concurrent_runs_with_ids_exp_1_and_base_1_both_complete(tmp_path: Path) -> None:

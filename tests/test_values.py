@@ -98,6 +98,21 @@ def test_graph_links_are_loaded_keys_and_reachability_is_bfs() -> None:
     assert one <= v.reachable(start, 2) <= loaded
 
 
+@pytest.mark.parametrize(("targets", "top_share"), [("uniform", (0.005, 0.02)), ("powerlaw", (0.18, 0.25))])
+def test_graph_targets_uniform_or_power_law(targets: str, top_share: tuple[float, float]) -> None:
+    """powerlaw: the 1% lowest key numbers receive about 0.01**(1/3) = 21.5% of all links (hubs), uniform about
+    1%; every record keeps graphdegree links, and every link points to a loaded record."""
+    s = resolve("graph", {"recordcount": 5000, "graphtargets": targets})
+    v = Values(s, 3)
+    namer = KeyNamer(s)
+    hubs = set(namer.names(np.arange(50)))
+    loaded = set(namer.names(np.arange(5000)))
+    links = [t for k in namer.names(np.arange(5000)) for t in v.links(k)]
+    assert len(links) == 5000 * s.graphdegree and set(links) <= loaded
+    share = sum(t in hubs for t in links) / len(links)
+    assert top_share[0] <= share <= top_share[1], share
+
+
 def _ledger(name: str, workers: int = 1, **props: object) -> Ledger:
     spec = resolve(name, {"recordcount": 20, **props})
     ledger = Ledger(spec, workers)

@@ -32,7 +32,8 @@ FNV_PRIME_64 = np.uint64(1099511628211)
 ZIPF_ITEM_COUNT = 10_000_000_000
 ZIPF_ZETAN_099 = 26.46902820178302
 
-OPERATIONS = ("read", "update", "insert", "scan", "read_modify_write", "delete", "query", "graph")
+OPERATIONS = ("read", "update", "insert", "scan", "read_modify_write", "delete", "query", "graph",
+              "shortest_path")
 
 
 def fnvhash64(values: np.ndarray) -> np.ndarray:

@@ -127,6 +127,13 @@ class WorkloadSpec(BaseModel):
     graphdegree: int = Field(default=3, ge=1, le=50)
     #: the field holding a record's links (default: the last field)
     graphfield: str | None = None
+    #: which records links point to: uniform over the loaded records (every in-degree near graphdegree), or
+    #: powerlaw: a few hubs many link to and a long tail (in-degree tail exponent about 2.5, as in web graphs)
+    graphtargets: Literal["uniform", "powerlaw"] = "uniform"
+    #: shortest chain of links between two keys (the second one a loaded record drawn uniformly), at most
+    #: pathmaxhops links long (a longer one is answered as no path)
+    shortestpathproportion: float = Proportion
+    pathmaxhops: int = Field(default=6, ge=1, le=10)
     requestdistribution: Literal["uniform", "zipfian", "latest", "hotspot", "exponential", "sequential"] = "uniform"
     #: exponential: this percentage of operations ask for the newest exponential_frac of recordcount
     exponential_percentile: float = Field(default=95.0, gt=0.0, lt=100.0)
@@ -196,7 +203,7 @@ class WorkloadSpec(BaseModel):
                     raise ValueError(f"query field {name!r} is not one of {fields[0]}..{fields[-1]}")
             if self.queryfield == self.querysumfield:
                 raise ValueError("queryfield and querysumfield must differ")
-        if self.graphproportion > 0:
+        if self.linked_field() is not None:
             if self.links_field() not in fields:
                 raise ValueError(f"graphfield {self.links_field()!r} is not one of {fields[0]}..{fields[-1]}")
             if self.queryproportion > 0 and self.links_field() in (self.queryfield, self.querysumfield):
@@ -208,6 +215,7 @@ class WorkloadSpec(BaseModel):
             "read": self.readproportion, "update": self.updateproportion, "insert": self.insertproportion,
             "scan": self.scanproportion, "read_modify_write": self.readmodifywriteproportion,
             "delete": self.deleteproportion, "query": self.queryproportion, "graph": self.graphproportion,
+            "shortest_path": self.shortestpathproportion,
         }
 
     def operations(self) -> list[str]:
@@ -226,6 +234,10 @@ class WorkloadSpec(BaseModel):
 
     def links_field(self) -> str:
         return self.graphfield or self.field_names()[-1]
+
+    def linked_field(self) -> str | None:
+        """The field holding the records' links when the workload follows links (None otherwise)."""
+        return self.links_field() if self.graphproportion > 0 or self.shortestpathproportion > 0 else None
 
     def field_names(self) -> list[str]:
         return [f"{self.fieldnameprefix}{i}" for i in range(self.fieldcount)]

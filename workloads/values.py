@@ -57,6 +57,12 @@ SHORT_WRITER_CHARS, SHORT_SEQ_CHARS, SHORT_DIGEST_CHARS = 1, 4, 4
 SHORT_VERSION = SHORT_WRITER_CHARS + SHORT_SEQ_CHARS
 #: the shortest value that still identifies its key, field and write
 MIN_LENGTH = SHORT_VERSION + SHORT_DIGEST_CHARS
+#: graphtargets=powerlaw draws a link's target key number as recordcount * u**POWER_LAW_SKEW (u uniform
+#: in [0, 1)): the target density falls as x**(1/3 - 1), so in-degrees follow a power law of tail exponent
+#: 1 + 1/(1 - 1/3) = 2.5
+POWER_LAW_SKEW = 3
+#: how many keys' links :meth:`Values.links` keeps (about 200 bytes each)
+LINKS_CACHED = 1 << 16
 MAX_SHORT_WRITER = 64**SHORT_WRITER_CHARS - 1
 MAX_SHORT_SEQ = 64**SHORT_SEQ_CHARS - 1
 _CRC_MASK = (1 << 30) - 1
@@ -195,8 +201,10 @@ class Values:
         self._short_writer_chars = _encode(writer, SHORT_WRITER_CHARS) if writer <= MAX_SHORT_WRITER else ""
         self.query = spec.queryproportion > 0 or spec.kind == "batch"
         self.queryfield, self.sumfield, self.groups = spec.queryfield, spec.querysumfield, spec.querygroups
-        self.graph = spec.graphproportion > 0
+        self.graph = spec.linked_field() is not None
         self.links_field, self.degree = spec.links_field(), spec.graphdegree
+        self.power_law = spec.graphtargets == "powerlaw"
+        self._links: dict[str, list[str]] = {}
         self.records = max(1, spec.recordcount)
         fixed = set()
         if self.query:
@@ -211,9 +219,20 @@ class Values:
 
     # -- fixed fields ------------------------------------------------------------------------------
     def links(self, key: str) -> list[str]:
-        """The loaded records ``key`` links to (deterministic, so a traversal can be verified)."""
-        nums = [zlib.crc32(f"{key}/link{i}".encode()) % self.records for i in range(self.degree)]
-        return self.namer.names(np.array(nums, dtype=np.int64))
+        """The loaded records ``key`` links to (deterministic, so a traversal can be verified).  Callers
+        must not change the list: the first :data:`LINKS_CACHED` keys' lists are kept, since a check's
+        breadth-first walk asks for the same keys again and again."""
+        cached = self._links.get(key)
+        if cached is None:
+            draws = [zlib.crc32(f"{key}/link{i}".encode()) for i in range(self.degree)]
+            if self.power_law:  # key number records * u**3 for u uniform: P(in-degree >= d) ~ d**-1.5
+                nums = [int(self.records * (d / 2**32) ** POWER_LAW_SKEW) for d in draws]
+            else:
+                nums = [d % self.records for d in draws]
+            cached = self.namer.names(np.array(nums, dtype=np.int64))
+            if len(self._links) < LINKS_CACHED:
+                self._links[key] = cached
+        return cached
 
     def reachable(self, key: str, hops: int) -> set[str]:
         """What ``Adapter.neighbors`` must answer when every loaded record is present."""

@@ -31,6 +31,9 @@ Operations:
 * batch write (NATIVE): ``insert_many`` in chunks of ``batch_size``; batch read (NATIVE): one cursor over
   the whole collection sorted by ``_id``, fetched in large batches; the filtered batch read (NATIVE)
   is the same cursor with the equality filter evaluated by the server.
+* graph and shortest path (EMULATED, the base class's breadth-first walk, one ``find_one`` per visited
+  record): MongoDB's server-side traversal is ``$graphLookup``, but FerretDB 1.24.2 answers it with
+  "`aggregate` stage "$graphLookup" is not implemented yet" (error 238, NotImplemented; tried 2026-12-06).
 
 ``server_info()`` reads ``buildInfo``: FerretDB identifies itself with a ``ferretdbVersion`` field and is
 then reported as FerretDB (the wire-protocol version it imitates goes in the details), never as MongoDB.

@@ -5,13 +5,27 @@ the Bolt PackStream encoding and decoding; the same ``neo4j`` API runs on it, fa
 is the default whenever it is installed.  Result files name what ran (``client.driver``).
 
 Data model: a record is a node whose label is the namespace (``sbench_...``, backtick-quoted) with a
-``key`` property and one string property per field (YCSB's usertable row = one node; no
-relationships).  ``prepare`` creates a uniqueness constraint on ``key`` for that label (named
-``<namespace>_key``), which Neo4j backs with a range index; every per-key operation is an index seek.
+``key`` property and one string property per field (YCSB's usertable row = one node).  ``prepare``
+creates a uniqueness constraint on ``key`` for that label (named ``<namespace>_key``), which Neo4j backs
+with a range index; every per-key operation is an index seek.
+
+Graph (a namespace whose links were declared, :meth:`Neo4jAdapter.declare_links`): the links field stays a
+property (reads return it) and each link is also a relationship ``(a)-[:LINK]->(b)`` between vertices,
+nodes labelled ``<namespace>.vertex`` (a second label on every record, with its own uniqueness constraint
+on ``key``).  A link to a key with no record leads to a vertex without the namespace's label (a
+placeholder: reads, scans and queries never see it); inserting that key later turns the placeholder into
+the record, keeping the links that point at it; deleting a record others link to turns it back into a
+placeholder (its own links go).  Inserts, batch writes, updates of the links field and deletes keep the
+relationships in step with the field, in the same query.  ``neighbors`` (NATIVE) is one
+``MATCH (s)-[:LINK*1..k]->(m) RETURN DISTINCT m.key``; ``shortest_path`` (NATIVE) is one
+``shortestPath((a)-[:LINK*..k]->(b))``.  Placeholders nothing links to any more (after an update of the
+links field) are left in place until the namespace is dropped: they lead nowhere and are never reached.
 
 Operations (each one auto-commit query on the adapter's own session, i.e. one Bolt round trip):
 
-* insert: ``CREATE (n:`ns`) SET n = $props``; a duplicate key violates the constraint -> :class:`AlreadyExists`.
+* insert: ``CREATE (n:`ns`) SET n = $props``; a duplicate key violates the constraint -> :class:`AlreadyExists`
+  (with links: ``MERGE`` of the vertex, then its relationships; a duplicate creates a second record node,
+  which violates the constraint the same way).
 * read: ``MATCH (n:`ns` {key: $key}) RETURN n {.f1, .f2}`` (a map projection of the requested fields).
 * update / delete: ``MATCH ... SET n += $values`` / ``DETACH DELETE n``, returning the number of matched
   nodes; 0 -> :class:`NotFound`.
@@ -53,7 +67,7 @@ from storagebench.adapters.base import (
 from storagebench.adapters.neo4j.service import PORTS
 
 from storagebench.durability import Durability
-from storagebench.errors import AdapterError, AlreadyExists, Unavailable
+from storagebench.errors import AdapterError, AlreadyExists, Unavailable, UsageError
 from storagebench.services.network import Route, proxied_url
 from storagebench.services.ports import HOST
 
@@ -84,12 +98,29 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+#: the vertex label of a namespace is the namespace and this (not a namespace name: no '.' in those)
+VERTEX = ".vertex"
+#: a record, created or made out of its placeholder; a duplicate key creates a second record node, which
+#: the namespace's uniqueness constraint refuses (-> AlreadyExists, the transaction rolled back).  Then the
+#: record's links, as relationships to vertices (placeholders for keys without a record yet)
+_LINKED_WRITE = """MERGE (n:{vertex} {{key: row.props.key}})
+WITH n, row, n:{label} AS existed
+FOREACH (_ IN CASE WHEN existed THEN [1] ELSE [] END | CREATE (:{label} {{key: row.props.key}}))
+SET n:{label}, n = row.props
+FOREACH (t IN row.targets | MERGE (m:{vertex} {{key: t}}) CREATE (n)-[:LINK]->(m))"""
+
+
+def _targets(links: str | None) -> list[str]:
+    """The distinct keys a links field names (a repeated link is one relationship)."""
+    return list(dict.fromkeys(t for t in (links or "").split(",") if t))
+
+
 class Neo4jAdapter(Adapter):
     name = "neo4j"
     description = "Neo4j (Bolt, official Python driver)"
     Options = Neo4jOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
-        family="graph",
+        family="graph", graph=Support.NATIVE, shortest_path=Support.NATIVE,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
     options: Neo4jOptions
 
@@ -101,6 +132,8 @@ class Neo4jAdapter(Adapter):
         super().__init__(options)
         self.driver: Any = None
         self.session: Any = None
+        #: namespace -> its links field (declared by the harness)
+        self.links: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -142,11 +175,16 @@ class Neo4jAdapter(Adapter):
 
         return self.session.run(neo4j.Query(cypher, timeout=self.options.query_timeout_s), params)
 
+    def declare_links(self, namespace: str, field: str) -> None:
+        self.links[check_namespace(namespace)] = field
+
     def prepare(self, namespace: str, fields: Sequence[str]) -> None:
-        label = _quote(check_namespace(namespace))
+        check_namespace(namespace)
+        labels = [namespace, namespace + VERTEX] if namespace in self.links else [namespace]
         with self.translate_errors():
-            self._run(f"CREATE CONSTRAINT {_quote(namespace + '_key')} IF NOT EXISTS "
-                      f"FOR (n:{label}) REQUIRE n.key IS UNIQUE").consume()
+            for label in labels:
+                self._run(f"CREATE CONSTRAINT {_quote(label + '_key')} IF NOT EXISTS "
+                          f"FOR (n:{_quote(label)}) REQUIRE n.key IS UNIQUE").consume()
             self._run("CALL db.awaitIndexes($seconds)", seconds=300).consume()
 
     def list_namespaces(self) -> list[str]:
@@ -155,20 +193,21 @@ class Neo4jAdapter(Adapter):
             labels = {r["label"] for r in self._run("CALL db.labels() YIELD label RETURN label")}
             for r in self._run("SHOW INDEXES YIELD labelsOrTypes RETURN labelsOrTypes"):
                 labels.update(r["labelsOrTypes"] or [])
-        return ours(labels)
+        return ours({label.removesuffix(VERTEX) for label in labels})
 
     def drop(self, namespace: str) -> None:
-        label = _quote(check_namespace(namespace))
+        check_namespace(namespace)
         with self.translate_errors():
-            # one transaction per batch keeps memory bounded (works on every 5.x, unlike CALL (n) {...})
-            batch = f"MATCH (n:{label}) WITH n LIMIT $size DETACH DELETE n RETURN count(*) AS c"
-            while self._run(batch, size=max(1, self.options.batch_size)).single()["c"]:
-                pass
+            for label in (namespace, namespace + VERTEX):  # records, then placeholders
+                # one transaction per batch keeps memory bounded (works on every 5.x, unlike CALL (n) {...})
+                batch = f"MATCH (n:{_quote(label)}) WITH n LIMIT $size DETACH DELETE n RETURN count(*) AS c"
+                while self._run(batch, size=max(1, self.options.batch_size)).single()["c"]:
+                    pass
             # constraints first: dropping one also drops the index that backs it
             for kind, plural in (("CONSTRAINT", "CONSTRAINTS"), ("INDEX", "INDEXES")):
                 names = [r["name"] for r in self._run(
-                    f"SHOW {plural} YIELD name, labelsOrTypes WHERE labelsOrTypes = [$label] RETURN name",
-                    label=namespace)]
+                    f"SHOW {plural} YIELD name, labelsOrTypes WHERE labelsOrTypes IN [[$label], [$vertex]] "
+                    f"RETURN name", label=namespace, vertex=namespace + VERTEX)]
                 for name in names:
                     self._run(f"DROP {kind} {_quote(name)} IF EXISTS").consume()
 
@@ -223,10 +262,19 @@ class Neo4jAdapter(Adapter):
             return "properties(n)"
         return "n {" + ", ".join(f".{_quote(f)}" for f in fields) + "}"
 
+    def _linked_write(self, namespace: str) -> str:
+        return _LINKED_WRITE.format(label=_quote(namespace), vertex=_quote(namespace + VERTEX))
+
     def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
         label = _quote(check_namespace(namespace))
+        props = {**values, "key": key}
         with self.translate_errors():
-            self._run(f"CREATE (n:{label}) SET n = $props", props={**values, "key": key}).consume()
+            field = self.links.get(namespace)
+            if field is None:
+                self._run(f"CREATE (n:{label}) SET n = $props", props=props).consume()
+            else:
+                self._run(f"WITH $row AS row {self._linked_write(namespace)}",
+                          row={"props": props, "targets": _targets(values.get(field))}).consume()
 
     def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
         label = _quote(check_namespace(namespace))
@@ -238,16 +286,31 @@ class Neo4jAdapter(Adapter):
 
     def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
         label = _quote(check_namespace(namespace))
+        field = self.links.get(namespace, "")
+        relink, targets = "", []
+        if field in values:  # the links change: the relationships follow
+            relink = (f"WITH n CALL {{ WITH n MATCH (n)-[r:LINK]->() DELETE r }} "
+                      f"FOREACH (t IN $targets | MERGE (m:{_quote(namespace + VERTEX)} {{key: t}}) "
+                      f"CREATE (n)-[:LINK]->(m)) ")
+            targets = _targets(values[field])
         with self.translate_errors():
-            row = self._run(f"MATCH (n:{label} {{key: $key}}) SET n += $values RETURN count(n) AS c",
-                            key=key, values=dict(values)).single()
+            row = self._run(f"MATCH (n:{label} {{key: $key}}) SET n += $values {relink}RETURN count(n) AS c",
+                            key=key, values=dict(values), targets=targets).single()
         require_found(bool(row and row["c"]), namespace, key)
 
     def delete(self, namespace: str, key: str) -> None:
         label = _quote(check_namespace(namespace))
+        if namespace in self.links:
+            # its links go; a record others link to stays as a placeholder vertex (the links to it remain)
+            cypher = (f"MATCH (n:{label} {{key: $key}}) CALL {{ WITH n MATCH (n)-[r:LINK]->() DELETE r }} "
+                      f"WITH n, EXISTS {{ (n)<-[:LINK]-() }} AS linked "
+                      f"FOREACH (_ IN CASE WHEN linked THEN [1] ELSE [] END | REMOVE n:{label} SET n = {{key: $key}}) "
+                      f"WITH n, linked CALL {{ WITH n, linked WITH n WHERE NOT linked DELETE n }} "
+                      f"RETURN count(*) AS c")
+        else:
+            cypher = f"MATCH (n:{label} {{key: $key}}) DETACH DELETE n RETURN count(n) AS c"
         with self.translate_errors():
-            row = self._run(f"MATCH (n:{label} {{key: $key}}) DETACH DELETE n RETURN count(n) AS c",
-                            key=key).single()
+            row = self._run(cypher, key=key).single()
         require_found(bool(row and row["c"]), namespace, key)
 
     def scan(self, namespace: str, start_key: str, count: int,
@@ -273,14 +336,56 @@ class Neo4jAdapter(Adapter):
                             value=query.equals).single()
             return QueryResult(int(row["c"]), int(row["s"]))
 
+    # -- graph -------------------------------------------------------------------------------------
+    def _linked_label(self, namespace: str, field: str) -> str:
+        """The namespace's label, for a traversal of ``field``, the links it was declared with."""
+        label = _quote(check_namespace(namespace))
+        if self.links.get(namespace) != field:
+            raise UsageError(f"neo4j: {namespace} keeps no links in {field!r} as relationships "
+                             f"(declare_links was not called with it)")
+        return label
+
+    def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
+        """One query: the distinct ends of paths of 1..hops relationships (Neo4j prunes it to a breadth-first
+        expansion)."""
+        label = self._linked_label(namespace, field)
+        if hops < 1:
+            return set()
+        with self.translate_errors():
+            rows = self._run(f"MATCH (s:{label} {{key: $key}})-[:LINK*1..{int(hops)}]->(m) "
+                             f"RETURN DISTINCT m.key AS k", key=key)
+            reached = {str(r["k"]) for r in rows}
+        reached.discard(key)
+        return reached
+
+    def shortest_path(self, namespace: str, source: str, target: str, max_hops: int, field: str) -> list[str] | None:
+        """One query: ``shortestPath`` from the source record to the target vertex (a bidirectional
+        breadth-first search on the server)."""
+        label = self._linked_label(namespace, field)
+        if source == target:  # shortestPath refuses a path from a node to itself
+            return [source]
+        if max_hops < 1:
+            return None
+        with self.translate_errors():
+            row = self._run(f"MATCH (a:{label} {{key: $source}}), (b:{_quote(namespace + VERTEX)} {{key: $target}}) "
+                            f"MATCH p = shortestPath((a)-[:LINK*..{int(max_hops)}]->(b)) "
+                            f"RETURN [x IN nodes(p) | x.key] AS keys", source=source, target=target).single()
+        return None if row is None else [str(k) for k in row["keys"]]
+
     # -- batch -------------------------------------------------------------------------------------
     def write_batch(self, namespace: str, batch: pa.Table) -> None:
         label = _quote(check_namespace(namespace))
         size = max(1, self.options.batch_size)
-        cypher = f"UNWIND $rows AS row CREATE (n:{label}) SET n = row"
+        field = self.links.get(namespace)
+        if field is None:
+            cypher = f"UNWIND $rows AS row CREATE (n:{label}) SET n = row"
+        else:
+            cypher = f"UNWIND $rows AS row {self._linked_write(namespace)}"
         with self.translate_errors():
             for chunk in batch.to_batches(max_chunksize=size):
                 rows = [{k: v for k, v in row.items() if v is not None} for row in chunk.to_pylist()]
+                if field is not None:
+                    rows = [{"props": row, "targets": _targets(row.get(field))} for row in rows]
                 self._run(cypher, rows=rows).consume()
 
     def read_batch(self, namespace: str, fields: Sequence[str] | None = None) -> pa.Table:

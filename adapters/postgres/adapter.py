@@ -43,6 +43,8 @@ Operations (autocommit: each operation is its own transaction, as in YCSB's JDBC
   ``server_cursor_threshold`` rows stream through a server-side (named) cursor.
 * query: ``SELECT count(*), sum(f::bigint) WHERE field = $1``, computed by the server (NATIVE).
 * graph (NATIVE): k hops in one recursive CTE (``unnest(string_to_array(links, ','))`` joined on the key).
+* shortest path (NATIVE): one recursive CTE enumerating chains of distinct keys up to the hop bound (no
+  global visited set in SQL recursion: about degree^hops rows), the shortest ending at the target.
 * batch write (NATIVE): ``COPY ... FROM STDIN (FORMAT csv)`` of the Arrow batch rendered as CSV by
   pyarrow; batch read (NATIVE): ``COPY (SELECT ... ORDER BY key) TO STDOUT (FORMAT csv)`` parsed back
   by pyarrow, and the filtered batch read (NATIVE) adds ``WHERE field = value`` to that SELECT.  NULL
@@ -145,7 +147,8 @@ class PostgresAdapter(Adapter):
     Options = PostgresOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="relational", cooperative=True,
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
+        shortest_path=Support.NATIVE)
     options: PostgresOptions
 
     @classmethod
@@ -338,6 +341,23 @@ class PostgresAdapter(Adapter):
                     f'WHERE walk.depth < $2) SELECT DISTINCT key FROM walk WHERE key <> $1',
             [key, int(hops)], fetch="all")
         return {r[0] for r in rows if r[0]}
+
+    def shortest_path(self, namespace: str, source: str, target: str, max_hops: int, field: str) -> list[str] | None:
+        """One recursive CTE: every chain of distinct keys from the source, up to ``max_hops`` links and not
+        beyond the target, carried as ``,k0,k1,...,``; the shortest one that ends at the target."""
+        links = field_name(field)
+        table = check_namespace(namespace)
+        row = self._execute(
+            ("shortest_path", namespace, links),
+            lambda: f'WITH RECURSIVE walk(key, depth, path) AS (SELECT $1::text, 0, \',\' || $1::text || \',\' '
+                    f'UNION ALL SELECT step.key, walk.depth + 1, walk.path || step.key || \',\' '
+                    f'FROM walk JOIN "{table}" t ON t.key = walk.key '
+                    f'CROSS JOIN LATERAL unnest(string_to_array(t."{links}", \',\')) AS step(key) '
+                    f'WHERE walk.depth < $3 AND walk.key <> $2 AND step.key <> \'\' '
+                    f'AND strpos(walk.path, \',\' || step.key || \',\') = 0) '
+                    f'SELECT path FROM walk WHERE key = $2 ORDER BY depth LIMIT 1',
+            [source, target, int(max_hops)], fetch="one")
+        return None if row is None else str(row[0]).strip(",").split(",")
 
     # -- batch: COPY -------------------------------------------------------------------------------
     def write_batch(self, namespace: str, batch: pa.Table) -> None:

@@ -39,6 +39,7 @@ message naming the key and the difference, and the phase ends ``invalid``.
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -456,38 +457,84 @@ class Checker:
         if problem:
             self.fail("query", f"query {query.field} = {query.equals!r} returned {problem}")
 
+    def _walk(self, key: str, keynum: int, hops: int, certain: bool, rs: int, re: int,
+              goal: str | None = None) -> dict[str, str]:
+        """Breadth-first over the harness's model of the links, up to ``hops`` steps (or until ``goal`` is
+        reached): every key reached -> the key it was first reached from (the start: itself).  ``certain``:
+        follow only records that must exist during the operation (``rs``..``re``); else every record that
+        may exist then."""
+        parent, frontier = {key: key}, [(key, keynum)]
+        for _ in range(hops):
+            if goal in parent:
+                break
+            following: list[tuple[str, int]] = []
+            for node, num in frontier:
+                if certain and not self.must_exist(num, rs, re):
+                    continue
+                if not certain and self._found_problem(num, node, rs, re)[0] is not None:
+                    continue
+                for target in self.values.links(node):
+                    if target not in parent:
+                        parent[target] = node
+                        target_num = self.keynum_of(target)
+                        following.append((target, -1 if target_num is None else target_num))
+            frontier = following
+        return parent
+
     def graph(self, key: str, keynum: int, hops: int, reached: set[str] | None, status: str, rs: int) -> None:
         """A traversal must reach every key reachable through records that must exist, and nothing
         beyond what records that may exist lead to."""
         if not self.enabled or status != OK or reached is None:
             return
         re = self.ledger.now()
-
-        def walk(certain: bool) -> set[str]:
-            seen, frontier = {key}, [(key, keynum)]
-            for _ in range(hops):
-                following: list[tuple[str, int]] = []
-                for node, num in frontier:
-                    if certain and not self.must_exist(num, rs, re):
-                        continue
-                    if not certain and self._found_problem(num, node, rs, re)[0] is not None:
-                        continue
-                    for target in self.values.links(node):
-                        if target not in seen:
-                            seen.add(target)
-                            target_num = self.keynum_of(target)
-                            following.append((target, -1 if target_num is None else target_num))
-                frontier = following
-            seen.discard(key)
-            return seen
-
-        lower = walk(True)
+        lower = set(self._walk(key, keynum, hops, True, rs, re)) - {key}
         missing = lower - reached
         if missing:
             self.fail("graph", f"graph from {key} reached {len(reached)} keys but not {sorted(missing)[0]} "
                                f"(and {len(missing) - 1} more), reachable through records that must exist")
             return
-        extra = reached - walk(False)
+        extra = reached - (set(self._walk(key, keynum, hops, False, rs, re)) - {key})
         if extra:
             self.fail("graph", f"graph from {key} reached {sorted(extra)[0]} (and {len(extra) - 1} more), "
                                f"which no record that may exist links to within {hops} hops")
+
+    def shortest_path(self, source: str, keynum: int, target: str, max_hops: int, path: list[str] | None,
+                      status: str, rs: int) -> None:
+        """A path must be a chain of links from ``source`` to ``target`` through records that may exist, no
+        longer than the shortest chain through records that must exist; no path only when no chain of at
+        most ``max_hops`` links runs through records that must exist."""
+        if not self.enabled or status != OK:
+            return
+        re = self.ledger.now()
+        parent = self._walk(source, keynum, max_hops, True, rs, re, target)
+        shortest = None
+        if target in parent:
+            shortest, node = 0, target
+            while node != source:
+                shortest, node = shortest + 1, parent[node]
+        if path is None:
+            if shortest is not None:
+                self.fail("shortest_path", f"no path from {source} to {target} answered, but {shortest} links "
+                                           f"join them through records that must exist")
+            return
+        problem = self._broken_link(source, target, path, rs, re)
+        if problem is None and shortest is not None and len(path) - 1 > shortest:
+            problem = f"{len(path) - 1} links long, but {shortest} links join them through records that must exist"
+        if problem is None and len(path) - 1 > max_hops:
+            problem = f"{len(path) - 1} links long, more than the {max_hops} asked for"
+        if problem:
+            self.fail("shortest_path", f"path from {source} to {target} {path[:8]}: {problem}")
+
+    def _broken_link(self, source: str, target: str, path: list[str], rs: int, re: int) -> str | None:
+        """Why ``path`` is not a chain of links from ``source`` to ``target`` through records that may exist."""
+        if not path or path[0] != source or path[-1] != target:
+            return "does not run from the source to the target"
+        if len(set(path)) != len(path):
+            return "visits a key twice"
+        for node, step in itertools.pairwise(path):
+            num = self.keynum_of(node)
+            if self._found_problem(-1 if num is None else num, node, rs, re)[0] is not None:
+                return f"goes through {node}, which cannot exist during the operation"
+            if step not in self.values.links(node):
+                return f"{node} does not link to {step}"
+        return None

@@ -389,6 +389,12 @@ class TimedAdapter:
         result: set[str] | None = self._timed("graph", self.adapter.neighbors, namespace, key, hops, field)
         return result
 
+    def shortest_path(self, namespace: str, source: str, target: str, max_hops: int,
+                      field: str) -> list[str] | None:
+        result: list[str] | None = self._timed("shortest_path", self.adapter.shortest_path, namespace, source,
+                                               target, max_hops, field)
+        return result
+
     def write_batch(self, namespace: str, batch: Any) -> None:
         """Native bulk path timed per batch (rows counted); otherwise the per-row fallback, timed per row."""
         if self.adapter.capabilities.batch_write is Support.NATIVE:

@@ -335,6 +335,9 @@ class _Worker:
         try:
             adapter.connect()
             client = adapter.client_info()  # as this worker runs it (a driver may choose by placement)
+            links = plan.spec.linked_field()
+            if links is not None:
+                adapter.declare_links(plan.namespace, links)
             adapter.init_worker(self.worker)
             proxy = TimedAdapter(adapter, self.recorder)
             # generator set-up (zeta sums, key batches) is done before the clock starts
@@ -458,6 +461,7 @@ class _Worker:
         assert check is not None
         before, issue, ledger_now = check.before, check.issue, self.ledger.now
         links_field = spec.links_field()
+        paths = spec.shortestpathproportion > 0
         writable = values.writable_fields
         rng = np.random.default_rng([plan.seed, 0xF1E1D, self.worker])
         now = time.perf_counter_ns
@@ -478,6 +482,8 @@ class _Worker:
             scanlens = batch.scanlens.tolist()
             field_picks = rng.integers(0, len(fields), len(ops)).tolist()
             write_picks = rng.integers(0, len(writable), len(ops)).tolist()
+            # the other end of a path: a loaded record, uniformly (drawn only when paths are asked)
+            path_ends = rng.integers(0, values.records, len(ops)).tolist() if paths else []
             for i, op_index in enumerate(ops):
                 if timed_checks:
                     t = now()
@@ -526,6 +532,11 @@ class _Worker:
                     t = ledger_now()
                     reached = proxy.neighbors(ns, key, spec.graphhops, links_field)
                     check.graph(key, keynum, spec.graphhops, reached, proxy.last_status, t)
+                elif op == "shortest_path":
+                    t = ledger_now()
+                    end = namer.name(path_ends[i])
+                    path = proxy.shortest_path(ns, key, end, spec.pathmaxhops, links_field)
+                    check.shortest_path(key, keynum, end, spec.pathmaxhops, path, proxy.last_status, t)
                 elif op == "query":
                     group = stream.query_group()
                     query = Query(spec.queryfield, values.group_value(group), spec.queryaggregate,

@@ -662,6 +662,9 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
     try:
         control.connect()
         control.drop(job.namespace)
+        links = spec.linked_field()
+        if links is not None:
+            control.declare_links(job.namespace, links)
         control.prepare(job.namespace, spec.field_names())
         if spec.kind == "batch":
             written.extend(_batch(config, store, spec, control, job.namespace, run_dir, run_id, echo, context))

@@ -125,7 +125,7 @@ class Sweeper:
         #: a workload that writes changes what later steps read: every step then starts from a fresh load
         #: (reads are verified against what this step's workers wrote, not against an earlier step's)
         self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in ("read", "scan", "query",
-                                                                                       "graph"))
+                                                                                       "graph", "shortest_path"))
         self._dirty = False
         self.records = spec.recordcount
 
@@ -144,6 +144,9 @@ class Sweeper:
         control.connect()
         try:
             control.drop(self.namespace)
+            links = self.spec.linked_field()
+            if links is not None:
+                control.declare_links(self.namespace, links)
             control.prepare(self.namespace, self.spec.field_names())
             spec = self._spec(recordcount=records, loadbatchsize=self.loadbatchsize)
             t0 = time.monotonic()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import ClassVar
 
 import pyarrow as pa
 import pytest
@@ -199,21 +200,77 @@ class AdapterConformance:
             assert adapter.query(loaded, Query("field1", "none")).count == 0
 
     # -- graph -----------------------------------------------------------------------------------------
-    def test_graph_neighbors_k_hops(self, adapter: Adapter, ns: str) -> None:
-        links = {"n0": "n1,n2", "n1": "n3", "n2": "n3,n4", "n3": "n0", "n4": "", "n5": "n0"}
-        for key, targets in links.items():
-            adapter.insert(ns, key, {"field0": targets, "field1": "x", "field2": "1"})
+    #: a small graph in field0: n5 -> n0 -> {n1, n2}, n1 -> n3, n2 -> {n3, n4, ghost} (no record), n3 -> n0
+    GRAPH: ClassVar[dict[str, str]] = {"n0": "n1,n2", "n1": "n3", "n2": "n3,n4,ghost", "n3": "n0", "n4": "", "n5": "n0"}
+
+    @pytest.fixture
+    def linked(self, adapter: Adapter) -> Iterator[str]:
+        """A namespace whose records link through field0, declared as the harness declares it."""
+        namespace = f"sbench_t_{uuid.uuid4().hex[:10]}"
+        adapter.declare_links(namespace, "field0")
+        adapter.prepare(namespace, FIELDS)
+        try:
+            for key, targets in self.GRAPH.items():
+                adapter.insert(namespace, key, {"field0": targets, "field1": "x", "field2": "1"})
+            yield namespace
+        finally:
+            adapter.drop(namespace)
+
+    def test_graph_neighbors_k_hops(self, adapter: Adapter, linked: str) -> None:
         if adapter.capabilities.graph is Support.UNSUPPORTED:
             with pytest.raises(Unsupported):
-                adapter.neighbors(ns, "n0", 1, "field0")
+                adapter.neighbors(linked, "n0", 1, "field0")
             return
-        one, two, three = (adapter.neighbors(ns, "n0", hops, "field0") for hops in (1, 2, 3))
+        one, two, three = (adapter.neighbors(linked, "n0", hops, "field0") for hops in (1, 2, 3))
         if self.stores(adapter):
             assert one == {"n1", "n2"}
-            assert two == {"n1", "n2", "n3", "n4"}
+            assert two == {"n1", "n2", "n3", "n4", "ghost"}  # a link to a key with no record is reached
             assert three == two  # back to the start: it is never part of the answer
-            assert adapter.neighbors(ns, "n4", 2, "field0") == set()
-            assert adapter.neighbors(ns, "absent", 2, "field0") == set()
+            assert adapter.neighbors(linked, "n4", 2, "field0") == set()
+            assert adapter.neighbors(linked, "ghost", 2, "field0") == set()
+            assert adapter.neighbors(linked, "absent", 2, "field0") == set()
+            assert adapter.read(linked, "n2") == {"field0": "n3,n4,ghost", "field1": "x", "field2": "1"}
+            assert [k for k, _ in adapter.scan(linked, "", 10)] == ["n0", "n1", "n2", "n3", "n4", "n5"]
+            assert adapter.query(linked, Query("field1", "x")).count == 6
+
+    def test_graph_follows_writes_and_deletes(self, adapter: Adapter, linked: str) -> None:
+        """The links move with the field: an update rewires, a deleted record's own links go while the links
+        to it stay, and inserting a key others already link to joins it to the graph."""
+        if adapter.capabilities.graph is Support.UNSUPPORTED or not self.stores(adapter):
+            return
+        adapter.update(linked, "n1", {"field0": "n4,n5"})
+        assert adapter.neighbors(linked, "n1", 1, "field0") == {"n4", "n5"}
+        assert adapter.neighbors(linked, "n0", 2, "field0") == {"n1", "n2", "n3", "n4", "n5", "ghost"}
+        adapter.delete(linked, "n2")
+        assert adapter.neighbors(linked, "n0", 1, "field0") == {"n1", "n2"}  # the link to n2 stays
+        assert adapter.neighbors(linked, "n2", 1, "field0") == set()  # n2's own links went with it
+        with pytest.raises(NotFound):
+            adapter.read(linked, "n2")
+        adapter.insert(linked, "ghost", {"field0": "n0", "field1": "x", "field2": "1"})
+        adapter.insert(linked, "n2", {"field0": "ghost", "field1": "x", "field2": "1"})
+        assert adapter.neighbors(linked, "n0", 3, "field0") == {"n1", "n2", "n4", "n5", "ghost"}
+        if not adapter.capabilities.insert_replaces:
+            with pytest.raises(AlreadyExists):
+                adapter.insert(linked, "n2", {"field0": "n3", "field1": "x", "field2": "1"})
+            assert adapter.neighbors(linked, "n2", 1, "field0") == {"ghost"}
+        assert adapter.read(linked, "ghost") == {"field0": "n0", "field1": "x", "field2": "1"}
+
+    def test_graph_shortest_path(self, adapter: Adapter, linked: str) -> None:
+        if adapter.capabilities.shortest_path is Support.UNSUPPORTED:
+            with pytest.raises(Unsupported):
+                adapter.shortest_path(linked, "n0", "n3", 3, "field0")
+            return
+        if not self.stores(adapter):
+            return
+        assert adapter.shortest_path(linked, "n0", "n0", 3, "field0") == ["n0"]
+        assert adapter.shortest_path(linked, "n0", "n2", 3, "field0") == ["n0", "n2"]
+        assert adapter.shortest_path(linked, "n0", "n3", 3, "field0") in (["n0", "n1", "n3"], ["n0", "n2", "n3"])
+        assert adapter.shortest_path(linked, "n5", "ghost", 3, "field0") == ["n5", "n0", "n2", "ghost"]
+        assert adapter.shortest_path(linked, "n5", "ghost", 2, "field0") is None  # longer than asked
+        assert adapter.shortest_path(linked, "n0", "n5", 5, "field0") is None  # nothing links to n5
+        assert adapter.shortest_path(linked, "n4", "n0", 5, "field0") is None  # n4 links nowhere
+        assert adapter.shortest_path(linked, "absent", "n0", 5, "field0") is None
+        assert adapter.shortest_path(linked, "n1", "absent", 5, "field0") is None
 
     # -- namespaces --------------------------------------------------------------------------------------
     def test_namespaces_are_isolated(self, adapter: Adapter, loaded: str) -> None:

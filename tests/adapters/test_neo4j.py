@@ -11,7 +11,7 @@ from storagebench.adapters.base import Adapter
 from storagebench.adapters.neo4j.adapter import Neo4jAdapter
 from storagebench.adapters.neo4j.service import NEO4J
 
-from storagebench.errors import AlreadyExists, NotFound
+from storagebench.errors import AlreadyExists, NotFound, UsageError
 from storagebench.testing.conformance import AdapterConformance
 from storagebench.testing.engines import require_engine
 
@@ -106,3 +106,36 @@ def test_filtered_batch_read(adapter: Neo4jAdapter) -> None:
                                       "field1": [str(i) for i in range(1, n, 2)]}
     finally:
         adapter.drop(ns)
+
+
+def test_links_are_relationships_traversed_on_the_server(adapter: Neo4jAdapter) -> None:
+    """A linked namespace keeps its links as :LINK relationships (a batch load included); the traversals
+    are one query each over them; drop leaves neither records, placeholders nor constraints."""
+    import pyarrow as pa
+
+    ns = f"sbench_t_{uuid.uuid4().hex[:10]}"
+    adapter.declare_links(ns, "field1")
+    adapter.prepare(ns, ["field0", "field1"])
+    try:
+        # a ring b0 -> b1 -> ... -> b9 -> b0 with every record also linking to the absent key "zz"
+        keys = [f"b{i}" for i in range(10)]
+        adapter.write_batch(ns, pa.table({"key": keys, "field0": ["v"] * 10,
+                                          "field1": [f"b{(i + 1) % 10},zz,zz" for i in range(10)]}))
+        records, _, _ = adapter.driver.execute_query(
+            f"MATCH (a:`{ns}`)-[r:LINK]->(b) RETURN count(r) AS links, count(DISTINCT b) AS ends")
+        assert (records[0]["links"], records[0]["ends"]) == (20, 11)  # repeated links are one relationship
+        assert adapter.list_namespaces().count(ns) == 1  # the vertex label is not a namespace of its own
+        assert adapter.neighbors(ns, "b0", 3, "field1") == {"b1", "b2", "b3", "zz"}
+        assert adapter.shortest_path(ns, "b2", "b1", 9, "field1") == [f"b{i % 10}" for i in range(2, 12)]
+        assert adapter.shortest_path(ns, "b2", "b1", 8, "field1") is None
+        plan = str(adapter._run(f"EXPLAIN MATCH p = shortestPath((a:`{ns}`)-[:LINK*..3]->(b)) RETURN p")
+                   .consume().plan)
+        assert "ShortestPath" in plan
+        with pytest.raises(UsageError):
+            adapter.neighbors(ns, "b0", 1, "field0")  # not the declared links field
+    finally:
+        adapter.drop(ns)
+    records, _, _ = adapter.driver.execute_query(
+        "MATCH (n) WHERE any(label IN labels(n) WHERE label STARTS WITH $ns) RETURN count(n) AS c", ns=ns)
+    assert records[0]["c"] == 0
+    assert ns not in adapter.list_namespaces()
