@@ -23,6 +23,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from storagebench.report.curves import best_step
+
 from storagebench.pricing import GB, PriceSheet
 
 #: statuses of operations the store answered (their requests were made); failed ones are left out
@@ -55,11 +57,6 @@ def requests_per_million_ops(result: dict[str, Any], sheet: PriceSheet) -> dict[
             continue
         cost += answered * sum(n * prices.requests_per_million[kind] for kind, n in requests.items())
     return {"api": api, "per_million_ops": cost / operations, "unpriced": unpriced}
-
-
-def _best_step(sweep: dict[str, Any]) -> dict[str, Any] | None:
-    best = sweep.get("max_sustainable_ops_per_sec")
-    return next((s for s in sweep.get("steps") or [] if s.get("sustainable") and s.get("ops_per_sec") == best), None)
 
 
 def _cpu(costs: Sequence[dict[str, Any]], sheet: PriceSheet) -> dict[str, Any]:
@@ -97,7 +94,7 @@ def cost_table(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any
                                    "per_million_ops": statistics.median(p["per_million_ops"] for p in priced)}
         sweep = rated.get(key)
         if sweep is not None:
-            step = _best_step(sweep)
+            step = best_step(sweep)
             row["max_sustainable"] = {"ops_per_sec": sweep.get("max_sustainable_ops_per_sec"),
                                       "objective": (sweep.get("objective") or {}).get("label", ""),
                                       **(_cpu([step.get("server_cost") or {}], sheet) if step else
