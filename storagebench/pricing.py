@@ -13,7 +13,8 @@ A sheet is a YAML file (an example ships in ``pricing/``; nothing is fetched)::
         storage_gb_month: 0.023               # replaces the block price for stores speaking this API
         requests_per_million: {put: 5.00, get: 0.40, delete: 0.00}
 
-A GB is 2^30 bytes, as the clouds bill storage.  The arithmetic (one place):
+A GB is 2^30 bytes, as the clouds bill storage.  The arithmetic (the sheet's methods, and the per-store
+sums of :mod:`storagebench.report.costs`):
 
 * CPU per million operations = server CPU µs per operation x 10^6 operations x 10^-6 s/µs
   / 3,600 s/h x ``vcpu_hour``: the CPU the engine's processes used, priced as vCPU time (idle capacity,
