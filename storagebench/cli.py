@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fault", metavar="KIND@SECONDS[:DURATION]",
                      help="inject a fault into each run phase, SECONDS after it starts, on engines `services up` "
                           "started: kill (SIGKILL, then start again), pause (SIGSTOP for DURATION s, default 5), "
-                          "restart (clean); needs -p operationcount=0 -p maxexecutiontime=N")
+                          "restart (clean), full (the data directory's own filesystem filled for DURATION s, "
+                          "default 5); needs -p operationcount=0 -p maxexecutiontime=N")
     run.add_argument("--stall-timeout", type=float, metavar="SECONDS",
                      help="abort a phase when no operation has succeeded for this long (default 30)")
     run.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
@@ -344,7 +345,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         for spec in specs:
             check_fault(FaultSpec.parse(config.fault), list(config.stores),
-                        spec.maxexecutiontime if spec.operationcount == 0 else None)
+                        spec.maxexecutiontime if spec.operationcount == 0 else None, config.results_dir)
     run_token = suite.new_run_token()
     stores = suite.preflight(config, run_token)
     run_id = config.run_id or suite.new_run_id()
