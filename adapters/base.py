@@ -91,6 +91,12 @@ class Capabilities:
     #: what kind of store this is, for the report's filters: relational, document, graph, wide-column,
     #: object, file (or none for the null adapter); a declaration, so the report never matches names
     family: str = "other"
+    #: the managed API whose prices a price sheet lists for this store (``apis.<name>`` in
+    #: :mod:`storagebench.pricing`, e.g. ``s3``; empty: none), and the billable requests one operation
+    #: makes on it: operation -> {request class: count}.  Operations whose request count varies with the data
+    #: (a listing and a GET per row) are left out, and the cost model says they were not priced
+    priced_api: str = ""
+    requests: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
         "insert", "read", "update", "delete", "scan", "query", "graph", "shortest_path", "batch_write", "batch_read",

@@ -139,13 +139,33 @@ def _bytes_per_record(load: dict[str, Any] | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def best_step(sweep: dict[str, Any]) -> dict[str, Any] | None:
+    """The step of a rate sweep that achieved its maximum sustainable throughput (None: no step did)."""
+    best = sweep.get("max_sustainable_ops_per_sec")
+    return next((s for s in sweep.get("steps") or [] if s.get("sustainable") and s.get("ops_per_sec") == best), None)
+
+
+def _on_front(points: list[dict[str, Any]], cost: str) -> None:
+    """Mark ``front_<cost>`` on each point no other point beats: at least as fast at the objective and at most
+    as costly, and not the same figures."""
+    def known(p: dict[str, Any]) -> bool:
+        return p["throughput"] is not None and p[cost] is not None
+
+    for point in points:
+        point[f"front_{cost}"] = known(point) and not any(
+            o is not point and known(o) and o["throughput"] >= point["throughput"] and o[cost] <= point[cost]
+            and (o["throughput"], o[cost]) != (point["throughput"], point[cost]) for o in points)
+
+
 def sweep_charts(sweeps: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Chart data per ladder, one line per store (sweeps that failed are listed with their reason):
 
     * ``rate``: per (workload, objective) achieved ops/s against intended and service latency (ms) at the
       objective's percentile, the objective, and the file's ``max_sustainable_ops_per_sec``;
     * ``clients``: ops/s per client count; ``records``: ops/s, load rate and bytes per record per count;
-    * ``pareto``: throughput at the objective against bytes per record of the rate sweep's own load.
+    * ``pareto``: throughput at the objective against bytes per record of the rate sweep's own load, and
+      against the engine's CPU µs per operation in the step that achieved it (``server_cpu_us``; None where
+      the engine was not observed, with ``server_unobserved`` saying why).
     """
     rate: dict[str, dict[str, Any]] = {}
     clients: dict[str, dict[str, Any]] = {}
@@ -174,8 +194,11 @@ def sweep_charts(sweeps: Sequence[dict[str, Any]]) -> dict[str, Any]:
             chart["stores"][store] = {"points": points, "capacity": s.get("capacity_ops_per_sec"),
                                       "max_sustainable": best, "max_sustainable_ms": at and at["intended"],
                                       **evidence}
+            cost = (best_step(s) or {}).get("server_cost") or {}
             pareto.append({"store": store, "workload": workload, "objective": objective.get("label", ""),
-                           "throughput": best, "bytes_per_record": _bytes_per_record(s.get("load"))})
+                           "throughput": best, "bytes_per_record": _bytes_per_record(s.get("load")),
+                           "server_cpu_us": cost.get("cpu_us_per_op"),
+                           "server_unobserved": cost.get("reason") if cost.get("observed") is False else None})
         elif s.get("ladder") == "clients":
             chart = clients.setdefault(workload, {"workload": workload, "stores": {}})
             chart["stores"][store] = {"points": [{"x": st.get("threads"), "y": st.get("ops_per_sec"),
@@ -187,11 +210,7 @@ def sweep_charts(sweeps: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "x": st.get("records"), "ops": st.get("ops_per_sec"),
                 "load_rate": (st.get("load") or {}).get("records_per_sec"),
                 "bytes_per_record": _bytes_per_record(st.get("load"))} for st in steps], **evidence}
-    for point in pareto:  # on the front: no other store both faster at the objective and smaller
-        point["front"] = point["throughput"] is not None and point["bytes_per_record"] is not None and not any(
-            o is not point and o["throughput"] is not None and o["bytes_per_record"] is not None
-            and o["throughput"] >= point["throughput"] and o["bytes_per_record"] <= point["bytes_per_record"]
-            and (o["throughput"], o["bytes_per_record"]) != (point["throughput"], point["bytes_per_record"])
-            for o in pareto)
+    _on_front(pareto, "bytes_per_record")
+    _on_front(pareto, "server_cpu_us")
     return {"rate": list(rate.values()), "clients": list(clients.values()), "records": list(records.values()),
             "pareto": pareto, "failed": failed}

@@ -30,6 +30,7 @@ from storagebench.report.cells import (
     ok_latency,
     samples_frame,
 )
+from storagebench.report.costs import cost_table
 from storagebench.report.curves import (
     PERCENTILE_LABELS,
     find_sweeps,
@@ -41,6 +42,7 @@ from storagebench.report.curves import (
 from storagebench.report.scoring import DEFAULT_WEIGHTS, SHIFTS, ratios
 
 from storagebench.analysis.stats import median_interval
+from storagebench.pricing import PriceSheet
 from storagebench.results.files import atomic_write_text
 from storagebench.results.runhealth import inspect
 
@@ -77,6 +79,13 @@ def fmt(value: Any, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:,.{digits}f}"
+
+
+def money(value: float) -> str:
+    """An amount with three significant digits, never in exponent notation (0.0000494, 1.47, 1,230)."""
+    if value == 0:
+        return "0"
+    return f"{value:,.{max(0, 2 - math.floor(math.log10(abs(value))))}f}"
 
 
 def workload_operations(result: dict[str, Any]) -> list[str]:
@@ -343,9 +352,10 @@ def clients_text(result: dict[str, Any]) -> str:
 
 
 def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[str] = (),
-               sweeps: Sequence[dict[str, Any]] = ()) -> str:
+               sweeps: Sequence[dict[str, Any]] = (), prices: PriceSheet | None = None) -> str:
     """``notes``: what the page must say besides the figures (unusable files, incomplete runs, pairs that
-    never ran; :mod:`storagebench.results.runhealth`).  ``sweeps``: sweep files (:func:`find_sweeps`)."""
+    never ran; :mod:`storagebench.results.runhealth`).  ``sweeps``: sweep files (:func:`find_sweeps`).
+    ``prices``: a price sheet, for the cost model's section (:mod:`storagebench.report.costs`)."""
     data = page_data(results, sweeps)
     first = results[0] if results else (sweeps[0] if sweeps else {})
     cells = {row["id"]: row for row in data["cells"]}
@@ -360,10 +370,11 @@ def build_html(results: Sequence[dict[str, Any]], title: str, notes: Sequence[st
         "problems": problems,
         "run_config": json.dumps({"config": run_config, "machine": first.get("machine", {}),
                                   "harness": first.get("harness", {})}, indent=1),
-        "fmt": fmt, "cell_id": _cell_id, "json": json.dumps, "operation_rows": operation_table(results),
+        "fmt": fmt, "money": money, "cell_id": _cell_id, "json": json.dumps, "operation_rows": operation_table(results),
         "percentile_labels": PERCENTILE_LABELS,
         "css": _static("report.css"), "script": _static("report.js"), "notes": list(notes),
         "store_facts": store_facts(results),
+        "costs": cost_table(results, sweeps, prices) if prices is not None else None,
     }
     return environment().get_template("report.html.j2").render(context)
 
@@ -379,11 +390,11 @@ def report_bytes(results: int) -> int:
     return len(get_plotlyjs()) + (results + 4) * REPORT_BYTES_PER_RESULT
 
 
-def write_report(run_dir: Path | Sequence[Path], output: Path | None = None) -> Path:
+def write_report(run_dir: Path | Sequence[Path], output: Path | None = None, prices: PriceSheet | None = None) -> Path:
     dirs = [run_dir] if isinstance(run_dir, Path) else list(run_dir)
     results = find_results(dirs)
     output = output or dirs[0] / "report.html"
     name = dirs[0].name if len(dirs) == 1 else f"{len(dirs)} runs"
     notes = inspect(dirs).notes()
-    atomic_write_text(output, build_html(results, f"storagebench report — {name}", notes, find_sweeps(dirs)))
+    atomic_write_text(output, build_html(results, f"storagebench report — {name}", notes, find_sweeps(dirs), prices))
     return output

@@ -16,6 +16,10 @@ from storagebench.errors import Interrupted, StorageBenchError, UsageError
 from storagebench.profiles import SWEEP_PROFILE
 from storagebench.results.files import WriteError
 
+PRICES_HELP = ("a price sheet (YAML: source, as_of, vcpu_hour, storage_gb_month, apis; e.g. "
+               "pricing/aws-us-east-1.example.yaml): the report adds cost per million operations and per month "
+               "of storage")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -75,12 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fault", metavar="KIND@SECONDS[:DURATION]",
                      help="inject a fault into each run phase, SECONDS after it starts, on engines `services up` "
                           "started: kill (SIGKILL, then start again), pause (SIGSTOP for DURATION s, default 5), "
-                          "restart (clean); needs -p operationcount=0 -p maxexecutiontime=N")
+                          "restart (clean), full (the data directory's own filesystem filled for DURATION s, "
+                          "default 5); needs -p operationcount=0 -p maxexecutiontime=N")
     run.add_argument("--stall-timeout", type=float, metavar="SECONDS",
                      help="abort a phase when no operation has succeeded for this long (default 30)")
     run.add_argument("--dataset", metavar="NAME",
                      help="run on the data set NAME that `storagebench load` left on each store: no load phase, "
                           "no drop; every read verified against the data set's state after its earlier runs")
+    run.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     run.set_defaults(handler=cmd_run)
 
     load = sub.add_parser(
@@ -157,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seed", type=int, help="seed (default 42)")
     sw.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
     sw.add_argument("--run-id", help="name of the run folder")
+    sw.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     sw.set_defaults(handler=cmd_sweep)
 
     lst = sub.add_parser("list", help="list adapters (with capabilities) and built-in workloads")
@@ -165,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="build report.html from a run folder's result files")
     rep.add_argument("run_dir", type=Path, help="results/<run-id>")
     rep.add_argument("-o", "--output", type=Path, help="output file (default: <run_dir>/report.html)")
+    rep.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     rep.set_defaults(handler=cmd_report)
 
     exp = sub.add_parser(
@@ -276,6 +284,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if step_seconds <= 0:
         raise UsageError("--step-seconds must be > 0")
     objective = sweep.Objective(args.objective_percentile, args.objective_ms)
+    prices = _prices(args)
     if "rate" in ladders:
         sweep.check_step_length(objective, step_seconds, rates)
     file_data = cfg.load_config_file(args.config) if args.config else {}
@@ -307,7 +316,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     echo(f"finished in {time.monotonic() - started:.1f}s; sweeps in {run_dir}")
     from storagebench.report.html import write_report
 
-    print(write_report(run_dir).resolve())  # the curves, drawn
+    print(write_report(run_dir, prices=prices).resolve())  # the curves, drawn
     return 0 if all(s["status"] == "ok" for s in done) else 1
 
 
@@ -356,6 +365,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from storagebench.running import suite
     from storagebench.workloads import spec as wspec
 
+    prices = _prices(args)
     config = _run_config(args)
     extra = [wspec.load_file(p, dict(config.properties)) for p in args.workload_files]
     specs = suite.resolve_workloads(config, extra)
@@ -370,7 +380,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         for spec in specs:
             check_fault(FaultSpec.parse(config.fault), list(config.stores),
-                        spec.maxexecutiontime if spec.operationcount == 0 else None)
+                        spec.maxexecutiontime if spec.operationcount == 0 else None, config.results_dir)
     run_token = suite.new_run_token()
     stores = suite.preflight(config, None if dataset else run_token)  # a data set outlives any run's resources
     run_id = config.run_id or suite.new_run_id()
@@ -405,7 +415,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             manifest.finish("complete")
     if config.report:
-        _report_or_say_why(run_dir, console, manifest, unwritten, interrupted is not None)
+        _report_or_say_why(run_dir, console, manifest, unwritten, interrupted is not None, prices)
     else:
         print(run_dir.resolve())
     return interrupted.exit_code if interrupted else _exit_status(run_dir, console, unwritten)
@@ -506,12 +516,13 @@ def _execute_with_progress(console: Any, manifest: Any, execute: Callable[..., A
             raise
 
 
-def _report_or_say_why(run_dir: Path, console: Any, manifest: Any, unwritten: list[str], interrupted: bool) -> None:
+def _report_or_say_why(run_dir: Path, console: Any, manifest: Any, unwritten: list[str], interrupted: bool,
+                       prices: Any) -> None:
     """Write report.html and print its path, or say where it could not be written (the run then failed)."""
     from storagebench.report.html import write_report
 
     try:
-        print(write_report(run_dir).resolve())
+        print(write_report(run_dir, prices=prices).resolve())
     except WriteError as exc:
         unwritten.append(str(exc))
         console.print(f"storagebench: the report was not written: {exc}", markup=False, highlight=False)
@@ -698,6 +709,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from storagebench.report.html import write_report
     from storagebench.results.runhealth import inspect
 
+    prices = _prices(args)
     if not args.run_dir.is_dir():
         raise UsageError(f"no such run folder: {args.run_dir}")
     health = inspect([args.run_dir])
@@ -706,8 +718,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not health.results:
         unusable = f" ({len(health.bad_files)} unusable, listed above)" if health.bad_files else ""
         raise UsageError(f"no readable result files in {args.run_dir}{unusable}")
-    print(write_report(args.run_dir, args.output).resolve())
+    print(write_report(args.run_dir, args.output, prices).resolve())
     return 0 if health.ok else 1
+
+
+def _prices(args: argparse.Namespace) -> Any:
+    """The price sheet of ``--prices`` (None without one), read before anything runs."""
+    from storagebench.pricing import load_sheet
+
+    return load_sheet(args.prices) if args.prices is not None else None
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -130,7 +130,11 @@ class S3Adapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="object",
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE, delete_reports_missing=False)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, delete_reports_missing=False,
+        # the fewest requests each operation makes (an update that loses a race GETs and PUTs again);
+        # scan and query list and GET per row: their count varies, so they are not priced
+        priced_api="s3", requests={"insert": {"put": 1}, "read": {"get": 1}, "update": {"get": 1, "put": 1},
+                                   "delete": {"delete": 1}})
     options: S3Options
 
     @classmethod

@@ -519,11 +519,14 @@
       return {title: label, x: {label: "records (log)", log: true}, y: {label, zero: true},
         series: Object.entries(c.stores).map(([s, e]) => ({store: s, pts: e.points.map((p) => [p.x, p[key]]), points: true}))};
     }
-    if (kind === "pareto") {
-      const pts = sw.pareto.filter((p) => ok(p.throughput) && ok(p.bytes_per_record));
-      return {title: "Pareto", x: {label: "footprint, bytes per record (log)", log: true}, y: {label: "max sustainable ops/s at the objective", zero: true},
-        series: pts.map((p) => ({store: p.store, name: p.store + " (" + p.workload + ", " + p.objective + ")", pts: [[p.bytes_per_record, p.throughput]], pointsOnly: true})),
-        markers: pts.filter((p) => p.front).map((p) => ({store: p.store, x: p.bytes_per_record, y: p.throughput, ring: true, cls: "pareto-front",
+    if (kind === "pareto" || kind === "pareto-cpu") {
+      // the same points against what each store pays for its throughput: footprint, or the engine's CPU per operation
+      const key = kind === "pareto" ? "bytes_per_record" : "server_cpu_us";
+      const label = kind === "pareto" ? "footprint, bytes per record (log)" : "server CPU per operation, µs (log)";
+      const pts = sw.pareto.filter((p) => ok(p.throughput) && ok(p[key]));
+      return {title: "Pareto", x: {label, log: true}, y: {label: "max sustainable ops/s at the objective", zero: true},
+        series: pts.map((p) => ({store: p.store, name: p.store + " (" + p.workload + ", " + p.objective + ")", pts: [[p[key], p.throughput]], pointsOnly: true})),
+        markers: pts.filter((p) => p["front_" + key]).map((p) => ({store: p.store, x: p[key], y: p.throughput, ring: true, cls: "pareto-front",
           title: p.store + ": on the front"}))};
     }
     return null;

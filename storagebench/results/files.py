@@ -26,7 +26,8 @@ Fields added for repeated runs and their statistics (additive; absent in older f
   :mod:`storagebench.running.sweep`): ``ladder`` (rate | clients | records), ``steps`` (each: ``target``,
   ``threads``, ``ops_per_sec``, ``failed``, ``service`` and ``intended`` latency summaries in µs,
   ``sustainable``, ``too_short`` (rate steps: fewer operations than the objective's percentile needs,
-  never sustainable); records steps add ``records`` and ``load`` with ``footprint``), and for the rate ladder
+  never sustainable), ``server_cost`` (as a run phase's: the engine's CPU per operation, or why it was not
+  observed); records steps add ``records`` and ``load`` with ``footprint``), and for the rate ladder
   ``objective``, ``capacity_ops_per_sec``, ``max_sustainable_ops_per_sec``, ``max_sustainable_target``.
 * ``summary.json`` beside the result files (``kind: storagebench.summary``):
   :func:`storagebench.analysis.stats.summarise`

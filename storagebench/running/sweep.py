@@ -13,6 +13,10 @@
 * ``records``: load N records (through the store's bulk path where it declares one), the footprint the
   engine reports, then an unthrottled step: throughput, percentiles and bytes per record per size.
 
+Every step also records what it cost the engine (``server_cost``, as a run phase does: CPU µs per
+operation of the engine's own processes, or why it was not observed), so the cost model and the report's
+Pareto view can take the server's CPU at the maximum sustainable throughput.
+
 One ``sweep-<store>-<workload>-<ladder>.json`` per sweep (``kind: storagebench.sweep``; described in
 :mod:`storagebench.results.files`).
 """
@@ -30,11 +34,13 @@ from storagebench.config import RunConfig, plain_options
 from storagebench.errors import UsageError
 from storagebench.measuring.keys import keyed
 from storagebench.measuring.measurement import operations_for_percentile, summarize
+from storagebench.measuring.server import ServerSampler
 from storagebench.results.files import WriteError, write_json
 from storagebench.results.model import ok_histogram
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
-from storagebench.running.suite import StorePlan, footprint_of, now_iso, run_context
+from storagebench.running.suite import StorePlan, footprint_of, now_iso, run_context, server_cost
+from storagebench.services.manager import engine_pids
 from storagebench.workloads.spec import WorkloadSpec
 
 LADDERS = ("rate", "clients", "records")
@@ -172,7 +178,17 @@ class Sweeper:
         if self._dirty:
             self.load(self.records)
         spec = self._spec(target=target, operationcount=0, maxexecutiontime=self.step_seconds, warmup=0.0)
-        figures = step_figures(run_phase(self._plan(spec, "run", threads)))
+        pids, unobserved_why = engine_pids(self.store.name, self.store.direct or self.options)
+        sampler = ServerSampler(pids) if pids else None
+        if sampler:
+            sampler.start()
+        try:
+            outcome = run_phase(self._plan(spec, "run", threads))
+        finally:
+            sampled = sampler.stop() if sampler else None
+        figures = step_figures(outcome)
+        # what each step cost the engine: the cost model prices the step at the maximum sustainable rate
+        figures["server_cost"] = server_cost(spec, outcome, sampled, unobserved_why, None)
         self._dirty = self.writes
         figures["target"] = target
         figures["threads"] = threads or self.config.threads

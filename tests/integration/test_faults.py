@@ -69,7 +69,7 @@ def test_pause_postgres_shows_the_stall_and_no_abort(tmp_path: Path) -> None:
     ("kill@30", ["--stores", "postgres", "-p", "operationcount=0", "-p", "maxexecutiontime=10"], "ends after"),
     ("kill@3", ["--stores", "postgres"], "known length"),
     ("melt@3", ["--stores", "postgres"], "KIND@SECONDS"),
-    ("kill@3:2", ["--stores", "postgres"], "only pause takes a duration"),
+    ("kill@3:2", ["--stores", "postgres"], "only pause and full take a duration"),
 ])
 def test_a_fault_that_cannot_be_injected_is_refused_before_anything_runs(
         tmp_path: Path, fault: str, args: list[str], message: str) -> None:
