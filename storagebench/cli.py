@@ -726,7 +726,8 @@ def _prices(args: argparse.Namespace) -> Any:
     """The price sheet of ``--prices`` (None without one), read before anything runs."""
     from storagebench.pricing import load_sheet
 
-    return load_sheet(args.prices) if args.prices is not None else None
+    sheet = getattr(args, "prices", None)  # `load` has no --prices
+    return load_sheet(sheet) if sheet is not None else None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
