@@ -269,9 +269,12 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
                 f" (not covered: {network['not_covered']})" if network.get("not_covered") else "")
         if r.get("fault"):
             fault = r["fault"]
+            lost = fault.get("acknowledged_writes_lost")
+            lost_text = (f"{lost:,} key(s)" if isinstance(lost, int) else
+                         f"not checked (no read-back after a phase that ended {r.get('status')})")
             prov.setdefault("faults", []).append(
                 f"{fault.get('fault')}: outage {fault.get('outage_s')} s, {fault.get('failed_operations') or 0:,} "
-                f"failed operations, acknowledged writes lost: {fault.get('acknowledged_writes_lost', 'not checked')}")
+                f"failed operations, acknowledged writes lost: {lost_text}")
     for prov in provenance.values():  # the client's CPU per operation, median over the repeats
         runs = prov.pop("cpu_runs", [])
         prov["client_cpu_us"] = round(statistics.median(runs), 2) if runs else None

@@ -766,8 +766,11 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     outcome, fault, cost = _measured(job, plan, phase, report)
     status, reason = phase_status(outcome, fault=fault is not None)
     readback = None
-    if status == "ok" and job.ledger is not None and job.store.caps.stores_data:
-        if job.dataset is not None and phase == "run":
+    # after an injected fault the read-back counts the acknowledged writes lost even when the run's own
+    # reads already caught some (invalid): that count is the fault's answer
+    checked = status == "ok" or (fault is not None and status == "invalid")
+    if checked and job.ledger is not None and job.store.caps.stores_data:
+        if job.dataset is not None and phase == "run" and status == "ok":
             job.capture = datasets.StateCapture(job.dataset, job.spec, job.config.seed, job.ledger)
         readback = read_back(plan, job.ledger, not job.store.caps.update_requires_existing,
                              *((job.capture.keys, job.capture.seen) if job.capture else ()))

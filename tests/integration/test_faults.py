@@ -43,11 +43,30 @@ def test_kill_postgres_mid_run_recovers_and_the_engine_is_left_up(tmp_path: Path
     assert any(ok - failed > 0 for ok, failed in list(zip(series["ops"], series["failed"], strict=True))[-4:-1])
     assert result["status"] != "aborted", result["reason"]
     assert result["verification"]["failures"] == 0, result["verification"]
+    # durable (the default): the read-back through a new connection finds every acknowledged write
+    assert fault["acknowledged_writes_lost"] == 0 == result["readback"]["failures"], result["readback"]
     # the engine's CPU is counted across the restart: the killed processes' share, then the new ones' from zero
     cost = result["server_cost"]
     assert cost["observed"] and cost["cpu_us_per_op"] > 0 and "ended during the phase" in cost["cpu_note"], cost
     # the engine answers again
     load_service("postgres")(ServiceContext(echo=lambda _m: None)).probe()
+
+
+def test_kill_under_fast_durability_counts_the_acknowledged_writes_lost(tmp_path: Path) -> None:
+    """synchronous_commit=off: a kill loses the last commits.  When the run's own reads catch a lost update
+    (invalid), the read-back still runs, so the fault's record says how many keys lost an acknowledged write
+    (not 'not checked')."""
+    require_engine("postgres")
+    done = _run(tmp_path, "fast", "--stores", "postgres", "--workloads", "a", "--durability", "fast",
+                "--fault", "kill@4", *TIMED)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    result = _run_phase(tmp_path, "fast")
+    assert result["status"] in ("ok", "invalid"), result["reason"]
+    assert result["durability"]["settings"]["synchronous_commit"] == "off"
+    lost = result["fault"]["acknowledged_writes_lost"]
+    assert isinstance(lost, int) and lost == result["readback"]["failures"], (lost, result["readback"])
+    if lost:
+        assert result["status"] == "invalid" and "lost" in str(result["readback"]["first_failures"][0])
 
 
 def test_pause_postgres_shows_the_stall_and_no_abort(tmp_path: Path) -> None:
