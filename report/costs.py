@@ -74,9 +74,12 @@ def cost_table(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any
     """The sheet's provenance and one row per (store, workload) with a run phase, a load or a rate sweep."""
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     loads: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    not_ok: dict[tuple[str, str], list[str]] = {}  # run phases not priced: a failed run's work is no price
     for r in results:
         if r.get("status") == "ok" and r.get("phase") in ("run", "load"):
             (runs if r["phase"] == "run" else loads).setdefault((r["store"], r["workload"]), []).append(r)
+        elif r.get("phase") == "run":
+            not_ok.setdefault((r["store"], r["workload"]), []).append(str(r.get("status")))
     rated = {(s["store"], str(s.get("workload"))): s for s in sweeps
              if s.get("status") == "ok" and s.get("ladder") == "rate"}
     rows = []
@@ -84,6 +87,8 @@ def cost_table(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any
         key = (store, workload)
         row: dict[str, Any] = {"store": store, "workload": workload}
         group = runs.get(key, [])
+        if not group and key in not_ok:
+            row["no_run"] = f"run phase {', '.join(dict.fromkeys(not_ok[key]))}: not priced"
         if group:
             row["measured"] = {"ops_per_sec": _median([float(t.get("ok_ops_per_sec", t.get("ops_per_sec")) or 0.0)
                                                        for r in group if (t := r.get("totals") or {})]),

@@ -224,6 +224,31 @@ def presets(workloads: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def fault_rows(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run phase with an injected fault: what was done, the durability asked for, how long the
+    engine took to come back, the outage the clients saw, operations failed and acknowledged writes lost
+    (None: not checked, no read-back)."""
+    rows = []
+    for r in results:
+        fault = r.get("fault")
+        if not fault:
+            continue
+        back = next((fault[k] for k in ("ready_s", "resumed_s", "freed_s") if fault.get(k) is not None), None)
+        lost = fault.get("acknowledged_writes_lost")
+        rows.append({
+            "store": r["store"], "workload": r["workload"], "fault": fault.get("fault", ""),
+            "kind": fault.get("kind", ""), "durability": (r.get("durability") or {}).get("profile", ""),
+            "status": r.get("status", ""), "struck_s": fault.get("struck_s"),
+            "back_after_s": None if back is None or fault.get("struck_s") is None
+            else round(float(back) - float(fault["struck_s"]), 2),
+            "outage_s": fault.get("outage_s"), "failed": fault.get("failed_operations") or 0,
+            "operations": (r.get("totals") or {}).get("operations", 0),
+            "lost": lost if isinstance(lost, int) else None,
+            "checked": (r.get("readback") or {}).get("checked"), "error": fault.get("error", ""),
+            "id": _cell_id(r["store"], r["workload"], r["phase"])})
+    return rows
+
+
 def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Everything the page shows, as plain data (tests read this; the template and report.js render it)."""
     samples = samples_frame(results)
@@ -305,6 +330,7 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
         "coverage_text": coverage_text(sorted({(int(n), float(c)) for n, c in zip(
             cells["samples"], cells["coverage"], strict=True)}) if len(cells) else []),
         "failures": failures(results), "wrong_data": wrong_data(results), "noise": noise_summary(results),
+        "faults": fault_rows(results),
         "hdr": hdr_curves(results), "series": throughput_series(results), "sweeps": sweep_charts(sweeps),
         "merges": [{"id": _cell_id(r["store"], r["workload"], r["phase"]), "store": r["store"],
                     "workload": r["workload"], "phase": r["phase"], "totals": r.get("totals", {}),

@@ -67,6 +67,12 @@ def test_kill_under_fast_durability_counts_the_acknowledged_writes_lost(tmp_path
     assert isinstance(lost, int) and lost == result["readback"]["failures"], (lost, result["readback"])
     if lost:
         assert result["status"] == "invalid" and "lost" in str(result["readback"]["first_failures"][0])
+    # the report's faults table says it, with the durability asked for
+    from storagebench.report.html import page_data
+
+    rows = page_data(load_results(tmp_path / "fast"))["faults"]
+    assert [(f["store"], f["fault"], f["durability"], f["lost"], f["checked"]) for f in rows] == [
+        ("postgres", "kill@4", "fast", lost, result["readback"]["checked"])]
 
 
 def test_pause_postgres_shows_the_stall_and_no_abort(tmp_path: Path) -> None:
