@@ -11,9 +11,12 @@ For an engine started by ``storagebench services`` (its pid files), or any proce
   the engine) keeps what its last sample saw, and the roots that replace it (found again through
   ``resolve`` when a root is gone) count from zero: the figure is then a lower bound by at most one
   interval per death, said in the result.
-* **Storage bytes** read and written (``read_bytes``/``write_bytes``: what reached the block layer, not the
-  page cache): per process, last sample minus first; a process that exits between samples loses at most
-  one interval of I/O, so the figure is a lower bound (said in the result).
+* **Storage bytes** read and written (``read_bytes``/``write_bytes``: what the process caused to be sent to
+  storage, as the kernel counts it: reads from the device, writes when a page is dirtied, so a page written
+  again after each ``fsync`` counts each time, and a file written then deleted before write-back counts
+  too): per process, last sample minus first; a process that exits between samples loses at most one
+  interval of I/O (said in the result).  Checked against the device's own counter on PostgreSQL (a 4 s
+  window of workload a: 106.9 MB counted, 111.3 MB at the device).
 * **Peak memory**: the largest sum of resident set sizes over the samples.
 
 Divided by operations and by the logical bytes the client wrote: CPU µs per operation, write
@@ -161,8 +164,9 @@ def per_operation(raw: Mapping[str, Any], operations: int, logical_written: int,
                   client_cpu_s: float | None) -> dict[str, Any]:
     """The sampler's totals divided by what the phase did."""
     out: dict[str, Any] = {"observed": True, **raw,
-                           "storage_io_note": "lower bound: a process that exits between samples "
-                                              f"loses at most {INTERVAL_S:g} s of its I/O"}
+                           "storage_io_note": "the kernel's per-process counters (a write counted when its page "
+                                              "is dirtied, again after each fsync); a process that exits between "
+                                              f"samples loses at most {INTERVAL_S:g} s of its I/O"}
     if operations > 0:
         out["cpu_us_per_op"] = raw["cpu_s"] * 1e6 / operations
     if logical_written > 0:
