@@ -68,9 +68,11 @@ def operation_table(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (store, workload, operation) over the repeats: operations, each percentile's median and
     [min, max], and whether each percentile has enough operations in every repeat to mean something."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    caps: dict[str, dict[str, Any]] = {}
+    how: dict[tuple[str, str], dict[str, Any]] = {}  # (store, workload) -> op -> native / emulated
     for r in _runs(results):
-        caps.setdefault(r["store"], r.get("capabilities") or {})
+        # as the phase recorded how the store answered; older files: the capabilities they recorded
+        how.setdefault((r["store"], r["workload"]), {**(r.get("capabilities") or {}),
+                                                     **(r.get("operation_support") or {})})
         for op, stats in (r.get("operations") or {}).items():
             lat = stats.get("latency") or {}
             if op != "verify" and lat.get("count"):
@@ -78,7 +80,8 @@ def operation_table(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (store, workload, op), lats in groups.items():
         row: dict[str, Any] = {"store": store, "workload": workload, "op": op, "repeats": len(lats),
-                               "how": str(caps[store].get(op, "")), "count": sum(int(x["count"]) for x in lats),
+                               "how": str(how[(store, workload)].get(op, "")),
+                               "count": sum(int(x["count"]) for x in lats),
                                "ops_per_sec": _spread([float(x.get("ops_per_sec") or 0.0) for x in lats]),
                                "percentiles": []}
         for p, label in zip((*PERCENTILES, 100.0), PERCENTILE_LABELS, strict=True):

@@ -40,19 +40,13 @@ from storagebench.report.curves import (
     throughput_series,
 )
 from storagebench.report.scoring import DEFAULT_WEIGHTS, SHIFTS, ratios
+from storagebench.workloads.models import MODEL_LABELS, OPERATION_MODEL, phase_operations, workload_model
 
 from storagebench.analysis.stats import median_interval
 from storagebench.pricing import PriceSheet
 from storagebench.results.files import atomic_write_text
 from storagebench.results.runhealth import inspect
 
-#: workload property -> the operations it makes the run phase do
-_PROPORTION_OPS = {
-    "readproportion": ("read",), "updateproportion": ("update",), "insertproportion": ("insert",),
-    "scanproportion": ("scan",), "readmodifywriteproportion": ("read", "update"),
-    "deleteproportion": ("delete",), "queryproportion": ("query",), "graphproportion": ("graph",),
-    "shortestpathproportion": ("shortest_path",),
-}
 #: workload property -> the kind of work it counts as (families, presets)
 _MIX = {"readproportion": "read", "updateproportion": "update", "insertproportion": "update",
         "readmodifywriteproportion": "update", "deleteproportion": "update", "scanproportion": "scan",
@@ -97,7 +91,53 @@ def workload_operations(result: dict[str, Any]) -> list[str]:
     wl = result.get("config", {}).get("workload", {})
     if wl.get("kind") == "batch":
         return ["batch_write", "batch_read", "batch_filter"]
-    return list(dict.fromkeys([op for prop, names in _PROPORTION_OPS.items() if wl.get(prop) for op in names] + ops))
+    return list(dict.fromkeys(phase_operations(wl, "run") + ops))
+
+
+def support_of(result: dict[str, Any]) -> dict[str, str]:
+    """How the store answered each operation the phase asked for (``operation_support``); older files
+    without it: the capabilities they recorded, for the operations the phase did."""
+    recorded = result.get("operation_support")
+    if isinstance(recorded, dict) and recorded:
+        return {str(op): str(how) for op, how in recorded.items()}
+    caps = result.get("capabilities") or {}
+    return {op: str(caps[op]) for op in workload_operations(result) if op in caps}
+
+
+#: a matrix cell's text for one way of answering
+SUPPORT_TEXT = {"native": "native", "emulated": "emulated", "unsupported": "not supported"}
+
+
+def model_matrix(results: Sequence[dict[str, Any]], stores: Sequence[str]) -> dict[str, Any]:
+    """Store x data model, from what the result files recorded: per store and model, how the store
+    answered that model's operations in the phases that asked for them (``not run``: no phase did)."""
+    seen: dict[str, dict[str, dict[str, set[str]]]] = {}  # store -> model -> op -> ways
+    for r in results:
+        for op, how in support_of(r).items():
+            model = OPERATION_MODEL.get(op)
+            if model is not None:
+                seen.setdefault(r["store"], {}).setdefault(model, {}).setdefault(op, set()).add(how)
+    models = [m for m in MODEL_LABELS if any(m in by_model for by_model in seen.values())]
+    rows = []
+    for store in stores:
+        cells = {}
+        for model in models:
+            ops = seen.get(store, {}).get(model)
+            if not ops:
+                cells[model] = {"how": "not-run", "text": "not run", "ops": {}}
+                continue
+            per_op = {op: "/".join(sorted(ways)) for op, ways in sorted(ops.items())}
+            ways = {w for ws in ops.values() for w in ws}
+            if len(ways) == 1:
+                how = next(iter(ways))
+                text = SUPPORT_TEXT.get(how, how)
+            else:
+                how = "partly"
+                text = "; ".join(f"{SUPPORT_TEXT.get(w, w)}: {', '.join(o for o, ws in sorted(ops.items()) if w in ws)}"
+                                 for w in sorted(ways))
+            cells[model] = {"how": how, "text": text, "ops": per_op}
+        rows.append({"store": store, "cells": cells})
+    return {"models": [{"key": m, "label": MODEL_LABELS[m]} for m in models], "rows": rows}
 
 
 def workload_mix(result: dict[str, Any]) -> dict[str, float]:
@@ -257,6 +297,7 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
     workloads: dict[str, dict[str, Any]] = {}
     capabilities: dict[str, dict[str, Any]] = {}
     provenance: dict[str, dict[str, Any]] = {}
+    emulated: dict[str, set[str]] = {}  # cell id -> operations the store emulated there
     for r in results:
         w = workloads.setdefault(r["workload"], {"name": r["workload"], "operations": [], "load_ops": [],
                                                  "mix": {}, "description": r.get("workload_description", "")})
@@ -266,6 +307,10 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
         else:
             w["operations"] = list(dict.fromkeys(w["operations"] + ops))
             w["mix"] = w["mix"] or workload_mix(r)
+        if "model" not in w and r.get("config", {}).get("workload"):
+            w["model"] = workload_model(r["config"]["workload"])
+        emulated.setdefault(_cell_id(r["store"], r["workload"], r["phase"]), set()).update(
+            op for op, how in support_of(r).items() if how == "emulated")
         capabilities.setdefault(r["store"], r.get("capabilities", {}))
         prov = provenance.setdefault(_cell_id(r["store"], r["workload"], r["phase"]), {
             "store": r["store"], "workload": r["workload"], "phase": r["phase"], "command": command_line(r),
@@ -309,15 +354,22 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
         prov["write_amplification"] = round(statistics.median(amp), 2) if amp else None
     for w in workloads.values():
         w["family"] = workload_family(w["mix"])
+        w.setdefault("model", "mixed")
     cell_rows = [{k: _clean(v) for k, v in row.items()} for row in cells.to_dict("records")] if len(cells) else []
     op_intervals = _op_intervals(results)
     for row in cell_rows:
         row["id"] = _cell_id(row["store"], row["workload"], row["phase"])
         row["ops"] = op_intervals.get(row["id"], {})
+        row["emulated"] = sorted(emulated.get(row["id"], ()))
     families = {s: capabilities.get(s, {}).get("family", "other") for s in stores}
-    workload_list = list(workloads.values())
+    order = list(MODEL_LABELS)  # workloads grouped by data model, in the models' order
+    workload_list = sorted(workloads.values(), key=lambda w: order.index(w["model"]))
     return {
         "stores": stores, "families": families, "workloads": workload_list,
+        "models": [{"key": m, "label": MODEL_LABELS[m], "workloads": [w["name"] for w in workload_list
+                                                                     if w["model"] == m]}
+                   for m in order if any(w["model"] == m for w in workload_list)],
+        "model_matrix": model_matrix(results, stores),
         "colours": {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(stores)},
         "dashes": {s: DASHES[(i // len(PALETTE)) % len(DASHES)] for i, s in enumerate(stores)},
         "metrics": {m: {"phase": p, "higher": h, "unit": u, "label": METRIC_LABELS[m], "shift": SHIFTS[m],

@@ -24,10 +24,16 @@
   };
   const colour = (s) => D.colours[s] || "#555";
   const wrong = (s) => D.wrong_data[s];
-  const storeLabel = (s) => {  // the store's name, its colour, and the correctness mark where it returned wrong data
+  // the operations a store emulated in the run phases of these workloads ("graph", "shortest_path" ...)
+  const emulatedIn = (s, workloads) => [...new Set(workloads.flatMap((w) => (cell[s + "|" + w + "|run"] || {}).emulated || []))];
+  // the store's name, its colour, the correctness mark where it returned wrong data, and the emulation mark
+  // where its figures on these workloads are those of operations its adapter builds from other calls
+  const storeLabel = (s, workloads) => {
     const span = el("span", {class: "store"});
     span.append(el("span", {class: "swatch", style: "background:" + colour(s)}), document.createTextNode(s));
     if (wrong(s)) span.append(" ", el("span", {class: "wrong-data", title: wrong(s)}, "✗ wrong data"));
+    const emulated = emulatedIn(s, workloads || []);
+    if (emulated.length) span.append(" ", el("span", {class: "emulated", title: "the adapter builds these from other calls"}, "emulated: " + emulated.join(", ")));
     return span;
   };
 
@@ -182,12 +188,12 @@
   }
   const scoreText = (r) => r.score.toFixed(2) + (r.high > r.low ? " (" + r.low.toFixed(2) + "–" + r.high.toFixed(2) + ")" : "");
   const rankText = (r) => (r.tied ? "=" : "") + r.rank;
-  function fillRanking(tbody, rows, extra) {
+  function fillRanking(tbody, rows, extra, workloads) {
     tbody.replaceChildren();
     for (const r of rows) {
       const tr = el("tr", {"data-rank-store": r.store, class: r.tied ? "tied" : ""});
       const name = el("td");
-      name.append(storeLabel(r.store));
+      name.append(storeLabel(r.store, workloads));
       tr.append(el("td", {class: "rank", title: r.tied ? "tied with " + r.tiedWith.join(", ") : ""}, rankText(r)), name,
         el("td", {class: "n"}, scoreText(r)), el("td", {}, extra(r)));
       tbody.append(tr);
@@ -223,7 +229,7 @@
     for (const r of res.rows) {
       const tr = el("tr", {"data-rank-store": r.store, class: r.tied ? "tied" : ""});
       const name = el("td"), bar = el("td", {class: "n"});
-      name.append(storeLabel(r.store));
+      name.append(storeLabel(r.store, res.used));
       bar.append(scoreBar(r, top), " " + scoreText(r));
       // a store alone in the ranking is not "first": the others were not ranked at all
       const alone = res.rows.length === 1;
@@ -258,7 +264,8 @@
     const head = family + " (" + names.join(", ") + "): ";
     if (!res.rows.length) return head + "no store can be ranked: " + unrankedText(res.unranked.map((u) => u.store), names, true) + ".";
     const leaders = res.rows.filter((r) => r.rank === 1).map((r) => r.store);
-    const mark = (s) => s + (wrong(s) ? " (✗ returned wrong data: " + wrong(s) + ")" : "");
+    const mark = (s) => s + (wrong(s) ? " (✗ returned wrong data: " + wrong(s) + ")" : "") +
+      (emulatedIn(s, names).length ? " (emulated: " + emulatedIn(s, names).join(", ") + ")" : "");
     let text;
     if (res.rows.length === 1) text = mark(leaders[0]) + " is the only store ranked (score " + scoreText(res.rows[0]) + ")";
     else if (leaders.length === res.rows.length) text = "all " + leaders.length + " ranked stores tie: " + leaders.map(mark).join(", ") + " (their intervals overlap)";
@@ -278,7 +285,7 @@
     for (const w of D.workloads) {
       const res = workloadScores(w.name);
       perWorkload[w.name] = res;
-      fillRanking($("#ranking-" + CSS.escape(w.name) + " tbody"), res.rows, (r) => r.parts.join(" · "));
+      fillRanking($("#ranking-" + CSS.escape(w.name) + " tbody"), res.rows, (r) => r.parts.join(" · "), [w.name]);
       fillWhy($("#unranked-" + CSS.escape(w.name)), res.unranked.concat(res.metrics.length || !res.rows.length && res.unranked.length ? [] :
         [{store: "no ranking", why: "no metric with a weight above 0 was measured for every store"}]));
     }
@@ -356,7 +363,7 @@
     const meetRows = rankRows(meet.map((m) => Object.assign({}, byStore[m.store] || {score: Infinity, low: Infinity, high: Infinity}, {store: m.store, why: m.why})));
     $("#req-meet").replaceChildren(...meetRows.map((m) => {
       const li = el("li", {"data-meets": m.store}), r = byStore[m.store];
-      li.append(el("span", {class: "rank"}, r ? rankText(m) + " " : "unranked "), storeLabel(m.store), document.createTextNode(" — " + (m.why || "meets every requirement given")));
+      li.append(el("span", {class: "rank"}, r ? rankText(m) + " " : "unranked "), storeLabel(m.store, [w]), document.createTextNode(" — " + (m.why || "meets every requirement given")));
       return li;
     }));
     fillWhy($("#req-uncertain"), unsure);
@@ -486,14 +493,18 @@
         x: {label: "percentile (log 1/(1−p) axis)", ticks: percentileTicks(top)}, y: {label: "latency, µs (log)", log: true},
         series: stores.map((s) => {
           const c = h.stores[s];
-          return {store: s, name: s + (c.repeats > 1 ? " (median of " + c.repeats + ")" : "") + ", " + fmt(c.operations) + " ops",
+          return {store: s, name: s + (emulatedIn(s, [h.workload]).includes(h.op) ? " (emulated)" : "") +
+            (c.repeats > 1 ? " (median of " + c.repeats + ")" : "") + ", " + fmt(c.operations) + " ops",
             pts: c.x.map((x, j) => [x, c.median[j]]), band: c.repeats > 1 ? c.x.map((x, j) => [x, c.lo[j], c.hi[j]]) : []};
         })};
     }
     if (kind === "series") {
       const e = D.series[box.dataset.workloadSeries];
       return {title: "throughput per second", x: {label: "second of the run phase"}, y: {label: "ops/s", zero: true},
-        series: Object.entries(e.stores).filter(([s]) => visibleStores().includes(s)).map(([s, v]) => ({store: s, pts: v.ops.map((y, j) => [j + 0.5, y]), points: true}))};
+        series: Object.entries(e.stores).filter(([s]) => visibleStores().includes(s)).map(([s, v]) => {
+          const emulated = emulatedIn(s, [box.dataset.workloadSeries]);
+          return {store: s, name: s + (emulated.length ? " (emulated: " + emulated.join(", ") + ")" : ""), pts: v.ops.map((y, j) => [j + 0.5, y]), points: true};
+        })};
     }
     if (kind === "rate") {
       const c = sw.rate[i], o = c.objective, series = [], markers = [];

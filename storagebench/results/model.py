@@ -113,6 +113,9 @@ class ResultFile(BaseModel):
     intended_histograms: dict[str, str] = Field(default_factory=dict)
     steady_state: SteadyState | None = None
     capabilities: dict[str, Any] = Field(default_factory=dict)
+    #: per operation the phase asked the store for: how the store answered it, as the connected instance
+    #: declared (``unsupported``: the phase was skipped); empty in older files and for Spark's batch paths
+    operation_support: dict[str, Literal["native", "emulated", "unsupported"]] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
     machine: dict[str, Any] = Field(default_factory=dict)
     harness: dict[str, Any] = Field(default_factory=dict)

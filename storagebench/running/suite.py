@@ -42,6 +42,7 @@ from storagebench.running.readback import read_back
 from storagebench.running.runner import PhaseOutcome, PhasePlan, new_ledger
 from storagebench.services.manager import engine_memory, engine_pids
 from storagebench.workloads import spec as workload_spec
+from storagebench.workloads.models import phase_operations
 from storagebench.workloads.spec import WorkloadSpec
 
 Progress = Callable[[str, int, int, int], None]  # (label, total, done, failed)
@@ -264,6 +265,9 @@ def build_result(run_id: str, store: StorePlan, spec: WorkloadSpec, phase: str, 
         # as the workers ran it (a driver may choose by where it runs); the probe's before any phase ran
         "client": (outcome.client if outcome is not None and outcome.client else store.client),
         "capabilities": store.caps.as_dict(),
+        # how the store answered each operation this phase asked for (Spark's connectors bypass the adapter)
+        "operation_support": {} if spec.kind == "batch" and config.engine == "spark" else {
+            op: str(store.caps.support(op)) for op in phase_operations(spec.model_dump(mode="json"), phase)},
         "durability": store.durability,
         "network": store.network,
         "engine_memory": engine_memory(store.name),
