@@ -199,10 +199,10 @@
       tbody.append(tr);
     }
   }
-  function fillWhy(ul, items) {
+  function fillWhy(ul, items, workloads) {
     ul.replaceChildren(...items.map((u) => {
       const li = el("li", {class: "not-ok", "data-unranked": u.store});
-      li.append(storeLabel(u.store), document.createTextNode(": " + u.why));
+      li.append(storeLabel(u.store, workloads), document.createTextNode(": " + u.why));
       return li;
     }));
   }
@@ -287,7 +287,7 @@
       perWorkload[w.name] = res;
       fillRanking($("#ranking-" + CSS.escape(w.name) + " tbody"), res.rows, (r) => r.parts.join(" · "), [w.name]);
       fillWhy($("#unranked-" + CSS.escape(w.name)), res.unranked.concat(res.metrics.length || !res.rows.length && res.unranked.length ? [] :
-        [{store: "no ranking", why: "no metric with a weight above 0 was measured for every store"}]));
+        [{store: "no ranking", why: "no metric with a weight above 0 was measured for every store"}]), [w.name]);
     }
     const families = {};
     for (const w of shownWorkloads()) (families[w.family] = families[w.family] || []).push(w.name);

@@ -21,17 +21,22 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def unavailable(name: str) -> str:
+    """Why engine ``name`` cannot be used now ("" when it is up and answers its probe)."""
+    ctx = ServiceContext(echo=lambda _msg: None)
+    if load_endpoints(ctx.home).get(name) is None:
+        return f"engine {name!r} is not up (no entry in the endpoints file)"
+    try:
+        load_service(name)(ctx).probe()
+    except Exception as exc:
+        return f"engine {name!r} does not answer: {exc}"
+    return ""
+
+
 def require_engine(name: str) -> dict[str, Any]:
     ctx = ServiceContext(echo=lambda _msg: None)
     endpoints = load_endpoints(ctx.home).get(name)
-    reason = ""
-    if endpoints is None:
-        reason = f"engine {name!r} is not up (no entry in the endpoints file)"
-    else:
-        try:
-            load_service(name)(ctx).probe()
-        except Exception as exc:
-            reason = f"engine {name!r} does not answer: {exc}"
+    reason = unavailable(name)
     if reason:
         message = f"{reason}; start it with `storagebench services up {name}`"
         if in_ci():
