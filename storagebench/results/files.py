@@ -46,6 +46,9 @@ Fields of verification and run safety (additive):
 * ``namespace``: the run's own namespace (``sbench_<workload>_<random token>``, never derived from the id).
 * ``capabilities``: as the connected instance declared them (e.g. MongoDB's ``query`` is native on a
   real mongod, emulated on FerretDB).
+* ``operation_support``: per operation the phase asked the store for (as the workload names them:
+  :func:`storagebench.workloads.models.phase_operations`), ``native``, ``emulated`` or ``unsupported``
+  (the phase was skipped), from those capabilities; empty for Spark's batch paths (the connector answers).
 
 Fields added for the client model (additive):
 
