@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run on the data set NAME that `storagebench load` left on each store: no load phase, "
                           "no drop; every read verified against the data set's state after its earlier runs")
     run.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
+    run.add_argument("--metrics-port", type=_port, metavar="PORT", help=METRICS_HELP)
     run.set_defaults(handler=cmd_run)
 
     load = sub.add_parser(
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--durability", choices=["durable", "fast"], help="as for `run`")
     load.add_argument("--stall-timeout", type=float, metavar="SECONDS", help="as for `run`")
     load.add_argument("--no-report", action="store_true", help="do not build report.html at the end")
+    load.add_argument("--metrics-port", type=_port, metavar="PORT", help="as for `run`")
     load.set_defaults(handler=cmd_run, engine=None, spark_master=None, spark_conf=[], network=None, fault=None,
                       repeat=None, profile=None)
 
@@ -164,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
     sw.add_argument("--run-id", help="name of the run folder")
     sw.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
+    sw.add_argument("--metrics-port", type=_port, metavar="PORT",
+                    help="as for `run`; every step of a ladder is shown as its phase (load or run), the latest step "
+                         "replacing the one before")
     sw.set_defaults(handler=cmd_sweep)
 
     lst = sub.add_parser("list", help="list adapters (with capabilities) and built-in workloads")
@@ -803,11 +808,50 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0 if health.ok else 1  # unusable result files or unfinished runs: named above, the rest published
 
 
+METRICS_HELP = ("serve live metrics of the running phase on http://127.0.0.1:PORT/metrics (OpenMetrics/Prometheus "
+                "text; 0: a free port, printed): per store, workload, phase and operation, operations completed "
+                "by status, throughput and latency quantiles (s) of the last complete interval (1 s) and "
+                "cumulative latency quantiles, and the phase's elapsed seconds; measured operations only (no "
+                "warm-up). --engine spark phases report only at their end and are not shown. Needs the "
+                "`metrics` extra (prometheus_client)")
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
+    return port
+
+
+@contextlib.contextmanager
+def _metrics_endpoint(port: int | None) -> Iterator[None]:
+    """``--metrics-port``: the live metrics endpoint for the whole command (nothing without the flag)."""
+    if port is None:
+        yield
+        return
+    from storagebench.running import live
+
+    try:
+        server = live.Server(port)
+    except ImportError as exc:
+        raise UsageError(f"--metrics-port needs prometheus_client (the `metrics` extra): {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    print(f"storagebench: live metrics on http://127.0.0.1:{server.port}/metrics", file=sys.stderr, flush=True)
+    live.ACTIVE = server.metrics
+    try:
+        yield
+    finally:
+        live.ACTIVE = None
+        server.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()  # imports the services (ports: a bad $STORAGEBENCH_PORT_OFFSET fails here)
         args = parser.parse_args(argv)
-        return int(args.handler(args))
+        with _metrics_endpoint(getattr(args, "metrics_port", None)):
+            return int(args.handler(args))
     except StorageBenchError as exc:
         print(f"storagebench: error: {exc}", file=sys.stderr)
         return 2

@@ -135,6 +135,8 @@ class Recorder:
     _second: int = 0
     _tick_end: int = 0
     _last_ok: tuple[str, int] = (OK, 0)
+    #: latencies flushed since the last live report (``--metrics-port``); None: no live metrics, none kept
+    interval: dict[tuple[str, str], HdrHistogram] | None = None
 
     def start(self, ns: int) -> None:
         """Start the clock (``perf_counter_ns``): the throughput series counts seconds from here."""
@@ -240,6 +242,13 @@ class Recorder:
             self.errors[message] = self.errors.get(message, 0) + 1
 
     def flush(self) -> None:
+        interval = self.interval
+        if interval is not None:  # live metrics: the same latencies, kept apart until the next report
+            for key, values in self.pending.items():
+                if values:
+                    if key not in interval:
+                        interval[key] = new_histogram()
+                    record_many(interval[key], values)
         for source, target in ((self.pending, self.histograms), (self.pending_intended, self.intended_histograms)):
             for key, values in source.items():
                 if values:
@@ -248,6 +257,12 @@ class Recorder:
                         hist = target[key] = new_histogram()
                     record_many(hist, values)
                     values.clear()
+
+    def take_interval(self) -> dict[str, str]:
+        """The latencies flushed since the last call, encoded per ``op|status`` (live metrics)."""
+        self.flush()
+        taken, self.interval = self.interval or {}, {}
+        return {str(HistKey(*key)): encode(h) for key, h in taken.items()}
 
     def export(self) -> dict[str, Any]:
         """Plain data for another process: encoded histograms, series, errors."""

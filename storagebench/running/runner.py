@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import multiprocessing as mp
 import os
+import queue
 import signal
 import socket
 import threading
@@ -53,7 +54,7 @@ from storagebench.measuring.measurement import (
     new_histogram,
 )
 from storagebench.registry import load_adapter
-from storagebench.running import coop
+from storagebench.running import coop, live
 from storagebench.workloads.generators import (
     OPERATIONS,
     AcknowledgedCounter,
@@ -230,8 +231,11 @@ def new_ledger(plan: PhasePlan, loaded: bool = False) -> Ledger:
 
 class _Worker:
     def __init__(self, plan: PhasePlan, worker: int, workers: int, progress: Any, control: Any = None,
-                 counter: InsertCounter | None = None, ledger: Ledger | None = None) -> None:
+                 counter: InsertCounter | None = None, ledger: Ledger | None = None, reports: Any = None) -> None:
         self.plan, self.worker, self.workers, self.progress = plan, worker, workers, progress
+        #: where interval reports go for the live metrics (a queue; None: no endpoint, nothing sent)
+        self.reports = reports
+        self.reported_at = 0.0  # time.monotonic() of the last report (or of the phase's start)
         self.control = control if control is not None else new_control(workers)
         self.stop_slot = workers
         self.gate_slot = workers + 1
@@ -246,7 +250,7 @@ class _Worker:
             counter = StripedCounter(spec.recordcount, worker, workers)
         self.counter = counter
         self.ledger = ledger if ledger is not None else new_ledger(dataclasses.replace(plan, processes=1), True)
-        self.recorder = Recorder(intended=spec.target > 0)
+        self.recorder = Recorder(intended=spec.target > 0, interval={} if reports is not None else None)
         run = plan.phase == "run"
         # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1
         self.values = Values(spec, plan.seed, worker + 1 if run else LOAD_WRITER, worker,
@@ -260,9 +264,15 @@ class _Worker:
         self.done = 0  # operations (or rows) of this phase completed, for progress
         self.checker: Checker | None = None
 
-    def _publish(self) -> None:
+    def _publish(self, last: bool = False) -> None:
         self.progress[2 * self.worker] = self.done
         self.progress[2 * self.worker + 1] = self.recorder.failed
+        if self.reports is not None and self.reported_at:
+            now = time.monotonic()
+            if last or now - self.reported_at >= live.REPORT_EVERY_S:
+                self.reports.put({"worker": self.worker, "span_s": now - self.reported_at,
+                                  "histograms": self.recorder.take_interval()})
+                self.reported_at = now
 
     def _failed(self, proxy: TimedAdapter) -> bool:
         """After every operation: count a success for the watchdog; True when this worker must stop."""
@@ -349,6 +359,7 @@ class _Worker:
                                        not adapter.capabilities.update_requires_existing, self.shared)
             go = self._wait_gate(start_at)
             self.recorder.start(time.perf_counter_ns())
+            self.reported_at = time.monotonic()
             start_epoch = time.time()
             cpu_start = time.thread_time()
             if not go:
@@ -361,8 +372,8 @@ class _Worker:
             cpu = time.thread_time() - cpu_start  # this client's own CPU (user + system) over the phase
         finally:
             adapter.close()
+        self._publish(last=True)  # before the export empties the pending latencies
         export = self.recorder.export()
-        self._publish()
         export["elapsed_s"] = max(0.0, elapsed - plan.spec.warmup) if plan.phase == "run" else elapsed
         export["aborted"] = self.aborted
         export["start_epoch"] = start_epoch
@@ -609,8 +620,9 @@ class _Threads:
     """The worker threads of one process, started at once; collected when done or given up on."""
 
     def __init__(self, plan: PhasePlan, worker_ids: Sequence[int], workers: int, progress: Any, control: Any,
-                 counter: InsertCounter, ledger: Ledger) -> None:
-        self.workers = [_Worker(plan, wid, workers, progress, control, counter, ledger) for wid in worker_ids]
+                 counter: InsertCounter, ledger: Ledger, reports: Any = None) -> None:
+        self.workers = [_Worker(plan, wid, workers, progress, control, counter, ledger, reports)
+                        for wid in worker_ids]
         self.exports: list[dict[str, Any] | None] = [None] * len(self.workers)
 
         def target(slot: int) -> None:
@@ -736,7 +748,7 @@ class _Watchdog:
 
 
 def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, control: Any,
-                   queue: Any, parent: int, counter: InsertCounter, ledger: Ledger) -> None:
+                   queue: Any, parent: int, counter: InsertCounter, ledger: Ledger, reports: Any) -> None:
     """A worker process: its threads, stopped by the parent's flag (or by the parent's death)."""
     worker_ids = plan.process_workers(process)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
@@ -746,7 +758,7 @@ def _process_entry(plan: PhasePlan, process: int, workers: int, progress: Any, c
 
     signal.signal(signal.SIGTERM, on_term)
     control[control_size(workers) + process] = 1  # this process has started
-    group = _Threads(plan, worker_ids, workers, progress, control, counter, ledger)
+    group = _Threads(plan, worker_ids, workers, progress, control, counter, ledger, reports)
     seen_stop = 0.0
     while group.alive():
         group.wait(0.25)
@@ -775,10 +787,13 @@ def run_local(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
     began = time.time()
     if ledger is None:
         ledger = new_ledger(plan, loaded=plan.phase == "run")
-    pool: _ThreadPool | _ProcessPool = _ThreadPool(plan, ledger) if plan.processes == 1 \
-        else _ProcessPool(plan, ledger)
+    metrics = live.ACTIVE
+    pool: _ThreadPool | _ProcessPool = _ThreadPool(plan, ledger, metrics is not None) if plan.processes == 1 \
+        else _ProcessPool(plan, ledger, metrics is not None)
     watchdog = _Watchdog(plan, pool.control, plan.workers)
     interrupted = 0
+    if metrics is not None:
+        metrics.begin(plan.adapter, plan.spec.name, plan.phase)
     try:
         pool.start()
         while not pool.done() and not watchdog.given_up(pool.grace):
@@ -787,6 +802,8 @@ def run_local(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
                 pool.step(poll if watchdog.opened else min(poll, 0.005))
                 if on_progress:
                     on_progress(sum(pool.progress[0::2]), sum(pool.progress[1::2]))
+                if metrics is not None:
+                    _take_reports(pool.reports, metrics)
                 watchdog.check(pool.ready())
             except (KeyboardInterrupt, Interrupted) as exc:
                 if interrupted:  # a second signal: stop waiting for the workers at once
@@ -795,6 +812,9 @@ def run_local(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
                 watchdog.stop(STOP_INTERRUPTED)
     finally:
         exports = pool.finish()
+        if metrics is not None:
+            _take_reports(pool.reports, metrics)
+            metrics.end()
     outcome = outcome_of(exports, began, plan)
     outcome.dead_intervals = watchdog.intervals()
     outcome.stalled = watchdog.stalled
@@ -802,20 +822,30 @@ def run_local(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
     return outcome
 
 
+def _take_reports(reports: Any, metrics: live.LiveMetrics) -> None:
+    """The workers' interval reports received so far into the live metrics (the coordinator's loop)."""
+    while True:
+        try:
+            metrics.take(reports.get_nowait())
+        except (queue.Empty, OSError, ValueError):  # drained (or a closed queue after the processes ended)
+            break
+
+
 class _ThreadPool:
     """All workers as threads of this process."""
 
-    def __init__(self, plan: PhasePlan, ledger: Ledger) -> None:
+    def __init__(self, plan: PhasePlan, ledger: Ledger, reported: bool = False) -> None:
         self.plan, self.workers, self.ledger = plan, plan.workers, ledger
         self.grace = plan.stop_grace
         self.progress: Any = [0] * (2 * self.workers)
         self.control: Any = new_control(self.workers)
+        self.reports: Any = queue.SimpleQueue() if reported else None
         self.group: _Threads | None = None
         self.counter = AcknowledgedCounter(plan.spec.recordcount)
 
     def start(self) -> None:
         self.group = _Threads(self.plan, list(range(self.workers)), self.workers, self.progress, self.control,
-                              self.counter, self.ledger)
+                              self.counter, self.ledger, self.reports)
 
     def done(self) -> bool:
         return self.group is not None and not self.group.alive()
@@ -834,10 +864,11 @@ class _ThreadPool:
 class _ProcessPool:
     """``processes`` spawned interpreters with ``threads`` workers each; shared progress and stop flag."""
 
-    def __init__(self, plan: PhasePlan, ledger: Ledger) -> None:
+    def __init__(self, plan: PhasePlan, ledger: Ledger, reported: bool = False) -> None:
         self.plan, self.workers, self.ledger = plan, plan.workers, ledger
         self.grace = plan.stop_grace + 2.0  # each process has its own grace for its threads, then reports
         self.ctx = mp.get_context("spawn")
+        self.reports: Any = self.ctx.Queue() if reported else None
         self.progress: Any = self.ctx.Array("q", 2 * self.workers, lock=False)
         self.control: Any = self.ctx.Array("q", control_length(self.workers), lock=False)
         self.queue: Any = self.ctx.Queue()
@@ -851,7 +882,7 @@ class _ProcessPool:
         for p in range(plan.processes):
             proc = self.ctx.Process(target=_process_entry, args=(plan, p, self.workers, self.progress,
                                                                  self.control, self.queue, os.getpid(),
-                                                                 self.counter, self.ledger))
+                                                                 self.counter, self.ledger, self.reports))
             proc.start()
             self.procs.append(proc)
 
