@@ -12,8 +12,13 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from storagebench.workloads.spec import resolve
 
 from storagebench.cli import main
+from storagebench.measuring.keys import keyed
+from storagebench.running import live
+from storagebench.running.phase import run_phase
+from storagebench.running.runner import PhasePlan
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
@@ -105,3 +110,20 @@ def test_port_in_use_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
         sock.listen()
         port = sock.getsockname()[1]
         assert f"cannot listen on 127.0.0.1:{port}" in _refused(tmp_path, capsys, port)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_live_totals_equal_the_result_files(processes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every measured operation reaches the endpoint exactly once, from threads and from processes."""
+    metrics = live.LiveMetrics()
+    monkeypatch.setattr(live, "ACTIVE", metrics)
+    spec = resolve("a", {"recordcount": 100, "operationcount": 20_000})
+    outcome = run_phase(PhasePlan("null", {}, spec, "run", "sbench_live", 1, threads=2, processes=processes))
+    expected: dict[tuple[str, str], int] = {}
+    for key, hist in keyed(outcome.merged["histograms"]):
+        status = "ok" if key.succeeded else "failed"
+        expected[(key.op, status)] = expected.get((key.op, status), 0) + hist.get_total_count()
+    (ops,) = [f for f in metrics.collect() if f.name == "storagebench_operations"]
+    shown = {(s.labels["operation"], s.labels["status"]): int(s.value) for s in ops.samples if s.value}
+    assert shown == expected and sum(shown.values()) == 20_000
+    assert {s.labels["store"] for s in ops.samples} == {"null"}
