@@ -64,6 +64,11 @@ class Capabilities:
     delete: Support = Support.NATIVE
     scan: Support = Support.NATIVE
     query: Support = Support.NATIVE
+    #: records whose document (JSON in a field) has a nested field equal to a value; EMULATED = a scan of
+    #: every record filtered on the client (no index)
+    find: Support = Support.EMULATED
+    #: set one nested field of a record's document; EMULATED = read the document, change it, write it back
+    update_nested: Support = Support.EMULATED
     #: bulk paths; EMULATED means the generic per-operation fallback runs (and is measured per row)
     batch_write: Support = Support.EMULATED
     batch_read: Support = Support.EMULATED
@@ -100,7 +105,7 @@ class Capabilities:
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
         "insert", "read", "update", "delete", "scan", "query", "graph", "shortest_path", "batch_write", "batch_read",
-        "batch_filter",
+        "batch_filter", "find", "update_nested",
     )
 
     def support(self, operation: str) -> Support:
@@ -369,6 +374,55 @@ class Adapter(ABC):
         while path[-1] != source:
             path.append(parent[path[-1]])
         return path[::-1]
+
+    # -- documents ---------------------------------------------------------------------------------------
+    def declare_document(self, namespace: str, field: str) -> None:  # noqa: B027 - optional hook
+        """Records of ``namespace`` hold a JSON document (an object) in ``field``.
+
+        The harness calls this on every adapter instance of a document workload, before :meth:`prepare` and
+        before the first operation.  A store with a document model keeps the field as a document (a
+        ``jsonb`` column, an embedded document); it still takes and returns the field as JSON text.  The
+        default keeps the text.
+        """
+
+    def create_index(self, namespace: str, field: str, path: str) -> bool:
+        """Build an index on ``path`` (a top-level name) of the documents in ``field``, after the load;
+        True when one was built.  The default builds none (finds scan), and says so."""
+        return False
+
+    def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
+        """Every record (all its fields) whose document in ``field`` has ``path`` equal to ``equals``, in
+        key order.
+
+        This default pages through the namespace with :meth:`scan` and filters on the client (EMULATED);
+        stores that can filter on the server (through an index) override it and declare ``find=NATIVE``.
+        """
+        from storagebench.workloads.documents import path_value
+
+        found: list[tuple[str, Record]] = []
+        start, page, last = "", 1000, None
+        while True:
+            rows = self.scan(namespace, start, page + (1 if last is not None else 0))
+            if last is not None and rows and rows[0][0] == last:
+                rows = rows[1:]
+            found.extend((key, record) for key, record in rows if path_value(record.get(field, ""), path) == equals)
+            if len(rows) < page:
+                return found
+            start = last = rows[-1][0]
+
+    def update_nested(self, namespace: str, key: str, field: str, path: str, value: str) -> None:
+        """Set ``path`` (a top-level name) of the document in ``field`` of ``key`` to the string ``value``,
+        keeping the rest of it; NotFound when the record is absent.
+
+        This default reads the document, changes it and writes it back (EMULATED: two round trips, and not
+        atomic: a write of the same document in between is overwritten); stores that change a document in
+        place override it and declare ``update_nested=NATIVE``.
+        """
+        from storagebench.workloads.documents import set_path
+
+        document = self.read(namespace, key, [field]).get(field)
+        require_found(document is not None, namespace, key)
+        self.update(namespace, key, {field: set_path(str(document), path, value)})
 
     # -- batch (columnar) interface ----------------------------------------------------------------
     def write_batch(self, namespace: str, batch: pa.Table) -> None:

@@ -33,7 +33,7 @@ ZIPF_ITEM_COUNT = 10_000_000_000
 ZIPF_ZETAN_099 = 26.46902820178302
 
 OPERATIONS = ("read", "update", "insert", "scan", "read_modify_write", "delete", "query", "graph",
-              "shortest_path")
+              "shortest_path", "find", "update_nested")
 
 
 def fnvhash64(values: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ KEY_VALUE = "key-value"
 ORDERED = "ordered"
 QUERY = "query"
 GRAPH = "graph"
+DOCUMENT = "document"
 COLUMNAR = "columnar"
 MIXED = "mixed"
 
@@ -26,6 +27,7 @@ MODEL_LABELS: dict[str, str] = {
     ORDERED: "ordered ranges (scans in key order, as wide-column stores keep rows)",
     QUERY: "filter and aggregate (an equality filter with a sum, as SQL answers it)",
     GRAPH: "graph (k-hop neighbours, shortest paths over links)",
+    DOCUMENT: "documents (nested orders: find by a nested field through an index, update one nested field)",
     COLUMNAR: "columnar batches (Arrow batches written and read back, filtered reads)",
     MIXED: "mixed (no data model has more than half of the operations)",
 }
@@ -35,6 +37,8 @@ OPERATION_MODEL: dict[str, str] = {
     "read": KEY_VALUE, "update": KEY_VALUE, "insert": KEY_VALUE, "delete": KEY_VALUE,
     "read_modify_write": KEY_VALUE, "scan": ORDERED, "query": QUERY, "graph": GRAPH, "shortest_path": GRAPH,
     "batch_write": COLUMNAR, "batch_read": COLUMNAR, "batch_filter": COLUMNAR,
+    # finds by a nested field and updates of one nested field: the document model
+    "find": DOCUMENT, "update_nested": DOCUMENT,
 }
 
 #: workload property -> the operations it makes the run phase do
@@ -43,6 +47,7 @@ PROPORTION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "scanproportion": ("scan",), "readmodifywriteproportion": ("read_modify_write",),
     "deleteproportion": ("delete",), "queryproportion": ("query",), "graphproportion": ("graph",),
     "shortestpathproportion": ("shortest_path",),
+    "findproportion": ("find",), "updatenestedproportion": ("update_nested",),
 }
 
 

@@ -78,6 +78,8 @@ Proportion = Field(default=0.0, ge=0.0, le=1.0)
 
 #: run-phase operations that never change what the store holds
 READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path"})
+#: the document workload's find only reads
+READ_ONLY_OPERATIONS = READ_ONLY_OPERATIONS | {"find"}
 
 
 class WorkloadSpec(BaseModel):
@@ -138,6 +140,13 @@ class WorkloadSpec(BaseModel):
     #: pathmaxhops links long (a longer one is answered as no path)
     shortestpathproportion: float = Proportion
     pathmaxhops: int = Field(default=6, ge=1, le=10)
+    #: document workload: each record holds an order as a nested document in docfield (default: the last
+    #: field); find: the records whose document's customer (one of doccustomers) equals a value, in key
+    #: order; update_nested: set one record's document status (workloads/documents.py)
+    findproportion: float = Proportion
+    updatenestedproportion: float = Proportion
+    docfield: str | None = None
+    doccustomers: int = Field(default=100, ge=1, le=100_000)
     requestdistribution: Literal["uniform", "zipfian", "latest", "hotspot", "exponential", "sequential"] = "uniform"
     #: exponential: this percentage of operations ask for the newest exponential_frac of recordcount
     exponential_percentile: float = Field(default=95.0, gt=0.0, lt=100.0)
@@ -207,6 +216,8 @@ class WorkloadSpec(BaseModel):
                     raise ValueError(f"query field {name!r} is not one of {fields[0]}..{fields[-1]}")
             if self.queryfield == self.querysumfield:
                 raise ValueError("queryfield and querysumfield must differ")
+        if self.document_field() is not None:
+            self._check_documents(fields)
         if self.linked_field() is not None:
             if self.links_field() not in fields:
                 raise ValueError(f"graphfield {self.links_field()!r} is not one of {fields[0]}..{fields[-1]}")
@@ -217,6 +228,7 @@ class WorkloadSpec(BaseModel):
     def proportions(self) -> dict[str, float]:
         return {
             "read": self.readproportion, "update": self.updateproportion, "insert": self.insertproportion,
+            "find": self.findproportion, "update_nested": self.updatenestedproportion,
             "scan": self.scanproportion, "read_modify_write": self.readmodifywriteproportion,
             "delete": self.deleteproportion, "query": self.queryproportion, "graph": self.graphproportion,
             "shortest_path": self.shortestpathproportion,
@@ -249,6 +261,24 @@ class WorkloadSpec(BaseModel):
     def linked_field(self) -> str | None:
         """The field holding the records' links when the workload follows links (None otherwise)."""
         return self.links_field() if self.graphproportion > 0 or self.shortestpathproportion > 0 else None
+
+    def document_field(self) -> str | None:
+        """The field holding each record's document when the workload finds or updates documents."""
+        if self.findproportion > 0 or self.updatenestedproportion > 0:
+            return self.docfield or self.field_names()[-1]
+        return None
+
+    def _check_documents(self, fields: list[str]) -> None:
+        doc = self.document_field()
+        if doc not in fields:
+            raise ValueError(f"docfield {doc!r} is not one of {fields[0]}..{fields[-1]}")
+        if self.insertproportion > 0 or self.deleteproportion > 0:
+            raise ValueError("find and update_nested are verified against the loaded records: a document workload "
+                             "cannot also insert or delete (insertproportion and deleteproportion must be 0)")
+        others = ([self.queryfield, self.querysumfield] if self.queryproportion > 0 else []) + (
+            [self.links_field()] if self.graphproportion > 0 or self.shortestpathproportion > 0 else [])
+        if doc in others:
+            raise ValueError("docfield must differ from queryfield, querysumfield and graphfield")
 
     def field_names(self) -> list[str]:
         return [f"{self.fieldnameprefix}{i}" for i in range(self.fieldcount)]

@@ -33,10 +33,13 @@ import math
 import random
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from storagebench.workloads.spec import WorkloadSpec
+
+if TYPE_CHECKING:
+    from storagebench.workloads.documents import Document
 
 #: the header's characters (6 bits each)
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -212,7 +215,14 @@ class Values:
         if self.graph:
             fixed.add(self.links_field)
         self.fixed = frozenset(fixed)
-        writable = [f for f in self.fields if f not in self.fixed]
+        #: the document field of a document workload (None otherwise): only nested updates rewrite it
+        self.docfield = spec.document_field()
+        self.document: Document | None = None
+        if self.docfield is not None:
+            from storagebench.workloads.documents import Document
+
+            self.document = Document(self.docfield, spec.doccustomers)
+        writable = [f for f in self.fields if f not in self.fixed and f != self.docfield]
         #: the fields updates choose from (all fields when every one is fixed)
         self.writable_fields = writable or list(self.fields)
         self.namer = KeyNamer(spec)
@@ -291,6 +301,8 @@ class Values:
             at += length
             if f in fixed:
                 out[f] = self.fixed_value(key, f)
+            elif f == self.docfield and self.document is not None:
+                out[f] = self.document.render(key, LOAD_WRITER if load else self.writer, seq)
             elif length <= HEADER:  # no room for a body: writer, sequence and a digest
                 out[f] = _short(key, f, (self._short_writer_chars if not load else _encode(LOAD_WRITER, 1))
                                 + _encode(seq, SHORT_SEQ_CHARS), length)
@@ -298,6 +310,14 @@ class Values:
                 body = chunk[HEADER:]
                 out[f] = version + _crc_chars(_crc(key, f, version, body)) + body
         return out
+
+    def write_status(self, key: str) -> str:
+        """A nested update of ``key``'s document: the status it sets (one write, one sequence number)."""
+        assert self.document is not None
+        self.seq += 1
+        if self.seq > (MAX_SHORT_SEQ if self.shortest <= HEADER else MAX_SEQ):
+            raise OverflowError("writer sequence exhausted")
+        return self.document.status(key, self.writer, self.seq)
 
     def load_record(self, key: str) -> dict[str, str]:
         return self.write(key, None, load=True)
@@ -309,7 +329,7 @@ class Values:
         :data:`HEADER` (a length distribution, short values): use :meth:`load_record`."""
         import pyarrow as pa
 
-        if not self.lengths.constant or self.length <= HEADER or not keys:
+        if not self.lengths.constant or self.length <= HEADER or not keys or self.docfield is not None:
             return None
         n, length, body_len = len(keys), self.length, self.length - HEADER
         encoded = [k.encode() for k in keys]
@@ -350,6 +370,8 @@ class Values:
 
         None for a fixed field (a function of the key: it has no version).
         """
+        if field == self.docfield and self.document is not None:
+            return self.document.check(key, value)
         if field in self.fixed:
             expected = self.fixed_value(key, field)
             return None if value == expected else f"{key}: {field} is {value[:40]!r}, expected {expected[:40]!r}"
@@ -386,7 +408,8 @@ class Values:
         that is not fixed, at its shortest, at log2(90) bits a character (short values are a function of
         key, field and write: nothing is random in them)."""
         body = max(0, self.shortest - HEADER)
-        return len([f for f in self.fields if f not in self.fixed]) * body * math.log2(len(BODY_ALPHABET)) / 8
+        randoms = [f for f in self.fields if f not in self.fixed and f != self.docfield]
+        return len(randoms) * body * math.log2(len(BODY_ALPHABET)) / 8
 
     def mismatch(self, key: str, got: Mapping[str, str], fields: Sequence[str] | None) -> str | None:
         """None if every requested field is present and each value is one written for key and field."""

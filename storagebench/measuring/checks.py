@@ -25,6 +25,8 @@ exact (nothing is skipped because of deletes or of several workers):
   failed inserts), plus inserts acknowledged before ``rs``, minus deletes issued before ``re`` (lower);
   loaded, plus inserts issued before ``re``, minus deletes acknowledged before ``rs`` (upper).  Equal bounds
   (no write of that group in flight) make it exact.  Filter and summed fields are never rewritten.
+* **find** (documents): exactly the loaded records whose document holds the customer asked (a function of
+  the key; a document workload neither inserts nor deletes), in key order; each record checked as a scan's.
 * **traversal**: contains every key reachable through records that must exist, and nothing unreachable
   through records that may exist.
 
@@ -66,6 +68,7 @@ from storagebench.measuring.ledger import (
     Ledger,
 )
 from storagebench.measuring.measurement import NOT_FOUND, OK, Recorder
+from storagebench.workloads.documents import FIND_PATH
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values, Version
@@ -157,6 +160,8 @@ class Checker:
         self._inserted_num: dict[str, int] = {}
         self._known_high = self.insert_first
         self._loaded_num: dict[str, int] | None = None
+        #: a document workload's loaded keys by their documents' customer (made at the first find)
+        self._by_customer: dict[str, list[tuple[str, int]]] | None = None
 
     def fail(self, op: str, message: str) -> None:
         self.rec.fail_last(op, message)
@@ -423,6 +428,55 @@ class Checker:
                 return (f"scan from {start} ({count} rows asked, {len(keys)} returned, {reach}) skipped {k}, "
                         f"{self._origin(num)} before the scan was sent and never deleted")
         return None
+
+    def find(self, equals: str, rows: list[tuple[str, Record]] | None, status: str, rs: int) -> None:
+        """A find by the documents' customer: exactly the records that hold it (the customer is a function
+        of the key and a document workload neither inserts nor deletes), in key order, each record checked
+        as a scan's is (values always; versions against the ledger when no write of it was acknowledged
+        while the find ran)."""
+        if not self.enabled or status != OK or rows is None:
+            return
+        re = self.ledger.now()
+        keys = [k for k, _ in rows]
+        problem = None
+        if keys != sorted(keys) or len(set(keys)) != len(keys):
+            problem = f"keys out of order or repeated: {keys[:8]}"
+        else:
+            present = set(keys)
+            for k, num in self._holding(equals):
+                if k not in present and self.must_exist(num, rs, re):
+                    problem = (f"{len(keys)} records returned without {k}, which holds {equals!r} and was "
+                               f"{self._origin(num)} before the find was sent")
+                    break
+        if problem is None:
+            problem = self._found_records(equals, rows, rs, re)
+        if problem:
+            self.fail("find", f"find {FIND_PATH} = {equals!r} returned wrong data: {problem}")
+
+    def _found_records(self, equals: str, rows: list[tuple[str, Record]], rs: int, re: int) -> str | None:
+        ledger, document = self.ledger, self.values.document
+        assert document is not None
+        for k, record in rows:
+            num = self.keynum_of(k)
+            if num is None:
+                return f"{k}: found, but this run never wrote that key"
+            if document.customer_of(k) != equals:
+                return f"{k}: returned, but its document's {FIND_PATH} is {document.customer_of(k)!r}"
+            quiet = ledger.tracked(num) and ledger.get(num, CHANGED) < rs
+            problem = self.record_problem(num, k, record, None, rs, re, ledger.field_floors(num) if quiet else None)
+            if problem:
+                return problem
+        return None
+
+    def _holding(self, equals: str) -> list[tuple[str, int]]:
+        """The loaded keys (and key numbers) whose document holds customer ``equals``."""
+        if self._by_customer is None:
+            assert self.expected is not None and self.values.document is not None
+            customer_of = self.values.document.customer_of
+            self._by_customer = {}
+            for k, num in zip(self.expected.sorted_keys, self.expected.sorted_nums, strict=True):
+                self._by_customer.setdefault(customer_of(k), []).append((k, num))
+        return self._by_customer.get(equals, [])
 
     def query_before(self, group: int) -> tuple[int, int, int, int, int]:
         """Just before a query is sent: ``rs`` and the group's acknowledged inserts and deletes then."""

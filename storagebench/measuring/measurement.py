@@ -410,6 +410,14 @@ class TimedAdapter:
                                                target, max_hops, field)
         return result
 
+    def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]] | None:
+        result: list[tuple[str, Record]] | None = self._timed("find", self.adapter.find, namespace, field, path,
+                                                               equals)
+        return result
+
+    def update_nested(self, namespace: str, key: str, field: str, path: str, value: str) -> None:
+        self._timed("update_nested", self.adapter.update_nested, namespace, key, field, path, value)
+
     def write_batch(self, namespace: str, batch: Any) -> None:
         """Native bulk path timed per batch (rows counted); otherwise the per-row fallback, timed per row."""
         if self.adapter.capabilities.batch_write is Support.NATIVE:

@@ -55,6 +55,7 @@ from storagebench.measuring.measurement import (
 )
 from storagebench.registry import load_adapter
 from storagebench.running import coop, live
+from storagebench.workloads.documents import FIND_PATH, UPDATE_PATH
 from storagebench.workloads.generators import (
     OPERATIONS,
     AcknowledgedCounter,
@@ -394,6 +395,9 @@ class _Worker:
             links = plan.spec.linked_field()
             if links is not None:
                 adapter.declare_links(plan.namespace, links)
+            document = plan.spec.document_field()
+            if document is not None:
+                adapter.declare_document(plan.namespace, document)
             adapter.init_worker(self.worker)
             proxy = TimedAdapter(adapter, self.recorder)
             # generator set-up (zeta sums, key batches) is done before the clock starts
@@ -534,6 +538,8 @@ class _Worker:
         before, issue, ledger_now = check.before, check.issue, self.ledger.now
         links_field = spec.links_field()
         paths = spec.shortestpathproportion > 0
+        docfield = spec.document_field() or ""
+        document = values.document
         writable = values.writable_fields
         rng = np.random.default_rng([plan.seed, 0xF1E1D, self.worker])
         now = time.perf_counter_ns
@@ -600,6 +606,17 @@ class _Worker:
                     d = check.delete_issued(keynum, key)
                     proxy.delete(ns, key)
                     check.deleted_key(keynum, key, proxy.last_status, d)
+                elif op == "find":
+                    assert document is not None
+                    customer = document.customer_value(int(rng.integers(0, spec.doccustomers)))
+                    t = ledger_now()
+                    found = proxy.find(ns, docfield, FIND_PATH, customer)
+                    check.find(customer, found, proxy.last_status, t)
+                elif op == "update_nested":
+                    status = values.write_status(key)
+                    t = issue(keynum, values.seq)
+                    proxy.update_nested(ns, key, docfield, UPDATE_PATH, status)
+                    check.wrote("update_nested", keynum, key, [docfield], values.seq, proxy.last_status, t)
                 elif op == "graph":
                     t = ledger_now()
                     reached = proxy.neighbors(ns, key, spec.graphhops, links_field)

@@ -669,6 +669,7 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         links = spec.linked_field()
         if links is not None:
             control.declare_links(job.namespace, links)
+        declare_document(control, spec, job.namespace)
         control.prepare(job.namespace, spec.field_names())
         if spec.kind == "batch":
             written.extend(_batch(config, store, spec, control, job.namespace, run_dir, run_id, echo, context))
@@ -715,6 +716,7 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
             datasets.begin_load(ds, job.spec, job.config.seed, job.run_id)
             job.dataset_data = ds.read()
         control.connect()
+        declare_document(control, job.spec, job.namespace)
         if phase == "load":
             control.drop(job.namespace)
             control.prepare(job.namespace, job.spec.field_names())
@@ -781,11 +783,14 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
                              *((job.capture.keys, job.capture.seen) if job.capture else ()))
         status, reason = readback_status(status, reason, readback)
     footprint = None
+    indexes = build_indexes(control, job.spec, job.namespace) if phase == "load" and status == "ok" else None
     if phase == "load" and status == "ok":
         footprint = footprint_of(control, job.namespace, job.spec.loaded_count(), job.spec, job.config.seed)
     extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint)}
     if footprint is not None:
         extra["footprint"] = footprint
+    if indexes is not None:
+        extra["indexes"] = indexes
     if job.dataset_data is not None:
         extra["dataset"] = datasets.record_of(job.dataset_data, phase)
     if fault is not None:
@@ -797,6 +802,27 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     if outcome.interrupted:
         raise Interrupted(outcome.interrupted)  # after the caller's finally drops the namespace
     return path, status
+
+
+def declare_document(adapter: Adapter, spec: WorkloadSpec, namespace: str) -> None:
+    """Tell ``adapter`` where a document workload's records keep their document (before ``prepare``)."""
+    document = spec.document_field()
+    if document is not None:
+        adapter.declare_document(namespace, document)
+
+
+def build_indexes(adapter: Adapter, spec: WorkloadSpec, namespace: str) -> list[dict[str, Any]] | None:
+    """After a document workload's load: the index its finds use, built and timed apart from the load (None
+    for other workloads).  ``built`` False: the store keeps no index (its finds scan)."""
+    from storagebench.workloads.documents import FIND_PATH
+
+    document = spec.document_field()
+    if document is None or spec.findproportion <= 0:
+        return None
+    t0 = time.monotonic()
+    built = adapter.create_index(namespace, document, FIND_PATH)
+    return [{"field": document, "path": FIND_PATH, "built": built,
+             "build_s": time.monotonic() - t0 if built else None}]
 
 
 def _measured(job: WorkloadRun, plan: PhasePlan, phase: str, report: Callable[[int, int], None]

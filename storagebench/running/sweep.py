@@ -153,6 +153,9 @@ class Sweeper:
             links = self.spec.linked_field()
             if links is not None:
                 control.declare_links(self.namespace, links)
+            document = self.spec.document_field()
+            if document is not None:
+                control.declare_document(self.namespace, document)
             control.prepare(self.namespace, self.spec.field_names())
             spec = self._spec(recordcount=records, loadbatchsize=self.loadbatchsize)
             t0 = time.monotonic()
