@@ -39,9 +39,14 @@ class DuckDBAdapter(EmbeddedSQLAdapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="relational",
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
-        shortest_path=Support.NATIVE,
+        shortest_path=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE,
         multiprocess=False)
     split_links_sql = "CROSS JOIN unnest(string_split(t.{links}, ',')) AS step(key)"
+    # documents: JSON functions over the text column; DuckDB's ART indexes take columns, not expressions, so
+    # a find is a filtered scan on the engine (no index is built)
+    json_path_sql = "json_extract_string({col}, '$.{path}')"
+    json_set_sql = "json_merge_patch({col}, json_object('{path}', ?))"
+    json_index = False
     options: DuckDBOptions
 
     @classmethod
