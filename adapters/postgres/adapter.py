@@ -148,7 +148,7 @@ class PostgresAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="relational", cooperative=True,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
-        shortest_path=Support.NATIVE)
+        shortest_path=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE)
     options: PostgresOptions
 
     @classmethod
@@ -167,6 +167,8 @@ class PostgresAdapter(Adapter):
         #: the hot paths' caches, per (namespace, fields): the EXECUTE text (and a read's column names)
         self._reads: dict[tuple[str, tuple[str, ...] | None], tuple[str, list[str]]] = {}
         self._updates: dict[tuple[str, tuple[str, ...]], str] = {}
+        #: namespace -> its document field (a jsonb column)
+        self._documents: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -214,7 +216,9 @@ class PostgresAdapter(Adapter):
     def prepare(self, namespace: str, fields: Sequence[str]) -> None:
         sql = self._sql()
         check_namespace(namespace)
-        columns = sql.SQL(", ").join(sql.SQL("{} TEXT").format(sql.Identifier(field_name(f))) for f in fields)
+        document = self._documents.get(namespace)
+        columns = sql.SQL(", ").join(sql.SQL("{} JSONB" if f == document else "{} TEXT").format(
+            sql.Identifier(field_name(f))) for f in fields)
         statement = sql.SQL('CREATE TABLE IF NOT EXISTS {} (key TEXT COLLATE "C" PRIMARY KEY, {})').format(
             sql.Identifier(namespace), columns)
         self._run(statement)
@@ -358,6 +362,33 @@ class PostgresAdapter(Adapter):
                     f'SELECT path FROM walk WHERE key = $2 ORDER BY depth LIMIT 1',
             [source, target, int(max_hops)], fetch="one")
         return None if row is None else str(row[0]).strip(",").split(",")
+
+    # -- documents: a jsonb column, an expression index on the nested field ------------------------------
+    def declare_document(self, namespace: str, field: str) -> None:
+        self._documents[namespace] = field_name(field)
+
+    def create_index(self, namespace: str, field: str, path: str) -> bool:
+        """A B-tree on the nested field's text (``(doc->>'path')``), then ANALYZE so the planner knows it."""
+        table, column, name = check_namespace(namespace), field_name(field), field_name(path)
+        self._run(f'CREATE INDEX IF NOT EXISTS "{table}_{column}_{name}" ON "{table}" (("{column}"->>\'{name}\'))')
+        self._run(f'ANALYZE "{table}"')
+        return True
+
+    def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
+        names = self._names(namespace, None)
+        column, name = field_name(field), field_name(path)
+        rows = self._execute(("find", namespace, column, name),
+                             lambda: self._select_sql(namespace, ["key", *names], f'"{column}"->>\'{name}\' = $1')
+                             + " ORDER BY key", [equals], fetch="all")
+        return [(row[0], _record(names, row[1:])) for row in rows]
+
+    def update_nested(self, namespace: str, key: str, field: str, path: str, value: str) -> None:
+        """One statement on the server: ``jsonb_set`` of the nested field."""
+        table, column, name = check_namespace(namespace), field_name(field), field_name(path)
+        count = self._execute(("update_nested", namespace, column, name),
+                              lambda: f'UPDATE "{table}" SET "{column}" = jsonb_set("{column}", \'{{{name}}}\', '
+                                      f"to_jsonb($2::text)) WHERE key = $1", [key, value], fetch="rowcount")
+        require_found(count > 0, namespace, key)
 
     # -- batch: COPY -------------------------------------------------------------------------------
     def write_batch(self, namespace: str, batch: pa.Table) -> None:

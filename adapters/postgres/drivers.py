@@ -89,8 +89,11 @@ class Psycopg2(Session):
     def __init__(self, kwargs: dict[str, Any]) -> None:
         import psycopg2
 
+        import psycopg2.extras
+
         self.conn = psycopg2.connect(**kwargs)
         self.conn.autocommit = True
+        psycopg2.extras.register_default_jsonb(self.conn, loads=lambda text: text)  # documents as their text
         self.cursor = self.conn.cursor()  # reused by every per-operation statement
         self._texts: dict[tuple[str, int], str] = {}
 
