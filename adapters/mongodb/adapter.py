@@ -42,6 +42,7 @@ then reported as FerretDB (the wire-protocol version it imitates goes in the det
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -106,7 +107,7 @@ class MongoAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="document",
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE,
-        batch_filter=Support.NATIVE)
+        batch_filter=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE)
     options: MongoOptions
 
     @classmethod
@@ -122,6 +123,8 @@ class MongoAdapter(Adapter):
         self.db: Any = None
         self._build_info: dict[str, Any] = {}
         self._native_sum = False
+        #: namespace -> the field holding each record's document (kept as an embedded document)
+        self._documents: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -249,7 +252,7 @@ class MongoAdapter(Adapter):
     def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
         collection = self._collection(namespace)
         with self.translate_errors():
-            collection.insert_one({**values, "_id": key})
+            collection.insert_one({**self._embedded(namespace, values), "_id": key})
 
     def read(self, namespace: str, key: str, fields: Sequence[str] | None = None) -> Record:
         collection = self._collection(namespace)
@@ -261,7 +264,7 @@ class MongoAdapter(Adapter):
     def update(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
         collection = self._collection(namespace)
         with self.translate_errors():
-            result = collection.update_one({"_id": key}, {"$set": dict(values)})
+            result = collection.update_one({"_id": key}, {"$set": self._embedded(namespace, values)})
         require_found(result.matched_count > 0, namespace, key)
 
     def delete(self, namespace: str, key: str) -> None:
@@ -322,7 +325,7 @@ class MongoAdapter(Adapter):
                 for name in names:
                     if (value := columns[name][i]) is not None:
                         doc[name] = value
-                docs.append(doc)
+                docs.append(self._embedded(namespace, doc))
             with self.translate_errors():
                 collection.insert_many(docs, ordered=True)
 
@@ -343,6 +346,35 @@ class MongoAdapter(Adapter):
         names = list(fields) if fields is not None else _field_names(docs)
         return pa.table({"key": pa.array([str(d["_id"]) for d in docs], pa.string()),
                          **{n: pa.array([d.get(n) for d in docs], pa.string()) for n in names}})
+
+    # -- documents: embedded documents, an index on the nested field ------------------------------------
+    def declare_document(self, namespace: str, field: str) -> None:
+        self._documents[namespace] = field
+
+    def _embedded(self, namespace: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values to store: a document workload's JSON text as an embedded document."""
+        document = self._documents.get(namespace)
+        if document is None or not isinstance(values.get(document), str):
+            return dict(values)
+        return {**values, document: json.loads(values[document])}
+
+    def create_index(self, namespace: str, field: str, path: str) -> bool:
+        with self.translate_errors():
+            self._collection(namespace).create_index([(f"{field}.{path}", 1)])
+        return True
+
+    def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
+        collection = self._collection(namespace)
+        with self.translate_errors():
+            docs = list(collection.find({f"{field}.{path}": equals}).sort("_id", 1)
+                        .batch_size(self.options.batch_size))
+        return [(str(doc["_id"]), _record(doc)) for doc in docs]
+
+    def update_nested(self, namespace: str, key: str, field: str, path: str, value: str) -> None:
+        collection = self._collection(namespace)
+        with self.translate_errors():
+            result = collection.update_one({"_id": key}, {"$set": {f"{field}.{path}": value}})
+        require_found(result.matched_count > 0, namespace, key)
 
     # -- errors ------------------------------------------------------------------------------------
     def map_error(self, exc: Exception) -> AdapterError:
@@ -365,7 +397,8 @@ def _projection(fields: Sequence[str] | None, keep_id: bool = False) -> dict[str
 
 
 def _record(doc: Mapping[str, Any]) -> Record:
-    return {k: v for k, v in doc.items() if k != "_id" and v is not None}
+    """A stored document as a record: an embedded document (a document workload's) as its JSON text."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in doc.items() if k != "_id" and v is not None}
 
 
 def _field_names(docs: Sequence[Mapping[str, Any]]) -> list[str]:
