@@ -294,3 +294,34 @@ class InventsShortcuts(SQLiteAdapter):
 
 
 GRAPH = (ShallowNeighbors, DepthFirstPaths, InventsShortcuts)
+
+
+class FindMissesOne(SQLiteAdapter):
+    name = "find_misses_one"
+    description = "leaves the last matching record out of every find"
+
+    def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
+        return super().find(namespace, field, path, equals)[:-1]
+
+
+class StaleFindIndex(SQLiteAdapter):
+    name = "stale_find_index"
+    description = "answers finds with the documents as they were when its index was built (never refreshed)"
+
+    def create_index(self, namespace: str, field: str, path: str) -> bool:
+        self._execute(f"CREATE TABLE {namespace}_copy AS SELECT * FROM {namespace}")
+        self._commit()
+        return True
+
+    def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
+        found = super().find(namespace, field, path, equals)
+        stale = dict(self._execute(f"SELECT key, {field} FROM {namespace}_copy").fetchall())
+        return [(key, {**record, field: stale.get(key, record[field])}) for key, record in found]
+
+    def drop(self, namespace: str) -> None:
+        super().drop(namespace)
+        self._execute(f"DROP TABLE IF EXISTS {namespace}_copy")
+        self._commit()
+
+
+DOCUMENT = (FindMissesOne, StaleFindIndex)

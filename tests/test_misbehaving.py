@@ -45,6 +45,35 @@ def storagebench(env: dict[str, str], *args: str) -> subprocess.CompletedProcess
     return subprocess.run([str(BIN / "storagebench"), *args], env=env, capture_output=True, text=True, timeout=600)
 
 
+def test_find_lies_are_caught(tmp_path: Path) -> None:
+    """A find that leaves out a record holding the value, and one answering from an index never refreshed
+    after nested updates (stale statuses): each an invalid run, the honest store ok and verified."""
+    env = register(tmp_path)
+    site = tmp_path / "site" / "sbtest_document_liars-0.dist-info"  # beside register()'s: entry points of both
+    site.mkdir()
+    (site / "METADATA").write_text("Metadata-Version: 2.1\nName: sbtest-document-liars\nVersion: 0\n")
+    (site / "entry_points.txt").write_text("[storagebench.adapters]\n" + "".join(
+        f"{cls.name} = misbehaving_adapters:{cls.__name__}\n" for cls in misbehaving_adapters.DOCUMENT))
+    for cls in misbehaving_adapters.DOCUMENT:
+        env[f"STORAGEBENCH_{cls.name.upper()}_PATH"] = str(tmp_path / "home" / f"{cls.name}.db")
+    if os.environ.get("PYTHONPATH"):  # a work tree run with PYTHONPATH=<tree>: its subprocesses too
+        env["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
+    liars = [cls.name for cls in misbehaving_adapters.DOCUMENT]
+    done = storagebench(env, "run", "--stores", ",".join(["sqlite", *liars]), "--workloads", "document",
+                        "--results-dir", str(tmp_path / "results"), "--run-id", "doc", "--no-report",
+                        "-p", "recordcount=300", "-p", "operationcount=300")
+    assert done.returncode == 1, done.stderr[-3000:]
+    results = {(r["store"], r["phase"]): r for r in load_results(tmp_path / "results" / "doc")}
+    healthy = results[("sqlite", "run")]
+    assert healthy["status"] == "ok" and healthy["verification"]["verified"], healthy["reason"]
+    for liar in liars:
+        r = results[(liar, "run")]
+        assert r["status"] == "invalid" and r["verification"]["failures"] > 0, (liar, r["status"], r["reason"])
+        assert r["operations"]["find"]["status_counts"].get("UNEXPECTED", 0) > 0, liar
+    assert "returned without" in results[("find_misses_one", "run")]["first_error"]
+    assert "lost update" in results[("stale_find_index", "run")]["first_error"]
+
+
 def test_every_lie_is_caught_and_the_healthy_store_stays_ok(tmp_path: Path) -> None:
     env = register(tmp_path)
     stores = ",".join(["sqlite", *LIARS])
