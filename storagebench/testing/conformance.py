@@ -14,6 +14,7 @@ operation succeeds and returns the right type".
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import ClassVar
@@ -271,6 +272,59 @@ class AdapterConformance:
         assert adapter.shortest_path(linked, "n4", "n0", 5, "field0") is None  # n4 links nowhere
         assert adapter.shortest_path(linked, "absent", "n0", 5, "field0") is None
         assert adapter.shortest_path(linked, "n1", "absent", 5, "field0") is None
+
+    # -- documents -------------------------------------------------------------------------------------
+    @staticmethod
+    def order(customer: str, status: str, qty: int = 2) -> str:
+        return json.dumps({"customer": customer, "status": status,
+                           "items": [{"sku": "sku00001", "qty": qty, "price": 1999}, {"sku": "sku00002", "qty": 1,
+                                                                                     "price": 250}]})
+
+    @pytest.fixture
+    def orders(self, adapter: Adapter) -> Iterator[str]:
+        """A namespace whose records hold an order in field2, declared as the harness declares it, with the
+        index on the customer built after the records are in (as after a load)."""
+        namespace = f"sbench_t_{uuid.uuid4().hex[:10]}"
+        adapter.declare_document(namespace, "field2")
+        adapter.prepare(namespace, FIELDS)
+        try:
+            for i in range(6):
+                adapter.insert(namespace, f"o{i}", {"field0": f"v{i}", "field1": "x",
+                                                    "field2": self.order(f"c{i % 2}", "new", i + 1)})
+            built = adapter.create_index(namespace, "field2", "customer")
+            assert isinstance(built, bool)
+            yield namespace
+        finally:
+            adapter.drop(namespace)
+
+    def test_find_returns_the_records_whose_nested_field_equals(self, adapter: Adapter, orders: str) -> None:
+        found = adapter.find(orders, "field2", "customer", "c1")
+        if not self.stores(adapter):
+            assert isinstance(found, list)
+            return
+        assert [k for k, _ in found] == ["o1", "o3", "o5"]  # in key order, every field
+        for key, got in found:
+            i = int(key[1:])
+            assert set(got) == set(FIELDS) and got["field0"] == f"v{i}"
+            assert json.loads(got["field2"]) == json.loads(self.order("c1", "new", i + 1))  # nested, as written
+        assert adapter.find(orders, "field2", "customer", "c9") == []
+        assert adapter.find(orders, "field2", "status", "new") != []  # any top-level name, indexed or not
+
+    def test_update_nested_changes_one_nested_field_and_finds_follow(self, adapter: Adapter, orders: str) -> None:
+        if not self.stores(adapter):
+            return
+        adapter.update_nested(orders, "o3", "field2", "status", "shipped")
+        got = adapter.read(orders, "o3")
+        assert json.loads(got["field2"]) == json.loads(self.order("c1", "shipped", 4))  # the rest kept
+        assert got["field0"] == "v3"
+        assert json.loads(dict(adapter.find(orders, "field2", "customer", "c1"))["o3"]["field2"])["status"] == "shipped"
+        assert [k for k, _ in adapter.find(orders, "field2", "status", "shipped")] == ["o3"]
+        with pytest.raises(NotFound):
+            adapter.update_nested(orders, "absent", "field2", "status", "x")
+        # a record written after the index was built is found through it; a deleted one is gone
+        adapter.insert(orders, "o9", {"field0": "v9", "field1": "x", "field2": self.order("c1", "new")})
+        adapter.delete(orders, "o1")
+        assert [k for k, _ in adapter.find(orders, "field2", "customer", "c1")] == ["o3", "o5", "o9"]
 
     # -- namespaces --------------------------------------------------------------------------------------
     def test_namespaces_are_isolated(self, adapter: Adapter, loaded: str) -> None:
