@@ -88,7 +88,6 @@ class Psycopg2(Session):
 
     def __init__(self, kwargs: dict[str, Any]) -> None:
         import psycopg2
-
         import psycopg2.extras
 
         self.conn = psycopg2.connect(**kwargs)

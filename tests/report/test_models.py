@@ -95,6 +95,28 @@ def test_report_groups_by_model_and_the_matrix_is_the_declared_support(run: Path
     assert cells["cell-sqlite-graph-run"]["emulated"] == []
 
 
+def test_the_document_workload_is_the_document_model() -> None:
+    workload = spec.resolve("document").model_dump(mode="json")
+    assert workload_model(workload) == "document"
+    assert phase_operations(workload, "run") == ["read", "find", "update_nested"]
+
+
+def test_the_document_model_is_in_the_matrix_native_or_emulated_as_declared(isolated_home: Path,
+                                                                            tmp_path: Path) -> None:
+    """SQLite (JSON functions, an expression index) native, localdir (a scan filtered on the client) emulated."""
+    from storagebench.cli import main
+
+    assert main(["run", "--stores", "sqlite,localdir", "--workloads", "document", "--results-dir", str(tmp_path),
+                 "--run-id", "doc", "--no-report", "-p", "recordcount=150", "-p", "operationcount=100"]) == 0
+    data = page_data(find_results([tmp_path / "doc"]))
+    assert [(m["key"], m["workloads"]) for m in data["models"]] == [("document", ["document"])]
+    rows = {row["store"]: row["cells"]["document"] for row in data["model_matrix"]["rows"]}
+    assert rows["sqlite"]["how"] == "native" and rows["localdir"]["how"] == "emulated"
+    assert rows["localdir"]["ops"] == {"find": "emulated", "update_nested": "emulated"}
+    cells = {c["id"]: c for c in data["cells"]}
+    assert cells["cell-localdir-document-run"]["emulated"] == ["find", "update_nested"]
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
