@@ -71,6 +71,8 @@ def test_document_workload_verified_native_and_emulated(isolated_home: Path, tmp
                                             "update_nested": str(caps.update_nested)}, store
         assert run["operations"]["find"]["status_counts"] == {"OK": run["operations"]["find"]["latency"]["count"]}
         assert run["operations"]["update_nested"]["latency"]["count"] > 0
+        # every version read back was judged against its write's acknowledgement (the ledger kept them all)
+        assert run["readback"]["unjudged_versions"] == 0, store
         (index,) = load["indexes"]
         assert index["field"] == "field9" and index["path"] == FIND_PATH
         assert (index["build_s"] is not None and index["build_s"] > 0) == index["built"], store

@@ -364,6 +364,9 @@ class MongoAdapter(Adapter):
         return True
 
     def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
+        """One ``find`` on the server.  FerretDB 1.24 (PostgreSQL backend) keeps the index (``listIndexes``
+        shows it) but does not push a filter on a nested path down to PostgreSQL (``explain``:
+        ``filterPushdown: false``): it reads every document of the collection and filters them itself."""
         collection = self._collection(namespace)
         with self.translate_errors():
             docs = list(collection.find({f"{field}.{path}": equals}).sort("_id", 1)

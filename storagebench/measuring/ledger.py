@@ -101,7 +101,8 @@ class Ledger:
         self.nfields = len(self.fields)
         self.groups = max(1, spec.querygroups)
         self.writers = workers + 1
-        writes = spec.updateproportion + spec.insertproportion + spec.readmodifywriteproportion
+        writes = (spec.updateproportion + spec.insertproportion + spec.readmodifywriteproportion
+                  + spec.updatenestedproportion)
         share = -(-spec.operationcount // workers) if spec.operationcount else RING_MAX
         self.ring_bits = min(RING_MAX, share + 1).bit_length() if writes > 0 else 1
         self.ring = 1 << self.ring_bits
