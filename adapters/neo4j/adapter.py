@@ -46,6 +46,7 @@ or give ``user``/``password`` for a server with auth.  ``encrypted``/``trust`` c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -121,7 +122,7 @@ class Neo4jAdapter(Adapter):
     Options = Neo4jOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="graph", graph=Support.NATIVE, shortest_path=Support.NATIVE,
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, find=Support.NATIVE)
     options: Neo4jOptions
 
     @classmethod
@@ -134,6 +135,8 @@ class Neo4jAdapter(Adapter):
         self.session: Any = None
         #: namespace -> its links field (declared by the harness)
         self.links: dict[str, str] = {}
+        #: namespace -> its document field (declared by the harness)
+        self.documents: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -252,8 +255,8 @@ class Neo4jAdapter(Adapter):
     def _record(props: Mapping[str, Any] | None, fields: Sequence[str] | None) -> Record:
         if props is None:
             return {}
-        if fields is None:
-            return {k: str(v) for k, v in props.items() if k != "key" and v is not None}
+        if fields is None:  # a document's flattened properties (``field.name``) are no fields
+            return {k: str(v) for k, v in props.items() if k != "key" and "." not in k and v is not None}
         return {k: str(v) for k, v in props.items() if v is not None}
 
     @staticmethod
@@ -267,7 +270,7 @@ class Neo4jAdapter(Adapter):
 
     def insert(self, namespace: str, key: str, values: Mapping[str, str]) -> None:
         label = _quote(check_namespace(namespace))
-        props = {**values, "key": key}
+        props = {**self._flattened(namespace, values), "key": key}
         with self.translate_errors():
             field = self.links.get(namespace)
             if field is None:
@@ -295,7 +298,7 @@ class Neo4jAdapter(Adapter):
             targets = _targets(values[field])
         with self.translate_errors():
             row = self._run(f"MATCH (n:{label} {{key: $key}}) SET n += $values {relink}RETURN count(n) AS c",
-                            key=key, values=dict(values), targets=targets).single()
+                            key=key, values=self._flattened(namespace, values), targets=targets).single()
         require_found(bool(row and row["c"]), namespace, key)
 
     def delete(self, namespace: str, key: str) -> None:
@@ -383,7 +386,8 @@ class Neo4jAdapter(Adapter):
             cypher = f"UNWIND $rows AS row {self._linked_write(namespace)}"
         with self.translate_errors():
             for chunk in batch.to_batches(max_chunksize=size):
-                rows = [{k: v for k, v in row.items() if v is not None} for row in chunk.to_pylist()]
+                rows = [self._flattened(namespace, {k: v for k, v in row.items() if v is not None})
+                        for row in chunk.to_pylist()]
                 if field is not None:
                     rows = [{"props": row, "targets": _targets(row.get(field))} for row in rows]
                 self._run(cypher, rows=rows).consume()
@@ -406,6 +410,36 @@ class Neo4jAdapter(Adapter):
         names = list(fields) if fields is not None else sorted({f for _, rec in rows for f in rec})
         return pa.table({"key": pa.array([k for k, _ in rows], pa.string()),
                          **{f: pa.array([rec.get(f) for _, rec in rows], pa.string()) for f in names}})
+
+    # -- documents: the JSON text, and its top-level scalars as properties with a property index ------------
+    def declare_document(self, namespace: str, field: str) -> None:
+        self.documents[check_namespace(namespace)] = field
+
+    def _flattened(self, namespace: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values to store: with a document, its top-level scalar fields too, as ``field.name``
+        properties (what a property index can index; Cypher has no JSON functions without APOC)."""
+        field = self.documents.get(namespace)
+        if field is None or not isinstance(values.get(field), str):
+            return dict(values)
+        doc = json.loads(values[field])
+        return {**values, **{f"{field}.{k}": v for k, v in doc.items() if isinstance(v, str | int | float | bool)}}
+
+    def create_index(self, namespace: str, field: str, path: str) -> bool:
+        label = check_namespace(namespace)
+        with self.translate_errors():
+            self._run(f"CREATE INDEX {_quote(f'{label}_{field}_{path}')} IF NOT EXISTS "
+                      f"FOR (n:{_quote(label)}) ON (n.{_quote(f'{field}.{path}')})").consume()
+            self._run("CALL db.awaitIndexes($seconds)", seconds=300).consume()
+        return True
+
+    def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
+        """One Cypher match on the flattened property (through its index); the nested update stays EMULATED
+        (read the JSON text, change it, write it back with its flattened properties)."""
+        label = _quote(check_namespace(namespace))
+        with self.translate_errors():
+            rows = self._run(f"MATCH (n:{label}) WHERE n.{_quote(f'{field}.{path}')} = $value "
+                             f"RETURN n.key AS k, properties(n) AS p ORDER BY n.key", value=equals)
+            return [(str(r["k"]), self._record(r["p"], None)) for r in rows]
 
     # -- errors ------------------------------------------------------------------------------------
     def map_error(self, exc: Exception) -> AdapterError:
