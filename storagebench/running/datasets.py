@@ -42,7 +42,8 @@ could not read every such key) leaves the store in a state nobody knows: the dat
 Not supported on a data set (refused before anything is written): batch, query and graph workloads (their
 fixed fields and expected aggregates are computed from a fresh load), split loads (``insertstart`` /
 ``insertcount``), ``--engine spark`` (its tasks share no ledger), and time-bounded runs that insert more keys
-than the ledger tracks (the run ends with the data set ``unusable``).
+than the ledger tracks (the run ends with the data set ``unusable``).  Nor document workloads: their expected
+finds are computed from a fresh load, and their index is built after it.
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ def unsupported(spec: WorkloadSpec, engine: str) -> str | None:
     if spec.kind == "batch" or spec.queryproportion > 0 or spec.graphproportion > 0:
         return (f"workload {spec.name!r} computes on fields fixed at a fresh load (batch, query, graph): "
                 f"data sets take record workloads (a-f, delete, scan); run it without --dataset")
+    if spec.document_field() is not None:
+        return (f"workload {spec.name!r} finds documents by what a fresh load put in them (the expected finds are "
+                f"computed from it, the index built after it): run it without --dataset")
     if spec.insertstart or spec.insertcount is not None:
         return "a data set is loaded whole: drop -p insertstart / -p insertcount"
     if engine == "spark":

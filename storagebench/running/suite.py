@@ -716,7 +716,6 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
             datasets.begin_load(ds, job.spec, job.config.seed, job.run_id)
             job.dataset_data = ds.read()
         control.connect()
-        declare_document(control, job.spec, job.namespace)
         if phase == "load":
             control.drop(job.namespace)
             control.prepare(job.namespace, job.spec.field_names())
