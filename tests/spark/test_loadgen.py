@@ -88,3 +88,24 @@ def test_a_store_that_stops_answering_ends_each_spark_task_with_what_it_measured
     assert len(outcome.aborted) == 2, outcome.aborted
     assert all("no operation succeeded for" in a and "given up on" in a for a in outcome.aborted), outcome.aborted
     assert sum(h.get_total_count() for h in outcome.merged["histograms"].values()) == 600
+
+
+def test_workload_d_on_spark_reads_inserts_made_by_other_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """YCSB's acknowledged counter across tasks that share no memory: `latest` chooses among the inserts of
+    every task (through the driver), not only the loaded records; every read still verified."""
+    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "d.db"))
+    code = main(["run", "--engine", "spark", "--spark-master", "local[2]", "--stores", "sqlite",
+                 "--workloads", "d", "--threads", "2", "--results-dir", str(tmp_path / "results"),
+                 "--run-id", "d", "--no-report", "-p", "recordcount=200", "-p", "operationcount=6000",
+                 "-p", "insertproportion=0.2", "-p", "readproportion=0.8"])
+    assert code == 0
+    (run,) = [r for r in load_results(tmp_path / "results" / "d") if r["phase"] == "run"]
+    assert run["status"] == "ok" and run["verification"]["failures"] == 0
+    counter = run["spark"]["insert_counter"]
+    assert counter["inserted"] == run["operations"]["insert"]["status_counts"]["OK"] > 0
+    assert counter["failed_exchanges"] == 0 and counter["exchanges"] > 0
+    # a good share of the reads land on the run's inserts, many of them another task's
+    assert counter["picked_inserts"] > 0.2 * run["operations"]["read"]["status_counts"]["OK"]
+    assert counter["picked_others"] > 0.1 * counter["picked_inserts"]
