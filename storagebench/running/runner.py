@@ -647,7 +647,7 @@ class _Worker:
 
 
 def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float,
-                       counter: InsertCounter | None = None) -> dict[str, Any]:
+                       counter: InsertCounter | None = None, reports: Any = None) -> dict[str, Any]:
     """One worker that shares no memory with the others (a Spark task), with a watchdog of its own: the
     coordinator's rules (stall timeout, the run phase's deadline, the stop grace) applied to this worker
     alone, so a store that stops answering ends the task with what it measured instead of hanging it."""
@@ -655,7 +655,7 @@ def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any
     for other in range(workers):  # the others run elsewhere: none of them holds this worker up
         if other != worker:
             control[workers + 2 + other] = 1
-    job = _Worker(plan, worker, workers, progress, control, counter=counter)
+    job = _Worker(plan, worker, workers, progress, control, counter=counter, reports=reports)
     box: dict[str, dict[str, Any]] = {}
     thread = threading.Thread(target=lambda: box.setdefault("export", _guarded(job, start_at)), daemon=True)
     thread.start()

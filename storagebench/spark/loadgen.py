@@ -14,6 +14,8 @@ and the runner merges them with the same code as local runs, so result files hav
 * **Code shipping** (any master but ``local``): :mod:`storagebench.spark.ship` sends the project and the
   Python dependencies the executors lack; the plan travels pickled as bytes and is unpickled in the task
   only after the shipped dependencies are on the path.
+* **Live metrics** (``--metrics-port``): each task sends its interval reports to the driver
+  (:mod:`storagebench.spark.livefeed`), which feeds the same endpoint as local clients.
 * **Live progress**: each task sends its worker's (done, failed) counters every
   :data:`PROGRESS_INTERVAL_S` as a UDP datagram to the driver (``spark.driver.host``, a port of its
   own); the driver sums the latest counters per worker while the job runs.  Lost datagrams only delay
@@ -96,7 +98,8 @@ def _reporter(address: tuple[str, int], worker: int, progress: list[int], stop: 
 
 
 def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[str],
-               progress_to: tuple[str, int], acks_at: tuple[str, int] | None) -> Partition:
+               progress_to: tuple[str, int], acks_at: tuple[str, int] | None,
+               feed_at: tuple[str, int] | None) -> Partition:
     def work(index: int, ids: Iterator[int]) -> Iterator[dict[str, Any]]:
         from storagebench.spark.ship import use_archives
 
@@ -105,6 +108,7 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
 
         from storagebench.running.runner import run_watched_worker
         from storagebench.spark.acks import Messenger
+        from storagebench.spark.livefeed import Sender
         from storagebench.workloads.generators import StripedCounter
 
         plan = pickle.loads(plan_bytes)
@@ -122,12 +126,16 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
             started = time.time()
             counter = StripedCounter(plan.spec.recordcount, worker_id, workers)
             messenger = Messenger(counter, acks_at) if acks_at is not None else None
+            sender = Sender(feed_at) if feed_at is not None else None
             try:
-                export = run_watched_worker(plan, worker_id, workers, progress, started, counter)
+                export = run_watched_worker(plan, worker_id, workers, progress, started, counter,
+                                            sender.reports if sender is not None else None)
             finally:
                 stop.set()
                 reporter.join(timeout=2)
                 counted = messenger.close() if messenger is not None else None
+                if sender is not None:
+                    sender.close()
             if counted is not None:
                 export["insert_counter"] = counted
             export["done"], export["failed_ops"] = progress[2 * worker_id], progress[2 * worker_id + 1]
@@ -187,9 +195,18 @@ def run_workers_on_spark(plan: Any, workers: int, on_progress: Callable[[int, in
     host = context.getConf().get("spark.driver.host") or "127.0.0.1"
     listener = _listen(host)
     acks = _ack_server(plan, host, workers)
+    from storagebench.running import live  # not at the top: executors import this module before their deps
+
+    metrics = live.ACTIVE
+    feed = None
+    if metrics is not None:
+        from storagebench.spark.livefeed import Feed
+
+        metrics.begin(plan.adapter, plan.spec.name, plan.phase)
+        feed = Feed(host, metrics.take)
     rdd = context.parallelize(range(workers), workers)
     work = _partition(pickle.dumps(plan), workers, job.coordinated_start, archives, listener.getsockname(),
-                      acks.address if acks is not None else None)
+                      acks.address if acks is not None else None, feed.address if feed is not None else None)
     box: dict[str, Any] = {}
 
     def collect() -> None:
@@ -214,6 +231,9 @@ def run_workers_on_spark(plan: Any, workers: int, on_progress: Callable[[int, in
     runner.join()
     if acks is not None:
         acks.close()
+    if feed is not None and metrics is not None:
+        feed.close()
+        metrics.end()
     if "error" in box:
         error = box["error"]
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
