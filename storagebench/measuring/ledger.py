@@ -27,6 +27,11 @@ A run on a data set (:mod:`storagebench.running.datasets`) starts its ledger fro
 keys inserted and deleted :data:`BEFORE_RUN`, and :meth:`held` gives each field's version from before the
 run (writes of this run have sequence numbers above :attr:`seq_base`).
 
+A client host of several sharing one data set (``--host I/N``) keeps a ledger of its own writes only: it
+works in the host's *local* key numbers (:func:`~storagebench.workloads.generators.host_keynums`), its
+writers are ``1 + I + N * w`` (slots 1..workers here), and values of other hosts' writes are counted
+(``C_FOREIGN``), not judged against this ledger (:meth:`~storagebench.measuring.checks.Checker._foreign_problem`).
+
 Keys past :attr:`capacity` (inserts beyond the bound :func:`key_capacity` gives) are not tracked: their
 checks are skipped and counted (``untracked``).  An acknowledged write takes one lock (its fields'
 floors are maxima); an update of an upsert store takes it once more when issued, a delete and an insert's

@@ -39,6 +39,9 @@ wrote, deleted or inserted, judges each answer against the ledger, and the versi
 could not read every such key) leaves the store in a state nobody knows: the data set is marked
 ``unusable`` with the reason, and must be dropped and loaded again.
 
+Several client hosts on one data set at the same time (``run --dataset NAME --host I/N``): see the section
+"several client hosts" below.
+
 Not supported on a data set (refused before anything is written): batch, query and graph workloads (their
 fixed fields and expected aggregates are computed from a fresh load), split loads (``insertstart`` /
 ``insertcount``), ``--engine spark`` (its tasks share no ledger), and time-bounded runs that insert more keys
@@ -418,6 +421,7 @@ def drop(ds: Dataset, dropper: Callable[[str], None]) -> None:
 
 
 # -- several client hosts on one data set (run --dataset NAME --host I/N) ------------------------------
+# (the section "several client hosts")
 #
 # N hosts run one generation of the data set at the same time.  Key numbers below the data set's key count
 # (``rows``) are shared; a host reads any of them, but writes only those it owns, ``n % N == I``
@@ -624,8 +628,9 @@ def join(name: str, run_dirs: list[Path]) -> list[str]:
                              f"missing: give every host's run folder")
         running = [i for i, p in shared["parts"].items() if p.get("state") != "done"]
         if running:
-            raise UsageError(f"data set {name!r} on {store}: host(s) {', '.join(running)} not done (here: "
-                             f"{', '.join(shared['parts'][i].get('state', '?') for i in running)})")
+            said = [f"{i}: " + ("running" if _alive(shared["parts"][i].get("pid"), shared["parts"][i].get("host"))
+                                else f"stopped midway, {_drop_hint(ds)}") for i in running]
+            raise UsageError(f"data set {name!r} on {store}: host(s) not done here ({'; '.join(said)})")
         plans.append((ds, data, by_host))
     lines = []
     for ds, data, by_host in plans:
