@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "no drop; every read verified against the data set's state after its earlier runs")
     run.add_argument("--host", metavar="I/N",
                      help="with --dataset: run as client host I (0..N-1) of N hosts sharing the data set at the "
-                          "same time: reads any key, writes and inserts only the keys it owns (key number % N == "
+                          "same time: reads any key, writes and inserts only the keys it owns (key number %% N == "
                           "I); then `storagebench datasets join NAME RUN_DIR...` folds the hosts' runs in")
     run.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     run.add_argument("--metrics-port", type=_port, metavar="PORT", help=METRICS_HELP)
