@@ -402,6 +402,11 @@ def describe(ds: Dataset) -> str:
         parts.append(f"{footprint:,} bytes")
     if data.get("reason"):
         parts.append(str(data["reason"]))
+    if state == "shared":
+        shared = data.get("shared") or {}
+        done = sorted(i for i, p in shared.get("parts", {}).items() if p.get("state") == "done")
+        parts.append(f"generation {shared.get('generation')} shared by {shared.get('hosts')} hosts (done: "
+                     f"{', '.join(done) or 'none'}): `storagebench datasets join {ds.name} RUN_DIR...`")
     return "  ".join(parts)
 
 
@@ -655,5 +660,5 @@ def join(name: str, run_dirs: list[Path]) -> list[str]:
                     runs=[*data.get("runs", []), *runs])
         ds.write(done)
         lines.append(f"{ds.store}: data set {ds.name} generation {shared['generation']}: joined {len(metas)} hosts' "
-                     f"parts ({sum(int(m['keys']) for m in metas):,} keys written), {high:,} keys")
+                     f"parts ({sum(int(m['keys']) for m in metas):,} keys' versions), {high:,} keys")
     return lines

@@ -86,6 +86,9 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     # each read the other's writes of its own keys (judged by key and owner)
     assert h0["dataset"]["hosts"]["foreign_versions"] + h1["dataset"]["hosts"]["foreign_versions"] > 0
     assert ds.read()["state"] == "shared"
+    capsys.readouterr()
+    assert main(["datasets", "list"]) == 0
+    assert "generation 1 shared by 2 hosts (done: 0, 1): `storagebench datasets join shared" in capsys.readouterr().out
     # each host's part: only keys it owns; the inserts of the two disjoint, each host's on its stripe
     parts = []
     for i in (0, 1):
