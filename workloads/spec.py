@@ -76,6 +76,10 @@ MAX_DESCRIPTION = 10_000
 Proportion = Field(default=0.0, ge=0.0, le=1.0)
 
 
+#: run-phase operations that never change what the store holds
+READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path"})
+
+
 class WorkloadSpec(BaseModel):
     """One workload.  Field names are YCSB's property names (plus a few storagebench ones)."""
 
@@ -223,6 +227,13 @@ class WorkloadSpec(BaseModel):
             "delete": self.deleteproportion, "query": self.queryproportion, "graph": self.graphproportion,
             "shortest_path": self.shortestpathproportion,
         }
+
+    def writes(self) -> bool:
+        """Whether the run phase may change what the store holds (any operation outside
+        :data:`READ_ONLY_OPERATIONS`; a new operation counts as a write until it is listed there)."""
+        if self.kind == "batch":
+            return True
+        return any(p > 0 and op not in READ_ONLY_OPERATIONS for op, p in self.proportions().items())
 
     def operations(self) -> list[str]:
         """Operations this workload uses in its run phase (what an adapter must support)."""

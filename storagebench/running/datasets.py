@@ -360,8 +360,10 @@ class StateCapture:
 
 
 def end_run(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reason: str,
-            capture: StateCapture | None, at: str) -> dict[str, Any]:
-    """Record the run on the data set; its new state when the run ended ok and the state is known."""
+            capture: StateCapture | None, at: str, writes: bool = True) -> dict[str, Any]:
+    """Record the run on the data set; its new state when the run ended ok and the state is known.  A run
+    that could not write (``writes`` False: only reads, scans, queries) and read nothing wrong leaves the
+    data set as it was, so a stalled or failed read-only run does not cost a reload."""
     why = reason if status != "ok" else (capture.why_not() if capture else "no read-back")
     generation = int(data["generation"]) + 1
     entry = {"run_id": run_id, "generation": generation, "status": status, "at": at}
@@ -371,6 +373,11 @@ def end_run(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reason:
         ds.write_versions(new)
         done.update(state="complete", keys=len(new), seq_base=max(int(data["seq_base"]),
                                                                   capture.ledger.last_seq()), reason="")
+    elif not writes and status != "invalid":
+        # nothing the run asked for changes the store: it holds what the state says, however the run ended
+        # (a read judged wrong is the exception: the store no longer holds what the state says)
+        entry.update(generation=int(data["generation"]), note=f"{why}; read-only: the data set is unchanged")
+        done.update(generation=int(data["generation"]), state="complete", reason="")
     else:
         done.update(state="unusable", reason=f"run {run_id} ended {status}: {why}; what the store holds is unknown")
     ds.write(done)
@@ -381,7 +388,7 @@ def record_of(data: Mapping[str, Any], phase: str, host: Mapping[str, Any] | Non
     """What a result file says about the data set its phase loaded or ran on: the generation the phase
     makes (0: the load) and the state it began from; ``host``: this client host's index and the hosts' count
     (``--host I/N``), and how many values of other hosts' writes it judged by key and owner only."""
-    return {**({"hosts": dict(host)} if host else {}),"name": data["name"], "namespace": data["namespace"],
+    return {**({"hosts": dict(host)} if host else {}), "name": data["name"], "namespace": data["namespace"],
             "generation": int(data["generation"]) + (1 if phase == "run" else 0),
             "seq_base": int(data["seq_base"]), "keys": int(data["keys"]), "records_loaded": int(data["records"]),
             "load_run_id": data.get("load_run_id")}

@@ -741,7 +741,8 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
             datasets.end_load(ds, status, reason, time.monotonic() - t0, (result or {}).get("footprint"),
                               job.started, len(job.spec.field_names()))
         elif job.dataset_data is not None and job.dataset_data.get("state") == "running":
-            datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso())
+            datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
+                             job.spec.writes())
         elif job.dataset_data is not None and job.dataset_data.get("state") == "shared":
             datasets.end_shared(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
                                 job.run_dir, job.spec)
