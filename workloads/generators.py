@@ -418,13 +418,45 @@ def read_length_histogram(path: str) -> tuple[int, list[int]]:
     return block, buckets
 
 
+def host_keynums(spec: WorkloadSpec, local: np.ndarray) -> np.ndarray:
+    """The key numbers of a client host's *local* key numbers (``run --dataset NAME --host I/N``).
+
+    Below ``recordcount`` (every key the shared data set had when the hosts began) a local number is the
+    key number itself; from there up, local numbers are this host's own inserts, striped over the hosts:
+    the ``j``-th is the ``j``-th key number ``>= recordcount`` with ``n % N == I``.  So every key number has
+    one owner, :func:`key_owner`, and no two hosts ever insert the same key.  One host (N = 1): identity."""
+    n, rows = spec.hostcount, spec.recordcount
+    if n == 1:
+        return local
+    first = rows + (spec.hostindex - rows) % n
+    return np.where(local < rows, local, first + (local - rows) * n)
+
+
+def key_owner(keynum: int | np.ndarray, hostcount: int) -> Any:
+    """The host that owns key number ``keynum`` (the only one that writes it): ``keynum % hostcount``."""
+    return keynum % hostcount
+
+
+def owned_twin(spec: WorkloadSpec, local: int) -> int:
+    """The key this host writes when its chooser picked ``local`` for an update: ``local`` itself when the
+    host owns it (its own inserts always), else the key of this host's stripe in the same block of N."""
+    n, i = spec.hostcount, spec.hostindex
+    if n == 1 or local >= spec.recordcount or local % n == i:
+        return local
+    twin = local - local % n + i
+    return twin if twin < spec.recordcount else twin - n
+
+
 class KeyNamer:
     def __init__(self, spec: WorkloadSpec) -> None:
         self.prefix = spec.keyprefix
         self.padding = spec.zeropadding
         self.hashed = spec.insertorder == "hashed"
+        self.spec = spec if spec.hostcount > 1 else None
 
     def names(self, keynums: np.ndarray) -> list[str]:
+        if self.spec is not None:
+            keynums = host_keynums(self.spec, np.asarray(keynums, dtype=np.int64))
         nums = fnvhash64(keynums) if self.hashed else keynums
         prefix, pad = self.prefix, self.padding
         if pad <= 1:
@@ -432,6 +464,10 @@ class KeyNamer:
         return [prefix + str(n).zfill(pad) for n in nums.tolist()]
 
     def name(self, keynum: int) -> str:
+        spec = self.spec
+        if spec is not None and keynum >= spec.recordcount:
+            rows, n = spec.recordcount, spec.hostcount
+            keynum = rows + (spec.hostindex - rows) % n + (keynum - rows) * n
         num = fnvhash64_one(keynum) if self.hashed else keynum
         return self.prefix + (str(num).zfill(self.padding) if self.padding > 1 else str(num))
 

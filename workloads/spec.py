@@ -158,6 +158,10 @@ class WorkloadSpec(BaseModel):
     loadbatchsize: int = Field(default=1, ge=1)
     #: YCSB properties given that do not apply here, and why (filled in when the workload is read)
     not_applied: dict[str, str] = Field(default_factory=dict)
+    #: ``run --dataset NAME --host I/N``: this client host's index I and the hosts' count N on one shared
+    #: data set (set by storagebench, not a property; see :mod:`storagebench.running.datasets`)
+    hostindex: int = Field(default=0, ge=0)
+    hostcount: int = Field(default=1, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -196,6 +200,8 @@ class WorkloadSpec(BaseModel):
             raise ValueError(refused)
         if self.insertstart + self.loaded_count() > self.recordcount:
             raise ValueError("insertstart + insertcount must not exceed recordcount (as YCSB requires)")
+        if self.hostindex >= self.hostcount:
+            raise ValueError(f"hostindex {self.hostindex} must be below hostcount {self.hostcount}")
         if self.kind == "ycsb" and self.operationcount == 0 and self.maxexecutiontime <= 0:
             raise ValueError("operationcount=0 runs until maxexecutiontime: set maxexecutiontime (seconds)")
         if (self.operationcount or self.maxexecutiontime) and sum(self.proportions().values()) <= 0:
@@ -299,8 +305,9 @@ def apply_ycsb_names(data: dict[str, Any], origin: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for key, value in data.items():
-        if key == "not_applied":
-            raise UsageError(f"invalid workload {origin}: not_applied is set by storagebench, not a property")
+        if key in ("not_applied", "hostindex", "hostcount"):
+            raise UsageError(f"invalid workload {origin}: {key} is set by storagebench"
+                             f"{' (run --dataset NAME --host I/N)' if key != 'not_applied' else ''}, not a property")
         if key in YCSB_REFUSED:
             raise UsageError(f"invalid workload {origin}: {key} is not a workload property here: "
                              f"{YCSB_REFUSED[key]}")

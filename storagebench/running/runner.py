@@ -63,6 +63,7 @@ from storagebench.workloads.generators import (
     OperationStream,
     StripedCounter,
     load_range,
+    owned_twin,
 )
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values
@@ -298,8 +299,10 @@ class _Worker:
         self.ledger = ledger if ledger is not None else new_ledger(dataclasses.replace(plan, processes=1), True)
         self.recorder = Recorder(intended=spec.target > 0, interval={} if reports is not None else None)
         run = plan.phase == "run"
-        # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1
-        self.values = Values(spec, plan.seed, worker + 1 if run else LOAD_WRITER, worker,
+        # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1 (of
+        # host I of N, ``--host I/N``: 1 + I + N * w, so hosts sharing a data set write distinct versions)
+        writer = 1 + spec.hostindex + spec.hostcount * worker
+        self.values = Values(spec, plan.seed, writer if run else LOAD_WRITER, worker,
                              self.ledger.seq_base if run else 0)
         self.namer = KeyNamer(spec)
         self.fields = spec.field_names()
@@ -545,6 +548,9 @@ class _Worker:
         timed_checks = bool(deadline or not rec.measuring or interval)
         readall = spec.readallfields
         control, stop_slot, my_slot = self.control, self.stop_slot, self.ok_slot
+        # --host I/N: a host writes only the keys it owns; an update chosen on another host's key goes to the
+        # key of this host's stripe beside it (the key distribution's shape is kept)
+        hosts = spec.hostcount > 1
         done = 0
         while done < todo:
             batch = stream.batch(min(BATCH, todo - done))
@@ -578,6 +584,9 @@ class _Worker:
                     got = proxy.read(ns, key, rf)
                     check.read("read", keynum, key, got, rf, proxy.last_status, b)
                 elif op == "update":
+                    if hosts and owned_twin(spec, keynum) != keynum:
+                        keynum = owned_twin(spec, keynum)
+                        key = namer.name(keynum)
                     wf = writable if spec.writeallfields else [writable[write_picks[i]]]
                     new = values.write(key, wf)
                     t = issue(keynum, values.seq)
@@ -619,6 +628,9 @@ class _Worker:
                 else:  # read_modify_write, timed as a whole like YCSB's READ-MODIFY-WRITE
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     wf = writable if spec.writeallfields else [writable[write_picks[i]]]
+                    if hosts and owned_twin(spec, keynum) != keynum:
+                        keynum = owned_twin(spec, keynum)
+                        key = namer.name(keynum)
                     t0 = now()
                     rec.inner = True  # its read and update show in READ/UPDATE, counted once (as RMW)
                     b = before(keynum)
