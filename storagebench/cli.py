@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", metavar="NAME",
                      help="run on the data set NAME that `storagebench load` left on each store: no load phase, "
                           "no drop; every read verified against the data set's state after its earlier runs")
+    run.add_argument("--cold", action="store_true", default=None,
+                     help="before each run phase make the store cold: restart its engine (only one `storagebench "
+                          "services up` started, with the memory cap it was started with) and drop the OS page "
+                          "cache (root), then wait for one read of a loaded key; recorded as `cache` in each result "
+                          "(default: caches as found)")
     run.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     run.add_argument("--metrics-port", type=_port, metavar="PORT", help=METRICS_HELP)
     run.set_defaults(handler=cmd_run)
@@ -343,7 +348,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "results_dir": args.results_dir, "run_id": args.run_id,
         "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
         "network": args.network, "fault": args.fault,
-        "repeat": args.repeat, "profile": args.profile,
+        "repeat": args.repeat, "profile": args.profile, "cold": args.cold,
     }
     if args.spark_conf:
         flags["spark_conf"] = _pairs(args.spark_conf, "--spark-conf")
