@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seed", type=int, help="seed (default 42)")
     sw.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
     sw.add_argument("--run-id", help="name of the run folder")
+    sw.add_argument("--cold", action="store_true", default=None,
+                    help="records ladder: run each size cold (engine restarted, OS page cache dropped, as `run "
+                         "--cold`) and then as found; both recorded in the step")
     sw.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     sw.add_argument("--metrics-port", type=_port, metavar="PORT",
                     help="as for `run`; every step of a ladder is shown as its phase (load or run), the latest step "
@@ -299,7 +302,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep.check_step_length(objective, step_seconds, rates)
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {"threads": args.threads, "seed": args.seed, "results_dir": args.results_dir,
-                             "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload]}
+                             "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload],
+                             "cold": args.cold}
     if args.stores is not None:
         flags["stores"] = _names(args.stores, "--stores")
     overrides = wspec.parse_overrides(args.props)
