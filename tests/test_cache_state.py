@@ -60,7 +60,8 @@ def test_cold_and_as_found_runs_record_their_state_and_the_report_says_it(tmp_pa
 
     found = _run(tmp_path, "found")
     assert found["run"].cache is not None and found["run"].cache.model_dump() == CacheState().as_dict()
-    assert "memory state at the start of the run phase: as found<br>" in (tmp_path / "found" / "report.html").read_text()
+    page = (tmp_path / "found" / "report.html").read_text()
+    assert "memory state at the start of the run phase: as found<br>" in page
     raw = json.loads((tmp_path / "found" / "sqlite__c__run.json").read_text())
     assert raw["cache"] == {"state": "as found", "engine_restart_s": None, "engine_answered_s": None,
                             "os_cache_dropped": False, "note": ""}

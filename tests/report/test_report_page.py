@@ -60,7 +60,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for store, per in (("sqlite", 3000.0), ("postgres", 1200.0)):
         made.rate_sweep(curves, store, capacity=per * 2, best=per * 1.5)
         made.ladder_sweep(curves, store, "clients", made.clients_steps(per))
-        made.ladder_sweep(curves, store, "records", made.records_steps(per / 10, memory=2**20, cold=store == "postgres"))
+        made.ladder_sweep(curves, store, "records",
+                          made.records_steps(per / 10, memory=2**20, cold=store == "postgres"))
     return {name: write_report(base / name) for name in ("three", "six", "mixed", "curves")}
 
 
