@@ -21,8 +21,8 @@ def _sb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=600, check=False)
 
 
-def _postmaster(env: dict[str, str]) -> tuple[int, str]:
-    """The pid of the engine's postmaster and its shared_buffers, asked of the engine itself."""
+def _postmaster(env: dict[str, str]) -> tuple[str, str]:
+    """When the engine's postmaster started, and its shared_buffers, asked of the engine itself."""
     code = ("import json; from storagebench.services.manager import load_endpoints; "
             "print(json.dumps(load_endpoints()['postgres']))")
     endpoint = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -30,10 +30,8 @@ def _postmaster(env: dict[str, str]) -> tuple[int, str]:
     with psycopg.connect(host=endpoint["host"], port=endpoint["port"], user=endpoint["user"],
                          dbname=endpoint["database"], password=endpoint.get("password")) as conn:
         row = conn.execute("SELECT pg_postmaster_start_time()::text, current_setting('shared_buffers')").fetchone()
-        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None and backend is not None
-    ppid = int(Path(f"/proc/{backend[0]}/stat").read_text().split(") ")[-1].split()[1])
-    return ppid, str(row[1])
+    assert row is not None
+    return str(row[0]), str(row[1])
 
 
 @pytest.mark.skipif(os.geteuid() != 0 and os.environ.get("CI") != "true",
@@ -63,5 +61,19 @@ def test_cold_restarts_the_engine_with_its_cap_and_drops_the_page_cache(tmp_path
         run = next(r for r in load_results(tmp_path / "r" / "found") if r["phase"] == "run")
         assert run["cache"]["state"] == "as found" and run["cache"]["engine_restart_s"] is None
         assert _postmaster(env)[0] == after, "as found: the engine was left alone"
+
+        # the records ladder: each size cold then as found, its data over the engine's cap
+        swept = _sb(env, "sweep", "--stores", "postgres", "--ladder", "records", "--records", "1000,4000", "--cold",
+                    "--step-seconds", "1", "--results-dir", str(tmp_path / "r"), "--run-id", "sweep")
+        assert swept.returncode == 0, swept.stderr[-3000:]
+        steps = json.loads((tmp_path / "r" / "sweep" / "sweep-postgres-c-records.json").read_text())["steps"]
+        for step in steps:
+            assert step["memory_denominator"] == {"what": "engine memory cap", "bytes": 256 * 2**20}
+            assert step["data_to_memory"] == step["load"]["footprint"]["bytes"] / (256 * 2**20)
+            assert step["cold"]["cache"]["state"] == "cold" and step["cold"]["cache"]["engine_restart_s"] > 0
+            assert step["cache"]["state"] == "as found"
+            assert step["failed"] == 0 and step["cold"]["failed"] == 0 and step["cold"]["operations"] > 0
+        assert steps[0]["data_to_memory"] < steps[1]["data_to_memory"]
+        assert _postmaster(env)[1] == "64MB", "the cap survives the sweep's restarts"
     finally:
         _sb(env, "services", "down", "postgres", "--clean")
