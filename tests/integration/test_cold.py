@@ -77,3 +77,23 @@ def test_cold_restarts_the_engine_with_its_cap_and_drops_the_page_cache(tmp_path
         assert _postmaster(env)[1] == "64MB", "the cap survives the sweep's restarts"
     finally:
         _sb(env, "services", "down", "postgres", "--clean")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 and os.environ.get("CI") != "true", reason="a memory cgroup needs root")
+def test_an_engine_a_fault_restarts_keeps_its_memory_cap(tmp_path: Path) -> None:
+    """`run --fault restart@...` starts the engine again with the cap it had (it came back uncapped before)."""
+    env = {**os.environ, "STORAGEBENCH_HOME": str(tmp_path / "home"), "STORAGEBENCH_PORT_OFFSET": "23000"}
+    up = _sb(env, "services", "up", "postgres", "--memory", "256m")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        before = _postmaster(env)
+        ran = _sb(env, "run", "--stores", "postgres", "--workloads", "c", "--results-dir", str(tmp_path / "r"),
+                  "--run-id", "f", "--no-report", "--fault", "restart@1", "-p", "recordcount=500",
+                  "-p", "operationcount=0", "-p", "maxexecutiontime=6")
+        run = next(r for r in load_results(tmp_path / "r" / "f") if r["phase"] == "run")
+        assert run["fault"].get("ready_s") is not None, (run["fault"], ran.stderr[-2000:])
+        after = _postmaster(env)
+        assert after[0] != before[0], "the fault restarted the engine"
+        assert after[1] == "64MB" and run["engine_memory"]["limit_bytes"] == 256 * 2**20
+    finally:
+        _sb(env, "services", "down", "postgres", "--clean")
