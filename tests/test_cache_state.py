@@ -10,9 +10,18 @@ from pathlib import Path
 import pytest
 
 from storagebench.cli import main
+from storagebench.registry import load_adapter
 from storagebench.results.files import load_results
 from storagebench.results.model import ResultFile
-from storagebench.running.cache import AS_FOUND, COLD, CacheState, describe, drop_os_cache
+from storagebench.running.cache import (
+    AS_FOUND,
+    COLD,
+    CacheState,
+    NotAnswering,
+    describe,
+    drop_os_cache,
+    wait_for_answer,
+)
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 ROOT = os.geteuid() == 0
@@ -31,6 +40,14 @@ def test_the_line_a_reader_sees() -> None:
 def test_a_page_cache_that_cannot_be_dropped_is_said_not_raised(tmp_path: Path) -> None:
     dropped, why = drop_os_cache(tmp_path / "no" / "drop_caches")
     assert dropped is False and "OS page cache not dropped" in why and "root" in why
+
+
+def test_a_store_that_never_answers_is_a_clear_error_after_the_timeout() -> None:
+    """Nothing listens on port 1: the wait gives up after its timeout, naming the key and the last error."""
+    postgres = load_adapter("postgres")
+    options = postgres.Options.model_validate({"host": "127.0.0.1", "port": 1, "connect_timeout": 1})
+    with pytest.raises(NotAnswering, match=r"did not answer a read of 'user0' in ns within 1 s .*last: "):
+        wait_for_answer(postgres, options, "ns", "user0", timeout_s=1.0)
 
 
 def test_the_model_refuses_an_unknown_state() -> None:

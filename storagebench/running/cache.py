@@ -81,13 +81,20 @@ def drop_os_cache(path: Path = DROP_CACHES) -> tuple[bool, str]:
     return True, ""
 
 
+def has_engine(store: str) -> bool:
+    """Whether ``store`` runs as an engine of its own (one ``services`` can start), not inside the client."""
+    from storagebench.services import service_names
+
+    return store in service_names()
+
+
 def restart_engine(store: str, options: dict[str, Any], echo: Callable[[str], None]) -> tuple[float | None, str]:
-    """Restart the engine ``services`` started for ``store``: (seconds, "") or (None, why it was not)."""
+    """Restart the engine ``services`` started for ``store``: (seconds, a note) or (None, why it was not)."""
     from storagebench.services import load_service, service_names
     from storagebench.services.base import ServiceContext
     from storagebench.services.manager import Manager, other_server
 
-    if store not in service_names():
+    if not has_engine(store):
         return None, "embedded store: no engine process to restart"
     ctx = ServiceContext(echo=echo)
     differs = other_server(store, options, ctx.home)
@@ -139,8 +146,7 @@ def make_cold(store: str, adapter: type[Adapter], options: AdapterOptions, direc
     restart_s, restart_note = restart_engine(store, direct, echo)
     dropped, drop_note = drop_os_cache()
     answered = wait_for_answer(adapter, options, namespace, key, timeout_s)
-    embedded = restart_note.startswith("embedded")
-    cold = restart_s is not None or (embedded and dropped)
+    cold = restart_s is not None or (not has_engine(store) and dropped)
     notes = [n for n in (restart_note, drop_note) if n]
     if not cold:
         notes.insert(0, "cold asked for, not reached")
