@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --dataset: run as client host I (0..N-1) of N hosts sharing the data set at the "
                           "same time: reads any key, writes and inserts only the keys it owns (key number %% N == "
                           "I); then `storagebench datasets join NAME RUN_DIR...` folds the hosts' runs in")
+    run.add_argument("--cold", action="store_true", default=None,
+                     help="before each run phase make the store cold: restart its engine (only one `storagebench "
+                          "services up` started, with the memory cap it was started with) and drop the OS page "
+                          "cache (root), then wait for one read of a loaded key; recorded as `cache` in each result "
+                          "(default: caches as found)")
     run.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     run.add_argument("--metrics-port", type=_port, metavar="PORT", help=METRICS_HELP)
     run.set_defaults(handler=cmd_run)
@@ -177,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seed", type=int, help="seed (default 42)")
     sw.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
     sw.add_argument("--run-id", help="name of the run folder")
+    sw.add_argument("--cold", action="store_true", default=None,
+                    help="records ladder: run each size cold (engine restarted, OS page cache dropped, as `run "
+                         "--cold`) and then as found; both recorded in the step")
     sw.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     sw.add_argument("--metrics-port", type=_port, metavar="PORT",
                     help="as for `run`; every step of a ladder is shown as its phase (load or run), the latest step "
@@ -306,7 +314,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep.check_step_length(objective, step_seconds, rates)
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {"threads": args.threads, "seed": args.seed, "results_dir": args.results_dir,
-                             "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload]}
+                             "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload],
+                             "cold": args.cold}
     if args.stores is not None:
         flags["stores"] = _names(args.stores, "--stores")
     overrides = wspec.parse_overrides(args.props)
@@ -355,7 +364,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "results_dir": args.results_dir, "run_id": args.run_id,
         "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
         "network": args.network, "fault": args.fault,
-        "repeat": args.repeat, "profile": args.profile,
+        "repeat": args.repeat, "profile": args.profile, "cold": args.cold,
     }
     if args.spark_conf:
         flags["spark_conf"] = _pairs(args.spark_conf, "--spark-conf")

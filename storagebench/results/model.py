@@ -102,6 +102,18 @@ class DatasetState(BaseModel):
     hosts: HostShare | None = None
 
 
+class CacheRecord(BaseModel):
+    """The store's caches when the phase began (:mod:`storagebench.running.cache`): ``as found`` (what the
+    load or earlier runs left), or ``cold`` (``run --cold``: engine restarted, OS page cache dropped)."""
+
+    model_config = ConfigDict(extra="allow")
+    state: Literal["cold", "as found"]
+    engine_restart_s: float | None = Field(default=None, ge=0)
+    engine_answered_s: float | None = Field(default=None, ge=0)
+    os_cache_dropped: bool = False
+    note: str = ""
+
+
 class ResultFile(BaseModel):
     """One phase of one store on one workload (one repeat)."""
 
@@ -136,6 +148,8 @@ class ResultFile(BaseModel):
     server_cost: dict[str, Any] | None = None
     #: the data set the phase loaded or ran on (None: the run's own namespace, loaded and dropped by it)
     dataset: DatasetState | None = None
+    #: the caches' state at the start of the phase (None: older files, which did not record it)
+    cache: CacheRecord | None = None
 
     def keys(self) -> list[HistKey]:  # type: ignore[override]
         return [key for key, _ in keyed(self.histograms)]

@@ -37,6 +37,7 @@ from storagebench.results.files import (
 )
 from storagebench.results.manifest import RunManifest
 from storagebench.running import datasets
+from storagebench.running.cache import CacheState, make_cold
 from storagebench.running.faults import FaultInjector, FaultSpec, fault_budget_s, outage
 from storagebench.running.phase import run_phase
 from storagebench.running.readback import read_back
@@ -616,6 +617,8 @@ class WorkloadRun:
     dataset: datasets.Dataset | None = None
     dataset_data: dict[str, Any] | None = None
     capture: datasets.StateCapture | None = None
+    #: the caches' state when the run phase began (``run --cold``: made cold first)
+    cache: CacheState = field(default_factory=CacheState)
 
     @property
     def repeat(self) -> int | None:
@@ -677,6 +680,10 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             written.extend(_batch(config, store, spec, control, job.namespace, run_dir, run_id, echo, context))
             return written
         for phase, total in (("load", spec.loaded_count()), ("run", spec.operationcount)):
+            if phase == "run" and config.cold:
+                control.close()  # a restart ends its connection
+                _make_cold(job)
+                control.connect()
             path, status = _phase(job, control, phase, total, progress)
             written.append(path)
             if status != "ok":
@@ -718,6 +725,8 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
         else:
             datasets.begin_load(ds, job.spec, job.config.seed, job.run_id)
             job.dataset_data = ds.read()
+        if phase == "run" and job.config.cold:
+            _make_cold(job)
         control.connect()
         if phase == "load":
             control.drop(job.namespace)
@@ -790,7 +799,8 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     footprint = None
     if phase == "load" and status == "ok":
         footprint = footprint_of(control, job.namespace, job.spec.loaded_count(), job.spec, job.config.seed)
-    extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint)}
+    extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint),
+                             "cache": (job.cache if phase == "run" else CacheState()).as_dict()}
     if footprint is not None:
         extra["footprint"] = footprint
     if job.dataset_data is not None:
@@ -808,6 +818,16 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     if outcome.interrupted:
         raise Interrupted(outcome.interrupted)  # after the caller's finally drops the namespace
     return path, status
+
+
+def _make_cold(job: WorkloadRun) -> None:
+    """``run --cold``: the store's caches emptied before its run phase (:mod:`~storagebench.running.cache`)."""
+    from storagebench.workloads.generators import KeyNamer
+
+    key = KeyNamer(job.spec).name(job.spec.insertstart)
+    job.cache = make_cold(job.store.name, job.store.adapter, job.store.options,
+                                job.store.direct or job.options, job.namespace, key, job.echo)
+    job.echo(f"{job.label('run')}: memory state at the start: {job.cache.describe()}")
 
 
 def _measured(job: WorkloadRun, plan: PhasePlan, phase: str, report: Callable[[int, int], None]
