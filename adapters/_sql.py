@@ -15,7 +15,17 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from storagebench.adapters.base import Adapter, Query, QueryResult, Record, check_namespace, ours, require_found
+from storagebench.adapters.base import (
+    Adapter,
+    Join,
+    JoinResult,
+    Query,
+    QueryResult,
+    Record,
+    check_namespace,
+    ours,
+    require_found,
+)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -26,7 +36,40 @@ def ident(name: str) -> str:
     return name
 
 
-class EmbeddedSQLAdapter(Adapter):
+def join_sql(table: str, join: Join, low: str, high: str, cast: str = "CAST({} AS BIGINT)") -> str:
+    """The one statement that answers a :class:`Join`: a self-join of the namespace's table (parents by key,
+    children by the reference field) with a group-by.  ``table`` is quoted by the caller, ``low``/``high``
+    are the dialect's parameter marks, ``cast`` turns the summed text into an integer."""
+    group, ref = ident(join.group_field), ident(join.ref_field)
+    summed = cast.format(f"o.{ident(join.sum_field)}")
+    return (f"SELECT u.{group}, count(*), sum({summed}) FROM {table} u JOIN {table} o ON o.{ref} = u.key "
+            f"WHERE u.{group} >= {low} AND u.{group} <= {high} GROUP BY u.{group}")
+
+
+def index_sql(table: str, namespace: str, field: str) -> str:
+    """``CREATE INDEX`` on one field (the index is named after the namespace, so it goes with the table)."""
+    return f"CREATE INDEX IF NOT EXISTS {check_namespace(namespace)}_{ident(field)}_idx ON {table} ({ident(field)})"
+
+
+def join_rows(rows: Sequence[Sequence[Any]]) -> JoinResult:
+    return {str(r[0]): (int(r[1]), int(r[2] or 0)) for r in rows}
+
+
+class IndexedFields:
+    """Remembers the indexes the workload declared per namespace (:meth:`Adapter.declare_index`)."""
+
+    _indexed: dict[str, list[str]]
+
+    def declare_index(self, namespace: str, field: str) -> None:
+        wanted = self.__dict__.setdefault("_indexed", {}).setdefault(check_namespace(namespace), [])
+        if field not in wanted:
+            wanted.append(ident(field))
+
+    def indexed(self, namespace: str) -> list[str]:
+        return list(self.__dict__.get("_indexed", {}).get(namespace, []))
+
+
+class EmbeddedSQLAdapter(IndexedFields, Adapter):
     """DB-API adapter with ``?`` parameters; subclasses open the connection and list a table's columns."""
 
     conn: Any = None
@@ -65,6 +108,8 @@ class EmbeddedSQLAdapter(Adapter):
         check_namespace(namespace)
         cols = ", ".join(f"{ident(f)} TEXT" for f in fields)
         self._execute(f"CREATE TABLE IF NOT EXISTS {namespace} (key TEXT PRIMARY KEY, {cols})")
+        for field in self.indexed(namespace):
+            self._execute(index_sql(namespace, namespace, field))
         self._commit()
         self.__dict__.setdefault("_field_cache", {}).pop(namespace, None)
 
@@ -124,6 +169,11 @@ class EmbeddedSQLAdapter(Adapter):
             return QueryResult(int(row[0]), int(row[1] or 0))
         row = self._execute(f"SELECT count(*) FROM {namespace} WHERE {where} = ?", [query.equals]).fetchone()
         return QueryResult(int(row[0]))
+
+    def join(self, namespace: str, join: Join) -> JoinResult:
+        """One statement: the table joined with itself on the reference field, grouped."""
+        check_namespace(namespace)
+        return join_rows(self._execute(join_sql(namespace, join, "?", "?"), [join.low, join.high]).fetchall())
 
     # -- graph: one recursive query on the server ------------------------------------------------------
     #: SQL that turns ``t.<links>`` of a joined row into one row per linked key, as ``step(key)``;

@@ -61,10 +61,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import SecretStr
+from storagebench.adapters._sql import IndexedFields, index_sql, join_rows, join_sql
 from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
     Capabilities,
+    Join,
+    JoinResult,
     Query,
     QueryResult,
     Record,
@@ -141,14 +144,14 @@ class PostgresOptions(AdapterOptions):
     wait: Literal["auto", "block", "spin", "share"] = "auto"
 
 
-class PostgresAdapter(Adapter):
+class PostgresAdapter(IndexedFields, Adapter):
     name = "postgres"
     description = "PostgreSQL (psycopg 3 or psycopg2): table per namespace, prepared statements, COPY for batches"
     Options = PostgresOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="relational", cooperative=True,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
-        shortest_path=Support.NATIVE)
+        shortest_path=Support.NATIVE, join=Support.NATIVE)
     options: PostgresOptions
 
     @classmethod
@@ -218,6 +221,8 @@ class PostgresAdapter(Adapter):
         statement = sql.SQL('CREATE TABLE IF NOT EXISTS {} (key TEXT COLLATE "C" PRIMARY KEY, {})').format(
             sql.Identifier(namespace), columns)
         self._run(statement)
+        for field in self.indexed(namespace):  # the workload's declared indexes, kept up during the load
+            self._run(index_sql(f'"{namespace}"', namespace, field_name(field)))
         self._forget(namespace)
 
     def list_namespaces(self) -> list[str]:
@@ -328,6 +333,14 @@ class PostgresAdapter(Adapter):
                             lambda: f'SELECT count(*) FROM "{table}" WHERE "{where}" = $1',
                             [query.equals], fetch="one")
         return QueryResult(int(row[0]))
+
+    def join(self, namespace: str, join: Join) -> JoinResult:
+        """One prepared statement: the table joined with itself on the reference field, grouped."""
+        table = check_namespace(namespace)
+        fields = tuple(field_name(f) for f in (join.group_field, join.ref_field, join.sum_field))
+        rows = self._execute(("join", namespace, *fields), lambda: join_sql(f'"{table}"', join, "$1", "$2"),
+                             [join.low, join.high], fetch="all")
+        return join_rows(rows)
 
     def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
         """k hops in one recursive CTE on the server: links split with string_to_array, joined on the key."""

@@ -669,6 +669,8 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         links = spec.linked_field()
         if links is not None:
             control.declare_links(job.namespace, links)
+        for field in spec.indexed_fields():
+            control.declare_index(job.namespace, field)
         control.prepare(job.namespace, spec.field_names())
         if spec.kind == "batch":
             written.extend(_batch(config, store, spec, control, job.namespace, run_dir, run_id, echo, context))
@@ -717,6 +719,8 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
         control.connect()
         if phase == "load":
             control.drop(job.namespace)
+            for field in job.spec.indexed_fields():
+                control.declare_index(job.namespace, field)
             control.prepare(job.namespace, job.spec.field_names())
         total = job.spec.loaded_count() if phase == "load" else job.spec.operationcount
         path, status = _phase(job, control, phase, total, progress)

@@ -130,8 +130,8 @@ class Sweeper:
         self.loadbatchsize = BULK_ROWS if bulk else 1
         #: a workload that writes changes what later steps read: every step then starts from a fresh load
         #: (reads are verified against what this step's workers wrote, not against an earlier step's)
-        self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in ("read", "scan", "query",
-                                                                                       "graph", "shortest_path"))
+        reads_only = ("read", "scan", "query", "graph", "shortest_path", "join")
+        self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in reads_only)
         self._dirty = False
         self.records = spec.recordcount
 
@@ -153,6 +153,8 @@ class Sweeper:
             links = self.spec.linked_field()
             if links is not None:
                 control.declare_links(self.namespace, links)
+            for field in self.spec.indexed_fields():
+                control.declare_index(self.namespace, field)
             control.prepare(self.namespace, self.spec.field_names())
             spec = self._spec(recordcount=records, loadbatchsize=self.loadbatchsize)
             t0 = time.monotonic()
