@@ -55,21 +55,7 @@ def join_rows(rows: Sequence[Sequence[Any]]) -> JoinResult:
     return {str(r[0]): (int(r[1]), int(r[2] or 0)) for r in rows}
 
 
-class IndexedFields:
-    """Remembers the indexes the workload declared per namespace (:meth:`Adapter.declare_index`)."""
-
-    _indexed: dict[str, list[str]]
-
-    def declare_index(self, namespace: str, field: str) -> None:
-        wanted = self.__dict__.setdefault("_indexed", {}).setdefault(check_namespace(namespace), [])
-        if field not in wanted:
-            wanted.append(ident(field))
-
-    def indexed(self, namespace: str) -> list[str]:
-        return list(self.__dict__.get("_indexed", {}).get(namespace, []))
-
-
-class EmbeddedSQLAdapter(IndexedFields, Adapter):
+class EmbeddedSQLAdapter(Adapter):
     """DB-API adapter with ``?`` parameters; subclasses open the connection and list a table's columns."""
 
     conn: Any = None
@@ -108,8 +94,6 @@ class EmbeddedSQLAdapter(IndexedFields, Adapter):
         check_namespace(namespace)
         cols = ", ".join(f"{ident(f)} TEXT" for f in fields)
         self._execute(f"CREATE TABLE IF NOT EXISTS {namespace} (key TEXT PRIMARY KEY, {cols})")
-        for field in self.indexed(namespace):
-            self._execute(index_sql(namespace, namespace, field))
         self._commit()
         self.__dict__.setdefault("_field_cache", {}).pop(namespace, None)
 
@@ -169,6 +153,11 @@ class EmbeddedSQLAdapter(IndexedFields, Adapter):
             return QueryResult(int(row[0]), int(row[1] or 0))
         row = self._execute(f"SELECT count(*) FROM {namespace} WHERE {where} = ?", [query.equals]).fetchone()
         return QueryResult(int(row[0]))
+
+    def create_index(self, namespace: str, field: str) -> bool:
+        self._execute(index_sql(check_namespace(namespace), namespace, field))
+        self._commit()
+        return True
 
     def join(self, namespace: str, join: Join) -> JoinResult:
         """One statement: the table joined with itself on the reference field, grouped."""

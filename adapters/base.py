@@ -343,13 +343,14 @@ class Adapter(ABC):
         """
 
     # -- relational: a join with a group-by ----------------------------------------------------------------
-    def declare_index(self, namespace: str, field: str) -> None:  # noqa: B027 - optional hook
-        """The workload's schema asks for an index on ``field`` of ``namespace`` (a join key).
+    def create_index(self, namespace: str, field: str) -> bool:
+        """Build an index on ``field`` of the records of ``namespace`` (a join key the workload's schema
+        declares); True when the store built one, False when it keeps no secondary index (the default).
 
-        The harness calls this on the adapter that prepares the namespace, before :meth:`prepare`; a store
-        that can index a field creates the index in ``prepare`` (so it is built during the load phase and
-        kept up by every write).  The default creates nothing.
+        The harness calls it on the loaded namespace at the end of the load phase and records its build time
+        apart from the load's; the index is then kept up by every write of the run phase.
         """
+        return False
 
     def join(self, namespace: str, join: Join) -> JoinResult:
         """The answer to ``join`` (see :class:`Join`).

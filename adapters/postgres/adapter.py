@@ -61,7 +61,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import SecretStr
-from storagebench.adapters._sql import IndexedFields, index_sql, join_rows, join_sql
+from storagebench.adapters._sql import index_sql, join_rows, join_sql
 from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
@@ -144,7 +144,7 @@ class PostgresOptions(AdapterOptions):
     wait: Literal["auto", "block", "spin", "share"] = "auto"
 
 
-class PostgresAdapter(IndexedFields, Adapter):
+class PostgresAdapter(Adapter):
     name = "postgres"
     description = "PostgreSQL (psycopg 3 or psycopg2): table per namespace, prepared statements, COPY for batches"
     Options = PostgresOptions
@@ -221,8 +221,6 @@ class PostgresAdapter(IndexedFields, Adapter):
         statement = sql.SQL('CREATE TABLE IF NOT EXISTS {} (key TEXT COLLATE "C" PRIMARY KEY, {})').format(
             sql.Identifier(namespace), columns)
         self._run(statement)
-        for field in self.indexed(namespace):  # the workload's declared indexes, kept up during the load
-            self._run(index_sql(f'"{namespace}"', namespace, field_name(field)))
         self._forget(namespace)
 
     def list_namespaces(self) -> list[str]:
@@ -333,6 +331,12 @@ class PostgresAdapter(IndexedFields, Adapter):
                             lambda: f'SELECT count(*) FROM "{table}" WHERE "{where}" = $1',
                             [query.equals], fetch="one")
         return QueryResult(int(row[0]))
+
+    def create_index(self, namespace: str, field: str) -> bool:
+        table = check_namespace(namespace)
+        self._run(index_sql(f'"{table}"', namespace, field_name(field)))
+        self._forget(namespace)
+        return True
 
     def join(self, namespace: str, join: Join) -> JoinResult:
         """One prepared statement: the table joined with itself on the reference field, grouped."""

@@ -593,6 +593,21 @@ def footprint_of(adapter: Adapter, namespace: str, records: int, spec: WorkloadS
     return out
 
 
+def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[dict[str, Any]]:
+    """The indexes the workload's schema declares, built on the loaded namespace and timed apart from the
+    load: per field, whether the store built one (``Adapter.create_index``), how long it took, or its error."""
+    out: list[dict[str, Any]] = []
+    for field in spec.indexed_fields():
+        t0 = time.perf_counter()
+        try:
+            built = adapter.create_index(namespace, field)
+        except Exception as exc:  # the join stays right without it (a scan instead): recorded, not fatal
+            out.append({"field": field, "built": False, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        out.append({"field": field, "built": built, "build_s": time.perf_counter() - t0 if built else None})
+    return out
+
+
 @dataclass
 class WorkloadRun:
     """One (store, workload) of a run: what every phase of it needs, in one place."""
@@ -669,8 +684,6 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
         links = spec.linked_field()
         if links is not None:
             control.declare_links(job.namespace, links)
-        for field in spec.indexed_fields():
-            control.declare_index(job.namespace, field)
         control.prepare(job.namespace, spec.field_names())
         if spec.kind == "batch":
             written.extend(_batch(config, store, spec, control, job.namespace, run_dir, run_id, echo, context))
@@ -719,8 +732,6 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
         control.connect()
         if phase == "load":
             control.drop(job.namespace)
-            for field in job.spec.indexed_fields():
-                control.declare_index(job.namespace, field)
             control.prepare(job.namespace, job.spec.field_names())
         total = job.spec.loaded_count() if phase == "load" else job.spec.operationcount
         path, status = _phase(job, control, phase, total, progress)
@@ -784,9 +795,12 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
                              *((job.capture.keys, job.capture.seen) if job.capture else ()))
         status, reason = readback_status(status, reason, readback)
     footprint = None
+    indexes = build_indexes(control, job.namespace, job.spec) if phase == "load" and status == "ok" else []
     if phase == "load" and status == "ok":
         footprint = footprint_of(control, job.namespace, job.spec.loaded_count(), job.spec, job.config.seed)
     extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint)}
+    if indexes:
+        extra["indexes"] = indexes
     if footprint is not None:
         extra["footprint"] = footprint
     if job.dataset_data is not None:

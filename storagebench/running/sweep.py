@@ -39,7 +39,7 @@ from storagebench.results.files import WriteError, write_json
 from storagebench.results.model import ok_histogram
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
-from storagebench.running.suite import StorePlan, footprint_of, now_iso, run_context, server_cost
+from storagebench.running.suite import StorePlan, build_indexes, footprint_of, now_iso, run_context, server_cost
 from storagebench.services.manager import engine_pids
 from storagebench.workloads.spec import WorkloadSpec
 
@@ -153,8 +153,6 @@ class Sweeper:
             links = self.spec.linked_field()
             if links is not None:
                 control.declare_links(self.namespace, links)
-            for field in self.spec.indexed_fields():
-                control.declare_index(self.namespace, field)
             control.prepare(self.namespace, self.spec.field_names())
             spec = self._spec(recordcount=records, loadbatchsize=self.loadbatchsize)
             t0 = time.monotonic()
@@ -163,6 +161,9 @@ class Sweeper:
             figures: dict[str, Any] = {"records": records, "seconds": wall,
                                        "records_per_sec": records / wall if wall else None,
                                        "bulk": self.loadbatchsize > 1, "problems": outcome.fatal + outcome.aborted}
+            indexes = build_indexes(control, self.namespace, spec)
+            if indexes:
+                figures["indexes"] = indexes
             figures["footprint"] = footprint_of(control, self.namespace, records, spec, self.config.seed)
             return figures
         finally:
