@@ -597,14 +597,14 @@ def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[
     """The indexes the workload's schema declares, built on the loaded namespace and timed apart from the
     load: per field, whether the store built one (``Adapter.create_index``), how long it took, or its error."""
     out: list[dict[str, Any]] = []
-    for field in spec.indexed_fields():
+    for name in spec.indexed_fields():
         t0 = time.perf_counter()
         try:
-            built = adapter.create_index(namespace, field)
+            built = adapter.create_index(namespace, name)
         except Exception as exc:  # the join stays right without it (a scan instead): recorded, not fatal
-            out.append({"field": field, "built": False, "error": f"{type(exc).__name__}: {exc}"})
+            out.append({"field": name, "built": False, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        out.append({"field": field, "built": built, "build_s": time.perf_counter() - t0 if built else None})
+        out.append({"field": name, "built": built, "build_s": time.perf_counter() - t0 if built else None})
     return out
 
 
