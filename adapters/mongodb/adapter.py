@@ -32,7 +32,7 @@ Operations:
   the whole collection sorted by ``_id``, fetched in large batches; the filtered batch read (NATIVE)
   is the same cursor with the equality filter evaluated by the server.
 * create_index: ``create_index(field)`` (the join workload's join key); the join itself is EMULATED (scans
-  and a client-side join: FerretDB 1.x has no ``$lookup``).
+  and a client-side join; ``$lookup`` on FerretDB was not tried).
 * graph and shortest path (EMULATED, the base class's breadth-first walk, one ``find_one`` per visited
   record): MongoDB's server-side traversal is ``$graphLookup``, but FerretDB 1.24.2 answers it with
   "`aggregate` stage "$graphLookup" is not implemented yet" (error 238, NotImplemented; tried 2026-12-06).
