@@ -2,10 +2,12 @@
 
 Data model: ``CREATE TABLE <namespace> (key TEXT PRIMARY KEY, field0 TEXT, ...)``; scans are
 ``WHERE key >= ? ORDER BY key LIMIT ?`` on the primary-key index; the query is
-``SELECT count(*), sum(CAST(f AS BIGINT)) WHERE field = ?``; graph and shortest path are recursive CTEs over
-the links field (the shortest path enumerates chains of distinct keys up to the hop bound: about
-degree^hops rows, as SQL recursion keeps no global visited set).  Identifiers are never user text: the
-namespace passes :func:`check_namespace` and field names are checked against ``[a-z0-9_]+``.
+``SELECT count(*), sum(CAST(f AS BIGINT)) WHERE field = ?``; the join is the table joined with itself on the
+reference field, grouped (:func:`join_sql`, PostgreSQL's too), with ``CREATE INDEX`` on the join key; graph
+and shortest path are recursive CTEs over the links field (the shortest path enumerates chains of distinct
+keys up to the hop bound: about degree^hops rows, as SQL recursion keeps no global visited set).
+Identifiers are never user text: the namespace passes :func:`check_namespace` and field names are checked
+against ``[a-z0-9_]+``.
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ def ident(name: str) -> str:
     return name
 
 
-def join_sql(table: str, join: Join, low: str, high: str, cast: str = "CAST({} AS BIGINT)") -> str:
-    """The one statement that answers a :class:`Join`: a self-join of the namespace's table (parents by key,
-    children by the reference field) with a group-by.  ``table`` is quoted by the caller, ``low``/``high``
-    are the dialect's parameter marks, ``cast`` turns the summed text into an integer."""
-    group, ref = ident(join.group_field), ident(join.ref_field)
-    summed = cast.format(f"o.{ident(join.sum_field)}")
-    return (f"SELECT u.{group}, count(*), sum({summed}) FROM {table} u JOIN {table} o ON o.{ref} = u.key "
+def join_sql(table: str, join: Join, low: str, high: str) -> str:
+    """The one statement that answers a :class:`Join` (PostgreSQL, SQLite and DuckDB alike): a self-join of the
+    namespace's table (parents by key, children by the reference field) with a group-by.  ``table`` is quoted
+    by the caller, ``low``/``high`` are the dialect's parameter marks."""
+    group, ref, summed = ident(join.group_field), ident(join.ref_field), ident(join.sum_field)
+    return (f"SELECT u.{group}, count(*), sum(CAST(o.{summed} AS BIGINT)) FROM {table} u JOIN {table} o "
+            f"ON o.{ref} = u.key "
             f"WHERE u.{group} >= {low} AND u.{group} <= {high} GROUP BY u.{group}")
 
 

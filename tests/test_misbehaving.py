@@ -113,6 +113,9 @@ def test_join_lies_are_caught(tmp_path: Path, processes: int) -> None:
     assert healthy["status"] == "ok" and healthy["verification"]["verified"], healthy["reason"]
     assert healthy["operations"]["join"]["status_counts"]["OK"] > 0
     assert healthy["operation_support"]["join"] == "native"
+    # the join key's index, built after the load and timed apart from it
+    (index,) = results[("sqlite", "load")]["indexes"]
+    assert index["field"] == "field1" and index["built"] and index["build_s"] > 0
     for liar in liars:
         r = results[(liar, "run")]
         assert r["status"] == "invalid" and r["verification"]["failures"] > 0, (liar, r["status"], r["reason"])
