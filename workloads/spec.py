@@ -76,6 +76,10 @@ MAX_DESCRIPTION = 10_000
 Proportion = Field(default=0.0, ge=0.0, le=1.0)
 
 
+#: run-phase operations that never change what the store holds
+READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path"})
+
+
 class WorkloadSpec(BaseModel):
     """One workload.  Field names are YCSB's property names (plus a few storagebench ones)."""
 
@@ -165,6 +169,10 @@ class WorkloadSpec(BaseModel):
     loadbatchsize: int = Field(default=1, ge=1)
     #: YCSB properties given that do not apply here, and why (filled in when the workload is read)
     not_applied: dict[str, str] = Field(default_factory=dict)
+    #: ``run --dataset NAME --host I/N``: this client host's index I and the hosts' count N on one shared
+    #: data set (set by storagebench, not a property; see :mod:`storagebench.running.datasets`)
+    hostindex: int = Field(default=0, ge=0)
+    hostcount: int = Field(default=1, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -203,6 +211,8 @@ class WorkloadSpec(BaseModel):
             raise ValueError(refused)
         if self.insertstart + self.loaded_count() > self.recordcount:
             raise ValueError("insertstart + insertcount must not exceed recordcount (as YCSB requires)")
+        if self.hostindex >= self.hostcount:
+            raise ValueError(f"hostindex {self.hostindex} must be below hostcount {self.hostcount}")
         if self.kind == "ycsb" and self.operationcount == 0 and self.maxexecutiontime <= 0:
             raise ValueError("operationcount=0 runs until maxexecutiontime: set maxexecutiontime (seconds)")
         if (self.operationcount or self.maxexecutiontime) and sum(self.proportions().values()) <= 0:
@@ -245,6 +255,13 @@ class WorkloadSpec(BaseModel):
             "delete": self.deleteproportion, "query": self.queryproportion, "graph": self.graphproportion,
             "shortest_path": self.shortestpathproportion, "join": self.joinproportion,
         }
+
+    def writes(self) -> bool:
+        """Whether the run phase may change what the store holds (any operation outside
+        :data:`READ_ONLY_OPERATIONS`; a new operation counts as a write until it is listed there)."""
+        if self.kind == "batch":
+            return True
+        return any(p > 0 and op not in READ_ONLY_OPERATIONS for op, p in self.proportions().items())
 
     def operations(self) -> list[str]:
         """Operations this workload uses in its run phase (what an adapter must support)."""
@@ -328,8 +345,9 @@ def apply_ycsb_names(data: dict[str, Any], origin: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for key, value in data.items():
-        if key == "not_applied":
-            raise UsageError(f"invalid workload {origin}: not_applied is set by storagebench, not a property")
+        if key in ("not_applied", "hostindex", "hostcount"):
+            raise UsageError(f"invalid workload {origin}: {key} is set by storagebench"
+                             f"{' (run --dataset NAME --host I/N)' if key != 'not_applied' else ''}, not a property")
         if key in YCSB_REFUSED:
             raise UsageError(f"invalid workload {origin}: {key} is not a workload property here: "
                              f"{YCSB_REFUSED[key]}")

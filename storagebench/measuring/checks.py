@@ -52,6 +52,7 @@ import numpy as np
 from storagebench.adapters.base import Join, JoinResult, Query, QueryResult, Record
 from storagebench.measuring.ledger import (
     BEFORE_RUN,
+    C_FOREIGN,
     C_HIGH,
     C_UNJUDGED,
     CHANGED,
@@ -69,7 +70,7 @@ from storagebench.measuring.ledger import (
     Ledger,
 )
 from storagebench.measuring.measurement import NOT_FOUND, OK, Recorder
-from storagebench.workloads.generators import KeyNamer
+from storagebench.workloads.generators import KeyNamer, key_owner
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values, Version
 
@@ -162,7 +163,9 @@ class Checker:
         #: the run's inserts take key numbers from here up
         self.insert_first = spec.recordcount
         #: every key of the table is one this run loads or inserts: a key it cannot name is not ours
-        self.owns_keys = spec.insertstart == 0 and spec.loaded_count() == spec.recordcount
+        self.owns_keys = spec.insertstart == 0 and spec.loaded_count() == spec.recordcount and spec.hostcount == 1
+        #: ``--host I/N`` on a shared data set: other hosts write the keys they own (:func:`key_owner`)
+        self.hosts, self.hostindex = spec.hostcount, spec.hostindex
         self.namer = KeyNamer(spec)
         self.field_index = ledger.field_index
         #: key -> (fields asked, the answer, its rs) last verified for it
@@ -212,6 +215,9 @@ class Checker:
             return None, False
         state = self.ledger.key_state(keynum)
         issued, acked = state[DEL_ISSUED], state[DEL_ACK]
+        if self.update_creates and self.hosts > 1 and keynum < self.insert_first and \
+                key_owner(keynum, self.hosts) != self.hostindex:
+            return None, issued > 0  # deleted before the run: its owner's update (an upsert) may re-create it
         recreated = self.update_creates and issued > 0 and state[WRITE_ISSUED] > issued
         if 0 < acked < rs and not recreated:
             return f"{key}: found, but its delete was acknowledged before this was sent", False
@@ -294,8 +300,10 @@ class Checker:
                 return f"{key}: {field} holds a load value, but the load never wrote {key}"
             who = "the load"
             acked = ledger.get(keynum, INS) if ledger.tracked(keynum) else None
+        elif self.hosts > 1 and ledger.writer_host(writer) != self.hostindex:
+            return self._foreign_problem(keynum, key, field, writer, seq)
         else:
-            if writer > self.workers:
+            if (writer - 1) // self.hosts >= self.workers:
                 return f"{key}: {field} holds a version by writer {writer}, which does not exist in this run"
             if not self.shared and writer != self.values.writer:
                 return None  # another task's write: this ledger does not hold it
@@ -310,6 +318,31 @@ class Checker:
             return (f"{key}: {field} holds {who}'s write #{seq}, but a write of that field issued "
                     f"{(floor - acked) / 1e3:,.0f} µs after that one was acknowledged had itself been "
                     f"acknowledged before this read was sent (lost update)")
+        return None
+
+    def _foreign_problem(self, keynum: int, key: str, field: str, writer: int, seq: int) -> str | None:
+        """A version another client host wrote during this generation (``--host I/N``): this ledger does
+        not hold that host's writes, so what is checked is that the value was written for this key and
+        field (its CRC, already checked), by the host that owns the key, in this generation (``seq`` above
+        ``seq_base``); counted in C_FOREIGN.  Not checked: whether it is that host's latest write."""
+        host = self.ledger.writer_host(writer)
+        if keynum >= self.insert_first:
+            return (f"{key}: {field} holds a write of host {host}, but this host inserted {key} and writes it "
+                    f"alone")
+        if key_owner(keynum, self.hosts) != host:
+            return (f"{key}: {field} holds a write of host {host}, but key #{keynum} is owned (written only) by "
+                    f"host {key_owner(keynum, self.hosts)}")
+        self.ledger.count(C_FOREIGN)
+        return None
+
+    def _foreign_record(self, key: str, got: Mapping[str, str]) -> str | None:
+        """A record a scan returned that this host cannot name: another host's insert (``--host I/N``).
+        Checked: each value was written for this key and field."""
+        for f, value in got.items():
+            verdict = self.values.check(key, f, value)
+            if isinstance(verdict, str):
+                return verdict
+        self.ledger.count(C_FOREIGN)
         return None
 
     # -- writes ------------------------------------------------------------------------------------
@@ -425,6 +458,10 @@ class Checker:
                     if self.owns_keys:
                         problem = f"{k}: found, but this run never wrote that key"
                         break
+                    if self.hosts > 1:
+                        problem = self._foreign_record(k, record)
+                        if problem:
+                            break
                     continue
                 quiet = ledger.tracked(num) and ledger.get(num, CHANGED) < rs
                 problem = self.record_problem(num, k, record, fields, rs, re,

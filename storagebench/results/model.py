@@ -74,6 +74,15 @@ class SteadyState(BaseModel):
     ops_per_sec: float | None = None
 
 
+class HostShare(BaseModel):
+    """One client host's share of a generation several hosts ran on one data set at the same time."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+    foreign_versions: int = Field(ge=0)
+
+
 class DatasetState(BaseModel):
     """The data set a phase loaded (``generation`` 0) or ran on (``storagebench run --dataset``): its
     generation (the how-many-th run on it this is) and the state it began from."""
@@ -88,6 +97,9 @@ class DatasetState(BaseModel):
     keys: int = Field(ge=0)
     records_loaded: int = Field(ge=0)
     load_run_id: str | None = None
+    #: ``run --dataset NAME --host I/N``: this client host's index and the hosts' count on the shared
+    #: generation, and how many values of other hosts' writes it judged by key and owner only
+    hosts: HostShare | None = None
 
 
 class ResultFile(BaseModel):

@@ -31,7 +31,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,7 @@ from storagebench.workloads.generators import (
     OperationStream,
     StripedCounter,
     load_range,
+    owned_twin,
 )
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values
@@ -229,6 +230,52 @@ def new_ledger(plan: PhasePlan, loaded: bool = False) -> Ledger:
     return ledger
 
 
+class _Ahead:
+    """Runs an iterator on a thread of its own, at most ``depth`` items ahead of the consumer: a producer
+    beside the writer.  An exception in the producer is raised in the consumer; :meth:`close` stops it."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator[Any], depth: int = 2) -> None:
+        self._items, self._queue = items, queue.Queue[Any](maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="storagebench-load-producer", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        item: Any = self._END
+        try:
+            for item in self._items:
+                if not self._put(item):
+                    return
+            item = self._END
+        except BaseException as exc:  # handed to the consumer, raised there
+            item = exc
+        self._put(item)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 class _Worker:
     def __init__(self, plan: PhasePlan, worker: int, workers: int, progress: Any, control: Any = None,
                  counter: InsertCounter | None = None, ledger: Ledger | None = None, reports: Any = None) -> None:
@@ -252,8 +299,10 @@ class _Worker:
         self.ledger = ledger if ledger is not None else new_ledger(dataclasses.replace(plan, processes=1), True)
         self.recorder = Recorder(intended=spec.target > 0, interval={} if reports is not None else None)
         run = plan.phase == "run"
-        # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1
-        self.values = Values(spec, plan.seed, worker + 1 if run else LOAD_WRITER, worker,
+        # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1 (of
+        # host I of N, ``--host I/N``: 1 + I + N * w, so hosts sharing a data set write distinct versions)
+        writer = 1 + spec.hostindex + spec.hostcount * worker
+        self.values = Values(spec, plan.seed, writer if run else LOAD_WRITER, worker,
                              self.ledger.seq_base if run else 0)
         self.namer = KeyNamer(spec)
         self.fields = spec.field_names()
@@ -413,10 +462,9 @@ class _Worker:
         start = self.recorder.started_ns
         calls = 0
         chunk = max(size, BATCH if size == 1 else 4 * BATCH)  # values are made a chunk at a time (NumPy)
-        for lo in range(keynums.start, keynums.stop, chunk):
-            hi = min(keynums.stop, lo + chunk)
-            names = self.namer.names(np.arange(lo, hi, dtype=np.int64))
-            if size == 1:
+        if size == 1:
+            for lo in range(keynums.start, keynums.stop, chunk):
+                names = self.namer.names(np.arange(lo, min(keynums.stop, lo + chunk), dtype=np.int64))
                 for keynum, key in enumerate(names, lo):
                     if interval:
                         proxy.intended_ns = self._pace(start + calls * interval)
@@ -426,10 +474,16 @@ class _Worker:
                     self.done += 1
                     if self._failed(proxy):
                         return
-            else:
-                import pyarrow as pa
+                self._publish()
+            return
+        import pyarrow as pa
 
-                made = self.values.load_columns(names)
+        chunks = self._load_chunks(range(keynums.start, keynums.stop, chunk), keynums.stop, chunk)
+        # a producer beside the writer: the next chunk's values are made (NumPy, most of it outside the GIL)
+        # while this one is written; not under a cooperative hub, whose clients share this thread
+        made_ahead = _Ahead(chunks) if coop.current() is None and keynums.stop - keynums.start > chunk else None
+        try:
+            for lo, names, made in made_ahead if made_ahead is not None else chunks:
                 for b in range(0, len(names), size):
                     keys = names[b:b + size]
                     if interval:
@@ -445,7 +499,17 @@ class _Worker:
                     self.done += len(keys)
                     if self._failed(proxy):
                         return
-            self._publish()
+                self._publish()
+        finally:
+            if made_ahead is not None:
+                made_ahead.close()
+
+    def _load_chunks(self, starts: range, stop: int, chunk: int) -> Iterator[tuple[int, list[str], Any]]:
+        """The load's key names and values (Arrow columns, None where they are made per record), a chunk at
+        a time, in key order: the same values whichever thread makes them (one generator, one order)."""
+        for lo in starts:
+            names = self.namer.names(np.arange(lo, min(stop, lo + chunk), dtype=np.int64))
+            yield lo, names, self.values.load_columns(names)
 
     def _loaded(self, first: int, keys: list[str], status: str) -> None:
         """Record in the ledger the load's inserts of ``keys`` (key numbers from ``first``)."""
@@ -484,6 +548,9 @@ class _Worker:
         timed_checks = bool(deadline or not rec.measuring or interval)
         readall = spec.readallfields
         control, stop_slot, my_slot = self.control, self.stop_slot, self.ok_slot
+        # --host I/N: a host writes only the keys it owns; an update chosen on another host's key goes to the
+        # key of this host's stripe beside it (the key distribution's shape is kept)
+        hosts = spec.hostcount > 1
         done = 0
         while done < todo:
             batch = stream.batch(min(BATCH, todo - done))
@@ -517,6 +584,9 @@ class _Worker:
                     got = proxy.read(ns, key, rf)
                     check.read("read", keynum, key, got, rf, proxy.last_status, b)
                 elif op == "update":
+                    if hosts and owned_twin(spec, keynum) != keynum:
+                        keynum = owned_twin(spec, keynum)
+                        key = namer.name(keynum)
                     wf = writable if spec.writeallfields else [writable[write_picks[i]]]
                     new = values.write(key, wf)
                     t = issue(keynum, values.seq)
@@ -564,6 +634,9 @@ class _Worker:
                 else:  # read_modify_write, timed as a whole like YCSB's READ-MODIFY-WRITE
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     wf = writable if spec.writeallfields else [writable[write_picks[i]]]
+                    if hosts and owned_twin(spec, keynum) != keynum:
+                        keynum = owned_twin(spec, keynum)
+                        key = namer.name(keynum)
                     t0 = now()
                     rec.inner = True  # its read and update show in READ/UPDATE, counted once (as RMW)
                     b = before(keynum)
@@ -591,7 +664,8 @@ class _Worker:
             rec.flush()
 
 
-def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float) -> dict[str, Any]:
+def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float,
+                       counter: InsertCounter | None = None, reports: Any = None) -> dict[str, Any]:
     """One worker that shares no memory with the others (a Spark task), with a watchdog of its own: the
     coordinator's rules (stall timeout, the run phase's deadline, the stop grace) applied to this worker
     alone, so a store that stops answering ends the task with what it measured instead of hanging it."""
@@ -599,7 +673,7 @@ def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any
     for other in range(workers):  # the others run elsewhere: none of them holds this worker up
         if other != worker:
             control[workers + 2 + other] = 1
-    job = _Worker(plan, worker, workers, progress, control)
+    job = _Worker(plan, worker, workers, progress, control, counter=counter, reports=reports)
     box: dict[str, dict[str, Any]] = {}
     thread = threading.Thread(target=lambda: box.setdefault("export", _guarded(job, start_at)), daemon=True)
     thread.start()

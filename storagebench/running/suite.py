@@ -22,6 +22,7 @@ from storagebench.adapters.base import Adapter, AdapterOptions, Capabilities, Su
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
 from storagebench.errors import Interrupted, StorageBenchError, Unavailable, Unsupported, UsageError
 from storagebench.measuring.keys import keyed
+from storagebench.measuring.ledger import C_FOREIGN
 from storagebench.measuring.measurement import NOT_FOUND, OK, operation_totals, summarize
 from storagebench.measuring.measurement import encode as encode_hist
 from storagebench.measuring.server import ServerSampler, per_operation, unobserved
@@ -657,6 +658,8 @@ class DatasetUse:
 
     name: str
     mode: Literal["load", "run"]
+    #: ``run --dataset NAME --host I/N``: this client host's index and the hosts' count
+    host: tuple[int, int] | None = None
 
 
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
@@ -710,8 +713,8 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
     phase = use.mode
     try:  # what earlier workloads of this command left may have changed the data set since preflight
         if phase == "run":
-            job.dataset_data = datasets.check_usable(ds, job.spec)
-            job.spec = datasets.run_spec(job.spec, job.dataset_data)
+            job.dataset_data = datasets.check_usable(ds, job.spec, use.host)
+            job.spec = datasets.run_spec(job.spec, job.dataset_data, use.host)
         else:
             datasets.check_new(ds)
     except StorageBenchError as exc:
@@ -725,7 +728,8 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
         if phase == "run":
             assert job.dataset_data is not None
             datasets.start_ledger(job.ledger, ds, job.dataset_data)
-            job.dataset_data = datasets.begin_run(ds, job.dataset_data, job.run_id)
+            job.dataset_data = datasets.begin_run(ds, job.dataset_data, job.run_id) if use.host is None else \
+                datasets.begin_shared(ds, job.run_id, use.host)
         else:
             datasets.begin_load(ds, job.spec, job.config.seed, job.run_id)
             job.dataset_data = ds.read()
@@ -752,7 +756,11 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
             datasets.end_load(ds, status, reason, time.monotonic() - t0, (result or {}).get("footprint"),
                               job.started, len(job.spec.field_names()))
         elif job.dataset_data is not None and job.dataset_data.get("state") == "running":
-            datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso())
+            datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
+                             job.spec.writes())
+        elif job.dataset_data is not None and job.dataset_data.get("state") == "shared":
+            datasets.end_shared(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
+                                job.run_dir, job.spec)
     return written
 
 
@@ -804,7 +812,11 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     if footprint is not None:
         extra["footprint"] = footprint
     if job.dataset_data is not None:
-        extra["dataset"] = datasets.record_of(job.dataset_data, phase)
+        host = None
+        if job.spec.hostcount > 1 or job.dataset_data.get("state") == "shared":
+            host = {"index": job.spec.hostindex, "count": job.spec.hostcount,
+                    "foreign_versions": job.ledger.counter(C_FOREIGN) if job.ledger is not None else 0}
+        extra["dataset"] = datasets.record_of(job.dataset_data, phase, host)
     if fault is not None:
         extra["fault"] = {**fault, **outage(fault, outcome.dead_intervals),
                           "failed_operations": operation_totals(outcome.merged)[1],

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 from storagebench.workloads.generators import KeyNamer
-from storagebench.workloads.spec import WorkloadSpec
+from storagebench.workloads.spec import WorkloadSpec, resolve
 from storagebench.workloads.values import Values
 
 from storagebench.cli import main
 from storagebench.config import RunConfig, store_options
 from storagebench.registry import load_adapter
 from storagebench.results.files import load_results
+from storagebench.running import datasets
 from storagebench.running.datasets import Dataset
 from storagebench.testing.engines import require_engine
 
@@ -192,3 +193,26 @@ def test_clean_keeps_data_sets(tmp_path: Path, capsys: pytest.CaptureFixture[str
     code, results = _cli(tmp_path, "run", "--stores", "sqlite", "--workloads", "c", "--dataset", "kept",
                          "-p", "operationcount=200")
     assert code == 0 and results[0]["readback"]["checked"] == 100
+
+
+def test_a_read_only_run_that_stalls_keeps_the_data_set_a_writing_one_does_not(tmp_path: Path) -> None:
+    assert resolve("c", {}).writes() is False and resolve("query", {}).writes() is False
+    assert resolve("a", {}).writes() is True and resolve("batch", {}).writes() is True
+    assert _cli(tmp_path, "load", "--stores", "sqlite", "--workloads", "c", "--dataset", "ro",
+                "-p", "recordcount=300")[0] == 0
+    ds = Dataset("sqlite", "ro")
+    versions = np.array(ds.versions())
+    data = datasets.begin_run(ds, ds.read(), "stalled-read-run")
+    after = datasets.end_run(ds, data, "stalled-read-run", "stalled", "no operation succeeded for 5 s", None,
+                             "now", writes=False)
+    assert after["state"] == "complete" and after["generation"] == 0
+    assert "read-only: the data set is unchanged" in after["runs"][-1]["note"]
+    assert np.array_equal(np.array(ds.versions()), versions)
+    code, results = _cli(tmp_path, "run", "--stores", "sqlite", "--workloads", "c", "--dataset", "ro",
+                         "-p", "operationcount=300")
+    assert code == 0 and results[0]["readback"]["failures"] == 0
+    # a read judged wrong is not forgiven, and a run that may have written leaves the store unknown
+    for status, writes in (("invalid", False), ("stalled", True)):
+        data = datasets.begin_run(ds, ds.read(), "r")
+        assert datasets.end_run(ds, data, "r", status, "why", None, "now", writes=writes)["state"] == "unusable"
+        ds.write({**ds.read(), "state": "complete"})
