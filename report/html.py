@@ -51,7 +51,8 @@ from storagebench.running.cache import describe as describe_cache
 #: workload property -> the kind of work it counts as (families, presets)
 _MIX = {"readproportion": "read", "updateproportion": "update", "insertproportion": "update",
         "readmodifywriteproportion": "update", "deleteproportion": "update", "scanproportion": "scan",
-        "queryproportion": "query", "graphproportion": "query", "shortestpathproportion": "query"}
+        "queryproportion": "query", "graphproportion": "query", "shortestpathproportion": "query",
+        "joinproportion": "query"}
 _FAMILY_ORDER = ("update", "scan", "query", "batch", "read")
 FAMILIES = {"read": "read-heavy", "update": "update-heavy", "scan": "scan", "query": "query", "batch": "batch"}
 #: colour-blind-safe colours for stores (Okabe-Ito without its vermillion: red is the alarm colour);

@@ -34,7 +34,7 @@ ZIPF_ITEM_COUNT = 10_000_000_000
 ZIPF_ZETAN_099 = 26.46902820178302
 
 OPERATIONS = ("read", "update", "insert", "scan", "read_modify_write", "delete", "query", "graph",
-              "shortest_path")
+              "shortest_path", "join")
 
 
 def fnvhash64(values: np.ndarray) -> np.ndarray:
@@ -522,6 +522,10 @@ class OperationStream:
 
     def query_group(self) -> int:
         return int(self.rng.integers(0, self.spec.querygroups))
+
+    def join_window(self) -> int:
+        """The first region of a join (it asks for ``joinwindow`` consecutive regions from there)."""
+        return int(self.rng.integers(0, self.spec.joingroups - self.spec.joinwindow + 1))
 
 
 def load_range(spec: WorkloadSpec, worker: int, workers: int) -> range:

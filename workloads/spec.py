@@ -77,7 +77,7 @@ Proportion = Field(default=0.0, ge=0.0, le=1.0)
 
 
 #: run-phase operations that never change what the store holds
-READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path"})
+READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path", "join"})
 
 
 class WorkloadSpec(BaseModel):
@@ -138,6 +138,17 @@ class WorkloadSpec(BaseModel):
     #: pathmaxhops links long (a longer one is answered as no path)
     shortestpathproportion: float = Proportion
     pathmaxhops: int = Field(default=6, ge=1, le=10)
+    #: join of two record types loaded together: 1 in (1 + joinorders) loaded records is a customer (the first
+    #: key numbers) with a region in joingroupfield (joingroups regions); the others are orders that name a
+    #: customer's key in joinreffield and hold an amount (0..999) in joinsumfield.  A join asks for joinwindow
+    #: consecutive regions: per region, the orders of its customers counted and their amounts summed
+    joinproportion: float = Proportion
+    joingroups: int = Field(default=20, ge=1, le=10_000)
+    joinwindow: int = Field(default=3, ge=1)
+    joinorders: int = Field(default=4, ge=1, le=1000)
+    joingroupfield: str = "field0"
+    joinreffield: str = "field1"
+    joinsumfield: str = "field2"
     requestdistribution: Literal["uniform", "zipfian", "latest", "hotspot", "exponential", "sequential"] = "uniform"
     #: exponential: this percentage of operations ask for the newest exponential_frac of recordcount
     exponential_percentile: float = Field(default=95.0, gt=0.0, lt=100.0)
@@ -218,6 +229,23 @@ class WorkloadSpec(BaseModel):
                 raise ValueError(f"graphfield {self.links_field()!r} is not one of {fields[0]}..{fields[-1]}")
             if self.queryproportion > 0 and self.links_field() in (self.queryfield, self.querysumfield):
                 raise ValueError("graphfield must differ from queryfield and querysumfield")
+        if self.joinproportion > 0:
+            joined = [self.joingroupfield, self.joinreffield, self.joinsumfield]
+            for name in joined:
+                if name not in fields:
+                    raise ValueError(f"join field {name!r} is not one of {fields[0]}..{fields[-1]}")
+            if len(set(joined)) < 3:
+                raise ValueError("joingroupfield, joinreffield and joinsumfield must differ")
+            others = {self.queryfield, self.querysumfield} if self.queryproportion > 0 else set()
+            if self.linked_field() is not None:
+                others.add(self.links_field())
+            if others & set(joined):
+                raise ValueError("the join fields must differ from the query and graph fields")
+            if self.joinwindow > self.joingroups:
+                raise ValueError("joinwindow must not exceed joingroups")
+            if self.insertproportion > 0 or self.deleteproportion > 0:
+                raise ValueError("a join workload neither inserts nor deletes in its run phase (the expected "
+                                 "join is the loaded one): set insertproportion and deleteproportion to 0")
         return self
 
     def proportions(self) -> dict[str, float]:
@@ -225,7 +253,7 @@ class WorkloadSpec(BaseModel):
             "read": self.readproportion, "update": self.updateproportion, "insert": self.insertproportion,
             "scan": self.scanproportion, "read_modify_write": self.readmodifywriteproportion,
             "delete": self.deleteproportion, "query": self.queryproportion, "graph": self.graphproportion,
-            "shortest_path": self.shortestpathproportion,
+            "shortest_path": self.shortestpathproportion, "join": self.joinproportion,
         }
 
     def writes(self) -> bool:
@@ -255,6 +283,18 @@ class WorkloadSpec(BaseModel):
     def linked_field(self) -> str | None:
         """The field holding the records' links when the workload follows links (None otherwise)."""
         return self.links_field() if self.graphproportion > 0 or self.shortestpathproportion > 0 else None
+
+    def join_fields(self) -> list[str]:
+        """The fields the join computes on (region, customer reference, amount), when the workload joins."""
+        return [self.joingroupfield, self.joinreffield, self.joinsumfield] if self.joinproportion > 0 else []
+
+    def indexed_fields(self) -> list[str]:
+        """The indexes the workload's schema declares: the join key (orders' reference to a customer)."""
+        return [self.joinreffield] if self.joinproportion > 0 else []
+
+    def join_customers(self) -> int:
+        """How many loaded records are customers (the first key numbers of the load); the rest are orders."""
+        return max(1, self.loaded_count() // (1 + self.joinorders))
 
     def field_names(self) -> list[str]:
         return [f"{self.fieldnameprefix}{i}" for i in range(self.fieldcount)]

@@ -25,6 +25,9 @@ exact (nothing is skipped because of deletes or of several workers):
   failed inserts), plus inserts acknowledged before ``rs``, minus deletes issued before ``re`` (lower);
   loaded, plus inserts issued before ``re``, minus deletes acknowledged before ``rs`` (upper).  Equal bounds
   (no write of that group in flight) make it exact.  Filter and summed fields are never rewritten.
+* **join**: per region asked for, exactly the loaded orders of its customers and the sum of their amounts (no
+  other region), since a join workload neither inserts nor deletes and never rewrites the joined fields;
+  when a load insert failed, at most those (the record may be missing).
 * **traversal**: contains every key reachable through records that must exist, and nothing unreachable
   through records that may exist.
 
@@ -46,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from storagebench.adapters.base import Query, QueryResult, Record
+from storagebench.adapters.base import Join, JoinResult, Query, QueryResult, Record
 from storagebench.measuring.ledger import (
     BEFORE_RUN,
     C_FOREIGN,
@@ -81,6 +84,9 @@ class Loaded:
     sorted_nums: list[int]
     group_count: np.ndarray
     group_sum: np.ndarray
+    #: join workloads: per region, the orders of its customers and the sum of their amounts
+    join_count: np.ndarray
+    join_sum: np.ndarray
 
 
 #: about how many bytes of last verified answers a worker keeps (it holds the answer's strings: about
@@ -118,8 +124,19 @@ def loaded(spec: WorkloadSpec, seed: int, values: Values) -> Loaded:
                 g = values.group_of(key)
                 counts[g] += 1
                 sums[g] += values.summand_of(key)
+        join_count = np.zeros(spec.joingroups, dtype=np.int64)
+        join_sum = np.zeros(spec.joingroups, dtype=np.int64)
+        if values.join_fields:
+            for key in names:
+                _, customer, amount = values.join_row(key)
+                if customer is not None:
+                    region = values.join_row(customer)[0]
+                    assert region is not None
+                    join_count[region] += 1
+                    join_sum[region] += amount
         order = sorted(range(len(names)), key=names.__getitem__)
-        found = _LOADED[cache_key] = Loaded([names[i] for i in order], [int(nums[i]) for i in order], counts, sums)
+        found = _LOADED[cache_key] = Loaded([names[i] for i in order], [int(nums[i]) for i in order], counts, sums,
+                                            join_count, join_sum)
         return found
 
 
@@ -160,6 +177,9 @@ class Checker:
         self._inserted_num: dict[str, int] = {}
         self._known_high = self.insert_first
         self._loaded_num: dict[str, int] | None = None
+        #: join workloads: did any load insert fail (the join's expected answer is then an upper bound)?
+        self._load_unsure = enabled and spec.joinproportion > 0 and any(
+            ledger.get(k, INS) == UNSURE for k in range(self.loaded_first, self.loaded_end) if ledger.tracked(k))
 
     def fail(self, op: str, message: str) -> None:
         self.rec.fail_last(op, message)
@@ -493,6 +513,28 @@ class Checker:
             problem = f"sum {result.total}, expected {expected(lo_sum, hi_sum)}"
         if problem:
             self.fail("query", f"query {query.field} = {query.equals!r} returned {problem}")
+
+    def join(self, first: int, join: Join, result: JoinResult | None, status: str) -> None:
+        """A join must give every region of its window with a child exactly the loaded count and sum, and no
+        other region (at most those when a load insert failed)."""
+        if not self.enabled or status != OK or result is None:
+            return
+        assert self.expected is not None
+        exact = not self._load_unsure
+        window = {self.values.region(g): g for g in range(first, first + self.spec.joinwindow)}
+        asked = f"join of regions {join.low}..{join.high}"
+        extra = sorted(set(result) - set(window))
+        if extra:
+            self.fail("join", f"{asked} answered region {extra[0]!r}, which is not among them")
+            return
+        for region, g in window.items():
+            want = int(self.expected.join_count[g]), int(self.expected.join_sum[g])
+            got = result.get(region, (0, 0))
+            if got != want if exact else not (got[0] <= want[0] and got[1] <= want[1]):
+                bound = "" if exact else "at most "
+                self.fail("join", f"{asked}: region {region} has {got[0]} orders summing to {got[1]}, expected "
+                                  f"{bound}{want[0]} orders summing to {bound}{want[1]}")
+                return
 
     def _walk(self, key: str, keynum: int, hops: int, certain: bool, rs: int, re: int,
               goal: str | None = None) -> dict[str, str]:

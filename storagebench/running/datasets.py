@@ -42,7 +42,7 @@ could not read every such key) leaves the store in a state nobody knows: the dat
 Several client hosts on one data set at the same time (``run --dataset NAME --host I/N``): see the section
 "several client hosts" below.
 
-Not supported on a data set (refused before anything is written): batch, query and graph workloads (their
+Not supported on a data set (refused before anything is written): batch, query, graph and join workloads (their
 fixed fields and expected aggregates are computed from a fresh load), split loads (``insertstart`` /
 ``insertcount``), ``--engine spark`` (its tasks share no ledger), and time-bounded runs that insert more keys
 than the ledger tracks (the run ends with the data set ``unusable``).
@@ -117,8 +117,8 @@ def shape_of(spec: WorkloadSpec) -> dict[str, Any]:
 
 def unsupported(spec: WorkloadSpec, engine: str) -> str | None:
     """Why ``spec`` cannot load or run on a data set (None: it can)."""
-    if spec.kind == "batch" or spec.queryproportion > 0 or spec.graphproportion > 0:
-        return (f"workload {spec.name!r} computes on fields fixed at a fresh load (batch, query, graph): "
+    if spec.kind == "batch" or spec.queryproportion > 0 or spec.graphproportion > 0 or spec.joinproportion > 0:
+        return (f"workload {spec.name!r} computes on fields fixed at a fresh load (batch, query, graph, join): "
                 f"data sets take record workloads (a-f, delete, scan); run it without --dataset")
     if spec.insertstart or spec.insertcount is not None:
         return "a data set is loaded whole: drop -p insertstart / -p insertcount"

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from storagebench.adapters.base import Adapter, Placement, Query
+from storagebench.adapters.base import Adapter, Join, Placement, Query
 from storagebench.errors import Interrupted
 from storagebench.measuring.checks import Checker
 from storagebench.measuring.keys import keyed
@@ -618,6 +618,12 @@ class _Worker:
                     end = namer.name(path_ends[i])
                     path = proxy.shortest_path(ns, key, end, spec.pathmaxhops, links_field)
                     check.shortest_path(key, keynum, end, spec.pathmaxhops, path, proxy.last_status, t)
+                elif op == "join":
+                    first = stream.join_window()
+                    join = Join(spec.joingroupfield, spec.joinreffield, spec.joinsumfield, values.region(first),
+                                values.region(first + spec.joinwindow - 1))
+                    answer = proxy.join(ns, join)
+                    check.join(first, join, answer, proxy.last_status)
                 elif op == "query":
                     group = stream.query_group()
                     query = Query(spec.queryfield, values.group_value(group), spec.queryaggregate,

@@ -595,6 +595,21 @@ def footprint_of(adapter: Adapter, namespace: str, records: int, spec: WorkloadS
     return out
 
 
+def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[dict[str, Any]]:
+    """The indexes the workload's schema declares, built on the loaded namespace and timed apart from the
+    load: per field, whether the store built one (``Adapter.create_index``), how long it took, or its error."""
+    out: list[dict[str, Any]] = []
+    for name in spec.indexed_fields():
+        t0 = time.perf_counter()
+        try:
+            built = adapter.create_index(namespace, name)
+        except Exception as exc:  # the join stays right without it (a scan instead): recorded, not fatal
+            out.append({"field": name, "built": False, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        out.append({"field": name, "built": built, "build_s": time.perf_counter() - t0 if built else None})
+    return out
+
+
 @dataclass
 class WorkloadRun:
     """One (store, workload) of a run: what every phase of it needs, in one place."""
@@ -797,10 +812,13 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
                              *((job.capture.keys, job.capture.seen) if job.capture else ()))
         status, reason = readback_status(status, reason, readback)
     footprint = None
+    indexes = build_indexes(control, job.namespace, job.spec) if phase == "load" and status == "ok" else []
     if phase == "load" and status == "ok":
         footprint = footprint_of(control, job.namespace, job.spec.loaded_count(), job.spec, job.config.seed)
     extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint),
                              "cache": (job.cache if phase == "run" else CacheState()).as_dict()}
+    if indexes:
+        extra["indexes"] = indexes
     if footprint is not None:
         extra["footprint"] = footprint
     if job.dataset_data is not None:

@@ -40,7 +40,7 @@ from storagebench.results.model import ok_histogram
 from storagebench.running.cache import CacheState, make_cold
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
-from storagebench.running.suite import StorePlan, footprint_of, now_iso, run_context, server_cost
+from storagebench.running.suite import StorePlan, build_indexes, footprint_of, now_iso, run_context, server_cost
 from storagebench.services.manager import engine_memory, engine_pids
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
@@ -132,8 +132,8 @@ class Sweeper:
         self.loadbatchsize = BULK_ROWS if bulk else 1
         #: a workload that writes changes what later steps read: every step then starts from a fresh load
         #: (reads are verified against what this step's workers wrote, not against an earlier step's)
-        self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in ("read", "scan", "query",
-                                                                                       "graph", "shortest_path"))
+        reads_only = ("read", "scan", "query", "graph", "shortest_path", "join")
+        self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in reads_only)
         self._dirty = False
         self.records = spec.recordcount
 
@@ -163,6 +163,9 @@ class Sweeper:
             figures: dict[str, Any] = {"records": records, "seconds": wall,
                                        "records_per_sec": records / wall if wall else None,
                                        "bulk": self.loadbatchsize > 1, "problems": outcome.fatal + outcome.aborted}
+            indexes = build_indexes(control, self.namespace, spec)
+            if indexes:
+                figures["indexes"] = indexes
             figures["footprint"] = footprint_of(control, self.namespace, records, spec, self.config.seed)
             return figures
         finally:
