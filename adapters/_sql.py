@@ -2,10 +2,12 @@
 
 Data model: ``CREATE TABLE <namespace> (key TEXT PRIMARY KEY, field0 TEXT, ...)``; scans are
 ``WHERE key >= ? ORDER BY key LIMIT ?`` on the primary-key index; the query is
-``SELECT count(*), sum(CAST(f AS BIGINT)) WHERE field = ?``; graph and shortest path are recursive CTEs over
-the links field (the shortest path enumerates chains of distinct keys up to the hop bound: about
-degree^hops rows, as SQL recursion keeps no global visited set).  Identifiers are never user text: the
-namespace passes :func:`check_namespace` and field names are checked against ``[a-z0-9_]+``.
+``SELECT count(*), sum(CAST(f AS BIGINT)) WHERE field = ?``; the join is the table joined with itself on the
+reference field, grouped (:func:`join_sql`, PostgreSQL's too), with ``CREATE INDEX`` on the join key; graph
+and shortest path are recursive CTEs over the links field (the shortest path enumerates chains of distinct
+keys up to the hop bound: about degree^hops rows, as SQL recursion keeps no global visited set).
+Identifiers are never user text: the namespace passes :func:`check_namespace` and field names are checked
+against ``[a-z0-9_]+``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from storagebench.adapters.base import Adapter, Query, QueryResult, Record, check_namespace, ours, require_found
+from storagebench.adapters.base import (
+    Adapter,
+    Join,
+    JoinResult,
+    Query,
+    QueryResult,
+    Record,
+    check_namespace,
+    ours,
+    require_found,
+)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -24,6 +36,25 @@ def ident(name: str) -> str:
     if not _IDENT.match(name):
         raise ValueError(f"not a safe identifier: {name!r}")
     return name
+
+
+def join_sql(table: str, join: Join, low: str, high: str) -> str:
+    """The one statement that answers a :class:`Join` (PostgreSQL, SQLite and DuckDB alike): a self-join of the
+    namespace's table (parents by key, children by the reference field) with a group-by.  ``table`` is quoted
+    by the caller, ``low``/``high`` are the dialect's parameter marks."""
+    group, ref, summed = ident(join.group_field), ident(join.ref_field), ident(join.sum_field)
+    return (f"SELECT u.{group}, count(*), sum(CAST(o.{summed} AS BIGINT)) FROM {table} u JOIN {table} o "
+            f"ON o.{ref} = u.key "
+            f"WHERE u.{group} >= {low} AND u.{group} <= {high} GROUP BY u.{group}")
+
+
+def index_sql(table: str, namespace: str, field: str) -> str:
+    """``CREATE INDEX`` on one field (the index is named after the namespace, so it goes with the table)."""
+    return f"CREATE INDEX IF NOT EXISTS {check_namespace(namespace)}_{ident(field)}_idx ON {table} ({ident(field)})"
+
+
+def join_rows(rows: Sequence[Sequence[Any]]) -> JoinResult:
+    return {str(r[0]): (int(r[1]), int(r[2] or 0)) for r in rows}
 
 
 class EmbeddedSQLAdapter(Adapter):
@@ -125,6 +156,16 @@ class EmbeddedSQLAdapter(Adapter):
         row = self._execute(f"SELECT count(*) FROM {namespace} WHERE {where} = ?", [query.equals]).fetchone()
         return QueryResult(int(row[0]))
 
+    def create_index(self, namespace: str, field: str) -> bool:
+        self._execute(index_sql(check_namespace(namespace), namespace, field))
+        self._commit()
+        return True
+
+    def join(self, namespace: str, join: Join) -> JoinResult:
+        """One statement: the table joined with itself on the reference field, grouped."""
+        check_namespace(namespace)
+        return join_rows(self._execute(join_sql(namespace, join, "?", "?"), [join.low, join.high]).fetchall())
+
     # -- graph: one recursive query on the server ------------------------------------------------------
     #: SQL that turns ``t.<links>`` of a joined row into one row per linked key, as ``step(key)``;
     #: "{links}" is replaced by the column
@@ -191,7 +232,7 @@ class EmbeddedSQLAdapter(Adapter):
     def _json_path(self, field: str, path: str) -> str:
         return self.json_path_sql.format(col=ident(field), path=ident(path))
 
-    def create_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
         if not self.json_index:
             return False
         check_namespace(namespace)

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 NAMESPACE_PREFIX = "sbench_"
 
 Record = dict[str, str]
+#: records one scan of the emulated join asks for
+JOIN_PAGE = 1000
 
 
 class Support(StrEnum):
@@ -78,6 +80,9 @@ class Capabilities:
     graph: Support = Support.EMULATED
     #: a shortest chain of links between two keys; EMULATED = breadth-first reads (every store can)
     shortest_path: Support = Support.EMULATED
+    #: a join of two record types with a group-by (count and sum per group); EMULATED = scans of the namespace
+    #: and a client-side join (every store can)
+    join: Support = Support.EMULATED
     #: the store keeps what it is given (False only for the null adapter): reads can be verified
     stores_data: bool = True
     #: update of a missing key raises NotFound (instead of silently creating it)
@@ -104,8 +109,8 @@ class Capabilities:
     requests: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "insert", "read", "update", "delete", "scan", "query", "graph", "shortest_path", "batch_write", "batch_read",
-        "batch_filter", "find", "update_nested",
+        "insert", "read", "update", "delete", "scan", "query", "graph", "shortest_path", "join", "batch_write",
+        "batch_read", "batch_filter", "find", "update_nested",
     )
 
     def support(self, operation: str) -> Support:
@@ -144,6 +149,29 @@ class Query:
 class QueryResult:
     count: int
     total: int | None = None
+
+
+@dataclass(frozen=True)
+class Join:
+    """A join of two record types in one namespace with a group-by, as SQL writes it::
+
+        SELECT u.<group_field>, count(*), sum(CAST(o.<sum_field> AS BIGINT))
+        FROM ns u JOIN ns o ON o.<ref_field> = u.key
+        WHERE u.<group_field> BETWEEN low AND high GROUP BY u.<group_field>
+
+    The *parents* (users) are the records whose ``group_field`` lies in ``[low, high]`` (text order); the
+    *children* (orders) those whose ``ref_field`` holds a parent's key; ``sum_field`` holds integers.
+    """
+
+    group_field: str
+    ref_field: str
+    sum_field: str
+    low: str
+    high: str
+
+
+#: a join's answer: group value -> (children joined, their sum); groups with no child are absent
+JoinResult = dict[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -319,6 +347,48 @@ class Adapter(ABC):
         default keeps nothing (the traversals read the field).
         """
 
+    # -- relational: a join with a group-by ----------------------------------------------------------------
+    def create_index(self, namespace: str, field: str) -> bool:
+        """Build an index on ``field`` of the records of ``namespace`` (a join key the workload's schema
+        declares); True when the store built one, False when it keeps no secondary index (the default).
+
+        The harness calls it on the loaded namespace at the end of the load phase and records its build time
+        apart from the load's; the index is then kept up by every write of the run phase.
+        """
+        return False
+
+    def join(self, namespace: str, join: Join) -> JoinResult:
+        """The answer to ``join`` (see :class:`Join`).
+
+        This default pages through the namespace with :meth:`scan` (the three fields only) and joins on
+        the client (EMULATED); stores with a query language override it and declare ``join=NATIVE``.
+        """
+        fields = [join.group_field, join.ref_field, join.sum_field]
+        parents: dict[str, str] = {}
+        children: list[tuple[str, str]] = []
+        start, last = "", None
+        while True:
+            rows = self.scan(namespace, start, JOIN_PAGE + (last is not None), fields)
+            if last is not None and rows and rows[0][0] == last:
+                rows = rows[1:]
+            for key, record in rows:
+                group = record.get(join.group_field)
+                if group is not None and join.low <= group <= join.high:
+                    parents[key] = group
+                ref = record.get(join.ref_field)
+                if ref:
+                    children.append((ref, record.get(join.sum_field) or "0"))
+            if len(rows) < JOIN_PAGE:
+                break
+            start = last = rows[-1][0]
+        out: JoinResult = {}
+        for ref, amount in children:
+            group = parents.get(ref)
+            if group is not None:
+                count, total = out.get(group, (0, 0))
+                out[group] = (count + 1, total + int(amount))
+        return out
+
     def _links_of(self, namespace: str, key: str, field: str) -> list[str]:
         """The keys ``key`` links to, read from its record; [] when the record is absent."""
         try:
@@ -385,7 +455,7 @@ class Adapter(ABC):
         default keeps the text.
         """
 
-    def create_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
         """Build an index on ``path`` (a top-level name) of the documents in ``field``, after the load;
         True when one was built.  The default builds none (finds scan), and says so."""
         return False

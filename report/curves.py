@@ -165,7 +165,8 @@ def sweep_charts(sweeps: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     * ``rate``: per (workload, objective) achieved ops/s against intended and service latency (ms) at the
       objective's percentile, the objective, and the file's ``max_sustainable_ops_per_sec``;
-    * ``clients``: ops/s per client count; ``records``: ops/s, load rate and bytes per record per count;
+    * ``clients``: ops/s per client count; ``records``: ops/s, load rate and bytes per record per count,
+      and ops/s (as found, and cold where the sweep ran ``--cold``) against ``data_to_memory``;
     * ``pareto``: throughput at the objective against bytes per record of the rate sweep's own load, and
       against the engine's CPU µs per operation in the step that achieved it (``server_cpu_us``; None where
       the engine was not observed, with ``server_unobserved`` saying why).
@@ -212,7 +213,12 @@ def sweep_charts(sweeps: Sequence[dict[str, Any]]) -> dict[str, Any]:
             chart["stores"][store] = {"points": [{
                 "x": st.get("records"), "ops": st.get("ops_per_sec"),
                 "load_rate": (st.get("load") or {}).get("records_per_sec"),
-                "bytes_per_record": _bytes_per_record(st.get("load"))} for st in steps], **evidence}
+                "bytes_per_record": _bytes_per_record(st.get("load")),
+                # footprint over the engine's memory cap (or the machine's RAM), and the same size run cold
+                "data_to_memory": st.get("data_to_memory"),
+                "memory_what": (st.get("memory_denominator") or {}).get("what"),
+                "cold_ops": (st.get("cold") or {}).get("ops_per_sec")} for st in steps], **evidence}
+            chart["memory_axis"] = chart.get("memory_axis") or any(st.get("data_to_memory") for st in steps)
     _on_front(pareto, "bytes_per_record")
     _on_front(pareto, "server_cpu_us")
     return {"rate": list(rate.values()), "clients": list(clients.values()), "records": list(records.values()),

@@ -46,11 +46,13 @@ from storagebench.analysis.stats import median_interval
 from storagebench.pricing import PriceSheet
 from storagebench.results.files import atomic_write_text
 from storagebench.results.runhealth import inspect
+from storagebench.running.cache import describe as describe_cache
 
 #: workload property -> the kind of work it counts as (families, presets)
 _MIX = {"readproportion": "read", "updateproportion": "update", "insertproportion": "update",
         "readmodifywriteproportion": "update", "deleteproportion": "update", "scanproportion": "scan",
-        "queryproportion": "query", "graphproportion": "query", "shortestpathproportion": "query"}
+        "queryproportion": "query", "graphproportion": "query", "shortestpathproportion": "query",
+        "joinproportion": "query"}
 _FAMILY_ORDER = ("update", "scan", "query", "batch", "read")
 FAMILIES = {"read": "read-heavy", "update": "update-heavy", "scan": "scan", "query": "query", "batch": "batch"}
 #: colour-blind-safe colours for stores (Okabe-Ito without its vermillion: red is the alarm colour);
@@ -333,6 +335,10 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
                 prov.setdefault("write_amp_runs", []).append(float(server["write_amplification"]))
         elif server.get("observed") is False:
             prov["server_unobserved"] = str(server.get("reason", ""))
+        if r.get("cache"):  # the caches' state at the start of the phase: cold (`run --cold`) or as found
+            state = describe_cache(r["cache"])
+            if state not in prov.setdefault("cache", []):
+                prov["cache"].append(state)
         network = r.get("network") or {}
         if network.get("name") not in (None, "loopback"):
             prov["network"] = f"{network['name']}: {network.get('description', '')}" + (

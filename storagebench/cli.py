@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", metavar="NAME",
                      help="run on the data set NAME that `storagebench load` left on each store: no load phase, "
                           "no drop; every read verified against the data set's state after its earlier runs")
+    run.add_argument("--host", metavar="I/N",
+                     help="with --dataset: run as client host I (0..N-1) of N hosts sharing the data set at the "
+                          "same time: reads any key, writes and inserts only the keys it owns (key number %% N == "
+                          "I); then `storagebench datasets join NAME RUN_DIR...` folds the hosts' runs in")
+    run.add_argument("--cold", action="store_true", default=None,
+                     help="before each run phase make the store cold: restart its engine (only one `storagebench "
+                          "services up` started, with the memory cap it was started with) and drop the OS page "
+                          "cache (root), then wait for one read of a loaded key; recorded as `cache` in each result "
+                          "(default: caches as found)")
     run.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     run.add_argument("--metrics-port", type=_port, metavar="PORT", help=METRICS_HELP)
     run.set_defaults(handler=cmd_run)
@@ -121,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     ddr.add_argument("name")
     ddr.add_argument("--stores", required=True, help="comma-separated stores to drop it from")
     ddr.set_defaults(handler=cmd_datasets_drop)
+    djn = dsub.add_parser("join", help="fold the runs of N hosts (`run --dataset NAME --host I/N`) into the data set",
+                          description="Check that the run folders hold every host's part of the data set's shared "
+                                      "generation (same generation, distinct host indexes, all N present, each "
+                                      "ended ok), then write the data set's new state from them, so a later "
+                                      "`run --dataset NAME` verifies every key, inserts of any host included.")
+    djn.add_argument("name")
+    djn.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="the hosts' run folders")
+    djn.set_defaults(handler=cmd_datasets_join)
 
     cln = sub.add_parser(
         "clean", help="drop namespaces that runs left on the stores (after confirmation)",
@@ -165,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seed", type=int, help="seed (default 42)")
     sw.add_argument("--results-dir", type=Path, help="where run folders go (default: results)")
     sw.add_argument("--run-id", help="name of the run folder")
+    sw.add_argument("--cold", action="store_true", default=None,
+                    help="records ladder: run each size cold (engine restarted, OS page cache dropped, as `run "
+                         "--cold`) and then as found; both recorded in the step")
     sw.add_argument("--prices", type=Path, metavar="SHEET", help=PRICES_HELP)
     sw.add_argument("--metrics-port", type=_port, metavar="PORT",
                     help="as for `run`; every step of a ladder is shown as its phase (load or run), the latest step "
@@ -294,7 +314,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep.check_step_length(objective, step_seconds, rates)
     file_data = cfg.load_config_file(args.config) if args.config else {}
     flags: dict[str, Any] = {"threads": args.threads, "seed": args.seed, "results_dir": args.results_dir,
-                             "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload]}
+                             "run_id": args.run_id, "profile": profile.name, "workloads": [args.workload],
+                             "cold": args.cold}
     if args.stores is not None:
         flags["stores"] = _names(args.stores, "--stores")
     overrides = wspec.parse_overrides(args.props)
@@ -343,7 +364,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "results_dir": args.results_dir, "run_id": args.run_id,
         "engine": args.engine, "spark_master": args.spark_master, "stall_timeout": args.stall_timeout,
         "network": args.network, "fault": args.fault,
-        "repeat": args.repeat, "profile": args.profile,
+        "repeat": args.repeat, "profile": args.profile, "cold": args.cold,
     }
     if args.spark_conf:
         flags["spark_conf"] = _pairs(args.spark_conf, "--spark-conf")
@@ -430,6 +451,10 @@ def _dataset_use(args: argparse.Namespace, config: Any, specs: list[Any]) -> Any
     """``load --dataset`` / ``run --dataset``: checked on every store before anything is written."""
     from storagebench.running import datasets, suite
 
+    host_text = getattr(args, "host", None)
+    if host_text is not None and not args.dataset:
+        raise UsageError(f"--host {host_text} shares a data set between hosts: give --dataset NAME too")
+    host = datasets.parse_host(host_text) if host_text is not None else None
     if not args.dataset:
         return None
     mode: Literal["load", "run"] = "load" if args.command == "load" else "run"
@@ -438,7 +463,8 @@ def _dataset_use(args: argparse.Namespace, config: Any, specs: list[Any]) -> Any
         raise UsageError(f"load one workload into data set {args.dataset!r} (its records' shape), got "
                          f"{len(specs)}: {', '.join(s.name for s in specs)}")
     for spec in specs:
-        why = datasets.unsupported(spec, config.engine)
+        why = datasets.unsupported(spec, config.engine) or (
+            datasets.unsupported_hosts(spec, config.repeat, len(specs)) if host else None)
         if why:
             raise UsageError(why)
         for store in dict.fromkeys(config.stores):
@@ -446,8 +472,8 @@ def _dataset_use(args: argparse.Namespace, config: Any, specs: list[Any]) -> Any
             if mode == "load":
                 datasets.check_new(ds)
             else:
-                datasets.check_usable(ds, spec)
-    return suite.DatasetUse(args.dataset, mode)
+                datasets.check_usable(ds, spec, host)
+    return suite.DatasetUse(args.dataset, mode, host)
 
 
 def cmd_datasets_list(args: argparse.Namespace) -> int:
@@ -458,6 +484,14 @@ def cmd_datasets_list(args: argparse.Namespace) -> int:
         print(datasets.describe(ds))
     if not found:
         print(f"no data sets under {datasets.root()}")
+    return 0
+
+
+def cmd_datasets_join(args: argparse.Namespace) -> int:
+    from storagebench.running import datasets
+
+    for line in datasets.join(args.name, args.run_dirs):
+        print(line)
     return 0
 
 

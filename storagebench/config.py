@@ -79,6 +79,9 @@ class RunConfig(BaseModel):
     network: str = "loopback"
     #: a fault injected into each run phase, KIND@SECONDS[:DURATION] (storagebench.running.faults)
     fault: str | None = None
+    #: before each run phase, restart the engine (when `services up` started it) and drop the OS page cache
+    #: (storagebench.running.cache); otherwise the caches are as the load left them ("as found")
+    cold: bool = False
 
     @field_validator("fault")
     @classmethod

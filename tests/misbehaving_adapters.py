@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from storagebench.adapters.base import Capabilities, Query, QueryResult, Record, require_found
+from storagebench.adapters.base import Capabilities, Join, JoinResult, Query, QueryResult, Record, require_found
 from storagebench.adapters.sqlite.adapter import SQLiteAdapter, SQLiteOptions
 
 from storagebench.errors import AdapterError, NotFound
@@ -296,6 +296,34 @@ class InventsShortcuts(SQLiteAdapter):
 GRAPH = (ShallowNeighbors, DepthFirstPaths, InventsShortcuts)
 
 
+# -- relational lies: a join that looks plausible ----------------------------------------------------------------
+
+class DropsAGroup(SQLiteAdapter):
+    name = "drops_a_group"
+    description = "answers a join of several groups without its last group"
+
+    def join(self, namespace: str, join: Join) -> JoinResult:
+        answer = super().join(namespace, join)
+        if len(answer) > 1:
+            answer.pop(max(answer))
+        return answer
+
+
+class MiscountsJoin(SQLiteAdapter):
+    name = "miscounts_join"
+    description = "answers a join with one order too many in its first group (the sum right)"
+
+    def join(self, namespace: str, join: Join) -> JoinResult:
+        answer = super().join(namespace, join)
+        if answer:
+            first = min(answer)
+            answer[first] = (answer[first][0] + 1, answer[first][1])
+        return answer
+
+
+JOIN = (DropsAGroup, MiscountsJoin)
+
+
 class FindMissesOne(SQLiteAdapter):
     name = "find_misses_one"
     description = "leaves the last matching record out of every find"
@@ -308,7 +336,7 @@ class StaleFindIndex(SQLiteAdapter):
     name = "stale_find_index"
     description = "answers finds with the documents as they were when its index was built (never refreshed)"
 
-    def create_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
         self._execute(f"CREATE TABLE {namespace}_copy AS SELECT * FROM {namespace}")
         self._commit()
         return True

@@ -30,11 +30,13 @@ def register(tmp: Path) -> dict[str, str]:
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sbtest-liars\nVersion: 0\n")
     classes = (*misbehaving_adapters.ALL, *misbehaving_adapters.SECOND, *misbehaving_adapters.PACED,
-               *misbehaving_adapters.GRAPH)
+               *misbehaving_adapters.GRAPH, *misbehaving_adapters.JOIN)
     lines = [f"{cls.name} = misbehaving_adapters:{cls.__name__}" for cls in classes]
     (dist / "entry_points.txt").write_text("[storagebench.adapters]\n" + "\n".join(lines) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORAGEBENCH_")}
-    env.update({"PYTHONPATH": os.pathsep.join([str(tmp / "site"), str(TESTS)]),
+    # the caller's PYTHONPATH stays last (a checkout run without installing it)
+    paths = [str(tmp / "site"), str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env.update({"PYTHONPATH": os.pathsep.join(paths),
                 "STORAGEBENCH_HOME": str(tmp / "home")})
     for name in ("sqlite", *(cls.name for cls in classes)):
         env[f"STORAGEBENCH_{name.upper()}_PATH"] = str(tmp / "home" / f"{name}.db")
@@ -123,6 +125,31 @@ def test_graph_lies_are_caught(tmp_path: Path) -> None:
     assert "links long, but" in results[("depth_first_paths", "shortestpath", "run")]["first_error"]
     assert "does not link to" in results[("invents_shortcuts", "shortestpath", "run")]["first_error"]
     assert "but not" in results[("shallow_neighbors", "graph", "run")]["first_error"]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_join_lies_are_caught(tmp_path: Path, processes: int) -> None:
+    """A join without one of its groups, a join with one order too many: each is an invalid run, with one
+    worker and with two processes, while the honest SQLite on the same workload stays ok and verified."""
+    env = register(tmp_path)
+    liars = ("drops_a_group", "miscounts_join")
+    done = storagebench(env, "run", "--stores", ",".join(["sqlite", *liars]), "--workloads", "join",
+                        "--processes", str(processes), "--results-dir", str(tmp_path / "results"), "--run-id", "join",
+                        "--no-report", *SMALL)
+    assert done.returncode == 1, done.stderr[-3000:]
+    results = {(r["store"], r["phase"]): r for r in load_results(tmp_path / "results" / "join")}
+    healthy = results[("sqlite", "run")]
+    assert healthy["status"] == "ok" and healthy["verification"]["verified"], healthy["reason"]
+    assert healthy["operations"]["join"]["status_counts"]["OK"] > 0
+    assert healthy["operation_support"]["join"] == "native"
+    # the join key's index, built after the load and timed apart from it
+    (index,) = results[("sqlite", "load")]["indexes"]
+    assert index["field"] == "field1" and index["built"] and index["build_s"] > 0
+    for liar in liars:
+        r = results[(liar, "run")]
+        assert r["status"] == "invalid" and r["verification"]["failures"] > 0, (liar, r["status"], r["reason"])
+        assert r["first_error"].startswith("join of regions"), r["first_error"]
+    assert "expected" in results[("miscounts_join", "run")]["first_error"]
 
 
 def test_concurrent_runs_with_ids_exp_1_and_base_1_both_complete(tmp_path: Path) -> None:

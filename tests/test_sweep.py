@@ -75,3 +75,36 @@ def test_a_step_too_short_for_its_percentile_is_never_sustainable() -> None:
             "service": {"p99_us": 50.0}, "intended": {"p99_us": 60.0}}
     assert too_short(step, objective) and not sustainable(step, objective)
     assert sustainable({**step, "operations": 100}, objective)
+
+
+def test_a_records_step_reads_the_records_it_loaded(tmp_path: Path) -> None:
+    """Each records-ladder step runs over the records that step loaded, not over the workload's recordcount:
+    a 50-record step of a 1,000-record workload read 950 keys it never loaded (false NOT_FOUNDs, ~95 %).
+    Each step also says how its data compares with memory, and over which memory."""
+    assert sweep(tmp_path, "--stores", "sqlite", "--workload", "c", "--ladder", "records", "--step-seconds", "0.5",
+                 "--records", "50,300", "-p", "recordcount=1000") == 0
+    data = json.loads((tmp_path / "results" / "s" / "sweep-sqlite-c-records.json").read_text())
+    for step in data["steps"]:
+        assert step["operations"] > 0 and step["failed"] == 0 and not step["errors"], step["errors"]
+        assert step["cache"]["state"] == "as found"
+        ram = step["memory_denominator"]
+        assert ram["what"] == "machine RAM" and ram["bytes"] > 2**28  # sqlite: no engine, no cap
+        assert step["data_to_memory"] == pytest.approx(step["load"]["footprint"]["bytes"] / ram["bytes"])
+    small, large = data["steps"]
+    assert 0 < small["data_to_memory"] < large["data_to_memory"] < 1
+
+
+def test_a_cold_records_ladder_runs_each_size_cold_then_as_found(tmp_path: Path) -> None:
+    """`--cold`: each size is measured cold (sqlite has no engine: the OS page cache is dropped, as root)
+    and then as found, both in the step, both over every loaded record."""
+    import os
+
+    assert sweep(tmp_path, "--stores", "sqlite", "--workload", "c", "--ladder", "records", "--step-seconds", "0.5",
+                 "--records", "200", "--cold") == 0
+    (step,) = json.loads((tmp_path / "results" / "s" / "sweep-sqlite-c-records.json").read_text())["steps"]
+    cold = step["cold"]
+    assert cold["operations"] > 0 and cold["failed"] == 0 and step["failed"] == 0
+    assert step["cache"]["state"] == "as found"
+    assert cold["cache"]["os_cache_dropped"] is (os.geteuid() == 0)
+    assert cold["cache"]["state"] == ("cold" if os.geteuid() == 0 else "as found")
+    assert cold["cache"]["engine_restart_s"] is None and "no engine process" in cold["cache"]["note"]

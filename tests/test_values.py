@@ -428,3 +428,26 @@ def test_the_vectorised_load_writes_values_every_check_accepts(workload: str, pr
                 assert isinstance(values.check(keys[0] if key != keys[0] else keys[1], f, text), str)
     assert Values(resolve("a", {"fieldlengthdistribution": "uniform", "minfieldlength": 20}), 3).load_columns(
         keys) is None  # lengths drawn per value: the per-record path
+
+
+def test_join_data_customers_and_their_orders_with_fields_no_update_rewrites() -> None:
+    """The join workload's records: 1 in 5 a customer with a region, the others orders naming a loaded customer
+    and an amount; updates never touch those fields, so the expected join holds during the run."""
+    spec = resolve("join", {"recordcount": 500})
+    v = Values(spec, 7)
+    keys = KeyNamer(spec).names(np.arange(500, dtype=np.int64))
+    records = {k: v.load_record(k) for k in keys}
+    customers = {k for k, r in records.items() if r["field1"] == "none"}
+    assert len(customers) == 500 // (1 + spec.joinorders)
+    assert all(records[c]["field0"].startswith("r") and records[c]["field2"] == "0" for c in customers)
+    orders = [r for k, r in records.items() if k not in customers]
+    assert all(r["field1"] in customers and r["field0"] == "none" and 0 <= int(r["field2"]) < 1000 for r in orders)
+    assert len({records[r["field1"]]["field0"] for r in orders}) == spec.joingroups  # every region has orders
+    assert not {"field0", "field1", "field2"} & set(v.writable_fields)
+    assert v.write(keys[0], ["field1"])["field1"] == records[keys[0]]["field1"]
+
+
+@pytest.mark.parametrize("prop", ["insertproportion", "deleteproportion"])
+def test_a_join_workload_that_inserts_or_deletes_is_refused(prop: str) -> None:
+    with pytest.raises(UsageError, match="neither inserts nor deletes"):
+        resolve("join", {prop: 0.05, "readproportion": 0.05})

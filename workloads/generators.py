@@ -17,6 +17,7 @@ value that must be there.  Generators produce NumPy batches: the runner's hot lo
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +34,7 @@ ZIPF_ITEM_COUNT = 10_000_000_000
 ZIPF_ZETAN_099 = 26.46902820178302
 
 OPERATIONS = ("read", "update", "insert", "scan", "read_modify_write", "delete", "query", "graph",
-              "shortest_path", "find", "update_nested")
+              "shortest_path", "join", "find", "update_nested")
 
 
 def fnvhash64(values: np.ndarray) -> np.ndarray:
@@ -147,11 +148,23 @@ class AcknowledgedCounter:
 
 class StripedCounter:
     """Insert key numbers for workers that share no memory (``--engine spark``): worker w of W takes
-    ``start + w``, ``+ W``, ...  No other worker's insert is known to be acknowledged, so ``last()`` stays at
-    the loaded records: reads never ask for a key that may not exist yet."""
+    ``start + w``, ``+ W``, ...  ``last()`` is the highest key number below which every insert of every
+    stripe has been acknowledged, as far as this worker knows: its own stripe it knows at once (alone, that
+    is YCSB's acknowledged counter); the others' it learns from :attr:`cluster_last`, which a messenger
+    sets from the acknowledged counts of every stripe (:mod:`storagebench.spark.acks`); with no messenger
+    it stays at the loaded records, so reads never ask for a key that may not exist yet.
+
+    As YCSB, an insert is acknowledged whatever its outcome, so a key below ``last()`` inserted by another
+    worker may be absent (that worker's insert failed): only that worker's ledger can judge it."""
 
     def __init__(self, start: int, worker: int, workers: int) -> None:
         self.start, self.worker, self.workers, self.inserted = start, worker, workers, 0
+        #: inserts of this stripe acknowledged (each worker has one insert in flight: they return in order)
+        self.acked = 0
+        #: the acknowledged prefix of every stripe, from a messenger (``start - 1``: none known)
+        self.cluster_last = start - 1
+        #: dynamic key choices above the load, and those of them inserted by another worker
+        self.picked_inserts = self.picked_others = 0
 
     def next(self) -> int:
         value = self.start + self.worker + self.inserted * self.workers
@@ -159,10 +172,25 @@ class StripedCounter:
         return value
 
     def acknowledge(self, value: int) -> None:
-        pass
+        self.acked += 1
 
     def last(self) -> int:
-        return self.start - 1
+        own = self.start - 1 + self.acked if self.workers == 1 else self.start - 1
+        return max(own, self.cluster_last)
+
+    def picked(self, keynum: int) -> None:
+        """A read, update, scan or delete chose ``keynum`` among the acknowledged keys (counted)."""
+        if keynum >= self.start:
+            self.picked_inserts += 1
+            if (keynum - self.start) % self.workers != self.worker:
+                self.picked_others += 1
+
+
+def cluster_prefix(start: int, acked: Sequence[int]) -> int:
+    """``last()`` over striped workers: the highest key number below which every stripe's inserts are
+    acknowledged, given each stripe's acknowledged count (stripe w holds ``start + w + k * W``)."""
+    workers = len(acked)
+    return start - 1 + min(count * workers + w for w, count in enumerate(acked))
 
 
 InsertCounter = AcknowledgedCounter | StripedCounter
@@ -203,6 +231,12 @@ class SkewedLatest:
         return int(last * (self.eta * u - self.eta + 1) ** self.alpha)
 
 
+def chooses_among_inserts(spec: WorkloadSpec) -> bool:
+    """Whether the run phase's keys are chosen among the inserts acknowledged so far (YCSB's counter)."""
+    dist = spec.requestdistribution
+    return dist in ("latest", "exponential") or (dist == "zipfian" and spec.insertproportion > 0)
+
+
 class KeyChooser:
     """Chooses the key numbers of reads/updates/scans/deletes/RMWs as YCSB's ``CoreWorkload.nextKeynum``.
 
@@ -220,13 +254,14 @@ class KeyChooser:
     def __init__(self, spec: WorkloadSpec, counter: InsertCounter, rng: np.random.Generator,
                  worker: int = 0, workers: int = 1) -> None:
         self.spec, self.counter, self.rng = spec, counter, rng
+        #: a striped counter (workers sharing no memory) counts whose inserts the choices land on
+        self.striped = counter if isinstance(counter, StripedCounter) else None
         self.namer = KeyNamer(spec)
         self.name = lru_cache(maxsize=1 << 16)(self.namer.name)
         self.last_keynum = 0
         self.lo, self.count = spec.insertstart, max(1, spec.loaded_count())
         self.dist = dist = spec.requestdistribution
-        inserts = spec.insertproportion > 0
-        self.dynamic = dist in ("latest", "exponential") or (dist == "zipfian" and inserts)
+        self.dynamic = chooses_among_inserts(spec)
         if dist == "zipfian":
             expected_new = int(spec.operationcount * spec.insertproportion * 2.0)
             self.space = spec.loaded_count() + expected_new + 1
@@ -285,6 +320,8 @@ class KeyChooser:
         """The key of operation ``i`` of the batch, chosen now (dynamic distributions only); its number
         is left in ``last_keynum`` (the runner's checks need it)."""
         self.last_keynum = keynum = self._keynum(i)
+        if self.striped is not None:
+            self.striped.picked(keynum)
         return self.name(keynum)
 
     def _keynum(self, i: int) -> int:
@@ -381,13 +418,45 @@ def read_length_histogram(path: str) -> tuple[int, list[int]]:
     return block, buckets
 
 
+def host_keynums(spec: WorkloadSpec, local: np.ndarray) -> np.ndarray:
+    """The key numbers of a client host's *local* key numbers (``run --dataset NAME --host I/N``).
+
+    Below ``recordcount`` (every key the shared data set had when the hosts began) a local number is the
+    key number itself; from there up, local numbers are this host's own inserts, striped over the hosts:
+    the ``j``-th is the ``j``-th key number ``>= recordcount`` with ``n % N == I``.  So every key number has
+    one owner, :func:`key_owner`, and no two hosts ever insert the same key.  One host (N = 1): identity."""
+    n, rows = spec.hostcount, spec.recordcount
+    if n == 1:
+        return local
+    first = rows + (spec.hostindex - rows) % n
+    return np.where(local < rows, local, first + (local - rows) * n)
+
+
+def key_owner(keynum: int | np.ndarray, hostcount: int) -> Any:
+    """The host that owns key number ``keynum`` (the only one that writes it): ``keynum % hostcount``."""
+    return keynum % hostcount
+
+
+def owned_twin(spec: WorkloadSpec, local: int) -> int:
+    """The key this host writes when its chooser picked ``local`` for an update: ``local`` itself when the
+    host owns it (its own inserts always), else the key of this host's stripe in the same block of N."""
+    n, i = spec.hostcount, spec.hostindex
+    if n == 1 or local >= spec.recordcount or local % n == i:
+        return local
+    twin = local - local % n + i
+    return twin if twin < spec.recordcount else twin - n
+
+
 class KeyNamer:
     def __init__(self, spec: WorkloadSpec) -> None:
         self.prefix = spec.keyprefix
         self.padding = spec.zeropadding
         self.hashed = spec.insertorder == "hashed"
+        self.spec = spec if spec.hostcount > 1 else None
 
     def names(self, keynums: np.ndarray) -> list[str]:
+        if self.spec is not None:
+            keynums = host_keynums(self.spec, np.asarray(keynums, dtype=np.int64))
         nums = fnvhash64(keynums) if self.hashed else keynums
         prefix, pad = self.prefix, self.padding
         if pad <= 1:
@@ -395,6 +464,10 @@ class KeyNamer:
         return [prefix + str(n).zfill(pad) for n in nums.tolist()]
 
     def name(self, keynum: int) -> str:
+        spec = self.spec
+        if spec is not None and keynum >= spec.recordcount:
+            rows, n = spec.recordcount, spec.hostcount
+            keynum = rows + (spec.hostindex - rows) % n + (keynum - rows) * n
         num = fnvhash64_one(keynum) if self.hashed else keynum
         return self.prefix + (str(num).zfill(self.padding) if self.padding > 1 else str(num))
 
@@ -449,6 +522,10 @@ class OperationStream:
 
     def query_group(self) -> int:
         return int(self.rng.integers(0, self.spec.querygroups))
+
+    def join_window(self) -> int:
+        """The first region of a join (it asks for ``joinwindow`` consecutive regions from there)."""
+        return int(self.rng.integers(0, self.spec.joingroups - self.spec.joinwindow + 1))
 
 
 def load_range(spec: WorkloadSpec, worker: int, workers: int) -> range:

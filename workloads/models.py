@@ -3,9 +3,11 @@
 Every operation belongs to one data model (:data:`OPERATION_MODEL`): reads and writes of one record to the
 key-value record (YCSB's), scans in key order to ordered ranges (what wide-column stores are built for), the
 equality filter with an aggregate to filter-and-aggregate (what SQL does), k-hop neighbours and shortest
-paths to the graph, the Arrow batch paths to columnar batches (files).  A workload's model is the model of
-more than half of its operations, by its proportions (a batch workload's is columnar); with none over half,
-``mixed``.  So a custom workload gets a model without a list of workload names.
+paths to the graph, the join of two record types with a group-by to relational, finds by a nested field and
+updates of one nested field to documents, the Arrow batch paths to columnar batches (files).  A workload's
+model is the model of more than half of its operations, by its proportions (a batch workload's is
+columnar); with none over half, ``mixed``.  So a custom workload gets a model without a list of workload
+names.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ KEY_VALUE = "key-value"
 ORDERED = "ordered"
 QUERY = "query"
 GRAPH = "graph"
+RELATIONAL = "relational"
 DOCUMENT = "document"
 COLUMNAR = "columnar"
 MIXED = "mixed"
@@ -27,6 +30,7 @@ MODEL_LABELS: dict[str, str] = {
     ORDERED: "ordered ranges (scans in key order, as wide-column stores keep rows)",
     QUERY: "filter and aggregate (an equality filter with a sum, as SQL answers it)",
     GRAPH: "graph (k-hop neighbours, shortest paths over links)",
+    RELATIONAL: "relational (a join of two record types with a group-by, as SQL answers it)",
     DOCUMENT: "documents (nested orders: find by a nested field through an index, update one nested field)",
     COLUMNAR: "columnar batches (Arrow batches written and read back, filtered reads)",
     MIXED: "mixed (no data model has more than half of the operations)",
@@ -36,6 +40,7 @@ MODEL_LABELS: dict[str, str] = {
 OPERATION_MODEL: dict[str, str] = {
     "read": KEY_VALUE, "update": KEY_VALUE, "insert": KEY_VALUE, "delete": KEY_VALUE,
     "read_modify_write": KEY_VALUE, "scan": ORDERED, "query": QUERY, "graph": GRAPH, "shortest_path": GRAPH,
+    "join": RELATIONAL,
     "batch_write": COLUMNAR, "batch_read": COLUMNAR, "batch_filter": COLUMNAR,
     # finds by a nested field and updates of one nested field: the document model
     "find": DOCUMENT, "update_nested": DOCUMENT,
@@ -46,7 +51,7 @@ PROPORTION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "readproportion": ("read",), "updateproportion": ("update",), "insertproportion": ("insert",),
     "scanproportion": ("scan",), "readmodifywriteproportion": ("read_modify_write",),
     "deleteproportion": ("delete",), "queryproportion": ("query",), "graphproportion": ("graph",),
-    "shortestpathproportion": ("shortest_path",),
+    "shortestpathproportion": ("shortest_path",), "joinproportion": ("join",),
     "findproportion": ("find",), "updatenestedproportion": ("update_nested",),
 }
 

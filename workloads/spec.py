@@ -77,9 +77,7 @@ Proportion = Field(default=0.0, ge=0.0, le=1.0)
 
 
 #: run-phase operations that never change what the store holds
-READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path"})
-#: the document workload's find only reads
-READ_ONLY_OPERATIONS = READ_ONLY_OPERATIONS | {"find"}
+READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path", "join", "find"})
 
 
 class WorkloadSpec(BaseModel):
@@ -140,6 +138,17 @@ class WorkloadSpec(BaseModel):
     #: pathmaxhops links long (a longer one is answered as no path)
     shortestpathproportion: float = Proportion
     pathmaxhops: int = Field(default=6, ge=1, le=10)
+    #: join of two record types loaded together: 1 in (1 + joinorders) loaded records is a customer (the first
+    #: key numbers) with a region in joingroupfield (joingroups regions); the others are orders that name a
+    #: customer's key in joinreffield and hold an amount (0..999) in joinsumfield.  A join asks for joinwindow
+    #: consecutive regions: per region, the orders of its customers counted and their amounts summed
+    joinproportion: float = Proportion
+    joingroups: int = Field(default=20, ge=1, le=10_000)
+    joinwindow: int = Field(default=3, ge=1)
+    joinorders: int = Field(default=4, ge=1, le=1000)
+    joingroupfield: str = "field0"
+    joinreffield: str = "field1"
+    joinsumfield: str = "field2"
     #: document workload: each record holds an order as a nested document in docfield (default: the last
     #: field); find: the records whose document's customer (one of doccustomers) equals a value, in key
     #: order; update_nested: set one record's document status (workloads/documents.py)
@@ -167,6 +176,10 @@ class WorkloadSpec(BaseModel):
     loadbatchsize: int = Field(default=1, ge=1)
     #: YCSB properties given that do not apply here, and why (filled in when the workload is read)
     not_applied: dict[str, str] = Field(default_factory=dict)
+    #: ``run --dataset NAME --host I/N``: this client host's index I and the hosts' count N on one shared
+    #: data set (set by storagebench, not a property; see :mod:`storagebench.running.datasets`)
+    hostindex: int = Field(default=0, ge=0)
+    hostcount: int = Field(default=1, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -205,6 +218,8 @@ class WorkloadSpec(BaseModel):
             raise ValueError(refused)
         if self.insertstart + self.loaded_count() > self.recordcount:
             raise ValueError("insertstart + insertcount must not exceed recordcount (as YCSB requires)")
+        if self.hostindex >= self.hostcount:
+            raise ValueError(f"hostindex {self.hostindex} must be below hostcount {self.hostcount}")
         if self.kind == "ycsb" and self.operationcount == 0 and self.maxexecutiontime <= 0:
             raise ValueError("operationcount=0 runs until maxexecutiontime: set maxexecutiontime (seconds)")
         if (self.operationcount or self.maxexecutiontime) and sum(self.proportions().values()) <= 0:
@@ -223,6 +238,23 @@ class WorkloadSpec(BaseModel):
                 raise ValueError(f"graphfield {self.links_field()!r} is not one of {fields[0]}..{fields[-1]}")
             if self.queryproportion > 0 and self.links_field() in (self.queryfield, self.querysumfield):
                 raise ValueError("graphfield must differ from queryfield and querysumfield")
+        if self.joinproportion > 0:
+            joined = [self.joingroupfield, self.joinreffield, self.joinsumfield]
+            for name in joined:
+                if name not in fields:
+                    raise ValueError(f"join field {name!r} is not one of {fields[0]}..{fields[-1]}")
+            if len(set(joined)) < 3:
+                raise ValueError("joingroupfield, joinreffield and joinsumfield must differ")
+            others = {self.queryfield, self.querysumfield} if self.queryproportion > 0 else set()
+            if self.linked_field() is not None:
+                others.add(self.links_field())
+            if others & set(joined):
+                raise ValueError("the join fields must differ from the query and graph fields")
+            if self.joinwindow > self.joingroups:
+                raise ValueError("joinwindow must not exceed joingroups")
+            if self.insertproportion > 0 or self.deleteproportion > 0:
+                raise ValueError("a join workload neither inserts nor deletes in its run phase (the expected "
+                                 "join is the loaded one): set insertproportion and deleteproportion to 0")
         return self
 
     def proportions(self) -> dict[str, float]:
@@ -231,7 +263,7 @@ class WorkloadSpec(BaseModel):
             "find": self.findproportion, "update_nested": self.updatenestedproportion,
             "scan": self.scanproportion, "read_modify_write": self.readmodifywriteproportion,
             "delete": self.deleteproportion, "query": self.queryproportion, "graph": self.graphproportion,
-            "shortest_path": self.shortestpathproportion,
+            "shortest_path": self.shortestpathproportion, "join": self.joinproportion,
         }
 
     def writes(self) -> bool:
@@ -261,6 +293,18 @@ class WorkloadSpec(BaseModel):
     def linked_field(self) -> str | None:
         """The field holding the records' links when the workload follows links (None otherwise)."""
         return self.links_field() if self.graphproportion > 0 or self.shortestpathproportion > 0 else None
+
+    def join_fields(self) -> list[str]:
+        """The fields the join computes on (region, customer reference, amount), when the workload joins."""
+        return [self.joingroupfield, self.joinreffield, self.joinsumfield] if self.joinproportion > 0 else []
+
+    def indexed_fields(self) -> list[str]:
+        """The indexes the workload's schema declares: the join key (orders' reference to a customer)."""
+        return [self.joinreffield] if self.joinproportion > 0 else []
+
+    def join_customers(self) -> int:
+        """How many loaded records are customers (the first key numbers of the load); the rest are orders."""
+        return max(1, self.loaded_count() // (1 + self.joinorders))
 
     def document_field(self) -> str | None:
         """The field holding each record's document when the workload finds or updates documents."""
@@ -329,8 +373,9 @@ def apply_ycsb_names(data: dict[str, Any], origin: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for key, value in data.items():
-        if key == "not_applied":
-            raise UsageError(f"invalid workload {origin}: not_applied is set by storagebench, not a property")
+        if key in ("not_applied", "hostindex", "hostcount"):
+            raise UsageError(f"invalid workload {origin}: {key} is set by storagebench"
+                             f"{' (run --dataset NAME --host I/N)' if key != 'not_applied' else ''}, not a property")
         if key in YCSB_REFUSED:
             raise UsageError(f"invalid workload {origin}: {key} is not a workload property here: "
                              f"{YCSB_REFUSED[key]}")

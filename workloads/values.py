@@ -21,7 +21,8 @@ may be shorter than :data:`MIN_LENGTH` is refused when it is resolved (:func:`to
 ``fieldlengthdistribution`` (:class:`~storagebench.workloads.generators.FieldLengths`), one draw per
 value written.
 
-Fields the query and graph workloads compute on (the filter value, the summed number, the links) are
+Fields the query, graph and join workloads compute on (the filter value, the summed number, the links, a
+customer's region, an order's customer and amount) are
 *fixed*: a deterministic function of the key, never rewritten by updates, so the expected count, sum and
 traversal are known while updates run (:attr:`Values.writable_fields` leaves them out).
 """
@@ -209,7 +210,11 @@ class Values:
         self.power_law = spec.graphtargets == "powerlaw"
         self._links: dict[str, list[str]] = {}
         self.records = max(1, spec.recordcount)
-        fixed = set()
+        #: join workloads: customers are the first ``customers`` loaded key numbers, the rest orders
+        self.join_fields = spec.join_fields()
+        self.customers = spec.join_customers()
+        self._customer_keys: frozenset[str] | None = None
+        fixed = set(self.join_fields)
         if self.query:
             fixed |= {self.queryfield, self.sumfield}
         if self.graph:
@@ -267,7 +272,32 @@ class Values:
     def summand_of(self, key: str) -> int:
         return zlib.crc32(f"{key}/{self.sumfield}".encode()) % 1000
 
+    def is_customer(self, key: str) -> bool:
+        if self._customer_keys is None:
+            first = self.spec.insertstart
+            self._customer_keys = frozenset(self.namer.names(np.arange(first, first + self.customers,
+                                                                       dtype=np.int64)))
+        return key in self._customer_keys
+
+    def region(self, group: int) -> str:
+        return f"r{group:04d}"
+
+    def join_row(self, key: str) -> tuple[int | None, str | None, int]:
+        """A loaded record's part in the join: (its region if a customer, the customer it names if an order,
+        the order's amount)."""
+        if self.is_customer(key):
+            return zlib.crc32(f"{key}/region".encode()) % self.spec.joingroups, None, 0
+        customer = self.spec.insertstart + zlib.crc32(f"{key}/customer".encode()) % self.customers
+        return None, self.namer.name(customer), zlib.crc32(f"{key}/amount".encode()) % 1000
+
     def fixed_value(self, key: str, field: str) -> str:
+        if field in self.join_fields:
+            region, customer, amount = self.join_row(key)
+            if field == self.spec.joingroupfield:
+                return "none" if region is None else self.region(region)
+            if field == self.spec.joinreffield:
+                return customer or "none"
+            return str(amount)
         if self.graph and field == self.links_field:
             return ",".join(self.links(key))
         if field == self.queryfield:

@@ -39,7 +39,7 @@ class DuckDBAdapter(EmbeddedSQLAdapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="relational",
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
-        shortest_path=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE,
+        shortest_path=Support.NATIVE, join=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE,
         multiprocess=False)
     split_links_sql = "CROSS JOIN unnest(string_split(t.{links}, ',')) AS step(key)"
     # documents: JSON functions over the text column; DuckDB's ART indexes take columns, not expressions, so

@@ -31,6 +31,8 @@ Operations:
 * batch write (NATIVE): ``insert_many`` in chunks of ``batch_size``; batch read (NATIVE): one cursor over
   the whole collection sorted by ``_id``, fetched in large batches; the filtered batch read (NATIVE)
   is the same cursor with the equality filter evaluated by the server.
+* create_index: ``create_index(field)`` (the join workload's join key); the join itself is EMULATED (scans
+  and a client-side join; ``$lookup`` on FerretDB was not tried).
 * graph and shortest path (EMULATED, the base class's breadth-first walk, one ``find_one`` per visited
   record): MongoDB's server-side traversal is ``$graphLookup``, but FerretDB 1.24.2 answers it with
   "`aggregate` stage "$graphLookup" is not implemented yet" (error 238, NotImplemented; tried 2026-12-06).
@@ -185,6 +187,13 @@ class MongoAdapter(Adapter):
                     self.db.create_collection(namespace)
                 except CollectionInvalid:  # another worker created it first
                     pass
+
+    def create_index(self, namespace: str, field: str) -> bool:
+        """An ascending single-field index (FerretDB keeps it in its backend too)."""
+        check_namespace(namespace)
+        with self.translate_errors():
+            self.db[namespace].create_index(field, name=f"{field}_idx")
+        return True
 
     def list_namespaces(self) -> list[str]:
         with self.translate_errors():
@@ -358,7 +367,7 @@ class MongoAdapter(Adapter):
             return dict(values)
         return {**values, document: json.loads(values[document])}
 
-    def create_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
         with self.translate_errors():
             self._collection(namespace).create_index([(f"{field}.{path}", 1)])
         return True

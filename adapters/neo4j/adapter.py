@@ -33,6 +33,8 @@ Operations (each one auto-commit query on the adapter's own session, i.e. one Bo
   that also provides the order.
 * query: native Cypher, ``WHERE n.`field` = $value RETURN count(n), sum(toInteger(n.`sum_field`))``
   (fields are not indexed: a label scan, as in the other stores).
+* create_index: a range index on the property for the namespace's label (the join workload's join key); the
+  join itself is EMULATED (scans and a client-side join).
 * batch write (NATIVE): ``UNWIND $rows AS row CREATE (n:`ns`) SET n = row``, ``batch_size`` rows per query.
 * batch read (NATIVE): one ``MATCH ... ORDER BY n.key`` streamed into an Arrow table; filtered batch
   read (NATIVE): the same with ``AND n.`field` = $value``.
@@ -189,6 +191,15 @@ class Neo4jAdapter(Adapter):
                 self._run(f"CREATE CONSTRAINT {_quote(label + '_key')} IF NOT EXISTS "
                           f"FOR (n:{_quote(label)}) REQUIRE n.key IS UNIQUE").consume()
             self._run("CALL db.awaitIndexes($seconds)", seconds=300).consume()
+
+    def create_index(self, namespace: str, field: str) -> bool:
+        """A range index on the property, for the namespace's label (dropped with the label's indexes)."""
+        check_namespace(namespace)
+        with self.translate_errors():
+            self._run(f"CREATE INDEX {_quote(namespace + '_' + field)} IF NOT EXISTS "
+                      f"FOR (n:{_quote(namespace)}) ON (n.{_quote(field)})").consume()
+            self._run("CALL db.awaitIndexes($seconds)", seconds=300).consume()
+        return True
 
     def list_namespaces(self) -> list[str]:
         """Labels with nodes, and labels that only a constraint or index still names."""
@@ -424,7 +435,7 @@ class Neo4jAdapter(Adapter):
         doc = json.loads(values[field])
         return {**values, **{f"{field}.{k}": v for k, v in doc.items() if isinstance(v, str | int | float | bool)}}
 
-    def create_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
         label = check_namespace(namespace)
         with self.translate_errors():
             self._run(f"CREATE INDEX {_quote(f'{label}_{field}_{path}')} IF NOT EXISTS "

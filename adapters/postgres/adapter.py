@@ -61,10 +61,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import SecretStr
+from storagebench.adapters._sql import index_sql, join_rows, join_sql
 from storagebench.adapters.base import (
     Adapter,
     AdapterOptions,
     Capabilities,
+    Join,
+    JoinResult,
     Query,
     QueryResult,
     Record,
@@ -148,7 +151,7 @@ class PostgresAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="relational", cooperative=True,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
-        shortest_path=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE)
+        shortest_path=Support.NATIVE, join=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE)
     options: PostgresOptions
 
     @classmethod
@@ -333,6 +336,20 @@ class PostgresAdapter(Adapter):
                             [query.equals], fetch="one")
         return QueryResult(int(row[0]))
 
+    def create_index(self, namespace: str, field: str) -> bool:
+        table = check_namespace(namespace)
+        self._run(index_sql(f'"{table}"', namespace, field_name(field)))
+        self._forget(namespace)
+        return True
+
+    def join(self, namespace: str, join: Join) -> JoinResult:
+        """One prepared statement: the table joined with itself on the reference field, grouped."""
+        table = check_namespace(namespace)
+        fields = tuple(field_name(f) for f in (join.group_field, join.ref_field, join.sum_field))
+        rows = self._execute(("join", namespace, *fields), lambda: join_sql(f'"{table}"', join, "$1", "$2"),
+                             [join.low, join.high], fetch="all")
+        return join_rows(rows)
+
     def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
         """k hops in one recursive CTE on the server: links split with string_to_array, joined on the key."""
         links = field_name(field)
@@ -367,7 +384,7 @@ class PostgresAdapter(Adapter):
     def declare_document(self, namespace: str, field: str) -> None:
         self._documents[namespace] = field_name(field)
 
-    def create_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
         """A B-tree on the nested field's text (``(doc->>'path')``), then ANALYZE so the planner knows it."""
         table, column, name = check_namespace(namespace), field_name(field), field_name(path)
         self._run(f'CREATE INDEX IF NOT EXISTS "{table}_{column}_{name}" ON "{table}" (("{column}"->>\'{name}\'))')

@@ -409,7 +409,7 @@
   }
   const tickFmt = (v) => v >= 1e6 ? sig(v / 1e6) + "M" : v >= 1e3 ? sig(v / 1e3) + "k" : sig(v);
   // spec: {x: {label, log, ticks}, y: {label, log, zero}, series: [{store, name, pts, band, dash, points}],
-  //        hline: {y, label}, markers: [{store, x, y, title, cls, ring}]}
+  //        hline: {y, label}, vline: {x, label}, markers: [{store, x, y, title, cls, ring}]}
   function lineChart(box, spec) {
     const W = Math.max(280, Math.min(box.clientWidth || 640, 900)), H = spec.height || 260;
     const m = {l: 56, r: 12, t: 10, b: 40};
@@ -420,6 +420,7 @@
     }
     for (const k of spec.markers || []) if (ok(k.x) && ok(k.y)) { xs.push(k.x); ys.push(k.y); }
     if (spec.hline && ok(spec.hline.y)) ys.push(spec.hline.y);
+    if (spec.vline && ok(spec.vline.x) && xs.length) xs.push(spec.vline.x);
     if (!xs.length) { box.replaceChildren(el("p", {class: "note"}, "nothing to draw")); return; }
     const ymin = spec.y.zero ? 0 : Math.min(...ys);
     const sx = scale(Math.min(...xs), Math.max(...xs), spec.x.log, m.l, W - m.r);
@@ -457,6 +458,10 @@
     if (spec.hline && ok(spec.hline.y)) {
       svg.append(svgEl("line", {x1: m.l, x2: W - m.r, y1: sy(spec.hline.y), y2: sy(spec.hline.y), class: "objective"}),
         svgEl("text", {x: W - m.r - 4, y: sy(spec.hline.y) - 4, "text-anchor": "end", class: "label"}, spec.hline.label));
+    }
+    if (spec.vline && ok(spec.vline.x)) {
+      svg.append(svgEl("line", {x1: sx(spec.vline.x), x2: sx(spec.vline.x), y1: m.t, y2: H - m.b, class: "objective"}),
+        svgEl("text", {x: sx(spec.vline.x) + 4, y: m.t + 12, "text-anchor": "start", class: "label"}, spec.vline.label));
     }
     for (const k of spec.markers || []) {
       if (!ok(k.x) || !ok(k.y)) continue;
@@ -523,6 +528,19 @@
       return {title: "throughput against clients", x: {label: "client threads (log)", log: true, ticks: counts.map((n) => [n, String(n)])},
         y: {label: "ops/s", zero: true},
         series: Object.entries(c.stores).map(([s, e]) => ({store: s, pts: e.points.map((p) => [p.x, p.y]), points: true}))};
+    }
+    if (kind === "records-memory") {
+      // the same steps against how their data compares with memory (the engine's cap, else the machine's RAM)
+      const c = sw.records[i], series = [];
+      for (const [s, e] of Object.entries(c.stores)) {
+        const denominators = [...new Set(e.points.map((p) => p.memory_what).filter(Boolean))].join(", ");
+        series.push({store: s, name: s + " as found" + (denominators ? " (÷ " + denominators + ")" : ""),
+          pts: e.points.map((p) => [p.data_to_memory, p.ops]), points: true});
+        if (e.points.some((p) => ok(p.cold_ops))) series.push({store: s, name: s + " cold", dash: "4 3",
+          pts: e.points.map((p) => [p.data_to_memory, p.cold_ops]), points: true});
+      }
+      return {title: "throughput vs data size ÷ memory", x: {label: "data size ÷ memory (log)", log: true},
+        y: {label: "run ops/s", zero: true}, series, vline: {x: 1, label: "data = memory"}};
     }
     if (kind.startsWith("records-")) {
       const c = sw.records[i], key = {"records-ops": "ops", "records-load": "load_rate", "records-bytes": "bytes_per_record"}[kind];

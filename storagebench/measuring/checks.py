@@ -25,6 +25,9 @@ exact (nothing is skipped because of deletes or of several workers):
   failed inserts), plus inserts acknowledged before ``rs``, minus deletes issued before ``re`` (lower);
   loaded, plus inserts issued before ``re``, minus deletes acknowledged before ``rs`` (upper).  Equal bounds
   (no write of that group in flight) make it exact.  Filter and summed fields are never rewritten.
+* **join**: per region asked for, exactly the loaded orders of its customers and the sum of their amounts (no
+  other region), since a join workload neither inserts nor deletes and never rewrites the joined fields;
+  when a load insert failed, at most those (the record may be missing).
 * **find** (documents): exactly the loaded records whose document holds the customer asked (a function of
   the key; a document workload neither inserts nor deletes), in key order; each record checked as a scan's.
 * **traversal**: contains every key reachable through records that must exist, and nothing unreachable
@@ -48,9 +51,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from storagebench.adapters.base import Query, QueryResult, Record
+from storagebench.adapters.base import Join, JoinResult, Query, QueryResult, Record
 from storagebench.measuring.ledger import (
     BEFORE_RUN,
+    C_FOREIGN,
     C_HIGH,
     C_UNJUDGED,
     CHANGED,
@@ -69,7 +73,7 @@ from storagebench.measuring.ledger import (
 )
 from storagebench.measuring.measurement import NOT_FOUND, OK, Recorder
 from storagebench.workloads.documents import FIND_PATH
-from storagebench.workloads.generators import KeyNamer
+from storagebench.workloads.generators import KeyNamer, key_owner
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values, Version
 
@@ -83,6 +87,9 @@ class Loaded:
     sorted_nums: list[int]
     group_count: np.ndarray
     group_sum: np.ndarray
+    #: join workloads: per region, the orders of its customers and the sum of their amounts
+    join_count: np.ndarray
+    join_sum: np.ndarray
 
 
 #: about how many bytes of last verified answers a worker keeps (it holds the answer's strings: about
@@ -120,8 +127,19 @@ def loaded(spec: WorkloadSpec, seed: int, values: Values) -> Loaded:
                 g = values.group_of(key)
                 counts[g] += 1
                 sums[g] += values.summand_of(key)
+        join_count = np.zeros(spec.joingroups, dtype=np.int64)
+        join_sum = np.zeros(spec.joingroups, dtype=np.int64)
+        if values.join_fields:
+            for key in names:
+                _, customer, amount = values.join_row(key)
+                if customer is not None:
+                    region = values.join_row(customer)[0]
+                    assert region is not None
+                    join_count[region] += 1
+                    join_sum[region] += amount
         order = sorted(range(len(names)), key=names.__getitem__)
-        found = _LOADED[cache_key] = Loaded([names[i] for i in order], [int(nums[i]) for i in order], counts, sums)
+        found = _LOADED[cache_key] = Loaded([names[i] for i in order], [int(nums[i]) for i in order], counts, sums,
+                                            join_count, join_sum)
         return found
 
 
@@ -148,7 +166,9 @@ class Checker:
         #: the run's inserts take key numbers from here up
         self.insert_first = spec.recordcount
         #: every key of the table is one this run loads or inserts: a key it cannot name is not ours
-        self.owns_keys = spec.insertstart == 0 and spec.loaded_count() == spec.recordcount
+        self.owns_keys = spec.insertstart == 0 and spec.loaded_count() == spec.recordcount and spec.hostcount == 1
+        #: ``--host I/N`` on a shared data set: other hosts write the keys they own (:func:`key_owner`)
+        self.hosts, self.hostindex = spec.hostcount, spec.hostindex
         self.namer = KeyNamer(spec)
         self.field_index = ledger.field_index
         #: key -> (fields asked, the answer, its rs) last verified for it
@@ -160,6 +180,9 @@ class Checker:
         self._inserted_num: dict[str, int] = {}
         self._known_high = self.insert_first
         self._loaded_num: dict[str, int] | None = None
+        #: join workloads: did any load insert fail (the join's expected answer is then an upper bound)?
+        self._load_unsure = enabled and spec.joinproportion > 0 and any(
+            ledger.get(k, INS) == UNSURE for k in range(self.loaded_first, self.loaded_end) if ledger.tracked(k))
         #: a document workload's loaded keys by their documents' customer (made at the first find)
         self._by_customer: dict[str, list[tuple[str, int]]] | None = None
 
@@ -197,6 +220,9 @@ class Checker:
             return None, False
         state = self.ledger.key_state(keynum)
         issued, acked = state[DEL_ISSUED], state[DEL_ACK]
+        if self.update_creates and self.hosts > 1 and keynum < self.insert_first and \
+                key_owner(keynum, self.hosts) != self.hostindex:
+            return None, issued > 0  # deleted before the run: its owner's update (an upsert) may re-create it
         recreated = self.update_creates and issued > 0 and state[WRITE_ISSUED] > issued
         if 0 < acked < rs and not recreated:
             return f"{key}: found, but its delete was acknowledged before this was sent", False
@@ -279,8 +305,10 @@ class Checker:
                 return f"{key}: {field} holds a load value, but the load never wrote {key}"
             who = "the load"
             acked = ledger.get(keynum, INS) if ledger.tracked(keynum) else None
+        elif self.hosts > 1 and ledger.writer_host(writer) != self.hostindex:
+            return self._foreign_problem(keynum, key, field, writer, seq)
         else:
-            if writer > self.workers:
+            if (writer - 1) // self.hosts >= self.workers:
                 return f"{key}: {field} holds a version by writer {writer}, which does not exist in this run"
             if not self.shared and writer != self.values.writer:
                 return None  # another task's write: this ledger does not hold it
@@ -295,6 +323,31 @@ class Checker:
             return (f"{key}: {field} holds {who}'s write #{seq}, but a write of that field issued "
                     f"{(floor - acked) / 1e3:,.0f} µs after that one was acknowledged had itself been "
                     f"acknowledged before this read was sent (lost update)")
+        return None
+
+    def _foreign_problem(self, keynum: int, key: str, field: str, writer: int, seq: int) -> str | None:
+        """A version another client host wrote during this generation (``--host I/N``): this ledger does
+        not hold that host's writes, so what is checked is that the value was written for this key and
+        field (its CRC, already checked), by the host that owns the key, in this generation (``seq`` above
+        ``seq_base``); counted in C_FOREIGN.  Not checked: whether it is that host's latest write."""
+        host = self.ledger.writer_host(writer)
+        if keynum >= self.insert_first:
+            return (f"{key}: {field} holds a write of host {host}, but this host inserted {key} and writes it "
+                    f"alone")
+        if key_owner(keynum, self.hosts) != host:
+            return (f"{key}: {field} holds a write of host {host}, but key #{keynum} is owned (written only) by "
+                    f"host {key_owner(keynum, self.hosts)}")
+        self.ledger.count(C_FOREIGN)
+        return None
+
+    def _foreign_record(self, key: str, got: Mapping[str, str]) -> str | None:
+        """A record a scan returned that this host cannot name: another host's insert (``--host I/N``).
+        Checked: each value was written for this key and field."""
+        for f, value in got.items():
+            verdict = self.values.check(key, f, value)
+            if isinstance(verdict, str):
+                return verdict
+        self.ledger.count(C_FOREIGN)
         return None
 
     # -- writes ------------------------------------------------------------------------------------
@@ -410,6 +463,10 @@ class Checker:
                     if self.owns_keys:
                         problem = f"{k}: found, but this run never wrote that key"
                         break
+                    if self.hosts > 1:
+                        problem = self._foreign_record(k, record)
+                        if problem:
+                            break
                     continue
                 quiet = ledger.tracked(num) and ledger.get(num, CHANGED) < rs
                 problem = self.record_problem(num, k, record, fields, rs, re,
@@ -510,6 +567,28 @@ class Checker:
             problem = f"sum {result.total}, expected {expected(lo_sum, hi_sum)}"
         if problem:
             self.fail("query", f"query {query.field} = {query.equals!r} returned {problem}")
+
+    def join(self, first: int, join: Join, result: JoinResult | None, status: str) -> None:
+        """A join must give every region of its window with a child exactly the loaded count and sum, and no
+        other region (at most those when a load insert failed)."""
+        if not self.enabled or status != OK or result is None:
+            return
+        assert self.expected is not None
+        exact = not self._load_unsure
+        window = {self.values.region(g): g for g in range(first, first + self.spec.joinwindow)}
+        asked = f"join of regions {join.low}..{join.high}"
+        extra = sorted(set(result) - set(window))
+        if extra:
+            self.fail("join", f"{asked} answered region {extra[0]!r}, which is not among them")
+            return
+        for region, g in window.items():
+            want = int(self.expected.join_count[g]), int(self.expected.join_sum[g])
+            got = result.get(region, (0, 0))
+            if got != want if exact else not (got[0] <= want[0] and got[1] <= want[1]):
+                bound = "" if exact else "at most "
+                self.fail("join", f"{asked}: region {region} has {got[0]} orders summing to {got[1]}, expected "
+                                  f"{bound}{want[0]} orders summing to {bound}{want[1]}")
+                return
 
     def _walk(self, key: str, keynum: int, hops: int, certain: bool, rs: int, re: int,
               goal: str | None = None) -> dict[str, str]:

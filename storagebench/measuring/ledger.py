@@ -27,6 +27,11 @@ A run on a data set (:mod:`storagebench.running.datasets`) starts its ledger fro
 keys inserted and deleted :data:`BEFORE_RUN`, and :meth:`held` gives each field's version from before the
 run (writes of this run have sequence numbers above :attr:`seq_base`).
 
+A client host of several sharing one data set (``--host I/N``) keeps a ledger of its own writes only: it
+works in the host's *local* key numbers (:func:`~storagebench.workloads.generators.host_keynums`), its
+writers are ``1 + I + N * w`` (slots 1..workers here), and values of other hosts' writes are counted
+(``C_FOREIGN``), not judged against this ledger (:meth:`~storagebench.measuring.checks.Checker._foreign_problem`).
+
 Keys past :attr:`capacity` (inserts beyond the bound :func:`key_capacity` gives) are not tracked: their
 checks are skipped and counted (``untracked``).  An acknowledged write takes one lock (its fields'
 floors are maxima); an update of an upsert store takes it once more when issued, a delete and an insert's
@@ -76,9 +81,9 @@ _PER_KEY = 7
 # per-group slots
 G_INS_ACK, G_INS_ISSUED, G_DEL_ACK, G_DEL_ISSUED, G_UNSURE = range(5)
 _PER_GROUP = 10  # the five counts, then the five sums
-# counters
-C_HIGH, C_UNTRACKED, C_UNJUDGED, C_LOAD_FAILED = range(4)
-_COUNTERS = 4
+# counters (C_FOREIGN: values of other client hosts' writes, judged by their key and owner only)
+C_HIGH, C_UNTRACKED, C_UNJUDGED, C_LOAD_FAILED, C_FOREIGN = range(5)
+_COUNTERS = 5
 
 
 def key_capacity(spec: WorkloadSpec) -> int:
@@ -101,6 +106,9 @@ class Ledger:
         self.nfields = len(self.fields)
         self.groups = max(1, spec.querygroups)
         self.writers = workers + 1
+        #: ``--host I/N``: run worker w of host I writes as writer ``1 + I + N * w`` (values name hosts apart);
+        #: this ledger keeps this host's writers only, in slots 1..workers
+        self.hostcount, self.hostindex = spec.hostcount, spec.hostindex
         writes = (spec.updateproportion + spec.insertproportion + spec.readmodifywriteproportion
                   + spec.updatenestedproportion)
         share = -(-spec.operationcount // workers) if spec.operationcount else RING_MAX
@@ -198,14 +206,22 @@ class Ledger:
         floors: list[int] = self.q[base:base + self.nfields].tolist()
         return floors
 
+    def writer_host(self, writer: int) -> int:
+        """The client host whose run worker wrote as ``writer`` (>= 1)."""
+        return (writer - 1) % self.hostcount
+
+    def _w(self, writer: int) -> int:
+        """The ledger slot of this host's ``writer``."""
+        return writer if writer == 0 or self.hostcount == 1 else 1 + (writer - 1) // self.hostcount
+
     def issued(self, writer: int) -> int:
-        value: int = self.q[self._issued + writer]
+        value: int = self.q[self._issued + self._w(writer)]
         return value
 
     def acked_at(self, writer: int, seq: int) -> int | None:
         """When write ``seq`` of ``writer`` (>= 1) was acknowledged: 0 if not (yet), :data:`UNSURE` if it
         failed, None if it is older than the ring."""
-        entry: int = self.q[self._acks + writer * self.ring + (seq & (self.ring - 1))]
+        entry: int = self.q[self._acks + self._w(writer) * self.ring + (seq & (self.ring - 1))]
         if entry >> _TIME_BITS != seq >> self.ring_bits:
             return None
         return entry & UNSURE
@@ -247,6 +263,7 @@ class Ledger:
         record), of ``keynum`` as write ``seq`` of ``writer``: its issue time.  Only an upsert takes the
         lock (its key's latest write issue and writes in flight); an insert's key is new, its one writer's."""
         q = self.q
+        writer = self._w(writer)
         q[self._issued + writer] = seq
         q[self._acks + writer * self.ring + (seq & (self.ring - 1))] = (seq >> self.ring_bits) << _TIME_BITS
         if not 0 <= keynum < self.capacity:
@@ -267,6 +284,7 @@ class Ledger:
         """After that write returned: acknowledged (``ok``), or failed (it may apply at any time)."""
         q = self.q
         at = self.now() if ok else UNSURE
+        writer = self._w(writer)
         q[self._acks + writer * self.ring + (seq & (self.ring - 1))] = ((seq >> self.ring_bits) << _TIME_BITS) | at
         if not 0 <= keynum < self.capacity:
             return

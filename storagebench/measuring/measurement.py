@@ -20,6 +20,8 @@ from hdrh.histogram import HdrHistogram
 
 from storagebench.adapters.base import (
     Adapter,
+    Join,
+    JoinResult,
     Query,
     QueryResult,
     Record,
@@ -402,6 +404,10 @@ class TimedAdapter:
 
     def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str] | None:
         result: set[str] | None = self._timed("graph", self.adapter.neighbors, namespace, key, hops, field)
+        return result
+
+    def join(self, namespace: str, join: Join) -> JoinResult | None:
+        result: JoinResult | None = self._timed("join", self.adapter.join, namespace, join)
         return result
 
     def shortest_path(self, namespace: str, source: str, target: str, max_hops: int,

@@ -68,7 +68,10 @@ Fields added for Spark and several client hosts (additive):
   ``attempt``.  ``client`` is the client library as the workers ran it (their drivers, joined by " | "
   when they differ).  ``timeseries.start_epoch``: the earliest worker start.
 * ``spark`` (``--engine spark``): ``master``, ``spark_version``, ``slots`` (tasks the cluster runs at once),
-  ``coordinated_start`` (barrier stage: all workers started together), ``target_per_worker``, and
+  ``coordinated_start`` (barrier stage: all workers started together), ``target_per_worker``,
+  ``insert_counter`` (run phases choosing keys among their inserts: ``scope``, ``refresh_s``, ``inserted``,
+  ``picked_inserts`` and ``picked_others``: key choices that fell on run-phase inserts, and on another
+  task's; ``exchanges``/``failed_exchanges`` with the driver; else null), and
   ``shipped``: ``code`` (the zip of storagebench), ``dependencies`` (name -> version copied from the
   driver) and ``executors`` (per distinct executor environment: ``host``, ``python``, ``executable``,
   ``platform``, ``missing``, ``storagebench``: shipped | installed).  ``config.spark_conf`` echoes

@@ -14,6 +14,9 @@ workload, phase) the merged result has
 * ``merge.hosts``: per host its run, hostname, operations, failures, ops/s, p50/p99 and its share of
   the workload (provenance).
 
+Hosts that shared one data set (``run --dataset NAME --host I/N``) are merged only when they ran on the
+same data set and generation, as distinct host indexes, all N of them (``merge.shared_dataset``).
+
 Results are merged only when the workload (apart from the share fields :data:`SHARE_FIELDS`), the seed,
 the store, the server that answered and the store options are the same, every input is ``ok``, every
 result file of every input is readable, and no two inputs measured the same thing (the same folder or a
@@ -34,8 +37,9 @@ from storagebench.results.files import RESULT_FILE_BYTES, check_room, result_pat
 from storagebench.running.runner import PhaseOutcome
 from storagebench.running.suite import _operations
 
-#: workload properties each host may set differently (its share of the work)
-SHARE_FIELDS = ("insertstart", "insertcount", "operationcount")
+#: workload properties each host may set differently (its share of the work; ``hostindex``: which host of a
+#: shared data set it was, ``run --dataset NAME --host I/N``)
+SHARE_FIELDS = ("insertstart", "insertcount", "operationcount", "hostindex")
 
 
 def _label(result: dict[str, Any]) -> str:
@@ -64,9 +68,47 @@ def _slice(result: dict[str, Any]) -> tuple[int, int]:
     return start, start + (int(count) if count is not None else int(workload["recordcount"]) - start)
 
 
+def shared_dataset(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The data set generation the results' hosts shared (``run --dataset NAME --host I/N``), checked: one
+    data set, one generation, distinct host indexes, all N present; None when no input ran as such a host.
+    Raises UsageError naming the first difference."""
+    shares = [(r, (r.get("dataset") or {}).get("hosts")) for r in results]
+    if all(h is None for _, h in shares):
+        return None
+    alone = next((r for r, h in shares if h is None), None)
+    if alone is not None:
+        raise UsageError(f"cannot merge {_label(alone)} with hosts of a shared data set: it did not run with "
+                         f"--dataset NAME --host I/N")
+    first = results[0]["dataset"]
+    count = int(first["hosts"]["count"])
+    seen: dict[int, dict[str, Any]] = {}
+    for r, host in shares:
+        ds = r["dataset"]
+        if (ds["name"], ds["generation"]) != (first["name"], first["generation"]):
+            raise UsageError(f"cannot merge {_label(r)}: it ran on data set {ds['name']} generation "
+                             f"{ds['generation']}, {_label(results[0])} on {first['name']} generation "
+                             f"{first['generation']}")
+        assert host is not None
+        if int(host["count"]) != count:
+            raise UsageError(f"cannot merge {_label(r)}: host {host['index']} of {host['count']}, the others "
+                             f"of {count}")
+        if int(host["index"]) in seen:
+            raise UsageError(f"cannot merge {_label(r)} with {_label(seen[int(host['index'])])}: both are host "
+                             f"{host['index']}/{count}")
+        seen[int(host["index"])] = r
+    missing = sorted(set(range(count)) - set(seen))
+    if missing:
+        raise UsageError(f"cannot merge: host(s) {', '.join(map(str, missing))} of {count} that shared data set "
+                         f"{first['name']} generation {first['generation']} are missing")
+    return {"name": first["name"], "generation": first["generation"], "hosts": count,
+            "foreign_versions": sum(int(h["foreign_versions"]) for _, h in shares if h is not None)}
+
+
 def check_distinct(results: list[dict[str, Any]]) -> None:
     """Raise UsageError when two inputs measured the same thing: the same run's worker on the same host
-    (one run given twice, or a copy of it), or load slices that overlap (those keys counted twice)."""
+    (one run given twice, or a copy of it), or load slices that overlap (those keys counted twice; not for
+    hosts sharing one data set, whose runs read the same keys by design)."""
+    shared = shared_dataset(results) is not None
     for i, a in enumerate(results):
         for b in results[i + 1:]:
             same = sorted(_workers(a) & _workers(b), key=str)
@@ -77,7 +119,7 @@ def check_distinct(results: list[dict[str, Any]]) -> None:
                 raise UsageError(f"cannot merge {_label(b)} with {_label(a)}: both hold {who} (the same run "
                                  f"given twice?)")
             (a0, a1), (b0, b1) = _slice(a), _slice(b)
-            if max(a0, b0) < min(a1, b1):
+            if not shared and max(a0, b0) < min(a1, b1):
                 raise UsageError(f"cannot merge {_label(b)} with {_label(a)}: their load slices overlap (keys "
                                  f"[{b0}, {b1}) and [{a0}, {a1}), set by insertstart/insertcount): those records "
                                  f"would be counted twice")
@@ -184,8 +226,11 @@ def merge_results(results: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
         nested = sum(int(r["operations"].get(op, {}).get("in_read_modify_write") or 0) for r in results)
         if nested:
             entry["in_read_modify_write"] = nested
+    shared = shared_dataset(results)
     # per-host analyses of the first input do not describe the merged figures
     merged = {k: v for k, v in first.items() if k not in ("steady_state", "spark")}
+    if shared is not None:
+        merged["dataset"] = {k: v for k, v in first["dataset"].items() if k != "hosts"}
     merged.update({
         "run_id": run_id,
         "started_at": min(str(r["started_at"]) for r in results),
@@ -208,6 +253,7 @@ def merge_results(results: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
             "window": {"start_s": window_start, "end_s": max(window_end, window_start),
                        "overlap_s": max(overlap, 0)},
             "ops_per_sec_sum_of_hosts": sum(r["totals"]["ops_per_sec"] or 0.0 for r in results),
+            **({"shared_dataset": shared} if shared is not None else {}),
         },
     })
     return merged

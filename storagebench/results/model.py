@@ -74,6 +74,15 @@ class SteadyState(BaseModel):
     ops_per_sec: float | None = None
 
 
+class HostShare(BaseModel):
+    """One client host's share of a generation several hosts ran on one data set at the same time."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+    foreign_versions: int = Field(ge=0)
+
+
 class DatasetState(BaseModel):
     """The data set a phase loaded (``generation`` 0) or ran on (``storagebench run --dataset``): its
     generation (the how-many-th run on it this is) and the state it began from."""
@@ -88,6 +97,21 @@ class DatasetState(BaseModel):
     keys: int = Field(ge=0)
     records_loaded: int = Field(ge=0)
     load_run_id: str | None = None
+    #: ``run --dataset NAME --host I/N``: this client host's index and the hosts' count on the shared
+    #: generation, and how many values of other hosts' writes it judged by key and owner only
+    hosts: HostShare | None = None
+
+
+class CacheRecord(BaseModel):
+    """The store's caches when the phase began (:mod:`storagebench.running.cache`): ``as found`` (what the
+    load or earlier runs left), or ``cold`` (``run --cold``: engine restarted, OS page cache dropped)."""
+
+    model_config = ConfigDict(extra="allow")
+    state: Literal["cold", "as found"]
+    engine_restart_s: float | None = Field(default=None, ge=0)
+    engine_answered_s: float | None = Field(default=None, ge=0)
+    os_cache_dropped: bool = False
+    note: str = ""
 
 
 class ResultFile(BaseModel):
@@ -124,6 +148,8 @@ class ResultFile(BaseModel):
     server_cost: dict[str, Any] | None = None
     #: the data set the phase loaded or ran on (None: the run's own namespace, loaded and dropped by it)
     dataset: DatasetState | None = None
+    #: the caches' state at the start of the phase (None: older files, which did not record it)
+    cache: CacheRecord | None = None
 
     def keys(self) -> list[HistKey]:  # type: ignore[override]
         return [key for key, _ in keyed(self.histograms)]

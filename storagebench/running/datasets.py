@@ -39,7 +39,10 @@ wrote, deleted or inserted, judges each answer against the ledger, and the versi
 could not read every such key) leaves the store in a state nobody knows: the data set is marked
 ``unusable`` with the reason, and must be dropped and loaded again.
 
-Not supported on a data set (refused before anything is written): batch, query and graph workloads (their
+Several client hosts on one data set at the same time (``run --dataset NAME --host I/N``): see the section
+"several client hosts" below.
+
+Not supported on a data set (refused before anything is written): batch, query, graph and join workloads (their
 fixed fields and expected aggregates are computed from a fresh load), split loads (``insertstart`` /
 ``insertcount``), ``--engine spark`` (its tasks share no ledger), and time-bounded runs that insert more keys
 than the ledger tracks (the run ends with the data set ``unusable``).  Nor document workloads: their expected
@@ -115,8 +118,8 @@ def shape_of(spec: WorkloadSpec) -> dict[str, Any]:
 
 def unsupported(spec: WorkloadSpec, engine: str) -> str | None:
     """Why ``spec`` cannot load or run on a data set (None: it can)."""
-    if spec.kind == "batch" or spec.queryproportion > 0 or spec.graphproportion > 0:
-        return (f"workload {spec.name!r} computes on fields fixed at a fresh load (batch, query, graph): "
+    if spec.kind == "batch" or spec.queryproportion > 0 or spec.graphproportion > 0 or spec.joinproportion > 0:
+        return (f"workload {spec.name!r} computes on fields fixed at a fresh load (batch, query, graph, join): "
                 f"data sets take record workloads (a-f, delete, scan); run it without --dataset")
     if spec.document_field() is not None:
         return (f"workload {spec.name!r} finds documents by what a fresh load put in them (the expected finds are "
@@ -230,8 +233,9 @@ def check_new(ds: Dataset) -> None:
                          f"it first (`storagebench datasets drop {ds.name} --stores {ds.store}`)")
 
 
-def check_usable(ds: Dataset, spec: WorkloadSpec) -> dict[str, Any]:
-    """The manifest of a data set ``spec`` can run on now; otherwise one line saying why and what to do."""
+def check_usable(ds: Dataset, spec: WorkloadSpec, host: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The manifest of a data set ``spec`` can run on now (``host``: as client host I of N,
+    ``--host I/N``); otherwise one line saying why and what to do."""
     check_name(ds.name)
     if not ds.exists():
         known = [d.name for d in all_datasets([ds.store])]
@@ -247,7 +251,9 @@ def check_usable(ds: Dataset, spec: WorkloadSpec) -> dict[str, Any]:
     if state in ("loading", "running"):
         raise UsageError(f"data set {ds.name!r} on {ds.store} is in use ({state}, pid {data.get('pid')} on "
                          f"{data.get('host')}): wait for it to finish")
-    if state != "complete":
+    if state == "shared":
+        check_joinable_host(ds, data, host)
+    elif state != "complete":
         raise UsageError(f"data set {ds.name!r} on {ds.store} is {state} ({data.get('reason')}): {_drop_hint(ds)}")
     want = shape_of(spec)
     for key, value in data.get("shape", {}).items():
@@ -262,9 +268,12 @@ def check_usable(ds: Dataset, spec: WorkloadSpec) -> dict[str, Any]:
     return data
 
 
-def run_spec(spec: WorkloadSpec, data: Mapping[str, Any]) -> WorkloadSpec:
-    """The workload as it runs on the data set: its key space is every key the data set ever had."""
-    return spec.model_copy(update={"recordcount": int(data["keys"])})
+def run_spec(spec: WorkloadSpec, data: Mapping[str, Any], host: tuple[int, int] | None = None) -> WorkloadSpec:
+    """The workload as it runs on the data set: its key space is every key the data set ever had (as
+    client host I of N: with this host's index and the hosts' count, :func:`host_keynums`)."""
+    index, count = host or (0, 1)
+    return WorkloadSpec.model_validate({**spec.model_dump(), "recordcount": int(data["keys"]),
+                                        "hostindex": index, "hostcount": count})
 
 
 # -- the load ----------------------------------------------------------------------------------------
@@ -379,10 +388,11 @@ def end_run(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reason:
     return done
 
 
-def record_of(data: Mapping[str, Any], phase: str) -> dict[str, Any]:
+def record_of(data: Mapping[str, Any], phase: str, host: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What a result file says about the data set its phase loaded or ran on: the generation the phase
-    makes (0: the load) and the state it began from."""
-    return {"name": data["name"], "namespace": data["namespace"],
+    makes (0: the load) and the state it began from; ``host``: this client host's index and the hosts' count
+    (``--host I/N``), and how many values of other hosts' writes it judged by key and owner only."""
+    return {**({"hosts": dict(host)} if host else {}), "name": data["name"], "namespace": data["namespace"],
             "generation": int(data["generation"]) + (1 if phase == "run" else 0),
             "seq_base": int(data["seq_base"]), "keys": int(data["keys"]), "records_loaded": int(data["records"]),
             "load_run_id": data.get("load_run_id")}
@@ -403,6 +413,11 @@ def describe(ds: Dataset) -> str:
         parts.append(f"{footprint:,} bytes")
     if data.get("reason"):
         parts.append(str(data["reason"]))
+    if state == "shared":
+        shared = data.get("shared") or {}
+        done = sorted(i for i, p in shared.get("parts", {}).items() if p.get("state") == "done")
+        parts.append(f"generation {shared.get('generation')} shared by {shared.get('hosts')} hosts (done: "
+                     f"{', '.join(done) or 'none'}): `storagebench datasets join {ds.name} RUN_DIR...`")
     return "  ".join(parts)
 
 
@@ -419,3 +434,242 @@ def drop(ds: Dataset, dropper: Callable[[str], None]) -> None:
     """Drop the data set's namespace on its store (``dropper``), then its manifest and state."""
     dropper(ds.namespace)
     ds.drop_files()
+
+
+# -- several client hosts on one data set (run --dataset NAME --host I/N) ------------------------------
+# (the section "several client hosts")
+#
+# N hosts run one generation of the data set at the same time.  Key numbers below the data set's key count
+# (``rows``) are shared; a host reads any of them, but writes only those it owns, ``n % N == I``
+# (:func:`~storagebench.workloads.generators.key_owner`; an update chosen on another host's key goes to this
+# host's key beside it, :func:`~storagebench.workloads.generators.owned_twin`).  Its inserts take the key
+# numbers ``>= rows`` with ``n % N == I`` (:func:`~storagebench.workloads.generators.host_keynums`), so every
+# key has exactly one writer, and ``latest`` and the other choosers choose among the shared keys and this
+# host's own inserts.  Writer ids are ``1 + I + N * w``, so a value tells which host wrote it.
+#
+# What a host verifies: its own keys exactly (it is their only writer, its ledger holds every write of
+# them); another host's key: the version the data set held before the run exactly (and that it exists),
+# or else a value of this generation that was written for that key and field by the host that owns it
+# (not whether it is that host's latest write: counted as ``foreign_versions``); another host's insert met
+# by a scan: that its values were written for it.
+#
+# The manifest says ``shared`` (generation, hosts' count, each host's run) from the first host's start
+# until ``storagebench datasets join NAME RUN_DIR...`` folds the hosts' parts in.  Each host's read-back
+# learns the versions of the keys it wrote; they go to its run folder as its *part* of the state
+# (``dataset-parts/<store>-<name>-host<I>.npz`` and ``.json``), which holds only keys that host owns.
+# ``join`` checks that the parts are of this generation, of distinct hosts, all N present and ended ok,
+# then writes the new state: the old one with each part's keys replaced (key numbers that no host inserted
+# become absent rows), ``complete``, one generation more.
+PARTS = "dataset-parts"
+
+
+def unsupported_hosts(spec: WorkloadSpec, repeat: int, workloads: int) -> str | None:
+    """Why ``spec`` cannot run as one of several client hosts on a shared data set (None: it can)."""
+    if spec.deleteproportion > 0:
+        return (f"workload {spec.name!r} deletes: with --host, another host's delete would make every "
+                f"existence check of that key unknowable; run it without --host")
+    if repeat > 1:
+        return "--host runs one generation of the data set: drop --repeat"
+    if workloads > 1:
+        return f"--host runs one workload (one generation of the data set), got {workloads}"
+    return None
+
+
+def parse_host(text: str) -> tuple[int, int]:
+    """``I/N`` of ``--host``: I in 0..N-1."""
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit():
+        raise UsageError(f"--host {text!r}: give I/N, this host's index I (0..N-1) of N hosts, e.g. --host 0/2")
+    i, n = int(index), int(count)
+    if n < 1 or i >= n:
+        raise UsageError(f"--host {text}: the host index must be in 0..{n - 1}" if n else
+                         f"--host {text}: the number of hosts must be at least 1")
+    return i, n
+
+
+class _Lock:
+    """An exclusive lock on a data set's manifest (hosts of one machine update it at the same time)."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.path = ds.folder / ".lock"
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.file = open(self.path, "a")  # closed in __exit__
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+def check_joinable_host(ds: Dataset, data: Mapping[str, Any], host: tuple[int, int] | None) -> None:
+    """A data set in a shared generation takes more hosts of it, and nothing else."""
+    shared = data.get("shared") or {}
+    parts = shared.get("parts", {})
+    n = int(shared.get("hosts", 0))
+    if host is None:
+        raise UsageError(f"data set {ds.name!r} on {ds.store} is shared by {n} hosts' runs of generation "
+                         f"{shared.get('generation')} ({len(parts)} of {n} started): when they are done, fold "
+                         f"them in with `storagebench datasets join {ds.name} RUN_DIR...` (their result folders)")
+    index, count = host
+    if count != n:
+        raise UsageError(f"data set {ds.name!r} on {ds.store} is shared by {n} hosts (generation "
+                         f"{shared.get('generation')}), not {count}: run with --host I/{n}")
+    if str(index) in parts:
+        part = parts[str(index)]
+        raise UsageError(f"data set {ds.name!r} on {ds.store}: host {index}/{n} of generation "
+                         f"{shared.get('generation')} already ran (run {part.get('run_id')}, {part.get('state')}); "
+                         f"each host index runs once")
+
+
+def begin_shared(ds: Dataset, run_id: str, host: tuple[int, int]) -> dict[str, Any]:
+    """Mark this host's run in the data set's shared generation (the first host opens it)."""
+    index, count = host
+    with _Lock(ds):
+        data = ds.read()
+        if ds.effective_state(data) == "complete":
+            data = {**data, "state": "shared",
+                    "shared": {"generation": int(data["generation"]) + 1, "hosts": count, "parts": {}}}
+        elif data.get("state") == "shared":
+            check_joinable_host(ds, data, host)
+        else:
+            raise UsageError(f"data set {ds.name!r} on {ds.store} is {ds.effective_state(data)}: cannot run on it")
+        data["shared"]["parts"][str(index)] = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
+                                               "state": "running"}
+        ds.write(data)
+    return data
+
+
+def host_part(found: Mapping[int, list[int]], spec: WorkloadSpec) -> tuple[np.ndarray, np.ndarray]:
+    """A host's part of the data set's state: the key numbers (of the data set) and versions of the keys
+    its read-back found, ``found`` by this host's local key numbers, keeping only the keys this host owns
+    (``n % N == I``: its inserts and its stripe of the shared keys), so no two parts hold one key."""
+    from storagebench.workloads.generators import host_keynums, key_owner
+
+    local = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
+    keys = host_keynums(spec, local)
+    rows = np.array([found[k] for k in local.tolist()], dtype=np.int64).reshape(len(local), len(spec.field_names()))
+    mine = key_owner(keys, spec.hostcount) == spec.hostindex
+    order = np.argsort(keys[mine])
+    return keys[mine][order], rows[mine][order]
+
+
+def part_paths(run_dir: Path, store: str, name: str, index: int) -> tuple[Path, Path]:
+    base = run_dir / PARTS / f"{store}-{name}-host{index}"
+    return base.with_suffix(".json"), base.with_suffix(".npz")
+
+
+def end_shared(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reason: str,
+               capture: StateCapture | None, at: str, run_dir: Path, spec: WorkloadSpec) -> None:
+    """This host's run on the shared generation ended: its part of the state goes to its run folder; a run
+    that ended otherwise (or whose state is unknown) makes the data set unusable."""
+    index, count = spec.hostindex, spec.hostcount
+    why = reason if status != "ok" else (capture.why_not() if capture else "no read-back")
+    generation = int(data["shared"]["generation"])
+    if why is None and capture is not None:
+        keys, versions = host_part(capture.found, spec)
+        meta_path, npz_path = part_paths(run_dir, ds.store, ds.name, index)
+        meta_path.parent.mkdir(parents=True, exist_ok=True)
+        import io
+
+        buffer = io.BytesIO()
+        np.savez(buffer, keys=keys, versions=versions)
+        atomic_write_bytes(npz_path, buffer.getvalue())
+        write_json(meta_path, {"kind": "storagebench.dataset_part", "store": ds.store, "name": ds.name,
+                               "generation": generation, "host_index": index, "hosts": count, "run_id": run_id,
+                               "status": "ok", "at": at, "keys": len(keys), "last_seq": capture.ledger.last_seq(),
+                               "fields": len(spec.field_names()), "load_run_id": data.get("load_run_id")})
+    with _Lock(ds):
+        now = ds.read()
+        part = now.get("shared", {}).get("parts", {}).get(str(index), {})
+        part.update(state="done" if why is None else "failed", status=status, at=at)
+        if why is not None:
+            now.update(state="unusable", reason=f"host {index}/{count} (run {run_id}) of shared generation "
+                                                f"{generation} ended {status}: {why}; what the store holds is unknown")
+        ds.write(now)
+
+
+def _parts_in(run_dirs: list[Path], name: str) -> dict[str, dict[int, tuple[Path, dict[str, Any]]]]:
+    """The parts of data set ``name`` in ``run_dirs``: store -> host index -> (its .json, its content)."""
+    found: dict[str, dict[int, tuple[Path, dict[str, Any]]]] = {}
+    for run_dir in run_dirs:
+        if not run_dir.is_dir():
+            raise UsageError(f"no such run folder: {run_dir}")
+        for path in sorted((run_dir / PARTS).glob(f"*-{name}-host*.json")):
+            try:
+                meta = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"{path} is not a data set part ({exc})") from None
+            if meta.get("name") != name:
+                continue
+            store, index = str(meta["store"]), int(meta["host_index"])
+            earlier = found.setdefault(store, {}).get(index)
+            if earlier is not None:
+                raise UsageError(f"data set {name!r} on {store}: host {index} is given twice ({earlier[0]} and "
+                                 f"{path}): give each host's run folder once")
+            found[store][index] = (path, meta)
+    return found
+
+
+def join(name: str, run_dirs: list[Path]) -> list[str]:
+    """Fold the hosts' parts of a shared generation into data set ``name`` (every store whose parts are
+    given); everything is checked before anything is written.  Returns one line per store."""
+    check_name(name)
+    parts = _parts_in(run_dirs, name)
+    if not parts:
+        raise UsageError(f"no part of data set {name!r} in {', '.join(map(str, run_dirs))} (a run with "
+                         f"--dataset {name} --host I/N leaves one under RUN_DIR/{PARTS}/)")
+    plans: list[tuple[Dataset, dict[str, Any], dict[int, tuple[Path, dict[str, Any]]]]] = []
+    for store, by_host in sorted(parts.items()):
+        ds = Dataset(store, name)
+        if not ds.exists():
+            raise UsageError(f"no data set {name!r} on {store} here (`storagebench datasets list`)")
+        data = ds.read()
+        state = ds.effective_state(data)
+        if state != "shared":
+            raise UsageError(f"data set {name!r} on {store} is {state}, not shared by hosts' runs: nothing to join"
+                             + (f" ({data.get('reason')})" if data.get("reason") else ""))
+        shared = data["shared"]
+        generation, count = int(shared["generation"]), int(shared["hosts"])
+        for index, (path, meta) in sorted(by_host.items()):
+            if int(meta["generation"]) != generation or int(meta["hosts"]) != count:
+                raise UsageError(f"{path} is host {index}/{meta['hosts']} of generation {meta['generation']}; data "
+                                 f"set {name!r} on {store} is in generation {generation} of {count} hosts")
+            if meta.get("status") != "ok":
+                raise UsageError(f"{path}: host {index} ended {meta.get('status')}: its keys' state is unknown")
+        missing = sorted(set(range(count)) - set(by_host))
+        if missing:
+            raise UsageError(f"data set {name!r} on {store}: host(s) {', '.join(map(str, missing))} of {count} "
+                             f"missing: give every host's run folder")
+        running = [i for i, p in shared["parts"].items() if p.get("state") != "done"]
+        if running:
+            said = [f"{i}: " + ("running" if _alive(shared["parts"][i].get("pid"), shared["parts"][i].get("host"))
+                                else f"stopped midway, {_drop_hint(ds)}") for i in running]
+            raise UsageError(f"data set {name!r} on {store}: host(s) not done here ({'; '.join(said)})")
+        plans.append((ds, data, by_host))
+    lines = []
+    for ds, data, by_host in plans:
+        old = np.asarray(ds.versions())
+        loaded = []
+        for _index, (path, _meta) in sorted(by_host.items()):
+            with np.load(path.with_suffix(".npz")) as npz:
+                loaded.append((npz["keys"], npz["versions"]))
+        high = max([len(old), *(int(k.max()) + 1 for k, _ in loaded if len(k))])
+        new = np.full((high, old.shape[1]), ABSENT, dtype=np.int64)
+        new[:len(old)] = old
+        for keys, versions in loaded:
+            new[keys] = versions
+        shared = data["shared"]
+        ds.write_versions(new)
+        metas = [meta for _, (_, meta) in sorted(by_host.items())]
+        runs = [{"run_id": m["run_id"], "generation": shared["generation"], "status": "ok", "at": m["at"],
+                 "host": f"{m['host_index']}/{m['hosts']}"} for m in metas]
+        done = {k: v for k, v in data.items() if k != "shared"}
+        done.update(state="complete", reason="", generation=shared["generation"], keys=high,
+                    seq_base=max([int(data["seq_base"]), *(int(m["last_seq"]) for m in metas)]),
+                    runs=[*data.get("runs", []), *runs])
+        ds.write(done)
+        lines.append(f"{ds.store}: data set {ds.name} generation {shared['generation']}: joined {len(metas)} hosts' "
+                     f"parts ({sum(int(m['keys']) for m in metas):,} keys' versions), {high:,} keys")
+    return lines

@@ -136,18 +136,26 @@ class FaultInjector:
     _killed: bool = False
     _ballast: Path | None = None
     began: float = 0.0
+    #: the memory cap and durability profile the engine was started with: it is started again with them
+    _started_with: tuple[int | None, str | None] = (None, None)
 
     def _manager(self) -> Any:
+        from storagebench.durability import DEFAULT_PROFILE, PROFILES
         from storagebench.services import load_service, service_names
         from storagebench.services.base import ServiceContext
         from storagebench.services.manager import Manager
 
-        return Manager(ServiceContext(echo=lambda _m: None), list(service_names()), load_service)
+        memory, profile = self._started_with
+        durability = next((p for p in PROFILES if p == profile), DEFAULT_PROFILE)
+        return Manager(ServiceContext(echo=lambda _m: None, durability=durability, memory=memory),
+                       list(service_names()), load_service)
 
     def _pids(self) -> list[int]:
         return [p.pid for p in self._manager().processes(self.store) if p.alive]
 
     def start(self) -> None:
+        manager = self._manager()
+        self._started_with = (manager.running_memory(self.store), manager.running_profile(self.store))
         self.began = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"fault-{self.store}", daemon=True)
         self._thread.start()

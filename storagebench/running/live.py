@@ -1,14 +1,15 @@
 """Live metrics of the running phase (``--metrics-port``): an OpenMetrics/Prometheus endpoint on 127.0.0.1.
 
-Fed from one place: the coordinator's loop in :func:`storagebench.running.runner.run_local`.  Each worker,
+Fed from the coordinator's loop in :func:`storagebench.running.runner.run_local` (local clients) and from
+the Spark driver (:func:`storagebench.spark.loadgen.run_workers_on_spark`).  Each worker,
 when it publishes its progress (every :data:`~storagebench.running.runner.PROGRESS_EVERY` operations, at
 most once per :data:`REPORT_EVERY_S`, and once at its end), sends the latencies it measured since its last
 report as HDR histograms per operation and status, with the seconds they cover
 (:meth:`~storagebench.measuring.measurement.Recorder.take_interval`: recorded when the worker flushes its
 batch of latencies; nothing is added per operation).  The coordinator adds them to the phase's counters
 and cumulative latencies and keeps each worker's last report as "the last interval".  Only measured
-operations count (not the warm-up).  Phases whose clients report only at their end (``--engine spark``)
-are not shown at all: nothing is known about them while they run.
+operations count (not the warm-up).  Spark tasks send the same reports to the driver
+(:mod:`storagebench.spark.livefeed`), which hands them to the same :class:`LiveMetrics`.
 
 ``prometheus_client`` is imported only by :class:`Server` (the optional ``metrics`` extra).
 """
@@ -31,8 +32,7 @@ REPORT_EVERY_S = 1.0
 QUANTILES = (0.5, 0.95, 0.99)
 LABELS = ("store", "workload", "phase", "operation")
 HELP = ("live figures of the phase's measured operations (warm-up excluded), merged from the workers' reports "
-        "(one per worker about every second); phases whose clients report only at their end "
-        "(--engine spark) are not shown")
+        "(one per worker about every second; Spark tasks' reports travel to the driver over TCP)")
 
 
 @dataclass

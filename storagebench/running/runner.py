@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from storagebench.adapters.base import Adapter, Placement, Query
+from storagebench.adapters.base import Adapter, Join, Placement, Query
 from storagebench.errors import Interrupted
 from storagebench.measuring.checks import Checker
 from storagebench.measuring.keys import keyed
@@ -64,6 +64,7 @@ from storagebench.workloads.generators import (
     OperationStream,
     StripedCounter,
     load_range,
+    owned_twin,
 )
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values
@@ -299,8 +300,10 @@ class _Worker:
         self.ledger = ledger if ledger is not None else new_ledger(dataclasses.replace(plan, processes=1), True)
         self.recorder = Recorder(intended=spec.target > 0, interval={} if reports is not None else None)
         run = plan.phase == "run"
-        # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1
-        self.values = Values(spec, plan.seed, worker + 1 if run else LOAD_WRITER, worker,
+        # load values are version (0, 0) of load stream `worker`; run worker w writes as writer w + 1 (of
+        # host I of N, ``--host I/N``: 1 + I + N * w, so hosts sharing a data set write distinct versions)
+        writer = 1 + spec.hostindex + spec.hostcount * worker
+        self.values = Values(spec, plan.seed, writer if run else LOAD_WRITER, worker,
                              self.ledger.seq_base if run else 0)
         self.namer = KeyNamer(spec)
         self.fields = spec.field_names()
@@ -551,6 +554,9 @@ class _Worker:
         timed_checks = bool(deadline or not rec.measuring or interval)
         readall = spec.readallfields
         control, stop_slot, my_slot = self.control, self.stop_slot, self.ok_slot
+        # --host I/N: a host writes only the keys it owns; an update chosen on another host's key goes to the
+        # key of this host's stripe beside it (the key distribution's shape is kept)
+        hosts = spec.hostcount > 1
         done = 0
         while done < todo:
             batch = stream.batch(min(BATCH, todo - done))
@@ -584,6 +590,9 @@ class _Worker:
                     got = proxy.read(ns, key, rf)
                     check.read("read", keynum, key, got, rf, proxy.last_status, b)
                 elif op == "update":
+                    if hosts and owned_twin(spec, keynum) != keynum:
+                        keynum = owned_twin(spec, keynum)
+                        key = namer.name(keynum)
                     wf = writable if spec.writeallfields else [writable[write_picks[i]]]
                     new = values.write(key, wf)
                     t = issue(keynum, values.seq)
@@ -626,6 +635,12 @@ class _Worker:
                     end = namer.name(path_ends[i])
                     path = proxy.shortest_path(ns, key, end, spec.pathmaxhops, links_field)
                     check.shortest_path(key, keynum, end, spec.pathmaxhops, path, proxy.last_status, t)
+                elif op == "join":
+                    first = stream.join_window()
+                    join = Join(spec.joingroupfield, spec.joinreffield, spec.joinsumfield, values.region(first),
+                                values.region(first + spec.joinwindow - 1))
+                    answer = proxy.join(ns, join)
+                    check.join(first, join, answer, proxy.last_status)
                 elif op == "query":
                     group = stream.query_group()
                     query = Query(spec.queryfield, values.group_value(group), spec.queryaggregate,
@@ -636,6 +651,9 @@ class _Worker:
                 else:  # read_modify_write, timed as a whole like YCSB's READ-MODIFY-WRITE
                     rf = None if spec.readallfields else [fields[field_picks[i]]]
                     wf = writable if spec.writeallfields else [writable[write_picks[i]]]
+                    if hosts and owned_twin(spec, keynum) != keynum:
+                        keynum = owned_twin(spec, keynum)
+                        key = namer.name(keynum)
                     t0 = now()
                     rec.inner = True  # its read and update show in READ/UPDATE, counted once (as RMW)
                     b = before(keynum)
@@ -663,7 +681,8 @@ class _Worker:
             rec.flush()
 
 
-def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float) -> dict[str, Any]:
+def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float,
+                       counter: InsertCounter | None = None, reports: Any = None) -> dict[str, Any]:
     """One worker that shares no memory with the others (a Spark task), with a watchdog of its own: the
     coordinator's rules (stall timeout, the run phase's deadline, the stop grace) applied to this worker
     alone, so a store that stops answering ends the task with what it measured instead of hanging it."""
@@ -671,7 +690,7 @@ def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any
     for other in range(workers):  # the others run elsewhere: none of them holds this worker up
         if other != worker:
             control[workers + 2 + other] = 1
-    job = _Worker(plan, worker, workers, progress, control)
+    job = _Worker(plan, worker, workers, progress, control, counter=counter, reports=reports)
     box: dict[str, dict[str, Any]] = {}
     thread = threading.Thread(target=lambda: box.setdefault("export", _guarded(job, start_at)), daemon=True)
     thread.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import math
 import secrets
@@ -22,6 +23,7 @@ from storagebench.adapters.base import Adapter, AdapterOptions, Capabilities, Su
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
 from storagebench.errors import Interrupted, StorageBenchError, Unavailable, Unsupported, UsageError
 from storagebench.measuring.keys import keyed
+from storagebench.measuring.ledger import C_FOREIGN
 from storagebench.measuring.measurement import NOT_FOUND, OK, operation_totals, summarize
 from storagebench.measuring.measurement import encode as encode_hist
 from storagebench.measuring.server import ServerSampler, per_operation, unobserved
@@ -36,6 +38,7 @@ from storagebench.results.files import (
 )
 from storagebench.results.manifest import RunManifest
 from storagebench.running import datasets
+from storagebench.running.cache import CacheState, make_cold
 from storagebench.running.faults import FaultInjector, FaultSpec, fault_budget_s, outage
 from storagebench.running.phase import run_phase
 from storagebench.running.readback import read_back
@@ -593,6 +596,31 @@ def footprint_of(adapter: Adapter, namespace: str, records: int, spec: WorkloadS
     return out
 
 
+def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[dict[str, Any]]:
+    """The indexes the workload's schema declares, built on the loaded namespace and timed apart from the
+    load: per field, whether the store built one (``Adapter.create_index``), how long it took, or its error.
+    A document workload's finds declare one on the documents' customer (``Adapter.create_document_index``;
+    the entry says ``path`` too)."""
+    from storagebench.workloads.documents import FIND_PATH
+
+    wanted: list[tuple[dict[str, Any], Callable[[], bool]]] = [
+        ({"field": name}, functools.partial(adapter.create_index, namespace, name)) for name in spec.indexed_fields()]
+    document = spec.document_field()
+    if document is not None and spec.findproportion > 0:
+        wanted.append(({"field": document, "path": FIND_PATH},
+                       functools.partial(adapter.create_document_index, namespace, document, FIND_PATH)))
+    out: list[dict[str, Any]] = []
+    for entry, create in wanted:
+        t0 = time.perf_counter()
+        try:
+            built = create()
+        except Exception as exc:  # the answers stay right without it (a scan instead): recorded, not fatal
+            out.append({**entry, "built": False, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        out.append({**entry, "built": built, "build_s": time.perf_counter() - t0 if built else None})
+    return out
+
+
 @dataclass
 class WorkloadRun:
     """One (store, workload) of a run: what every phase of it needs, in one place."""
@@ -615,6 +643,8 @@ class WorkloadRun:
     dataset: datasets.Dataset | None = None
     dataset_data: dict[str, Any] | None = None
     capture: datasets.StateCapture | None = None
+    #: the caches' state when the run phase began (``run --cold``: made cold first)
+    cache: CacheState = field(default_factory=CacheState)
 
     @property
     def repeat(self) -> int | None:
@@ -642,6 +672,8 @@ class DatasetUse:
 
     name: str
     mode: Literal["load", "run"]
+    #: ``run --dataset NAME --host I/N``: this client host's index and the hosts' count
+    host: tuple[int, int] | None = None
 
 
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
@@ -675,6 +707,10 @@ def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path,
             written.extend(_batch(config, store, spec, control, job.namespace, run_dir, run_id, echo, context))
             return written
         for phase, total in (("load", spec.loaded_count()), ("run", spec.operationcount)):
+            if phase == "run" and config.cold:
+                control.close()  # a restart ends its connection
+                _make_cold(job)
+                control.connect()
             path, status = _phase(job, control, phase, total, progress)
             written.append(path)
             if status != "ok":
@@ -696,8 +732,8 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
     phase = use.mode
     try:  # what earlier workloads of this command left may have changed the data set since preflight
         if phase == "run":
-            job.dataset_data = datasets.check_usable(ds, job.spec)
-            job.spec = datasets.run_spec(job.spec, job.dataset_data)
+            job.dataset_data = datasets.check_usable(ds, job.spec, use.host)
+            job.spec = datasets.run_spec(job.spec, job.dataset_data, use.host)
         else:
             datasets.check_new(ds)
     except StorageBenchError as exc:
@@ -711,10 +747,13 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
         if phase == "run":
             assert job.dataset_data is not None
             datasets.start_ledger(job.ledger, ds, job.dataset_data)
-            job.dataset_data = datasets.begin_run(ds, job.dataset_data, job.run_id)
+            job.dataset_data = datasets.begin_run(ds, job.dataset_data, job.run_id) if use.host is None else \
+                datasets.begin_shared(ds, job.run_id, use.host)
         else:
             datasets.begin_load(ds, job.spec, job.config.seed, job.run_id)
             job.dataset_data = ds.read()
+        if phase == "run" and job.config.cold:
+            _make_cold(job)
         control.connect()
         if phase == "load":
             control.drop(job.namespace)
@@ -739,7 +778,10 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
                               job.started, len(job.spec.field_names()))
         elif job.dataset_data is not None and job.dataset_data.get("state") == "running":
             datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
-                              job.spec.writes())
+                             job.spec.writes())
+        elif job.dataset_data is not None and job.dataset_data.get("state") == "shared":
+            datasets.end_shared(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
+                                job.run_dir, job.spec)
     return written
 
 
@@ -782,16 +824,23 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
                              *((job.capture.keys, job.capture.seen) if job.capture else ()))
         status, reason = readback_status(status, reason, readback)
     footprint = None
-    indexes = build_indexes(control, job.spec, job.namespace) if phase == "load" and status == "ok" else None
+    indexes = build_indexes(control, job.namespace, job.spec) if phase == "load" and status == "ok" else []
     if phase == "load" and status == "ok":
         footprint = footprint_of(control, job.namespace, job.spec.loaded_count(), job.spec, job.config.seed)
-    extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint)}
+    extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint),
+                             "cache": (job.cache if phase == "run" else CacheState()).as_dict()}
+    if indexes:
+        extra["indexes"] = indexes
     if footprint is not None:
         extra["footprint"] = footprint
     if indexes is not None:
         extra["indexes"] = indexes
     if job.dataset_data is not None:
-        extra["dataset"] = datasets.record_of(job.dataset_data, phase)
+        host = None
+        if job.spec.hostcount > 1 or job.dataset_data.get("state") == "shared":
+            host = {"index": job.spec.hostindex, "count": job.spec.hostcount,
+                    "foreign_versions": job.ledger.counter(C_FOREIGN) if job.ledger is not None else 0}
+        extra["dataset"] = datasets.record_of(job.dataset_data, phase, host)
     if fault is not None:
         extra["fault"] = {**fault, **outage(fault, outcome.dead_intervals),
                           "failed_operations": operation_totals(outcome.merged)[1],
@@ -810,18 +859,14 @@ def declare_document(adapter: Adapter, spec: WorkloadSpec, namespace: str) -> No
         adapter.declare_document(namespace, document)
 
 
-def build_indexes(adapter: Adapter, spec: WorkloadSpec, namespace: str) -> list[dict[str, Any]] | None:
-    """After a document workload's load: the index its finds use, built and timed apart from the load (None
-    for other workloads).  ``built`` False: the store keeps no index (its finds scan)."""
-    from storagebench.workloads.documents import FIND_PATH
+def _make_cold(job: WorkloadRun) -> None:
+    """``run --cold``: the store's caches emptied before its run phase (:mod:`~storagebench.running.cache`)."""
+    from storagebench.workloads.generators import KeyNamer
 
-    document = spec.document_field()
-    if document is None or spec.findproportion <= 0:
-        return None
-    t0 = time.monotonic()
-    built = adapter.create_index(namespace, document, FIND_PATH)
-    return [{"field": document, "path": FIND_PATH, "built": built,
-             "build_s": time.monotonic() - t0 if built else None}]
+    key = KeyNamer(job.spec).name(job.spec.insertstart)
+    job.cache = make_cold(job.store.name, job.store.adapter, job.store.options,
+                                job.store.direct or job.options, job.namespace, key, job.echo)
+    job.echo(f"{job.label('run')}: memory state at the start: {job.cache.describe()}")
 
 
 def _measured(job: WorkloadRun, plan: PhasePlan, phase: str, report: Callable[[int, int], None]

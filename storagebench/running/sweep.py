@@ -37,10 +37,12 @@ from storagebench.measuring.measurement import operations_for_percentile, summar
 from storagebench.measuring.server import ServerSampler
 from storagebench.results.files import WriteError, write_json
 from storagebench.results.model import ok_histogram
+from storagebench.running.cache import CacheState, make_cold
 from storagebench.running.phase import run_phase
 from storagebench.running.runner import PhaseOutcome, PhasePlan
-from storagebench.running.suite import StorePlan, footprint_of, now_iso, run_context, server_cost
-from storagebench.services.manager import engine_pids
+from storagebench.running.suite import StorePlan, build_indexes, footprint_of, now_iso, run_context, server_cost
+from storagebench.services.manager import engine_memory, engine_pids
+from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
 
 LADDERS = ("rate", "clients", "records")
@@ -130,8 +132,8 @@ class Sweeper:
         self.loadbatchsize = BULK_ROWS if bulk else 1
         #: a workload that writes changes what later steps read: every step then starts from a fresh load
         #: (reads are verified against what this step's workers wrote, not against an earlier step's)
-        self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in ("read", "scan", "query",
-                                                                                       "graph", "shortest_path"))
+        reads_only = ("read", "scan", "query", "graph", "shortest_path", "join")
+        self.writes = any(p > 0 for op, p in spec.proportions().items() if op not in reads_only)
         self._dirty = False
         self.records = spec.recordcount
 
@@ -164,6 +166,9 @@ class Sweeper:
             figures: dict[str, Any] = {"records": records, "seconds": wall,
                                        "records_per_sec": records / wall if wall else None,
                                        "bulk": self.loadbatchsize > 1, "problems": outcome.fatal + outcome.aborted}
+            indexes = build_indexes(control, self.namespace, spec)
+            if indexes:
+                figures["indexes"] = indexes
             figures["footprint"] = footprint_of(control, self.namespace, records, spec, self.config.seed)
             return figures
         finally:
@@ -177,10 +182,14 @@ class Sweeper:
         finally:
             control.close()
 
-    def step(self, target: float = 0.0, threads: int | None = None) -> dict[str, Any]:
+    def step(self, target: float = 0.0, threads: int | None = None, cold: bool = False) -> dict[str, Any]:
         if self._dirty:
             self.load(self.records)
-        spec = self._spec(target=target, operationcount=0, maxexecutiontime=self.step_seconds, warmup=0.0)
+        # the records the last load left (a records-ladder step's own size), not the workload's recordcount:
+        # reads of keys never loaded would be false NOT_FOUNDs, and keys past it never read
+        spec = self._spec(recordcount=self.records, target=target, operationcount=0,
+                          maxexecutiontime=self.step_seconds, warmup=0.0)
+        state = self.make_cold(spec) if cold else CacheState()
         pids, unobserved_why = engine_pids(self.store.name, self.store.direct or self.options)
         sampler = ServerSampler(pids) if pids else None
         if sampler:
@@ -193,9 +202,18 @@ class Sweeper:
         # what each step cost the engine: the cost model prices the step at the maximum sustainable rate
         figures["server_cost"] = server_cost(spec, outcome, sampled, unobserved_why, None)
         self._dirty = self.writes
+        figures["cache"] = state.as_dict()
         figures["target"] = target
         figures["threads"] = threads or self.config.threads
         return figures
+
+    def make_cold(self, spec: WorkloadSpec) -> CacheState:
+        """The store made cold before a step (:func:`storagebench.running.cache.make_cold`)."""
+        key = KeyNamer(spec).name(spec.insertstart)
+        state = make_cold(self.store.name, self.store.adapter, self.store.options, self.store.direct or self.options,
+                          self.namespace, key, self.echo)
+        self.echo(f"{self.store.name} / {self.spec.name}: memory state at the start of the step: {state.describe()}")
+        return state
 
     # -- ladders -------------------------------------------------------------------------------------
     def rate_ladder(self, objective: Objective, rates: Sequence[float] | None = None) -> dict[str, Any]:
@@ -266,8 +284,11 @@ class Sweeper:
             s["speedup"] = s["ops_per_sec"] / base if base else None
         return {"load": loaded, "steps": steps}
 
-    def records_ladder(self, records: Sequence[int]) -> dict[str, Any]:
+    def records_ladder(self, records: Sequence[int], cold: bool = False) -> dict[str, Any]:
+        """A step per record count; with ``cold`` each size is run cold first (``cold``: its figures),
+        then as found (the step's own figures).  Each step says how its data compares with memory."""
         steps = []
+        memory = memory_of(self.store.name)
         try:
             for n in records:
                 loaded: dict[str, Any] = self.load(n)
@@ -275,14 +296,21 @@ class Sweeper:
                 self.echo(f"{self.store.name}: loaded {n:,} records in {loaded['seconds']:.1f}s "
                           f"({loaded['records_per_sec'] or 0:,.0f}/s, {'bulk' if loaded['bulk'] else 'per record'}); "
                           f"footprint {_size(fp['bytes'])} ({_per(fp['bytes_per_record'])} per record)")
+                first = None
+                if cold:
+                    first = self.step(cold=True)
+                    self._say(f"{n:,} records, cold", first)
                 s = self.step()
                 s["load"] = loaded
                 s["records"] = n
+                s.update(data_to_memory(fp.get("bytes"), memory))
+                if first is not None:
+                    s["cold"] = first
                 steps.append(s)
-                self._say(f"{n:,} records", s)
+                self._say(f"{n:,} records" + (", as found" if cold else ""), s)
         finally:
             self.drop()
-        return {"steps": steps}
+        return {"steps": steps, "memory": memory}
 
     def _say(self, what: str, s: dict[str, Any]) -> None:
         svc, intended = s["service"], s.get("intended") or {}
@@ -293,6 +321,34 @@ class Sweeper:
                   f"{svc.get('p50_us', 0):,.0f} µs p99 {svc.get('p99_us', 0):,.0f} µs"
                   + (f", intended p99 {intended.get('p99_us', 0):,.0f} µs" if intended else "")
                   + (f", {s['failed']:,} failed" if s["failed"] else "") + mark)
+
+
+def memory_of(store: str) -> dict[str, Any]:
+    """What a store's data is compared with: the engine's memory cap (``services up --memory``), or the
+    machine's RAM when it has none (an embedded store, an engine without a cap, a remote one)."""
+    limit = engine_memory(store).get("limit_bytes")
+    if limit:
+        return {"bytes": int(limit), "denominator": "engine memory cap"}
+    return {"bytes": machine_ram(), "denominator": "machine RAM"}
+
+
+def machine_ram() -> int | None:
+    """Bytes of RAM (MemTotal), None where /proc/meminfo is not readable."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def data_to_memory(footprint_bytes: int | None, memory: dict[str, Any]) -> dict[str, Any]:
+    """``data_to_memory``: the footprint over the memory it is compared with (None when either is unknown),
+    and ``memory_denominator``: which memory that was, and its size."""
+    ratio = footprint_bytes / memory["bytes"] if footprint_bytes and memory.get("bytes") else None
+    return {"data_to_memory": ratio, "memory_denominator": {"what": memory["denominator"],
+                                                            "bytes": memory.get("bytes")}}
 
 
 def _size(n: int | None) -> str:
@@ -327,7 +383,7 @@ def run_sweeps(config: RunConfig, stores: list[StorePlan], spec: WorkloadSpec, l
                 elif ladder == "clients":
                     body = sweeper.clients_ladder(clients)
                 else:
-                    body = sweeper.records_ladder(records)
+                    body = sweeper.records_ladder(records, cold=config.cold)
                 status, reason = "ok", ""
             except Exception as exc:  # one store's failure must not lose the others' sweeps
                 body, status, reason = {"steps": []}, "failed", f"{type(exc).__name__}: {exc}"
@@ -371,5 +427,8 @@ def summary_lines(sweeps: Sequence[dict[str, Any]]) -> list[str]:
                 lines.append(f"{head}: {st['records']:>10,} records: load {st['load']['seconds']:.1f}s "
                              f"({st['load']['records_per_sec'] or 0:,.0f}/s), footprint {_size(fp['bytes'])} "
                              f"({_per(fp['bytes_per_record'])}/record), run {st['ops_per_sec']:,.0f} ops/s, "
-                             f"p50 {svc.get('p50_us', 0):,.0f} µs, p99 {svc.get('p99_us', 0):,.0f} µs")
+                             f"p50 {svc.get('p50_us', 0):,.0f} µs, p99 {svc.get('p99_us', 0):,.0f} µs"
+                             + (f"; cold {st['cold']['ops_per_sec']:,.0f} ops/s" if st.get("cold") else "")
+                             + (f"; data/memory {st['data_to_memory']:.3g} ({st['memory_denominator']['what']})"
+                                if st.get("data_to_memory") is not None else ""))
     return lines

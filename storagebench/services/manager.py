@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from storagebench.durability import PROFILES, Profile
 from storagebench.errors import ServiceError
 from storagebench.results.files import atomic_write_text
 from storagebench.services.base import ProcessSpec, Service, ServiceContext, storagebench_home
@@ -269,6 +270,24 @@ class Manager:
         raise ServiceError(f"{svc.name}: not ready after {svc.start_timeout:.0f}s ({last}); "
                            f"logs in {self.ctx.log_dir}")
 
+    # -- restart -----------------------------------------------------------------------------------
+    def restart(self, name: str) -> float:
+        """Stop the engine ``name`` and start it again with the memory cap and durability profile it was
+        started with (its caches empty: ``run --cold``); the seconds it took until it answered its probe.
+        Only an engine ``up`` started here (its pid files live) is restarted: refused otherwise."""
+        svc = self.service(name)
+        if not self.is_up(name):
+            raise ServiceError(f"{name}: not running as started by `storagebench services up` under "
+                               f"{self.ctx.home}; nothing to restart")
+        memory, profile = self.running_memory(name), self.running_profile(name)
+        started = time.monotonic()
+        self._stop(svc)
+        self.ctx.memory = memory
+        if profile in PROFILES:
+            self.ctx.durability = cast(Profile, profile)
+        self._up_one(svc)
+        return time.monotonic() - started
+
     # -- adopt -------------------------------------------------------------------------------------
     def adopt(self, names: list[str] | None = None) -> dict[str, str]:
         """Record engines started elsewhere (docker compose) on the same ports in the endpoints file.
@@ -436,6 +455,17 @@ def engine_memory(store: str) -> dict[str, Any]:
             if limit else "the engine's own lean defaults, no cgroup limit"}
 
 
+def other_server(store: str, options: dict[str, Any], home: Path | None = None) -> str:
+    """Why the run's ``options`` point at another server than the engine ``services`` recorded for
+    ``store`` in the endpoints file ("" when they do not)."""
+    recorded = load_endpoints(home).get(store) or {}
+    differs = sorted(k for k, v in recorded.items() if k in options and str(options[k]) != str(v))
+    if differs:
+        return (f"the run's {', '.join(differs)} differ from the engine `storagebench services` started: "
+                "its processes are not the server this run measured")
+    return ""
+
+
 def engine_pids(store: str, options: dict[str, Any]) -> tuple[list[int], str]:
     """The live root pids of the engine ``services`` started for ``store`` (and of the engines it requires,
     e.g. FerretDB's PostgreSQL), or ``([], why not)``: no service for the store, not started here (remote,
@@ -446,11 +476,9 @@ def engine_pids(store: str, options: dict[str, Any]) -> tuple[list[int], str]:
         return [], (f"{store} has no engine process of its own (an embedded store runs inside the client "
                     "processes: its cost is in the client's CPU)")
     ctx = ServiceContext(echo=lambda _m: None)
-    recorded = load_endpoints(ctx.home).get(store) or {}
-    differs = sorted(k for k, v in recorded.items() if k in options and str(options[k]) != str(v))
+    differs = other_server(store, options, ctx.home)
     if differs:
-        return [], (f"the run's {', '.join(differs)} differ from the engine `storagebench services` started: "
-                    "its processes are not the server this run measured")
+        return [], differs
     manager = Manager(ctx, list(service_names()), load_service)
     names = [store]
     for name in names:  # the engines it stands on (FerretDB on PostgreSQL) serve its operations too

@@ -14,6 +14,8 @@ and the runner merges them with the same code as local runs, so result files hav
 * **Code shipping** (any master but ``local``): :mod:`storagebench.spark.ship` sends the project and the
   Python dependencies the executors lack; the plan travels pickled as bytes and is unpickled in the task
   only after the shipped dependencies are on the path.
+* **Live metrics** (``--metrics-port``): each task sends its interval reports to the driver
+  (:mod:`storagebench.spark.livefeed`), which feeds the same endpoint as local clients.
 * **Live progress**: each task sends its worker's (done, failed) counters every
   :data:`PROGRESS_INTERVAL_S` as a UDP datagram to the driver (``spark.driver.host``, a port of its
   own); the driver sums the latest counters per worker while the job runs.  Lost datagrams only delay
@@ -29,9 +31,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storagebench.spark.session import get_session, is_local
+
+if TYPE_CHECKING:
+    from storagebench.spark.acks import AckServer
 
 PROGRESS_INTERVAL_S = 0.5
 
@@ -48,11 +53,35 @@ class SparkJob:
     coordinated_start: bool = False
     target_per_worker: float | None = None
     shipped: dict[str, Any] = field(default_factory=dict)
+    #: how run-phase inserts became choosable across tasks (None: the phase chose none of them)
+    insert_counter: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"master": self.master, "spark_version": self.spark_version, "slots": self.slots,
                 "coordinated_start": self.coordinated_start, "target_per_worker": self.target_per_worker,
-                "shipped": self.shipped}
+                "shipped": self.shipped, "insert_counter": self.insert_counter}
+
+
+def _ack_server(plan: Any, host: str, workers: int) -> AckServer | None:
+    """The driver's acknowledged-insert counter, when the run phase chooses keys among its inserts."""
+    from storagebench.workloads.generators import chooses_among_inserts
+
+    if plan.phase != "run" or plan.spec.insertproportion <= 0 or not chooses_among_inserts(plan.spec):
+        return None
+    from storagebench.spark.acks import AckServer
+
+    return AckServer(host, plan.spec.recordcount, workers)
+
+
+def insert_counter_summary(exports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tasks' counts together: how many dynamic choices fell on inserts, how many on other tasks'."""
+    from storagebench.spark.acks import REFRESH_S
+
+    parts = [e["insert_counter"] for e in exports if "insert_counter" in e]
+    total = {k: sum(int(p[k]) for p in parts) for k in ("inserted", "picked_inserts", "picked_others",
+                                                        "exchanges", "failed_exchanges")}
+    return {"scope": "cluster: every task's acknowledged inserts, striped keys, via the driver",
+            "refresh_s": REFRESH_S, **total}
 
 
 def _reporter(address: tuple[str, int], worker: int, progress: list[int], stop: threading.Event) -> None:
@@ -69,7 +98,8 @@ def _reporter(address: tuple[str, int], worker: int, progress: list[int], stop: 
 
 
 def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[str],
-               progress_to: tuple[str, int]) -> Partition:
+               progress_to: tuple[str, int], acks_at: tuple[str, int] | None,
+               feed_at: tuple[str, int] | None) -> Partition:
     def work(index: int, ids: Iterator[int]) -> Iterator[dict[str, Any]]:
         from storagebench.spark.ship import use_archives
 
@@ -77,6 +107,9 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
         from pyspark import TaskContext
 
         from storagebench.running.runner import run_watched_worker
+        from storagebench.spark.acks import Messenger
+        from storagebench.spark.livefeed import Sender
+        from storagebench.workloads.generators import StripedCounter
 
         plan = pickle.loads(plan_bytes)
         if barrier:
@@ -91,11 +124,20 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
                                         daemon=True)
             reporter.start()
             started = time.time()
+            counter = StripedCounter(plan.spec.recordcount, worker_id, workers)
+            messenger = Messenger(counter, acks_at) if acks_at is not None else None
+            sender = Sender(feed_at) if feed_at is not None else None
             try:
-                export = run_watched_worker(plan, worker_id, workers, progress, started)
+                export = run_watched_worker(plan, worker_id, workers, progress, started, counter,
+                                            sender.reports if sender is not None else None)
             finally:
                 stop.set()
                 reporter.join(timeout=2)
+                counted = messenger.close() if messenger is not None else None
+                if sender is not None:
+                    sender.close()
+            if counted is not None:
+                export["insert_counter"] = counted
             export["done"], export["failed_ops"] = progress[2 * worker_id], progress[2 * worker_id + 1]
             export["host"] = socket.gethostname()
             export["start_epoch"] = started
@@ -152,8 +194,19 @@ def run_workers_on_spark(plan: Any, workers: int, on_progress: Callable[[int, in
     job.target_per_worker = plan.spec.target / workers if plan.spec.target > 0 else None
     host = context.getConf().get("spark.driver.host") or "127.0.0.1"
     listener = _listen(host)
+    acks = _ack_server(plan, host, workers)
+    from storagebench.running import live  # not at the top: executors import this module before their deps
+
+    metrics = live.ACTIVE
+    feed = None
+    if metrics is not None:
+        from storagebench.spark.livefeed import Feed
+
+        metrics.begin(plan.adapter, plan.spec.name, plan.phase)
+        feed = Feed(host, metrics.take)
     rdd = context.parallelize(range(workers), workers)
-    work = _partition(pickle.dumps(plan), workers, job.coordinated_start, archives, listener.getsockname())
+    work = _partition(pickle.dumps(plan), workers, job.coordinated_start, archives, listener.getsockname(),
+                      acks.address if acks is not None else None, feed.address if feed is not None else None)
     box: dict[str, Any] = {}
 
     def collect() -> None:
@@ -176,11 +229,18 @@ def run_workers_on_spark(plan: Any, workers: int, on_progress: Callable[[int, in
             if on_progress and latest:
                 on_progress(sum(d for d, _ in latest.values()), sum(f for _, f in latest.values()))
     runner.join()
+    if acks is not None:
+        acks.close()
+    if feed is not None and metrics is not None:
+        feed.close()
+        metrics.end()
     if "error" in box:
         error = box["error"]
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return [{"fatal": f"spark job failed: {type(error).__name__}: {first}"} for _ in range(workers)], job
     exports: list[dict[str, Any]] = sorted(box["exports"], key=lambda e: e.get("worker", 0))
+    if acks is not None:
+        job.insert_counter = insert_counter_summary(exports)
     if on_progress:
         on_progress(sum(e.get("done", 0) for e in exports), sum(e.get("failed_ops", 0) for e in exports))
     return exports, job

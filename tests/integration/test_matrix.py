@@ -65,9 +65,16 @@ def _record(engine: str, store: str, found: list[dict[str, Any]]) -> dict[str, s
     return problems
 
 
+#: workloads whose emulated operation reads the whole namespace each time (a client-side join scans every
+#: record: about 0.6 s an operation on HDFS at 50 records): fewer operations, two clients, in a run of their own
+SCANNING = {"join": ["-p", "operationcount=10", "--threads", "2"]}
+
+
 @pytest.mark.parametrize("store", STORES)
 def test_every_builtin_workload_on_every_store(store: str, tmp_path: Path) -> None:
-    found = _run(store, builtin_names(), tmp_path)
+    found = _run(store, [w for w in builtin_names() if w not in SCANNING], tmp_path / "all")
+    for workload, fewer in SCANNING.items():
+        found += _run(store, [workload], tmp_path / workload, *fewer)
     ran = {r["workload"] for r in found}
     assert ran == set(builtin_names()), f"workloads without a result: {sorted(set(builtin_names()) - ran)}"
     assert _record("local", store, found) == {}

@@ -128,8 +128,13 @@ def clients_steps(per_client: float, clients: tuple[int, ...] = (1, 2, 4)) -> li
     return [{"threads": n, "ops_per_sec": per_client * n ** 0.8, "service": {"p99_us": 500.0 * n}} for n in clients]
 
 
-def records_steps(bytes_per_record: float, records: tuple[int, ...] = (1000, 10_000, 100_000)) -> list[dict[str, Any]]:
+def records_steps(bytes_per_record: float, records: tuple[int, ...] = (1000, 10_000, 100_000),
+                  memory: int = 2**30, cold: bool = False) -> list[dict[str, Any]]:
+    """Steps of a records ladder; each one's footprint over ``memory``; ``cold``: also run cold (slower)."""
     return [{"records": n, "ops_per_sec": 5000 / (1 + n / 1e5), "service": {"p99_us": 400.0},
              "load": {"records": n, "seconds": n / 20_000, "records_per_sec": 20_000.0,
-                      "footprint": {"bytes": int(n * bytes_per_record), "bytes_per_record": bytes_per_record}}}
+                      "footprint": {"bytes": int(n * bytes_per_record), "bytes_per_record": bytes_per_record}},
+             "data_to_memory": n * bytes_per_record / memory,
+             "memory_denominator": {"what": "engine memory cap" if cold else "machine RAM", "bytes": memory},
+             **({"cold": {"ops_per_sec": 2500 / (1 + n / 1e5), "cache": {"state": "cold"}}} if cold else {})}
             for n in records]

@@ -27,7 +27,8 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.mark.parametrize(("workload", "model"), [
     *[(w, "key-value") for w in ("a", "b", "c", "d", "f", "delete")], ("e", "ordered"), ("scan", "ordered"),
-    ("query", "query"), ("graph", "graph"), ("shortestpath", "graph"), ("batch", "columnar")])
+    ("query", "query"), ("graph", "graph"), ("shortestpath", "graph"), ("join", "relational"),
+    ("batch", "columnar")])
 def test_builtin_workloads_get_the_model_of_their_operations(workload: str, model: str) -> None:
     assert workload_model(spec.resolve(workload).model_dump(mode="json")) == model
 
@@ -41,6 +42,7 @@ def test_a_custom_workload_gets_the_model_of_most_of_its_operations_or_mixed() -
     assert model(graphproportion=0.5, readproportion=0.5) == "mixed"
     assert model(queryproportion=0.4, scanproportion=0.3, readproportion=0.3) == "mixed"
     assert model(readmodifywriteproportion=0.6, scanproportion=0.4) == "key-value"
+    assert model(joinproportion=0.6, readproportion=0.4) == "relational"
 
 
 @pytest.fixture(scope="module")

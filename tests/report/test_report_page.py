@@ -60,7 +60,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for store, per in (("sqlite", 3000.0), ("postgres", 1200.0)):
         made.rate_sweep(curves, store, capacity=per * 2, best=per * 1.5)
         made.ladder_sweep(curves, store, "clients", made.clients_steps(per))
-        made.ladder_sweep(curves, store, "records", made.records_steps(per / 10))
+        made.ladder_sweep(curves, store, "records",
+                          made.records_steps(per / 10, memory=2**20, cold=store == "postgres"))
     return {name: write_report(base / name) for name in ("three", "six", "mixed", "curves")}
 
 
@@ -256,9 +257,14 @@ def test_phone_scrolls_only_inside_tables(browser: Any, runs: dict[str, Path], o
 
 def test_a_folder_of_sweeps_draws_every_curve(browser: Any, runs: dict[str, Path], opened: list[Any]) -> None:
     page = _open(browser, runs["curves"], opened)
-    for kind in ("rate", "clients", "records-ops", "records-load", "records-bytes", "pareto"):
+    for kind in ("rate", "clients", "records-ops", "records-load", "records-bytes", "records-memory", "pareto"):
         chart = page.locator(f".chart[data-chart={kind}]")
         assert chart.count() == 1 and chart.locator("svg [data-store=postgres]").count() >= 1, kind
+    memory = page.locator(".chart[data-chart=records-memory]")
+    assert "data = memory" in memory.inner_text() and "postgres cold" in memory.inner_text()
+    # postgres: as found and cold, 3 sizes each; sqlite: as found only
+    assert memory.locator("circle[data-store=postgres]").count() == 6
+    assert memory.locator("circle[data-store=sqlite]").count() == 3
     clients = page.locator(".chart[data-chart=clients] circle[data-store=sqlite]")
     assert clients.count() == 3  # one point per client count
     # postgres: 1,800 ops/s at 120 bytes per record; sqlite: 4,500 at 300: both on the front
@@ -275,3 +281,20 @@ def test_sweep_writes_its_report(tmp_path: Path, isolated_home: Path, capsys: py
     report = tmp_path / "sw" / "report.html"
     assert str(report) in capsys.readouterr().out
     assert 'data-chart="clients"' in report.read_text()
+
+
+def test_records_sweeps_get_a_chart_against_data_over_memory(runs: dict[str, Path]) -> None:
+    """Without a browser: the page holds the chart and the figures it draws (as found and cold per size)."""
+    page = runs["curves"].read_text()
+    assert 'data-chart="records-memory"' in page and "throughput vs data size ÷ memory" in page
+    (chart,) = page_data([], made_sweeps(runs["curves"].parent))["sweeps"]["records"]
+    postgres = chart["stores"]["postgres"]["points"]
+    assert [p["data_to_memory"] for p in postgres] == pytest.approx([n * 120 / 2**20 for n in (1000, 10_000, 100_000)])
+    assert all(p["cold_ops"] < p["ops"] and p["memory_what"] == "engine memory cap" for p in postgres)
+    assert all(p["cold_ops"] is None for p in chart["stores"]["sqlite"]["points"])
+
+
+def made_sweeps(folder: Path) -> list[dict[str, Any]]:
+    from storagebench.report.curves import find_sweeps
+
+    return find_sweeps([folder])

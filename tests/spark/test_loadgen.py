@@ -88,3 +88,61 @@ def test_a_store_that_stops_answering_ends_each_spark_task_with_what_it_measured
     assert len(outcome.aborted) == 2, outcome.aborted
     assert all("no operation succeeded for" in a and "given up on" in a for a in outcome.aborted), outcome.aborted
     assert sum(h.get_total_count() for h in outcome.merged["histograms"].values()) == 600
+
+
+def test_workload_d_on_spark_reads_inserts_made_by_other_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """YCSB's acknowledged counter across tasks that share no memory: `latest` chooses among the inserts of
+    every task (through the driver), not only the loaded records; every read still verified."""
+    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("STORAGEBENCH_SQLITE_PATH", str(tmp_path / "home" / "d.db"))
+    code = main(["run", "--engine", "spark", "--spark-master", "local[2]", "--stores", "sqlite",
+                 "--workloads", "d", "--threads", "2", "--results-dir", str(tmp_path / "results"),
+                 "--run-id", "d", "--no-report", "-p", "recordcount=200", "-p", "operationcount=6000",
+                 "-p", "insertproportion=0.2", "-p", "readproportion=0.8"])
+    assert code == 0
+    (run,) = [r for r in load_results(tmp_path / "results" / "d") if r["phase"] == "run"]
+    assert run["status"] == "ok" and run["verification"]["failures"] == 0
+    counter = run["spark"]["insert_counter"]
+    assert counter["inserted"] == run["operations"]["insert"]["status_counts"]["OK"] > 0
+    assert counter["failed_exchanges"] == 0 and counter["exchanges"] > 0
+    # a good share of the reads land on the run's inserts, many of them another task's
+    assert counter["picked_inserts"] > 0.2 * run["operations"]["read"]["status_counts"]["OK"]
+    assert counter["picked_others"] > 0.1 * counter["picked_inserts"]
+
+
+def test_live_metrics_of_a_spark_phase_arrive_while_it_runs_and_total_the_result(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--metrics-port` with `--engine spark`: the tasks' interval reports reach the driver's endpoint while
+    the phase runs, and every measured operation arrives exactly once."""
+    import threading
+
+    from storagebench.measuring.keys import keyed
+    from storagebench.running import live
+
+    metrics = live.LiveMetrics()
+    monkeypatch.setattr(live, "ACTIVE", metrics)
+    spec = wspec.resolve("a", {"recordcount": 100, "operationcount": 0, "maxexecutiontime": 6})
+    box: dict[str, Any] = {}
+    job = threading.Thread(target=lambda: box.setdefault("outcome", run_phase(
+        PhasePlan("null", {}, spec, "run", "sbench_live", 1, threads=2, engine="spark", spark_master="local[2]"))))
+    job.start()
+
+    def shown() -> dict[tuple[str, str], int]:
+        (ops,) = [f for f in metrics.collect() if f.name == "storagebench_operations"]
+        return {(s.labels["operation"], s.labels["status"]): int(s.value) for s in ops.samples if s.value}
+
+    seen_running: list[int] = []
+    while job.is_alive():
+        seen_running.append(sum(shown().values()))
+        time.sleep(0.2)
+    job.join()
+    outcome = box["outcome"]
+    expected: dict[tuple[str, str], int] = {}
+    for key, hist in keyed(outcome.merged["histograms"]):
+        status = "ok" if key.succeeded else "failed"
+        expected[(key.op, status)] = expected.get((key.op, status), 0) + hist.get_total_count()
+    total = sum(expected.values())
+    partial = [n for n in seen_running if 0 < n < total]
+    assert len(set(partial)) >= 2, "reports arrived while the phase ran, before its end"
+    assert shown() == expected
