@@ -33,6 +33,10 @@ Operations:
   is the same cursor with the equality filter evaluated by the server.
 * create_index: ``create_index(field)`` (the join workload's join key); the join itself is EMULATED (scans
   and a client-side join; ``$lookup`` on FerretDB was not tried).
+* documents (NATIVE): a document workload's field is an embedded document (JSON text in and out),
+  ``create_index([(field.customer, 1)])`` after the load, ``find({field.path: value})`` and
+  ``$set: {field.path: value}`` on the server; FerretDB 1.24.2 does not push the nested filter down (see
+  :meth:`MongoAdapter.find`).
 * graph and shortest path (EMULATED, the base class's breadth-first walk, one ``find_one`` per visited
   record): MongoDB's server-side traversal is ``$graphLookup``, but FerretDB 1.24.2 answers it with
   "`aggregate` stage "$graphLookup" is not implemented yet" (error 238, NotImplemented; tried 2026-12-06).

@@ -35,6 +35,9 @@ Operations (each one auto-commit query on the adapter's own session, i.e. one Bo
   (fields are not indexed: a label scan, as in the other stores).
 * create_index: a range index on the property for the namespace's label (the join workload's join key); the
   join itself is EMULATED (scans and a client-side join).
+* documents: the JSON text, plus its top-level scalars as ``field.name`` properties with a range index on
+  ``field.customer`` after the load; find (NATIVE) is one match on that property, the nested update
+  EMULATED (the base class's read and write back: Cypher has no JSON functions without APOC).
 * batch write (NATIVE): ``UNWIND $rows AS row CREATE (n:`ns`) SET n = row``, ``batch_size`` rows per query.
 * batch read (NATIVE): one ``MATCH ... ORDER BY n.key`` streamed into an Arrow table; filtered batch
   read (NATIVE): the same with ``AND n.`field` = $value``.
