@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--no-report", action="store_true", help="do not build report.html at the end")
     load.add_argument("--metrics-port", type=_port, metavar="PORT", help="as for `run`")
     load.set_defaults(handler=cmd_run, engine=None, spark_master=None, spark_conf=[], network=None, fault=None,
-                      repeat=None, profile=None)
+                      repeat=None, profile=None, cold=None)
 
     dss = sub.add_parser("datasets", help="list or drop the data sets `storagebench load` made")
     dsub = dss.add_subparsers(dest="datasets_command", required=True, metavar="ACTION")
