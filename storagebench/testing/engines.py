@@ -53,3 +53,18 @@ def pid_alive(pid: int) -> bool:
             return stat.read().split(") ")[-1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError):
         return False
+
+
+def reach_engine(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From a test whose STORAGEBENCH_HOME is its own (``isolated_home``), reach the shared engine ``name``:
+    its endpoints as environment options.  Embedded stores need nothing (their paths are the test's)."""
+    from storagebench.registry import load_adapter
+
+    if load_adapter(name).default_store:
+        return
+    home = os.environ["STORAGEBENCH_HOME"]
+    monkeypatch.delenv("STORAGEBENCH_HOME")
+    endpoints = require_engine(name)
+    monkeypatch.setenv("STORAGEBENCH_HOME", home)
+    for option, value in endpoints.items():
+        monkeypatch.setenv(f"STORAGEBENCH_{name.upper()}_{option.upper()}", str(value))

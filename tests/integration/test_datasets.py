@@ -6,7 +6,6 @@ nothing written."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,23 +25,11 @@ from storagebench.registry import load_adapter
 from storagebench.results.files import load_results
 from storagebench.running import datasets
 from storagebench.running.datasets import Dataset
-from storagebench.testing.engines import require_engine
+from storagebench.testing.engines import reach_engine
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
 RECORDS = 1000
-
-
-def _store(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reach a shared engine from the isolated home: its endpoints as environment options."""
-    if store == "sqlite":
-        return
-    home = os.environ["STORAGEBENCH_HOME"]
-    monkeypatch.delenv("STORAGEBENCH_HOME")
-    endpoints = require_engine(store)
-    monkeypatch.setenv("STORAGEBENCH_HOME", home)
-    for option, value in endpoints.items():
-        monkeypatch.setenv(f"STORAGEBENCH_{store.upper()}_{option.upper()}", str(value))
 
 
 def _cli(tmp_path: Path, *argv: str) -> tuple[int, list[dict[str, Any]]]:
@@ -60,7 +47,7 @@ def _adapter(store: str) -> Any:
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_load_once_then_two_runs_verified_and_a_corrupted_record_caught(
         store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _store(store, monkeypatch)
+    reach_engine(store, monkeypatch)
     ds = Dataset(store, "t1")
     code, results = _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", "t1",
                          "-p", f"recordcount={RECORDS}")

@@ -6,7 +6,6 @@ line, exit 2, nothing written."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from storagebench.measuring.measurement import decode
 from storagebench.registry import load_adapter
 from storagebench.results.files import load_results
 from storagebench.running.datasets import Dataset, part_paths
-from storagebench.testing.engines import require_engine
+from storagebench.testing.engines import reach_engine
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
@@ -32,18 +31,6 @@ RECORDS = 1000
 #: a run phase with reads (of every key), updates and inserts: zipfian, so both hosts meet the hot keys
 MIX = ["-p", "readproportion=0.5", "-p", "updateproportion=0.4", "-p", "insertproportion=0.1",
        "-p", "operationcount=3000"]
-
-
-def _store(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reach a shared engine from the isolated home: its endpoints as environment options."""
-    if store == "sqlite":
-        return
-    home = os.environ["STORAGEBENCH_HOME"]
-    monkeypatch.delenv("STORAGEBENCH_HOME")
-    endpoints = require_engine(store)
-    monkeypatch.setenv("STORAGEBENCH_HOME", home)
-    for option, value in endpoints.items():
-        monkeypatch.setenv(f"STORAGEBENCH_{store.upper()}_{option.upper()}", str(value))
 
 
 def _cli(tmp_path: Path, run_id: str, *argv: str) -> tuple[int, list[dict[str, Any]]]:
@@ -74,7 +61,7 @@ def _total(result: dict[str, Any]) -> int:
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
         store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    _store(store, monkeypatch)
+    reach_engine(store, monkeypatch)
     ds = Dataset(store, "shared")
     assert _cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", "shared",
                 "-p", f"recordcount={RECORDS}")[0] == 0
