@@ -69,9 +69,13 @@ def private_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 def test_a_full_data_directory_fails_writes_and_the_engine_comes_back(private_postgres: Path, tmp_path: Path) -> None:
     free_before = os.statvfs(private_postgres).f_bfree
-    # 1: the read-back may find acknowledged writes lost (measured, not a harness failure; see the note)
+    # 1: the read-back may find acknowledged writes lost (measured, not a harness failure; see the note).
+    # Inserts in the mix: updates of workload a alone are rewritten in place and fill only the WAL segment
+    # already allocated, so whether a write needed a new block within the 5 s was luck (failed 3 runs in 4);
+    # an insert of a 1 KB record needs new heap pages every few records
     assert main(["run", "--stores", "postgres", "--workloads", "a", "--fault", "full@2:5", "--results-dir",
                  str(tmp_path / "r"), "--run-id", "full", "--no-report", "-p", "recordcount=500",
+                 "-p", "readproportion=0.5", "-p", "updateproportion=0.4", "-p", "insertproportion=0.1",
                  "-p", "operationcount=0", "-p", "maxexecutiontime=10"]) in (0, 1)
     result = json.loads((tmp_path / "r" / "full" / "postgres__a__run.json").read_text())
     fault = result["fault"]
@@ -89,7 +93,7 @@ def test_a_full_data_directory_fails_writes_and_the_engine_comes_back(private_po
     # read-back), and the engine answers afterwards
     if "readback" in result:
         assert fault["acknowledged_writes_lost"] == result["readback"]["failures"]
-        assert result["readback"]["checked"] == 500
+        assert result["readback"]["checked"] >= 500  # the loaded keys and the run's inserts
     else:
         assert result["status"] == "invalid" and "lost update" in result["first_error"]
     require_engine("postgres")
