@@ -29,6 +29,7 @@ from storagebench.report.cells import (
     find_results,
     ok_latency,
     samples_frame,
+    store_colours,
 )
 from storagebench.report.costs import cost_table
 from storagebench.report.curves import (
@@ -55,9 +56,8 @@ _MIX = {"readproportion": "read", "updateproportion": "update", "insertproportio
         "joinproportion": "query"}
 _FAMILY_ORDER = ("update", "scan", "query", "batch", "read")
 FAMILIES = {"read": "read-heavy", "update": "update-heavy", "scan": "scan", "query": "query", "batch": "batch"}
-#: colour-blind-safe colours for stores (Okabe-Ito without its vermillion: red is the alarm colour);
-#: with more stores than colours, the dash pattern tells the second round apart
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000", "#B59B00")
+#: a store whose colour another store on the page already has (more stores than colours) is told apart by
+#: its dash pattern; the colours themselves are cells.store_colours, the same on every page
 DASHES = ("", "6 3", "2 2")
 METRIC_LABELS = {"throughput": "throughput", "p99": "p99 latency", "load_time": "load time",
                  "footprint": "footprint"}
@@ -368,6 +368,7 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
         row["ops"] = op_intervals.get(row["id"], {})
         row["emulated"] = sorted(emulated.get(row["id"], ()))
     families = {s: capabilities.get(s, {}).get("family", "other") for s in stores}
+    colours = store_colours(stores)
     order = list(MODEL_LABELS)  # workloads grouped by data model, in the models' order
     workload_list = sorted(workloads.values(), key=lambda w: order.index(w["model"]))
     return {
@@ -376,8 +377,9 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
                                                                      if w["model"] == m]}
                    for m in order if any(w["model"] == m for w in workload_list)],
         "model_matrix": model_matrix(results, stores),
-        "colours": {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(stores)},
-        "dashes": {s: DASHES[(i // len(PALETTE)) % len(DASHES)] for i, s in enumerate(stores)},
+        "colours": colours,
+        "dashes": {s: DASHES[list(colours.values())[:i].count(colours[s]) % len(DASHES)]
+                   for i, s in enumerate(colours)},
         "metrics": {m: {"phase": p, "higher": h, "unit": u, "label": METRIC_LABELS[m], "shift": SHIFTS[m],
                         "weight": DEFAULT_WEIGHTS[m]} for m, (p, h, u) in METRICS.items()},
         "presets": presets(workload_list), "percentile": RANKED_PERCENTILE,
