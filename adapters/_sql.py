@@ -224,6 +224,8 @@ class EmbeddedSQLAdapter(Adapter):
     # -- documents: the engine's JSON functions over the text, an expression index where it has them ---------
     #: SQL of a document's nested field as text ("{col}" and "{path}" replaced; both checked identifiers)
     json_path_sql: str = "({col} ->> '$.{path}')"
+    #: SQL of a document's nested field as a number (for range queries; NULL or not a number otherwise)
+    json_number_sql: str = "({col} ->> '$.{path}')"
     #: SQL of the document with one nested field set to the statement's first parameter
     json_set_sql: str = "json_set({col}, '$.{path}', ?)"
     #: the engine indexes :attr:`json_path_sql` (an expression index)
@@ -232,20 +234,30 @@ class EmbeddedSQLAdapter(Adapter):
     def _json_path(self, field: str, path: str) -> str:
         return self.json_path_sql.format(col=ident(field), path=ident(path))
 
-    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
+    def _json_number(self, field: str, path: str) -> str:
+        return self.json_number_sql.format(col=ident(field), path=ident(path))
+
+    def create_document_index(self, namespace: str, field: str, path: str, numeric: bool = False) -> bool:
         if not self.json_index:
             return False
         check_namespace(namespace)
+        expression = self._json_number(field, path) if numeric else self._json_path(field, path)
         self._execute(f"CREATE INDEX IF NOT EXISTS {namespace}_{ident(field)}_{ident(path)} "
-                      f"ON {namespace} ({self._json_path(field, path)})")
+                      f"ON {namespace} ({expression})")
         self._commit()
         return True
 
     def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
+        return self._select_where(namespace, f"{self._json_path(field, path)} = ?", [equals])
+
+    def find_range(self, namespace: str, field: str, path: str, lo: int, hi: int) -> list[tuple[str, Record]]:
+        number = self._json_number(field, path)
+        return self._select_where(namespace, f"{number} >= ? AND {number} < ?", [int(lo), int(hi)])
+
+    def _select_where(self, namespace: str, where: str, params: list[Any]) -> list[tuple[str, Record]]:
         names = self.fields_of(namespace)
-        where = self._json_path(field, path)
-        rows = self._execute(f"SELECT key, {', '.join(names)} FROM {namespace} WHERE {where} = ? ORDER BY key",
-                             [equals]).fetchall()
+        rows = self._execute(f"SELECT key, {', '.join(names)} FROM {namespace} WHERE {where} ORDER BY key",
+                             params).fetchall()
         return [(row[0], {n: v for n, v in zip(names, row[1:], strict=True) if v is not None}) for row in rows]
 
     def update_nested(self, namespace: str, key: str, field: str, path: str, value: str) -> None:

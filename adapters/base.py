@@ -69,6 +69,8 @@ class Capabilities:
     #: records whose document (JSON in a field) has a nested field equal to a value; EMULATED = a scan of
     #: every record filtered on the client (no index)
     find: Support = Support.EMULATED
+    #: records whose document has a nested number in [lo, hi); EMULATED = a scan filtered on the client
+    find_range: Support = Support.EMULATED
     #: set one nested field of a record's document; EMULATED = read the document, change it, write it back
     update_nested: Support = Support.EMULATED
     #: bulk paths; EMULATED means the generic per-operation fallback runs (and is measured per row)
@@ -110,7 +112,7 @@ class Capabilities:
 
     OPERATIONS: ClassVar[tuple[str, ...]] = (
         "insert", "read", "update", "delete", "scan", "query", "graph", "shortest_path", "join", "batch_write",
-        "batch_read", "batch_filter", "find", "update_nested",
+        "batch_read", "batch_filter", "find", "find_range", "update_nested",
     )
 
     def support(self, operation: str) -> Support:
@@ -455,9 +457,11 @@ class Adapter(ABC):
         default keeps the text.
         """
 
-    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str, numeric: bool = False) -> bool:
         """Build an index on ``path`` (a top-level name) of the documents in ``field``, after the load;
-        True when one was built.  The default builds none (finds scan), and says so."""
+        True when one was built.  ``numeric``: the path holds integers and the index serves
+        :meth:`find_range` (ordered as numbers, not as text).  The default builds none (finds scan), and
+        says so."""
         return False
 
     def find(self, namespace: str, field: str, path: str, equals: str) -> list[tuple[str, Record]]:
@@ -469,13 +473,31 @@ class Adapter(ABC):
         """
         from storagebench.workloads.documents import path_value
 
+        return self._scan_where(namespace, lambda record: path_value(record.get(field, ""), path) == equals)
+
+    def find_range(self, namespace: str, field: str, path: str, lo: int, hi: int) -> list[tuple[str, Record]]:
+        """Every record (all its fields) whose document in ``field`` has at ``path`` an integer in
+        ``[lo, hi)``, in key order.
+
+        This default pages through the namespace with :meth:`scan` and filters on the client (EMULATED);
+        stores that can filter on the server (through an index) override it and declare ``find_range=NATIVE``.
+        """
+        from storagebench.workloads.documents import path_value
+
+        def within(value: Any) -> bool:
+            return type(value) is int and lo <= value < hi
+
+        return self._scan_where(namespace, lambda record: within(path_value(record.get(field, ""), path)))
+
+    def _scan_where(self, namespace: str, keep: Callable[[Record], bool]) -> list[tuple[str, Record]]:
+        """The records of ``namespace`` that ``keep`` accepts, in key order: pages of :meth:`scan`."""
         found: list[tuple[str, Record]] = []
         start, page, last = "", 1000, None
         while True:
             rows = self.scan(namespace, start, page + (1 if last is not None else 0))
             if last is not None and rows and rows[0][0] == last:
                 rows = rows[1:]
-            found.extend((key, record) for key, record in rows if path_value(record.get(field, ""), path) == equals)
+            found.extend((key, record) for key, record in rows if keep(record))
             if len(rows) < page:
                 return found
             start = last = rows[-1][0]

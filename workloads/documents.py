@@ -3,11 +3,14 @@
 A record of a document workload holds, in its document field (``docfield``, by default the last field), an
 order as a JSON object::
 
-    {"customer": "c0042", "status": "shipped:AAB00000fKx7Q", "items": [{"sku": "sku01234", "qty": 2,
-     "price": 1999}, ...]}
+    {"customer": "c0042", "placed": 1634567890, "status": "shipped:AAB00000fKx7Q", "items": [{"sku":
+     "sku01234", "qty": 2, "price": 1999}, ...]}
 
 * ``customer`` (one of ``doccustomers`` values) and ``items`` (one to three line items) are a function of
   the key, never rewritten: which records a find by customer must return is known while updates run.
+* ``placed`` (when the order was placed, in seconds since the epoch, uniform over five years from 2020) is
+  a function of the key too, never rewritten: a range query (``find_range``) asks for the orders placed in
+  ``[lo, hi)``, a window :func:`range_width` wide, so it returns about ``docrangerecords`` of them.
 * ``status`` is the one nested field the run phase updates (``update_nested``): a state word, then the
   write's version as a value's header carries it (writer, sequence number) and a CRC over key, field,
   version and word, so a reader tells which write of the key it sees and the ledger judges it as it
@@ -32,14 +35,19 @@ from storagebench.workloads.values import _crc_chars as crc_chars
 from storagebench.workloads.values import _decode as decode
 from storagebench.workloads.values import _encode as encode
 
-#: the nested field a find filters on (never rewritten), and the one the nested update sets
+#: the nested field a find filters on (never rewritten), the number a range query filters on (never
+#: rewritten), and the one the nested update sets
 FIND_PATH = "customer"
+RANGE_PATH = "placed"
 UPDATE_PATH = "status"
 #: what an order's status says, before its version
 STATES = ("pending", "paid", "packed", "shipped", "delivered")
 #: line items per order: 1..MAX_ITEMS
 MAX_ITEMS = 3
-_TOP = frozenset({"customer", "status", "items"})
+_TOP = frozenset({"customer", "placed", "status", "items"})
+#: ``placed``: seconds since the epoch, from 2020-01-01 over five years (1,827 days)
+PLACED_FROM = 1_577_836_800
+PLACED_SPAN = 1_827 * 86_400
 _VERSION = WRITER_CHARS + SEQ_CHARS
 
 
@@ -60,6 +68,9 @@ class Document:
     def customer_of(self, key: str) -> str:
         return self.customer_value(_draw(key, "customer") % self.customers)
 
+    def placed_of(self, key: str) -> int:
+        return PLACED_FROM + _draw(key, "placed") % PLACED_SPAN
+
     def items_of(self, key: str) -> list[dict[str, Any]]:
         count = 1 + _draw(key, "items") % MAX_ITEMS
         return [{"sku": f"sku{_draw(key, f'sku{i}') % 100_000:05d}", "qty": 1 + _draw(key, f"qty{i}") % 5,
@@ -73,7 +84,8 @@ class Document:
 
     def render(self, key: str, writer: int = LOAD_WRITER, seq: int = 0) -> str:
         """The document text of ``key`` as write (``writer``, ``seq``) leaves it."""
-        return json.dumps({"customer": self.customer_of(key), "status": self.status(key, writer, seq),
+        return json.dumps({"customer": self.customer_of(key), "placed": self.placed_of(key),
+                           "status": self.status(key, writer, seq),
                            "items": self.items_of(key)}, separators=(",", ":"))
 
     def check(self, key: str, value: str) -> Version | str:
@@ -87,6 +99,9 @@ class Document:
             return f"{key}: {self.field} has {keys}, expected an object with {sorted(_TOP)}"
         if doc["customer"] != self.customer_of(key):
             return f"{key}: {self.field}.customer is {doc['customer']!r}, expected {self.customer_of(key)!r}"
+        placed = doc["placed"]
+        if type(placed) is not int or placed != self.placed_of(key):
+            return f"{key}: {self.field}.placed is {placed!r}, expected the number {self.placed_of(key)}"
         if doc["items"] != self.items_of(key):
             return f"{key}: {self.field}.items are {str(doc['items'])[:80]}, expected {self.items_of(key)}"
         return self.check_status(key, doc["status"])
@@ -105,6 +120,11 @@ class Document:
             return (f"{key}: {self.field}.status {status!r} was never written for this key (corrupted or "
                     f"misplaced value)")
         return Version(writer, seq)
+
+
+def range_width(records: int, per_range: int) -> int:
+    """How wide a window of ``placed`` holds ``per_range`` of ``records`` orders on average (at least 1 s)."""
+    return max(1, min(PLACED_SPAN, -(-PLACED_SPAN * per_range // max(1, records))))
 
 
 def path_value(document: str, path: str) -> Any:

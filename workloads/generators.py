@@ -34,7 +34,7 @@ ZIPF_ITEM_COUNT = 10_000_000_000
 ZIPF_ZETAN_099 = 26.46902820178302
 
 OPERATIONS = ("read", "update", "insert", "scan", "read_modify_write", "delete", "query", "graph",
-              "shortest_path", "join", "find", "update_nested")
+              "shortest_path", "join", "find", "update_nested", "find_range")
 
 
 def fnvhash64(values: np.ndarray) -> np.ndarray:

@@ -31,7 +31,8 @@ MODEL_LABELS: dict[str, str] = {
     QUERY: "filter and aggregate (an equality filter with a sum, as SQL answers it)",
     GRAPH: "graph (k-hop neighbours, shortest paths over links)",
     RELATIONAL: "relational (a join of two record types with a group-by, as SQL answers it)",
-    DOCUMENT: "documents (nested orders: find by a nested field through an index, update one nested field)",
+    DOCUMENT: "documents (nested orders: find by a nested field and by a range of a nested number through "
+              "indexes, update one nested field)",
     COLUMNAR: "columnar batches (Arrow batches written and read back, filtered reads)",
     MIXED: "mixed (no data model has more than half of the operations)",
 }
@@ -43,7 +44,7 @@ OPERATION_MODEL: dict[str, str] = {
     "join": RELATIONAL,
     "batch_write": COLUMNAR, "batch_read": COLUMNAR, "batch_filter": COLUMNAR,
     # finds by a nested field and updates of one nested field: the document model
-    "find": DOCUMENT, "update_nested": DOCUMENT,
+    "find": DOCUMENT, "find_range": DOCUMENT, "update_nested": DOCUMENT,
 }
 
 #: workload property -> the operations it makes the run phase do
@@ -52,7 +53,8 @@ PROPORTION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "scanproportion": ("scan",), "readmodifywriteproportion": ("read_modify_write",),
     "deleteproportion": ("delete",), "queryproportion": ("query",), "graphproportion": ("graph",),
     "shortestpathproportion": ("shortest_path",), "joinproportion": ("join",),
-    "findproportion": ("find",), "updatenestedproportion": ("update_nested",),
+    "findproportion": ("find",), "findrangeproportion": ("find_range",),
+    "updatenestedproportion": ("update_nested",),
 }
 
 

@@ -77,7 +77,7 @@ Proportion = Field(default=0.0, ge=0.0, le=1.0)
 
 
 #: run-phase operations that never change what the store holds
-READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path", "join", "find"})
+READ_ONLY_OPERATIONS = frozenset({"read", "scan", "query", "graph", "shortest_path", "join", "find", "find_range"})
 
 
 class WorkloadSpec(BaseModel):
@@ -151,11 +151,15 @@ class WorkloadSpec(BaseModel):
     joinsumfield: str = "field2"
     #: document workload: each record holds an order as a nested document in docfield (default: the last
     #: field); find: the records whose document's customer (one of doccustomers) equals a value, in key
-    #: order; update_nested: set one record's document status (workloads/documents.py)
+    #: order; find_range: the records whose document's ``placed`` number lies in [lo, hi), a window drawn
+    #: to hold docrangerecords of the loaded records on average, in key order; update_nested: set one
+    #: record's document status (workloads/documents.py)
     findproportion: float = Proportion
+    findrangeproportion: float = Proportion
     updatenestedproportion: float = Proportion
     docfield: str | None = None
     doccustomers: int = Field(default=100, ge=1, le=100_000)
+    docrangerecords: int = Field(default=10, ge=1)
     requestdistribution: Literal["uniform", "zipfian", "latest", "hotspot", "exponential", "sequential"] = "uniform"
     #: exponential: this percentage of operations ask for the newest exponential_frac of recordcount
     exponential_percentile: float = Field(default=95.0, gt=0.0, lt=100.0)
@@ -260,7 +264,8 @@ class WorkloadSpec(BaseModel):
     def proportions(self) -> dict[str, float]:
         return {
             "read": self.readproportion, "update": self.updateproportion, "insert": self.insertproportion,
-            "find": self.findproportion, "update_nested": self.updatenestedproportion,
+            "find": self.findproportion, "find_range": self.findrangeproportion,
+            "update_nested": self.updatenestedproportion,
             "scan": self.scanproportion, "read_modify_write": self.readmodifywriteproportion,
             "delete": self.deleteproportion, "query": self.queryproportion, "graph": self.graphproportion,
             "shortest_path": self.shortestpathproportion, "join": self.joinproportion,
@@ -308,7 +313,7 @@ class WorkloadSpec(BaseModel):
 
     def document_field(self) -> str | None:
         """The field holding each record's document when the workload finds or updates documents."""
-        if self.findproportion > 0 or self.updatenestedproportion > 0:
+        if self.findproportion > 0 or self.findrangeproportion > 0 or self.updatenestedproportion > 0:
             return self.docfield or self.field_names()[-1]
         return None
 
@@ -317,8 +322,8 @@ class WorkloadSpec(BaseModel):
         if doc not in fields:
             raise ValueError(f"docfield {doc!r} is not one of {fields[0]}..{fields[-1]}")
         if self.insertproportion > 0 or self.deleteproportion > 0:
-            raise ValueError("find and update_nested are verified against the loaded records: a document workload "
-                             "cannot also insert or delete (insertproportion and deleteproportion must be 0)")
+            raise ValueError("find, find_range and update_nested are verified against the loaded records: a document "
+                             "workload cannot also insert or delete (insertproportion and deleteproportion must be 0)")
         others = ([self.queryfield, self.querysumfield] if self.queryproportion > 0 else []) + (
             [self.links_field()] if self.graphproportion > 0 or self.shortestpathproportion > 0 else [])
         if doc in others:

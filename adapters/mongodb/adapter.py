@@ -34,7 +34,8 @@ Operations:
 * create_index: ``create_index(field)`` (the join workload's join key); the join itself is EMULATED (scans
   and a client-side join; ``$lookup`` on FerretDB was not tried).
 * documents (NATIVE): a document workload's field is an embedded document (JSON text in and out),
-  ``create_index([(field.customer, 1)])`` after the load, ``find({field.path: value})`` and
+  ``create_index([(field.customer, 1)])`` and ``create_index([(field.placed, 1)])`` after the load,
+  ``find({field.path: value})``, the range query ``find({field.placed: {$gte: lo, $lt: hi}})`` and
   ``$set: {field.path: value}`` on the server; FerretDB 1.24.2 does not push the nested filter down (see
   :meth:`MongoAdapter.find`).
 * graph and shortest path (EMULATED, the base class's breadth-first walk, one ``find_one`` per visited
@@ -113,7 +114,8 @@ class MongoAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="document",
         query=Support.EMULATED, batch_write=Support.NATIVE, batch_read=Support.NATIVE,
-        batch_filter=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE)
+        batch_filter=Support.NATIVE, find=Support.NATIVE, find_range=Support.NATIVE,
+        update_nested=Support.NATIVE)
     options: MongoOptions
 
     @classmethod
@@ -371,7 +373,8 @@ class MongoAdapter(Adapter):
             return dict(values)
         return {**values, document: json.loads(values[document])}
 
-    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str, numeric: bool = False) -> bool:
+        """``createIndex`` on ``field.path`` (an ascending index serves equality and ranges alike)."""
         with self.translate_errors():
             self._collection(namespace).create_index([(f"{field}.{path}", 1)])
         return True
@@ -383,6 +386,15 @@ class MongoAdapter(Adapter):
         collection = self._collection(namespace)
         with self.translate_errors():
             docs = list(collection.find({f"{field}.{path}": equals}).sort("_id", 1)
+                        .batch_size(self.options.batch_size))
+        return [(str(doc["_id"]), _record(doc)) for doc in docs]
+
+    def find_range(self, namespace: str, field: str, path: str, lo: int, hi: int) -> list[tuple[str, Record]]:
+        """One ``find`` with ``{"field.path": {"$gte": lo, "$lt": hi}}`` on the server (numbers only: MongoDB
+        compares within a type).  FerretDB: filtered as :meth:`find` is (see there)."""
+        collection = self._collection(namespace)
+        with self.translate_errors():
+            docs = list(collection.find({f"{field}.{path}": {"$gte": int(lo), "$lt": int(hi)}}).sort("_id", 1)
                         .batch_size(self.options.batch_size))
         return [(str(doc["_id"]), _record(doc)) for doc in docs]
 

@@ -35,8 +35,9 @@ Operations (each one auto-commit query on the adapter's own session, i.e. one Bo
   (fields are not indexed: a label scan, as in the other stores).
 * create_index: a range index on the property for the namespace's label (the join workload's join key); the
   join itself is EMULATED (scans and a client-side join).
-* documents: the JSON text, plus its top-level scalars as ``field.name`` properties with a range index on
-  ``field.customer`` after the load; find (NATIVE) is one match on that property, the nested update
+* documents: the JSON text, plus its top-level scalars as ``field.name`` properties with range indexes on
+  ``field.customer`` and ``field.placed`` (an integer property) after the load; find and find_range
+  (NATIVE) are one match on that property (``=``; ``>= $lo AND < $hi``), the nested update
   EMULATED (the base class's read and write back: Cypher has no JSON functions without APOC).
 * batch write (NATIVE): ``UNWIND $rows AS row CREATE (n:`ns`) SET n = row``, ``batch_size`` rows per query.
 * batch read (NATIVE): one ``MATCH ... ORDER BY n.key`` streamed into an Arrow table; filtered batch
@@ -127,7 +128,8 @@ class Neo4jAdapter(Adapter):
     Options = Neo4jOptions
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="graph", graph=Support.NATIVE, shortest_path=Support.NATIVE,
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, find=Support.NATIVE)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, find=Support.NATIVE,
+        find_range=Support.NATIVE)
     options: Neo4jOptions
 
     @classmethod
@@ -438,7 +440,9 @@ class Neo4jAdapter(Adapter):
         doc = json.loads(values[field])
         return {**values, **{f"{field}.{k}": v for k, v in doc.items() if isinstance(v, str | int | float | bool)}}
 
-    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
+    def create_document_index(self, namespace: str, field: str, path: str, numeric: bool = False) -> bool:
+        """A range index (Neo4j 5's default) on the flattened ``field.path`` property: it serves equality
+        and, on an integer property, ``>=``/``<`` ranges alike."""
         label = check_namespace(namespace)
         with self.translate_errors():
             self._run(f"CREATE INDEX {_quote(f'{label}_{field}_{path}')} IF NOT EXISTS "
@@ -453,6 +457,15 @@ class Neo4jAdapter(Adapter):
         with self.translate_errors():
             rows = self._run(f"MATCH (n:{label}) WHERE n.{_quote(f'{field}.{path}')} = $value "
                              f"RETURN n.key AS k, properties(n) AS p ORDER BY n.key", value=equals)
+            return [(str(r["k"]), self._record(r["p"], None)) for r in rows]
+
+    def find_range(self, namespace: str, field: str, path: str, lo: int, hi: int) -> list[tuple[str, Record]]:
+        """One Cypher match on the flattened integer property in ``[lo, hi)`` (through its range index)."""
+        label = _quote(check_namespace(namespace))
+        prop = _quote(f"{field}.{path}")
+        with self.translate_errors():
+            rows = self._run(f"MATCH (n:{label}) WHERE n.{prop} >= $lo AND n.{prop} < $hi "
+                             f"RETURN n.key AS k, properties(n) AS p ORDER BY n.key", lo=int(lo), hi=int(hi))
             return [(str(r["k"]), self._record(r["p"], None)) for r in rows]
 
     # -- errors ------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class SQLiteAdapter(EmbeddedSQLAdapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="relational",
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, batch_filter=Support.NATIVE, graph=Support.NATIVE,
-        shortest_path=Support.NATIVE, join=Support.NATIVE, find=Support.NATIVE, update_nested=Support.NATIVE)
+        shortest_path=Support.NATIVE, join=Support.NATIVE, find=Support.NATIVE, find_range=Support.NATIVE,
+        update_nested=Support.NATIVE)
     # recursive CTE; the comma list becomes rows through json_each (keys never hold quotes or commas)
     split_links_sql = """JOIN json_each('["' || replace(t.{links}, ',', '","') || '"]') step"""
     split_links_column = "value"

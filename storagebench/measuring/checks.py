@@ -30,6 +30,7 @@ exact (nothing is skipped because of deletes or of several workers):
   when a load insert failed, at most those (the record may be missing).
 * **find** (documents): exactly the loaded records whose document holds the customer asked (a function of
   the key; a document workload neither inserts nor deletes), in key order; each record checked as a scan's.
+  **find_range** the same for the loaded records whose document's ``placed`` number lies in ``[lo, hi)``.
 * **traversal**: contains every key reachable through records that must exist, and nothing unreachable
   through records that may exist.
 
@@ -46,7 +47,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,7 @@ from storagebench.measuring.ledger import (
     Ledger,
 )
 from storagebench.measuring.measurement import NOT_FOUND, OK, Recorder
-from storagebench.workloads.documents import FIND_PATH
+from storagebench.workloads.documents import FIND_PATH, RANGE_PATH
 from storagebench.workloads.generators import KeyNamer, key_owner
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values, Version
@@ -185,6 +186,8 @@ class Checker:
             ledger.get(k, INS) == UNSURE for k in range(self.loaded_first, self.loaded_end) if ledger.tracked(k))
         #: a document workload's loaded keys by their documents' customer (made at the first find)
         self._by_customer: dict[str, list[tuple[str, int]]] | None = None
+        #: a document workload's loaded (placed, key, key number), sorted (made at the first range query)
+        self._by_placed: list[tuple[int, str, int]] | None = None
 
     def fail(self, op: str, message: str) -> None:
         self.rec.fail_last(op, message)
@@ -493,37 +496,64 @@ class Checker:
         while the find ran)."""
         if not self.enabled or status != OK or rows is None:
             return
-        re = self.ledger.now()
-        keys = [k for k, _ in rows]
-        problem = None
-        if keys != sorted(keys) or len(set(keys)) != len(keys):
-            problem = f"keys out of order or repeated: {keys[:8]}"
-        else:
-            present = set(keys)
-            for k, num in self._holding(equals):
-                if k not in present and self.must_exist(num, rs, re):
-                    problem = (f"{len(keys)} records returned without {k}, which holds {equals!r} and was "
-                               f"{self._origin(num)} before the find was sent")
-                    break
-        if problem is None:
-            problem = self._found_records(equals, rows, rs, re)
+        assert self.values.document is not None
+        customer_of = self.values.document.customer_of
+        problem = self._found(rows, self._holding(equals), f"holds {equals!r}", rs,
+                              lambda k: None if customer_of(k) == equals
+                              else f"its document's {FIND_PATH} is {customer_of(k)!r}")
         if problem:
             self.fail("find", f"find {FIND_PATH} = {equals!r} returned wrong data: {problem}")
 
-    def _found_records(self, equals: str, rows: list[tuple[str, Record]], rs: int, re: int) -> str | None:
-        ledger, document = self.ledger, self.values.document
-        assert document is not None
+    def find_range(self, lo: int, hi: int, rows: list[tuple[str, Record]] | None, status: str, rs: int) -> None:
+        """A range query on the documents' ``placed`` number: exactly the records whose number lies in
+        ``[lo, hi)`` (a function of the key, never rewritten), in key order, each checked as a find's."""
+        if not self.enabled or status != OK or rows is None:
+            return
+        assert self.values.document is not None
+        placed_of = self.values.document.placed_of
+        problem = self._found(rows, self._placed_within(lo, hi), f"was placed at {RANGE_PATH} in [{lo}, {hi})",
+                              rs, lambda k: None if lo <= placed_of(k) < hi
+                              else f"its document's {RANGE_PATH} {placed_of(k)} is outside [{lo}, {hi})")
+        if problem:
+            self.fail("find_range", f"find {lo} <= {RANGE_PATH} < {hi} returned wrong data: {problem}")
+
+    def _found(self, rows: list[tuple[str, Record]], expected: list[tuple[str, int]], holds: str, rs: int,
+               wrong: Callable[[str], str | None]) -> str | None:
+        """What is wrong with a find's answer ``rows`` whose expected keys are ``expected`` (None: right):
+        key order, none missing that must exist, none that ``wrong`` refuses, each record as a scan's."""
+        re = self.ledger.now()
+        keys = [k for k, _ in rows]
+        if keys != sorted(keys) or len(set(keys)) != len(keys):
+            return f"keys out of order or repeated: {keys[:8]}"
+        present = set(keys)
+        for k, loaded in expected:
+            if k not in present and self.must_exist(loaded, rs, re):
+                return (f"{len(keys)} records returned without {k}, which {holds} and was "
+                        f"{self._origin(loaded)} before the find was sent")
+        ledger = self.ledger
         for k, record in rows:
             num = self.keynum_of(k)
             if num is None:
                 return f"{k}: found, but this run never wrote that key"
-            if document.customer_of(k) != equals:
-                return f"{k}: returned, but its document's {FIND_PATH} is {document.customer_of(k)!r}"
+            reason = wrong(k)
+            if reason is not None:
+                return f"{k}: returned, but {reason}"
             quiet = ledger.tracked(num) and ledger.get(num, CHANGED) < rs
             problem = self.record_problem(num, k, record, None, rs, re, ledger.field_floors(num) if quiet else None)
             if problem:
                 return problem
         return None
+
+    def _placed_within(self, lo: int, hi: int) -> list[tuple[str, int]]:
+        """The loaded keys (and key numbers) whose document's ``placed`` lies in ``[lo, hi)``, in key order."""
+        if self._by_placed is None:
+            assert self.expected is not None and self.values.document is not None
+            placed_of = self.values.document.placed_of
+            self._by_placed = sorted((placed_of(k), k, num) for k, num in
+                                     zip(self.expected.sorted_keys, self.expected.sorted_nums, strict=True))
+        by_placed = self._by_placed
+        first, last = bisect.bisect_left(by_placed, (lo,)), bisect.bisect_left(by_placed, (hi,))
+        return sorted((k, num) for _, k, num in by_placed[first:last])
 
     def _holding(self, equals: str) -> list[tuple[str, int]]:
         """The loaded keys (and key numbers) whose document holds customer ``equals``."""

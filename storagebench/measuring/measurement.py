@@ -421,6 +421,11 @@ class TimedAdapter:
                                                                equals)
         return result
 
+    def find_range(self, namespace: str, field: str, path: str, lo: int, hi: int) -> list[tuple[str, Record]] | None:
+        result: list[tuple[str, Record]] | None = self._timed("find_range", self.adapter.find_range, namespace, field,
+                                                               path, lo, hi)
+        return result
+
     def update_nested(self, namespace: str, key: str, field: str, path: str, value: str) -> None:
         self._timed("update_nested", self.adapter.update_nested, namespace, key, field, path, value)
 

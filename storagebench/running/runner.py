@@ -55,7 +55,7 @@ from storagebench.measuring.measurement import (
 )
 from storagebench.registry import load_adapter
 from storagebench.running import coop, live
-from storagebench.workloads.documents import FIND_PATH, UPDATE_PATH
+from storagebench.workloads.documents import FIND_PATH, PLACED_FROM, PLACED_SPAN, RANGE_PATH, UPDATE_PATH, range_width
 from storagebench.workloads.generators import (
     OPERATIONS,
     AcknowledgedCounter,
@@ -543,6 +543,8 @@ class _Worker:
         paths = spec.shortestpathproportion > 0
         docfield = spec.document_field() or ""
         document = values.document
+        # a range query's window: about docrangerecords of the loaded orders (a document workload keeps them all)
+        window = range_width(spec.loaded_count(), spec.docrangerecords)
         writable = values.writable_fields
         rng = np.random.default_rng([plan.seed, 0xF1E1D, self.worker])
         now = time.perf_counter_ns
@@ -621,6 +623,11 @@ class _Worker:
                     t = ledger_now()
                     found = proxy.find(ns, docfield, FIND_PATH, customer)
                     check.find(customer, found, proxy.last_status, t)
+                elif op == "find_range":
+                    lo = PLACED_FROM + int(rng.integers(0, PLACED_SPAN - window + 1))
+                    t = ledger_now()
+                    found = proxy.find_range(ns, docfield, RANGE_PATH, lo, lo + window)
+                    check.find_range(lo, lo + window, found, proxy.last_status, t)
                 elif op == "update_nested":
                     status = values.write_status(key)
                     t = issue(keynum, values.seq)

@@ -599,9 +599,10 @@ def footprint_of(adapter: Adapter, namespace: str, records: int, spec: WorkloadS
 def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[dict[str, Any]]:
     """The indexes the workload's schema declares, built on the loaded namespace and timed apart from the
     load: per field, whether the store built one (``Adapter.create_index``), how long it took, or its error.
-    A document workload's finds declare one on the documents' customer (``Adapter.create_document_index``;
-    the entry says ``path`` too)."""
-    from storagebench.workloads.documents import FIND_PATH
+    A document workload's finds declare one on the documents' customer, its range queries one on the
+    documents' ``placed`` number (``Adapter.create_document_index``; the entry says ``path`` too, and
+    ``numeric`` for the range's)."""
+    from storagebench.workloads.documents import FIND_PATH, RANGE_PATH
 
     wanted: list[tuple[dict[str, Any], Callable[[], bool]]] = [
         ({"field": name}, functools.partial(adapter.create_index, namespace, name)) for name in spec.indexed_fields()]
@@ -609,6 +610,9 @@ def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[
     if document is not None and spec.findproportion > 0:
         wanted.append(({"field": document, "path": FIND_PATH},
                        functools.partial(adapter.create_document_index, namespace, document, FIND_PATH)))
+    if document is not None and spec.findrangeproportion > 0:
+        wanted.append(({"field": document, "path": RANGE_PATH, "numeric": True},
+                       functools.partial(adapter.create_document_index, namespace, document, RANGE_PATH, True)))
     out: list[dict[str, Any]] = []
     for entry, create in wanted:
         t0 = time.perf_counter()
