@@ -336,8 +336,8 @@ class StaleFindIndex(SQLiteAdapter):
     name = "stale_find_index"
     description = "answers finds with the documents as they were when its index was built (never refreshed)"
 
-    def create_document_index(self, namespace: str, field: str, path: str) -> bool:
-        self._execute(f"CREATE TABLE {namespace}_copy AS SELECT * FROM {namespace}")
+    def create_document_index(self, namespace: str, field: str, path: str, numeric: bool = False) -> bool:
+        self._execute(f"CREATE TABLE IF NOT EXISTS {namespace}_copy AS SELECT * FROM {namespace}")
         self._commit()
         return True
 
@@ -352,4 +352,20 @@ class StaleFindIndex(SQLiteAdapter):
         self._commit()
 
 
-DOCUMENT = (FindMissesOne, StaleFindIndex)
+class RangeMissesOne(SQLiteAdapter):
+    name = "range_misses_one"
+    description = "leaves the last record out of every range query that finds any"
+
+    def find_range(self, namespace: str, field: str, path: str, lo: int, hi: int) -> list[tuple[str, Record]]:
+        return super().find_range(namespace, field, path, lo, hi)[:-1]
+
+
+class RangeOverreaches(SQLiteAdapter):
+    name = "range_overreaches"
+    description = "answers a range query [lo, hi) with the records of [lo, 2 hi - lo): a window too wide"
+
+    def find_range(self, namespace: str, field: str, path: str, lo: int, hi: int) -> list[tuple[str, Record]]:
+        return super().find_range(namespace, field, path, lo, 2 * hi - lo)
+
+
+DOCUMENT = (FindMissesOne, StaleFindIndex, RangeMissesOne, RangeOverreaches)

@@ -48,8 +48,9 @@ def storagebench(env: dict[str, str], *args: str) -> subprocess.CompletedProcess
 
 
 def test_find_lies_are_caught(tmp_path: Path) -> None:
-    """A find that leaves out a record holding the value, and one answering from an index never refreshed
-    after nested updates (stale statuses): each an invalid run, the honest store ok and verified."""
+    """A find that leaves out a record holding the value, one answering from an index never refreshed
+    after nested updates (stale statuses), a range query that leaves out a record in range and one that
+    returns records past its end: each an invalid run, the honest store ok and verified."""
     env = register(tmp_path)
     site = tmp_path / "site" / "sbtest_document_liars-0.dist-info"  # beside register()'s: entry points of both
     site.mkdir()
@@ -68,12 +69,19 @@ def test_find_lies_are_caught(tmp_path: Path) -> None:
     results = {(r["store"], r["phase"]): r for r in load_results(tmp_path / "results" / "doc")}
     healthy = results[("sqlite", "run")]
     assert healthy["status"] == "ok" and healthy["verification"]["verified"], healthy["reason"]
+    assert healthy["operations"]["find_range"]["status_counts"] == {
+        "OK": healthy["operations"]["find_range"]["latency"]["count"]}
+    caught_by = {"find_misses_one": "find", "stale_find_index": "find", "range_misses_one": "find_range",
+                 "range_overreaches": "find_range"}
+    assert set(caught_by) == set(liars)
     for liar in liars:
         r = results[(liar, "run")]
         assert r["status"] == "invalid" and r["verification"]["failures"] > 0, (liar, r["status"], r["reason"])
-        assert r["operations"]["find"]["status_counts"].get("UNEXPECTED", 0) > 0, liar
+        assert r["operations"][caught_by[liar]]["status_counts"].get("UNEXPECTED", 0) > 0, liar
     assert "returned without" in results[("find_misses_one", "run")]["first_error"]
     assert "lost update" in results[("stale_find_index", "run")]["first_error"]
+    assert "returned without" in results[("range_misses_one", "run")]["first_error"]
+    assert "is outside [" in results[("range_overreaches", "run")]["first_error"]
 
 
 def test_every_lie_is_caught_and_the_healthy_store_stays_ok(tmp_path: Path) -> None:

@@ -327,9 +327,13 @@ class AdapterConformance:
         assert join("r0000", "r0009") == {"r0001": (2, 17), "r0002": (3, 155)}
 
     # -- documents -------------------------------------------------------------------------------------
+    #: each order's ``placed`` number (o0..o5): text order differs from number order, so a range compared as
+    #: text shows
+    PLACED = (5, 40, 300, 2000, 10000, 90000)
+
     @staticmethod
-    def order(customer: str, status: str, qty: int = 2) -> str:
-        return json.dumps({"customer": customer, "status": status,
+    def order(customer: str, status: str, qty: int = 2, placed: int = 0) -> str:
+        return json.dumps({"customer": customer, "placed": placed, "status": status,
                            "items": [{"sku": "sku00001", "qty": qty, "price": 1999}, {"sku": "sku00002", "qty": 1,
                                                                                      "price": 250}]})
 
@@ -343,9 +347,10 @@ class AdapterConformance:
         try:
             for i in range(6):
                 adapter.insert(namespace, f"o{i}", {"field0": f"v{i}", "field1": "x",
-                                                    "field2": self.order(f"c{i % 2}", "new", i + 1)})
+                                                    "field2": self.order(f"c{i % 2}", "new", i + 1, self.PLACED[i])})
             built = adapter.create_document_index(namespace, "field2", "customer")
             assert isinstance(built, bool)
+            assert isinstance(adapter.create_document_index(namespace, "field2", "placed", numeric=True), bool)
             yield namespace
         finally:
             adapter.drop(namespace)
@@ -359,7 +364,7 @@ class AdapterConformance:
         for key, got in found:
             i = int(key[1:])
             assert set(got) == set(FIELDS) and got["field0"] == f"v{i}"
-            assert json.loads(got["field2"]) == json.loads(self.order("c1", "new", i + 1))  # nested, as written
+            assert json.loads(got["field2"]) == json.loads(self.order("c1", "new", i + 1, self.PLACED[i]))
         assert adapter.find(orders, "field2", "customer", "c9") == []
         assert adapter.find(orders, "field2", "status", "new") != []  # any top-level name, indexed or not
 
@@ -368,16 +373,36 @@ class AdapterConformance:
             return
         adapter.update_nested(orders, "o3", "field2", "status", "shipped")
         got = adapter.read(orders, "o3")
-        assert json.loads(got["field2"]) == json.loads(self.order("c1", "shipped", 4))  # the rest kept
+        assert json.loads(got["field2"]) == json.loads(self.order("c1", "shipped", 4, self.PLACED[3]))  # the rest kept
         assert got["field0"] == "v3"
         assert json.loads(dict(adapter.find(orders, "field2", "customer", "c1"))["o3"]["field2"])["status"] == "shipped"
         assert [k for k, _ in adapter.find(orders, "field2", "status", "shipped")] == ["o3"]
         with pytest.raises(NotFound):
             adapter.update_nested(orders, "absent", "field2", "status", "x")
         # a record written after the index was built is found through it; a deleted one is gone
-        adapter.insert(orders, "o9", {"field0": "v9", "field1": "x", "field2": self.order("c1", "new")})
+        adapter.insert(orders, "o9", {"field0": "v9", "field1": "x", "field2": self.order("c1", "new", placed=350)})
         adapter.delete(orders, "o1")
         assert [k for k, _ in adapter.find(orders, "field2", "customer", "c1")] == ["o3", "o5", "o9"]
+        assert [k for k, _ in adapter.find_range(orders, "field2", "placed", 40, 2001)] == ["o2", "o3", "o9"]
+
+    def test_find_range_returns_the_records_whose_nested_number_lies_in_range(self, adapter: Adapter,
+                                                                               orders: str) -> None:
+        def keys(lo: int, hi: int) -> list[str]:
+            return [k for k, _ in adapter.find_range(orders, "field2", "placed", lo, hi)]
+
+        found = adapter.find_range(orders, "field2", "placed", 40, 2001)
+        if not self.stores(adapter):
+            assert isinstance(found, list)
+            return
+        assert [k for k, _ in found] == ["o1", "o2", "o3"]  # compared as numbers (as text, "300" < "40"), key order
+        for key, got in found:
+            i = int(key[1:])
+            assert set(got) == set(FIELDS) and got["field0"] == f"v{i}"
+            assert json.loads(got["field2"]) == json.loads(self.order(f"c{i % 2}", "new", i + 1, self.PLACED[i]))
+        assert keys(300, 2000) == ["o2"]  # lo included, hi excluded
+        assert keys(10, 10_000) == ["o1", "o2", "o3"]
+        assert keys(0, 1 << 40) == [f"o{i}" for i in range(6)]
+        assert keys(6, 40) == [] and keys(90_001, 1 << 40) == []
 
     # -- namespaces --------------------------------------------------------------------------------------
     def test_namespaces_are_isolated(self, adapter: Adapter, loaded: str) -> None:
