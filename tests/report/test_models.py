@@ -100,7 +100,7 @@ def test_report_groups_by_model_and_the_matrix_is_the_declared_support(run: Path
 def test_the_document_workload_is_the_document_model() -> None:
     workload = spec.resolve("document").model_dump(mode="json")
     assert workload_model(workload) == "document"
-    assert phase_operations(workload, "run") == ["read", "find", "update_nested"]
+    assert phase_operations(workload, "run") == ["read", "find", "find_range", "update_nested"]
 
 
 def test_the_document_model_is_in_the_matrix_native_or_emulated_as_declared(isolated_home: Path,
@@ -114,9 +114,9 @@ def test_the_document_model_is_in_the_matrix_native_or_emulated_as_declared(isol
     assert [(m["key"], m["workloads"]) for m in data["models"]] == [("document", ["document"])]
     rows = {row["store"]: row["cells"]["document"] for row in data["model_matrix"]["rows"]}
     assert rows["sqlite"]["how"] == "native" and rows["localdir"]["how"] == "emulated"
-    assert rows["localdir"]["ops"] == {"find": "emulated", "update_nested": "emulated"}
+    assert rows["localdir"]["ops"] == {"find": "emulated", "find_range": "emulated", "update_nested": "emulated"}
     cells = {c["id"]: c for c in data["cells"]}
-    assert cells["cell-localdir-document-run"]["emulated"] == ["find", "update_nested"]
+    assert cells["cell-localdir-document-run"]["emulated"] == ["find", "find_range", "update_nested"]
 
 
 @pytest.fixture(scope="module")
