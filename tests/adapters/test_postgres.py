@@ -279,3 +279,37 @@ def test_only_psycopg_3_clients_share_a_thread() -> None:
     adapter = PostgresAdapter({"driver": "psycopg", "wait": "auto"})
     adapter.placement = Placement(4, 2, 2, cooperative=True)
     assert adapter.wait() == "share"
+
+
+def test_a_range_query_on_a_nested_number_goes_through_the_numeric_index() -> None:
+    """The document workload's range query, on 2,000 orders after the index is built: PostgreSQL's plan
+    scans the expression index on ``(doc->>'placed')::bigint`` rather than the table, and the answer is the
+    records in range."""
+    from storagebench.workloads.documents import PLACED_FROM, Document, range_width
+
+    options = require_engine("postgres")
+    ns = f"sbench_range_{uuid.uuid4().hex[:8]}"
+    document = Document("field1", 100)
+    keys = [f"k{i:05d}" for i in range(2000)]
+    with PostgresAdapter(options) as adapter:
+        adapter.declare_document(ns, "field1")
+        adapter.prepare(ns, ["field0", "field1"])
+        try:
+            adapter.write_batch(ns, pa.table({"key": keys, "field0": ["x"] * len(keys),
+                                              "field1": [document.render(k) for k in keys]}))
+            assert adapter.create_document_index(ns, "field1", "placed", numeric=True)
+            lo = PLACED_FROM + 10**8
+            hi = lo + range_width(len(keys), 10)
+            found = adapter.find_range(ns, "field1", "placed", lo, hi)
+            assert [k for k, _ in found] == [k for k in keys if lo <= document.placed_of(k) < hi]
+            number = PostgresAdapter._nested("field1", "placed", numeric=True)
+            raw = _raw(options)
+            try:
+                with raw.cursor() as cur:
+                    cur.execute(f'EXPLAIN SELECT key FROM "{ns}" WHERE {number} >= %s AND {number} < %s', (lo, hi))
+                    plan = "\n".join(row[0] for row in cur.fetchall())
+            finally:
+                raw.close()
+            assert f"Index Scan on {ns}_field1_placed" in plan and "Seq Scan" not in plan, plan
+        finally:
+            adapter.drop(ns)
