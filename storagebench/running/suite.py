@@ -600,11 +600,16 @@ def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[
     """The indexes the workload's schema declares, built on the loaded namespace and timed apart from the
     load: per field, whether the store built one (``Adapter.create_index``), how long it took, or its error.
     A document workload's finds declare one on the documents' customer (``Adapter.create_document_index``;
-    the entry says ``path`` too)."""
+    the entry says ``path`` too); a graph workload's links an edge table (``Adapter.create_edge_index``; the
+    entry says ``edges``)."""
     from storagebench.workloads.documents import FIND_PATH
 
     wanted: list[tuple[dict[str, Any], Callable[[], bool]]] = [
         ({"field": name}, functools.partial(adapter.create_index, namespace, name)) for name in spec.indexed_fields()]
+    links = spec.linked_field()
+    if links is not None:
+        wanted.append(({"field": links, "edges": True},
+                       functools.partial(adapter.create_edge_index, namespace, links)))
     document = spec.document_field()
     if document is not None and spec.findproportion > 0:
         wanted.append(({"field": document, "path": FIND_PATH},
@@ -829,8 +834,6 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
         footprint = footprint_of(control, job.namespace, job.spec.loaded_count(), job.spec, job.config.seed)
     extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint),
                              "cache": (job.cache if phase == "run" else CacheState()).as_dict()}
-    if indexes:
-        extra["indexes"] = indexes
     if footprint is not None:
         extra["footprint"] = footprint
     if indexes is not None:
