@@ -782,8 +782,10 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
             datasets.end_load(ds, status, reason, time.monotonic() - t0, (result or {}).get("footprint"),
                               job.started, len(job.spec.field_names()))
         elif job.dataset_data is not None and job.dataset_data.get("state") == "running":
+            # a run phase that never sent an operation (it stalled before its start) wrote nothing either
+            sent = ((result or {}).get("totals") or {}).get("operations", 1)
             datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
-                             job.spec.writes())
+                             job.spec.writes() and sent != 0, "read-only" if sent else "no operation sent")
         elif job.dataset_data is not None and job.dataset_data.get("state") == "shared":
             datasets.end_shared(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
                                 job.run_dir, job.spec)
