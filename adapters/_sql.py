@@ -4,8 +4,10 @@ Data model: ``CREATE TABLE <namespace> (key TEXT PRIMARY KEY, field0 TEXT, ...)`
 ``WHERE key >= ? ORDER BY key LIMIT ?`` on the primary-key index; the query is
 ``SELECT count(*), sum(CAST(f AS BIGINT)) WHERE field = ?``; the join is the table joined with itself on the
 reference field, grouped (:func:`join_sql`, PostgreSQL's too), with ``CREATE INDEX`` on the join key; graph
-and shortest path are recursive CTEs over the links field (the shortest path enumerates chains of distinct
-keys up to the hop bound: about degree^hops rows, as SQL recursion keeps no global visited set).
+and shortest path are recursive CTEs over the edge table a graph workload's load builds where the engine
+has triggers to keep it in step (SQLite: ``"<namespace>$edges" (src, dst)``), else over the links field split
+(DuckDB); the shortest path enumerates chains of distinct keys up to the hop bound: about degree^hops rows,
+as SQL recursion keeps no global visited set.
 Identifiers are never user text: the namespace passes :func:`check_namespace` and field names are checked
 against ``[a-z0-9_]+``.
 """
@@ -102,6 +104,8 @@ class EmbeddedSQLAdapter(Adapter):
     def drop(self, namespace: str) -> None:
         check_namespace(namespace)
         self._execute(f"DROP TABLE IF EXISTS {namespace}")
+        self._execute(f"DROP TABLE IF EXISTS {self._edges(namespace)}")
+        self.__dict__.setdefault("_edge_cache", {}).pop(namespace, None)
         self._commit()
         self.__dict__.setdefault("_field_cache", {}).pop(namespace, None)
 
@@ -172,24 +176,67 @@ class EmbeddedSQLAdapter(Adapter):
     split_links_sql: str = ""
     #: the column of ``step`` holding a linked key
     split_links_column: str = "key"
+    #: a table-valued expression of one row per link in "{links}" (a links value), the key in column
+    #: ``value``, for engines that keep an edge table in step with triggers ("" where the engine has none)
+    links_rows_sql: str = ""
+
+    def _edges(self, namespace: str) -> str:
+        """The edge table of a namespace: ``$`` keeps it out of :func:`ours` (a table, not a namespace)."""
+        return f'"{check_namespace(namespace)}$edges"'
+
+    def _has_edges(self, namespace: str) -> bool:
+        known: dict[str, bool] = self.__dict__.setdefault("_edge_cache", {})
+        if namespace not in known:
+            known[namespace] = self._table_exists(f"{namespace}$edges")
+        return known[namespace]
+
+    def create_edge_index(self, namespace: str, field: str) -> bool:
+        """The edge table ``(src, dst)`` with the primary key on both (so on the source first), filled from
+        the loaded links in one statement; triggers keep it in step with every later insert, delete and
+        write of the links field."""
+        if not self.links_rows_sql:
+            return False
+        table, edges, links = check_namespace(namespace), self._edges(namespace), ident(field)
+        self._execute(f"DROP TABLE IF EXISTS {edges}")
+        self._execute(f"CREATE TABLE {edges} (src TEXT NOT NULL, dst TEXT NOT NULL, PRIMARY KEY (src, dst))")
+        rows = self.links_rows_sql
+        self._execute(f"INSERT OR IGNORE INTO {edges} SELECT t.key, s.value FROM {table} t, "
+                      f"{rows.format(links=f't.{links}')} s WHERE s.value <> ''")
+        add = (f"INSERT OR IGNORE INTO {edges} SELECT NEW.key, s.value FROM {rows.format(links=f'NEW.{links}')} s "
+               f"WHERE s.value <> '';")
+        for name, event, body in (("ins", f"INSERT ON {table}", add),
+                                  ("del", f"DELETE ON {table}", f"DELETE FROM {edges} WHERE src = OLD.key;"),
+                                  ("upd", f"UPDATE OF {links} ON {table}",
+                                   f"DELETE FROM {edges} WHERE src = OLD.key; {add}")):
+            self._execute(f'CREATE TRIGGER IF NOT EXISTS "{table}$edges_{name}" AFTER {event} BEGIN {body} END')
+        self._commit()
+        self.__dict__.setdefault("_edge_cache", {})[namespace] = True
+        return True
+
+    def _step(self, namespace: str, field: str) -> tuple[str, str]:
+        """How a walk takes one step from ``walk.key``: the join that yields the linked keys, and the column
+        holding one (the edge table where the namespace has one, else the links field split)."""
+        if self._has_edges(namespace):
+            return f"JOIN {self._edges(namespace)} step ON step.src = walk.key", "step.dst"
+        split = self.split_links_sql.format(links=ident(field))
+        return f"JOIN {check_namespace(namespace)} t ON t.key = walk.key {split}", f"step.{self.split_links_column}"
 
     def neighbors(self, namespace: str, key: str, hops: int, field: str) -> set[str]:
-        links = ident(field)
+        join, step = self._step(namespace, field)
         rows = self._execute(
             f"WITH RECURSIVE walk(key, depth) AS (SELECT ?, 0 UNION "
-            f"SELECT step.{self.split_links_column}, walk.depth + 1 FROM walk JOIN {namespace} t ON t.key = walk.key "
-            f"{self.split_links_sql.format(links=links)} WHERE walk.depth < ?) "
+            f"SELECT {step}, walk.depth + 1 FROM walk {join} WHERE walk.depth < ?) "
             f"SELECT DISTINCT key FROM walk WHERE key <> ?", [key, int(hops), key]).fetchall()
         return {r[0] for r in rows if r[0]}
 
     def shortest_path(self, namespace: str, source: str, target: str, max_hops: int, field: str) -> list[str] | None:
         """One recursive query: every chain of distinct keys from the source, up to ``max_hops`` links and
         not beyond the target, carried as ``,k0,k1,...,``; the shortest one that ends at the target."""
-        links, step = ident(field), f"step.{self.split_links_column}"
+        join, step = self._step(namespace, field)
         row = self._execute(
             f"WITH RECURSIVE walk(key, depth, path) AS (SELECT CAST(? AS TEXT), 0, ',' || CAST(? AS TEXT) || ',' "
             f"UNION ALL SELECT {step}, walk.depth + 1, walk.path || {step} || ',' "
-            f"FROM walk JOIN {namespace} t ON t.key = walk.key {self.split_links_sql.format(links=links)} "
+            f"FROM walk {join} "
             f"WHERE walk.depth < ? AND walk.key <> ? AND {step} <> '' "
             f"AND instr(walk.path, ',' || {step} || ',') = 0) "
             f"SELECT path FROM walk WHERE key = ? ORDER BY depth LIMIT 1",

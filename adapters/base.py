@@ -349,6 +349,16 @@ class Adapter(ABC):
         default keeps nothing (the traversals read the field).
         """
 
+    def create_edge_index(self, namespace: str, field: str) -> bool:
+        """Keep the links in ``field`` of the loaded records of ``namespace`` as an edge table too (one row per
+        link, indexed on its source), kept in step with every later write by the engine itself; True when
+        the store built one, so that its traversals follow the edge table instead of splitting the field.
+
+        The harness calls it at the end of a graph workload's load phase, as :meth:`create_index`, and
+        records its build time.  The default builds none (the traversals read the field).
+        """
+        return False
+
     # -- relational: a join with a group-by ----------------------------------------------------------------
     def create_index(self, namespace: str, field: str) -> bool:
         """Build an index on ``field`` of the records of ``namespace`` (a join key the workload's schema

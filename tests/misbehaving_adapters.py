@@ -293,7 +293,18 @@ class InventsShortcuts(SQLiteAdapter):
         return found if found is None or len(found) <= 2 else [source, target]
 
 
-GRAPH = (ShallowNeighbors, DepthFirstPaths, InventsShortcuts)
+class StaleEdges(SQLiteAdapter):
+    name = "stale_edges"
+    description = "keeps a deleted record's links in its edge table (no delete trigger): walks go on through it"
+
+    def create_edge_index(self, namespace: str, field: str) -> bool:
+        built = super().create_edge_index(namespace, field)
+        self._execute(f'DROP TRIGGER IF EXISTS "{namespace}$edges_del"')
+        self._commit()
+        return built
+
+
+GRAPH = (ShallowNeighbors, DepthFirstPaths, InventsShortcuts, StaleEdges)
 
 
 # -- relational lies: a join that looks plausible ----------------------------------------------------------------

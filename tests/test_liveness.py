@@ -69,6 +69,26 @@ def test_a_client_that_never_connects_stops_the_phase_before_it_starts() -> None
     assert _count(outcome) == 0  # nobody ran ahead of the gate
 
 
+def test_the_harness_setting_up_its_checks_longer_than_the_stall_timeout_is_no_stall(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connected client whose checks take long to set up (10 M loaded keys sorted: some 30 s) holds the
+    start, but it is the harness's time: the phase starts and runs, where it used to end "still connecting"."""
+    from storagebench.measuring.checks import Checker
+
+    set_up = Checker.__init__
+
+    def slow(self: Checker, *args: object, **kwargs: object) -> None:
+        time.sleep(2.5)
+        set_up(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Checker, "__init__", slow)
+    spec = resolve("c", {"recordcount": 10, "operationcount": 2000})
+    outcome = run_phase(PhasePlan(STALLING, {"succeed_ops": 10**9}, spec, "run", "sbench_t", 1, threads=2,
+                                  stall_timeout=1.0, stop_grace=GRACE))
+    assert not outcome.stalled and not outcome.fatal, outcome.stalled
+    assert _count(outcome) == 2000
+
+
 def test_per_operation_timeouts_that_keep_expiring_abort_the_phase_before_200_failures() -> None:
     """Kudu's case: every operation waits its timeout; 200 failures in a row would take minutes."""
     spec = resolve("c", {"recordcount": 10, "operationcount": 10**9})

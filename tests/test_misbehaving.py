@@ -135,6 +135,26 @@ def test_graph_lies_are_caught(tmp_path: Path) -> None:
     assert "but not" in results[("shallow_neighbors", "graph", "run")]["first_error"]
 
 
+def test_an_edge_table_that_keeps_deleted_links_is_caught(tmp_path: Path) -> None:
+    """graphchurn inserts and deletes records with their links between the walks: an edge table that keeps
+    a deleted record's links (its delete trigger missing) answers walks through it, an invalid run; SQLite's
+    own edge table, kept in step by its triggers, stays ok and verified on the same operations."""
+    env = register(tmp_path)
+    done = storagebench(env, "run", "--stores", "sqlite,stale_edges", "--workloads", "graphchurn",
+                        "--results-dir", str(tmp_path / "results"), "--run-id", "churn", "--no-report",
+                        "-p", "recordcount=100", "-p", "operationcount=1000")
+    assert done.returncode == 1, done.stderr[-3000:]
+    results = {(r["store"], r["phase"]): r for r in load_results(tmp_path / "results" / "churn")}
+    for store in ("sqlite", "stale_edges"):
+        (index,) = results[(store, "load")]["indexes"]
+        assert index["edges"] and index["built"], index  # both walk their edge table, not the field
+    healthy = results[("sqlite", "run")]
+    assert healthy["status"] == "ok" and healthy["verification"]["verified"], healthy["reason"]
+    assert healthy["operations"]["delete"]["status_counts"]["OK"] > 0
+    liar = results[("stale_edges", "run")]
+    assert liar["status"] == "invalid" and "which no record that may exist links to" in liar["first_error"], (liar["reason"], liar["first_error"])
+
+
 @pytest.mark.parametrize("processes", [1, 2])
 def test_join_lies_are_caught(tmp_path: Path, processes: int) -> None:
     """A join without one of its groups, a join with one order too many: each is an invalid run, with one

@@ -39,6 +39,8 @@ class SQLiteAdapter(EmbeddedSQLAdapter):
     # recursive CTE; the comma list becomes rows through json_each (keys never hold quotes or commas)
     split_links_sql = """JOIN json_each('["' || replace(t.{links}, ',', '","') || '"]') step"""
     split_links_column = "value"
+    # the edge table's rows and the triggers that keep it in step (adapters/_sql.py create_edge_index)
+    links_rows_sql = """json_each('["' || replace({links}, ',', '","') || '"]')"""
     options: SQLiteOptions
 
     def connect(self) -> None:
@@ -78,9 +80,10 @@ class SQLiteAdapter(EmbeddedSQLAdapter):
                                   [namespace]).fetchone())
 
     def footprint(self, namespace: str) -> int | None:
-        """Pages of the table and its indexes, from SQLite's dbstat virtual table."""
-        sql = "SELECT SUM(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = ?)"
-        row = self._execute(sql, [check_namespace(namespace)]).fetchone()
+        """Pages of the table, its indexes and its edge table, from SQLite's dbstat virtual table."""
+        sql = ("SELECT SUM(pgsize) FROM dbstat WHERE name IN "
+               "(SELECT name FROM sqlite_master WHERE tbl_name IN (?, ?))")  # the table, and its edge table
+        row = self._execute(sql, [check_namespace(namespace), f"{namespace}$edges"]).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
     def server_info(self) -> ServerInfo:

@@ -48,7 +48,6 @@ import bisect
 import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,18 +78,47 @@ from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import LOAD_WRITER, Values, Version
 
 
-@dataclass(frozen=True)
 class Loaded:
-    """What the load phase puts in the store, derived from the spec (shared by a process's workers)."""
+    """What the load phase puts in the store, derived from the spec (shared by a process's workers).
 
-    sorted_keys: list[str]
-    #: the key number of each of sorted_keys
-    sorted_nums: list[int]
-    group_count: np.ndarray
-    group_sum: np.ndarray
-    #: join workloads: per region, the orders of its customers and the sum of their amounts
-    join_count: np.ndarray
-    join_sum: np.ndarray
+    The loaded keys in key order (scans, finds and traversals check against them) are made at their first
+    use: sorting 10 M key names takes some 30 s of a worker's set-up, which reads and updates never need.
+    :class:`Checker` asks for them before the clock when its workload has an operation that does."""
+
+    def __init__(self, spec: WorkloadSpec, group_count: np.ndarray, group_sum: np.ndarray,
+                 join_count: np.ndarray, join_sum: np.ndarray) -> None:
+        self.spec = spec
+        self.group_count, self.group_sum = group_count, group_sum
+        #: join workloads: per region, the orders of its customers and the sum of their amounts
+        self.join_count, self.join_sum = join_count, join_sum
+        self._order: tuple[list[str], list[int]] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sorted_keys(self) -> list[str]:
+        return self._ordered()[0]
+
+    @property
+    def sorted_nums(self) -> list[int]:
+        """The key number of each of :attr:`sorted_keys`."""
+        return self._ordered()[1]
+
+    def _ordered(self) -> tuple[list[str], list[int]]:
+        with self._lock:
+            if self._order is None:
+                nums = loaded_numbers(self.spec)
+                names = KeyNamer(self.spec).names(nums)
+                order = sorted(range(len(names)), key=names.__getitem__)
+                self._order = [names[i] for i in order], [int(nums[i]) for i in order]
+            return self._order
+
+
+#: the run-phase operations whose checks look keys up in key order (:attr:`Loaded.sorted_keys`)
+KEY_ORDER_OPERATIONS = ("scan", "find", "find_range", "graph", "shortest_path")
+
+
+def loaded_numbers(spec: WorkloadSpec) -> np.ndarray:
+    return np.arange(spec.insertstart, spec.insertstart + spec.loaded_count(), dtype=np.int64)
 
 
 #: about how many bytes of last verified answers a worker keeps (it holds the answer's strings: about
@@ -118,9 +146,7 @@ def loaded(spec: WorkloadSpec, seed: int, values: Values) -> Loaded:
         found = _LOADED.get(cache_key)
         if found is not None:
             return found
-        first = spec.insertstart
-        nums = np.arange(first, first + spec.loaded_count(), dtype=np.int64)
-        names = KeyNamer(spec).names(nums)
+        names = KeyNamer(spec).names(loaded_numbers(spec)) if values.query or values.join_fields else []
         counts = np.zeros(spec.querygroups, dtype=np.int64)
         sums = np.zeros(spec.querygroups, dtype=np.int64)
         if values.query:
@@ -138,9 +164,7 @@ def loaded(spec: WorkloadSpec, seed: int, values: Values) -> Loaded:
                     assert region is not None
                     join_count[region] += 1
                     join_sum[region] += amount
-        order = sorted(range(len(names)), key=names.__getitem__)
-        found = _LOADED[cache_key] = Loaded([names[i] for i in order], [int(nums[i]) for i in order], counts, sums,
-                                            join_count, join_sum)
+        found = _LOADED[cache_key] = Loaded(spec, counts, sums, join_count, join_sum)
         return found
 
 
@@ -176,6 +200,8 @@ class Checker:
         self.verified: dict[str, tuple[tuple[str, ...] | None, Mapping[str, str], int]] = {}
         self.verified_capacity = verified_capacity(spec)
         self.expected: Loaded | None = loaded(spec, seed, values) if enabled else None
+        if self.expected is not None and any(spec.proportions()[op] > 0 for op in KEY_ORDER_OPERATIONS):
+            self.expected.sorted_keys  # noqa: B018 - made now, before the clock, not at the first scan
         #: names of the run's inserted keys this checker has learnt (sorted), and their key numbers
         self._inserted: list[str] = []
         self._inserted_num: dict[str, int] = {}
@@ -186,8 +212,10 @@ class Checker:
             ledger.get(k, INS) == UNSURE for k in range(self.loaded_first, self.loaded_end) if ledger.tracked(k))
         #: a document workload's loaded keys by their documents' customer (made at the first find)
         self._by_customer: dict[str, list[tuple[str, int]]] | None = None
-        #: a document workload's loaded (placed, key, key number), sorted (made at the first range query)
+        #: a document workload's loaded (placed, key, key number), sorted (made now, before the clock)
         self._by_placed: list[tuple[int, str, int]] | None = None
+        if self.expected is not None and spec.findrangeproportion > 0:
+            self._placed_within(0, 0)
 
     def fail(self, op: str, message: str) -> None:
         self.rec.fail_last(op, message)
@@ -545,7 +573,8 @@ class Checker:
         return None
 
     def _placed_within(self, lo: int, hi: int) -> list[tuple[str, int]]:
-        """The loaded keys (and key numbers) whose document's ``placed`` lies in ``[lo, hi)``, in key order."""
+        """The loaded keys (and key numbers) whose document's ``placed`` lies in ``[lo, hi)``, in key order
+        (the sorted dates are made at the first call)."""
         if self._by_placed is None:
             assert self.expected is not None and self.values.document is not None
             placed_of = self.values.document.placed_of

@@ -364,10 +364,10 @@ class StateCapture:
 
 
 def end_run(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reason: str,
-            capture: StateCapture | None, at: str, writes: bool = True) -> dict[str, Any]:
+            capture: StateCapture | None, at: str, writes: bool = True, unwritten: str = "read-only") -> dict[str, Any]:
     """Record the run on the data set; its new state when the run ended ok and the state is known.  A run
-    that could not write (``writes`` False: only reads, scans, queries) and read nothing wrong leaves the
-    data set as it was, so a stalled or failed read-only run does not cost a reload."""
+    that could not write (``writes`` False: only reads, scans, queries, or no operation sent at all) and read
+    nothing wrong leaves the data set as it was, so a stalled or failed read-only run does not cost a reload."""
     why = reason if status != "ok" else (capture.why_not() if capture else "no read-back")
     generation = int(data["generation"]) + 1
     entry = {"run_id": run_id, "generation": generation, "status": status, "at": at}
@@ -380,7 +380,7 @@ def end_run(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reason:
     elif not writes and status != "invalid":
         # nothing the run asked for changes the store: it holds what the state says, however the run ended
         # (a read judged wrong is the exception: the store no longer holds what the state says)
-        entry.update(generation=int(data["generation"]), note=f"{why}; read-only: the data set is unchanged")
+        entry.update(generation=int(data["generation"]), note=f"{why}; {unwritten}: the data set is unchanged")
         done.update(generation=int(data["generation"]), state="complete", reason="")
     else:
         done.update(state="unusable", reason=f"run {run_id} ended {status}: {why}; what the store holds is unknown")

@@ -196,12 +196,17 @@ def new_control(workers: int) -> list[int]:
 
     * ``workers``: the stop flag (:data:`STOP_NONE` or why the coordinator stopped the workers);
     * ``workers + 1``: the start gate: 0 while closed, then the common start time (epoch ns);
-    * ``workers + 2 + w``: 1 once worker ``w`` is connected and set up (or has failed: it holds nobody up);
+    * ``workers + 2 + w``: :data:`SETTING_UP` once worker ``w`` is connected and the harness is setting up its
+      generators and checks, :data:`READY` once set up (or failed: it holds nobody up);
     * :func:`ok_slot`: successful operations per worker (the watchdog's view), each on a cache line of its
       own, after the slots above: a worker counts every operation, and counters that shared a line made
       the workers' cores pass it back and forth on every operation (slots ``0 .. workers-1`` are unused).
     """
     return [0] * control_length(workers)
+
+
+#: a worker's start slot: connected, the harness setting up its generators and checks; then set up
+SETTING_UP, READY = 2, 1
 
 
 def control_size(workers: int, processes: int = 0) -> int:
@@ -361,7 +366,11 @@ class _Worker:
 
     def ready(self) -> None:
         """Tell the coordinator this worker no longer holds the start gate (set up, or failed)."""
-        self.control[self.ready_slot] = 1
+        self.control[self.ready_slot] = READY
+
+    def setting_up(self) -> None:
+        """Tell the coordinator this worker is connected and the harness is setting up (its own time)."""
+        self.control[self.ready_slot] = SETTING_UP
 
     def _wait_gate(self, start_at: float) -> bool:
         """Sleep until the common start: ``start_at`` (epoch s) when given, else the coordinator's gate.
@@ -402,6 +411,7 @@ class _Worker:
             if document is not None:
                 adapter.declare_document(plan.namespace, document)
             adapter.init_worker(self.worker)
+            self.setting_up()
             proxy = TimedAdapter(adapter, self.recorder)
             # generator set-up (zeta sums, key batches) is done before the clock starts
             stream = OperationStream(plan.spec, plan.seed, self.worker, self.workers, self.counter) \
@@ -696,7 +706,7 @@ def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any
     control = new_control(workers)
     for other in range(workers):  # the others run elsewhere: none of them holds this worker up
         if other != worker:
-            control[workers + 2 + other] = 1
+            control[workers + 2 + other] = READY
     job = _Worker(plan, worker, workers, progress, control, counter=counter, reports=reports)
     box: dict[str, dict[str, Any]] = {}
     thread = threading.Thread(target=lambda: box.setdefault("export", _guarded(job, start_at)), daemon=True)
@@ -796,7 +806,7 @@ class _Watchdog:
     def open_gate(self) -> None:
         """Start every worker's clock at once when all are set up (a worker that failed holds nobody up)."""
         control, workers = self.control, self.workers
-        if self.opened or not all(control[workers + 2:2 * workers + 2]):
+        if self.opened or not all(v == READY for v in control[workers + 2:2 * workers + 2]):
             return
         self.opened = time.time() + GATE_LEAD_S
         control[workers + 1] = int(self.opened * 1e9)
@@ -811,9 +821,12 @@ class _Watchdog:
         self.open_gate()
         control, workers = self.control, self.workers
         if not self.opened:  # still starting: a worker getting ready is progress (never a dead interval)
-            ready = sum(control[workers + 2:2 * workers + 2])
+            slots = control[workers + 2:2 * workers + 2]
+            ready = sum(1 for v in slots if v == READY)
             if ready > self.ready_seen:
                 self.ready_seen, self.last_progress = ready, now
+            if SETTING_UP in slots:  # the harness's own set-up (10 M loaded keys sorted for the checks): not
+                self.last_progress = max(self.last_progress, now)  # the store's time, never a stall
         else:
             ok = sum(control[ok_slot(workers, w)] for w in range(workers))
             if ok > self.best:
@@ -827,7 +840,7 @@ class _Watchdog:
                 self.stalled = (f"no operation succeeded for {now - self.last_progress:.1f}s (stall timeout "
                                 f"{self.stall_timeout:g}s), from {since:.1f}s into the phase")
             else:
-                waiting = [w for w in range(workers) if not control[workers + 2 + w]]
+                waiting = [w for w in range(workers) if control[workers + 2 + w] != READY]
                 self.stalled = (f"clients {waiting} were still connecting after {now - self.start:.1f}s; nothing "
                                 f"changed for the stall timeout ({self.stall_timeout:g}s): the phase never started")
             self.stop(STOP_STALLED)

@@ -601,11 +601,16 @@ def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[
     load: per field, whether the store built one (``Adapter.create_index``), how long it took, or its error.
     A document workload's finds declare one on the documents' customer, its range queries one on the
     documents' ``placed`` number (``Adapter.create_document_index``; the entry says ``path`` too, and
-    ``numeric`` for the range's)."""
+    ``numeric`` for the range's); a graph workload's links an edge table (``Adapter.create_edge_index``; the
+    entry says ``edges``)."""
     from storagebench.workloads.documents import FIND_PATH, RANGE_PATH
 
     wanted: list[tuple[dict[str, Any], Callable[[], bool]]] = [
         ({"field": name}, functools.partial(adapter.create_index, namespace, name)) for name in spec.indexed_fields()]
+    links = spec.linked_field()
+    if links is not None:
+        wanted.append(({"field": links, "edges": True},
+                       functools.partial(adapter.create_edge_index, namespace, links)))
     document = spec.document_field()
     if document is not None and spec.findproportion > 0:
         wanted.append(({"field": document, "path": FIND_PATH},
@@ -781,8 +786,10 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
             datasets.end_load(ds, status, reason, time.monotonic() - t0, (result or {}).get("footprint"),
                               job.started, len(job.spec.field_names()))
         elif job.dataset_data is not None and job.dataset_data.get("state") == "running":
+            # a run phase that never sent an operation (it stalled before its start) wrote nothing either
+            sent = ((result or {}).get("totals") or {}).get("operations", 1)
             datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
-                             job.spec.writes())
+                             job.spec.writes() and sent != 0, "read-only" if sent else "no operation sent")
         elif job.dataset_data is not None and job.dataset_data.get("state") == "shared":
             datasets.end_shared(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
                                 job.run_dir, job.spec)
@@ -833,8 +840,6 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
         footprint = footprint_of(control, job.namespace, job.spec.loaded_count(), job.spec, job.config.seed)
     extra: dict[str, Any] = {"namespace": job.namespace, "server_cost": cost(footprint),
                              "cache": (job.cache if phase == "run" else CacheState()).as_dict()}
-    if indexes:
-        extra["indexes"] = indexes
     if footprint is not None:
         extra["footprint"] = footprint
     if indexes is not None:

@@ -212,15 +212,20 @@ class AdapterConformance:
     #: a small graph in field0: n5 -> n0 -> {n1, n2}, n1 -> n3, n2 -> {n3, n4, ghost} (no record), n3 -> n0
     GRAPH: ClassVar[dict[str, str]] = {"n0": "n1,n2", "n1": "n3", "n2": "n3,n4,ghost", "n3": "n0", "n4": "", "n5": "n0"}
 
-    @pytest.fixture
-    def linked(self, adapter: Adapter) -> Iterator[str]:
-        """A namespace whose records link through field0, declared as the harness declares it."""
+    @pytest.fixture(params=["field", "edges"])
+    def linked(self, adapter: Adapter, request: pytest.FixtureRequest) -> Iterator[str]:
+        """A namespace whose records link through field0, declared as the harness declares it; with
+        ``edges``, also after the edge table the load phase asks for (``create_edge_index``), so every answer
+        below holds on both paths and the edge table follows every later write."""
         namespace = f"sbench_t_{uuid.uuid4().hex[:10]}"
         adapter.declare_links(namespace, "field0")
         adapter.prepare(namespace, FIELDS)
         try:
             for key, targets in self.GRAPH.items():
                 adapter.insert(namespace, key, {"field0": targets, "field1": "x", "field2": "1"})
+            if request.param == "edges" and adapter.create_edge_index(namespace, "field0"):
+                # the edge table is the namespace's, not a namespace of its own: `clean` never lists it
+                assert [n for n in adapter.list_namespaces() if n.startswith(namespace)] == [namespace]
             yield namespace
         finally:
             adapter.drop(namespace)

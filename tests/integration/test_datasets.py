@@ -198,6 +198,12 @@ def test_a_read_only_run_that_stalls_keeps_the_data_set_a_writing_one_does_not(t
     code, results = _cli(tmp_path, "run", "--stores", "sqlite", "--workloads", "c", "--dataset", "ro",
                          "-p", "operationcount=300")
     assert code == 0 and results[0]["readback"]["failures"] == 0
+    # a writing run that stalled before it sent anything (a 10 M data set's clients slow to start) wrote
+    # nothing either: the data set stays usable, where it used to need a reload
+    data = datasets.begin_run(ds, ds.read(), "stalled-before-start")
+    after = datasets.end_run(ds, data, "stalled-before-start", "aborted", "clients [0] were still connecting",
+                             None, "now", writes=False, unwritten="no operation sent")
+    assert after["state"] == "complete" and "no operation sent: the data set is unchanged" in after["runs"][-1]["note"]
     # a read judged wrong is not forgiven, and a run that may have written leaves the store unknown
     for status, writes in (("invalid", False), ("stalled", True)):
         data = datasets.begin_run(ds, ds.read(), "r")
