@@ -197,6 +197,11 @@ class Neo4jAdapter(Adapter):
                           f"FOR (n:{_quote(label)}) REQUIRE n.key IS UNIQUE").consume()
             self._run("CALL db.awaitIndexes($seconds)", seconds=300).consume()
 
+    def create_edge_index(self, namespace: str, field: str) -> bool:
+        """Nothing more to build: the links are relationships, written with each record (their cost is in the
+        load's time) and found from a node through the unique key constraint ``prepare`` made."""
+        return check_namespace(namespace) in self.links
+
     def create_index(self, namespace: str, field: str) -> bool:
         """A range index on the property, for the namespace's label (dropped with the label's indexes)."""
         check_namespace(namespace)

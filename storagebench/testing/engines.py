@@ -64,7 +64,9 @@ def reach_engine(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
         return
     home = os.environ["STORAGEBENCH_HOME"]
     monkeypatch.delenv("STORAGEBENCH_HOME")
-    endpoints = require_engine(name)
-    monkeypatch.setenv("STORAGEBENCH_HOME", home)
+    try:
+        endpoints = require_engine(name)
+    finally:  # a missing engine (a skip locally) leaves the test's own home in place for the next store
+        monkeypatch.setenv("STORAGEBENCH_HOME", home)
     for option, value in endpoints.items():
         monkeypatch.setenv(f"STORAGEBENCH_{name.upper()}_{option.upper()}", str(value))
