@@ -210,10 +210,12 @@ class Checker:
         #: join workloads: did any load insert fail (the join's expected answer is then an upper bound)?
         self._load_unsure = enabled and spec.joinproportion > 0 and any(
             ledger.get(k, INS) == UNSURE for k in range(self.loaded_first, self.loaded_end) if ledger.tracked(k))
-        #: a document workload's loaded keys by their documents' customer (made at the first find)
+        #: a document workload's loaded keys by their documents' customer, and its loaded (placed, key, key
+        #: number) sorted: made now, before the clock, when the workload finds (at 10 M records, seconds)
         self._by_customer: dict[str, list[tuple[str, int]]] | None = None
-        #: a document workload's loaded (placed, key, key number), sorted (made now, before the clock)
         self._by_placed: list[tuple[int, str, int]] | None = None
+        if self.expected is not None and spec.findproportion > 0:
+            self._holding("")
         if self.expected is not None and spec.findrangeproportion > 0:
             self._placed_within(0, 0)
 
