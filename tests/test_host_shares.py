@@ -93,7 +93,7 @@ def _result(name: str, generation: int, index: int, count: int) -> dict[str, Any
 
 def test_merge_takes_all_hosts_of_one_generation_and_refuses_anything_else() -> None:
     assert shared_dataset([_result("x", 1, 0, 2), _result("x", 1, 1, 2)]) == {
-        "name": "x", "generation": 1, "hosts": 2, "foreign_versions": 6}
+        "name": "x", "generation": 1, "hosts": 2, "foreign_versions": 6, "foreign_absent": 0}
     cases = [
         ([_result("x", 1, 0, 3), _result("x", 1, 1, 3)], "host(s) 2 of 3 that shared data set x generation 1 are "
                                                          "missing"),

@@ -438,8 +438,9 @@ def key_owner(keynum: int | np.ndarray, hostcount: int) -> Any:
 
 
 def owned_twin(spec: WorkloadSpec, local: int) -> int:
-    """The key this host writes when its chooser picked ``local`` for an update: ``local`` itself when the
-    host owns it (its own inserts always), else the key of this host's stripe in the same block of N."""
+    """The key this host writes or deletes when its chooser picked ``local`` for an update or a delete
+    (``--host I/N``): ``local`` itself when the host owns it (its own inserts always), else the key of this
+    host's stripe in the same block of N."""
     n, i = spec.hostcount, spec.hostindex
     if n == 1 or local >= spec.recordcount or local % n == i:
         return local

@@ -8,7 +8,10 @@ exact (nothing is skipped because of deletes or of several workers):
 
 * **must exist**: a record whose insert (the load's or a run worker's) was acknowledged before ``rs``, and
   no delete of which was issued before ``re``.  NOT_FOUND for it (read, update, delete, read-modify-write,
-  a scan that passes it, a traversal) is a failure.
+  a scan that passes it, a traversal) is a failure.  A client host of several on one data set (``--host
+  I/N``) whose workload deletes cannot know whether another host's key still exists (its owner may have
+  deleted it at any time): for those keys NOT_FOUND is accepted (counted, ``C_FOREIGN_ABSENT``); for its
+  own keys, which it alone writes and deletes, the rule stands.
 * **must not exist**: a record whose delete was acknowledged before ``rs`` and which no update can have
   re-created (the store does not declare upserts, or no update of it was issued after, or was in flight at,
   the delete's issue); and a key in the insert range whose insert was never issued.  Found, it is a failure.
@@ -55,6 +58,7 @@ from storagebench.adapters.base import Join, JoinResult, Query, QueryResult, Rec
 from storagebench.measuring.ledger import (
     BEFORE_RUN,
     C_FOREIGN,
+    C_FOREIGN_ABSENT,
     C_HIGH,
     C_UNJUDGED,
     CHANGED,
@@ -194,6 +198,8 @@ class Checker:
         self.owns_keys = spec.insertstart == 0 and spec.loaded_count() == spec.recordcount and spec.hostcount == 1
         #: ``--host I/N`` on a shared data set: other hosts write the keys they own (:func:`key_owner`)
         self.hosts, self.hostindex = spec.hostcount, spec.hostindex
+        #: ... and delete them, when the workload deletes: a key of another host may be gone at any time
+        self.hosts_delete = spec.hostcount > 1 and spec.deleteproportion > 0
         self.namer = KeyNamer(spec)
         self.field_index = ledger.field_index
         #: key -> (fields asked, the answer, its rs) last verified for it
@@ -234,7 +240,12 @@ class Checker:
             return False
         state = self.ledger.key_state(keynum)
         issued = state[DEL_ISSUED]
-        return 0 < state[INS] < rs and not (issued and issued <= re) and not self.others_delete
+        return 0 < state[INS] < rs and not (issued and issued <= re) and not self.others_delete \
+            and not (self.hosts_delete and self._foreign_key(keynum))
+
+    def _foreign_key(self, keynum: int) -> bool:
+        """A shared key of the data set that another client host owns (``--host I/N``)."""
+        return keynum < self.insert_first and key_owner(keynum, self.hosts) != self.hostindex
 
     def _origin(self, keynum: int) -> str:
         return "loaded" if self.loaded_first <= keynum < self.loaded_end else "inserted and acknowledged"
@@ -245,6 +256,8 @@ class Checker:
             self.fail(op, f"{op} of {key}: NOT_FOUND, but the record was {self._origin(keynum)} before the "
                           f"{op} was sent and no delete of it had been issued")
             return True
+        if status == NOT_FOUND and self.hosts_delete and self._foreign_key(keynum):
+            self.ledger.count(C_FOREIGN_ABSENT)  # its owner may have deleted it: not judged
         return False
 
     def _found_problem(self, keynum: int, key: str, rs: int, re: int) -> tuple[str | None, bool]:
@@ -253,8 +266,7 @@ class Checker:
             return None, False
         state = self.ledger.key_state(keynum)
         issued, acked = state[DEL_ISSUED], state[DEL_ACK]
-        if self.update_creates and self.hosts > 1 and keynum < self.insert_first and \
-                key_owner(keynum, self.hosts) != self.hostindex:
+        if self.update_creates and self.hosts > 1 and self._foreign_key(keynum):
             return None, issued > 0  # deleted before the run: its owner's update (an upsert) may re-create it
         recreated = self.update_creates and issued > 0 and state[WRITE_ISSUED] > issued
         if 0 < acked < rs and not recreated:

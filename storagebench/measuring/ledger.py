@@ -81,9 +81,10 @@ _PER_KEY = 7
 # per-group slots
 G_INS_ACK, G_INS_ISSUED, G_DEL_ACK, G_DEL_ISSUED, G_UNSURE = range(5)
 _PER_GROUP = 10  # the five counts, then the five sums
-# counters (C_FOREIGN: values of other client hosts' writes, judged by their key and owner only)
-C_HIGH, C_UNTRACKED, C_UNJUDGED, C_LOAD_FAILED, C_FOREIGN = range(5)
-_COUNTERS = 5
+# counters (C_FOREIGN: values of other client hosts' writes, judged by their key and owner only;
+# C_FOREIGN_ABSENT: NOT_FOUND answers for other hosts' keys, which their owner may have deleted)
+C_HIGH, C_UNTRACKED, C_UNJUDGED, C_LOAD_FAILED, C_FOREIGN, C_FOREIGN_ABSENT = range(6)
+_COUNTERS = 6
 
 
 def key_capacity(spec: WorkloadSpec) -> int:

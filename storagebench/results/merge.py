@@ -101,7 +101,8 @@ def shared_dataset(results: list[dict[str, Any]]) -> dict[str, Any] | None:
         raise UsageError(f"cannot merge: host(s) {', '.join(map(str, missing))} of {count} that shared data set "
                          f"{first['name']} generation {first['generation']} are missing")
     return {"name": first["name"], "generation": first["generation"], "hosts": count,
-            "foreign_versions": sum(int(h["foreign_versions"]) for _, h in shares if h is not None)}
+            "foreign_versions": sum(int(h["foreign_versions"]) for _, h in shares if h is not None),
+            "foreign_absent": sum(int(h.get("foreign_absent", 0)) for _, h in shares if h is not None)}
 
 
 def check_distinct(results: list[dict[str, Any]]) -> None:

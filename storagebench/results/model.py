@@ -81,6 +81,8 @@ class HostShare(BaseModel):
     index: int = Field(ge=0)
     count: int = Field(ge=1)
     foreign_versions: int = Field(ge=0)
+    #: NOT_FOUND answers for other hosts' keys, accepted because the workload deletes (their owner may have)
+    foreign_absent: int = Field(default=0, ge=0)
 
 
 class DatasetState(BaseModel):

@@ -440,9 +440,9 @@ def drop(ds: Dataset, dropper: Callable[[str], None]) -> None:
 # (the section "several client hosts")
 #
 # N hosts run one generation of the data set at the same time.  Key numbers below the data set's key count
-# (``rows``) are shared; a host reads any of them, but writes only those it owns, ``n % N == I``
-# (:func:`~storagebench.workloads.generators.key_owner`; an update chosen on another host's key goes to this
-# host's key beside it, :func:`~storagebench.workloads.generators.owned_twin`).  Its inserts take the key
+# (``rows``) are shared; a host reads any of them, but writes and deletes only those it owns, ``n % N == I``
+# (:func:`~storagebench.workloads.generators.key_owner`; an update or delete chosen on another host's key
+# goes to this host's key beside it, :func:`~storagebench.workloads.generators.owned_twin`).  Its inserts take the key
 # numbers ``>= rows`` with ``n % N == I`` (:func:`~storagebench.workloads.generators.host_keynums`), so every
 # key has exactly one writer, and ``latest`` and the other choosers choose among the shared keys and this
 # host's own inserts.  Writer ids are ``1 + I + N * w``, so a value tells which host wrote it.
@@ -451,23 +451,25 @@ def drop(ds: Dataset, dropper: Callable[[str], None]) -> None:
 # them); another host's key: the version the data set held before the run exactly (and that it exists),
 # or else a value of this generation that was written for that key and field by the host that owns it
 # (not whether it is that host's latest write: counted as ``foreign_versions``); another host's insert met
-# by a scan: that its values were written for it.
+# by a scan: that its values were written for it.  When the workload deletes, another host's key may be
+# gone at any time (its owner deleted it): NOT_FOUND for it is accepted (counted as ``foreign_absent``), and
+# found it is judged as above; its own keys stay exact (NOT_FOUND of one it never deleted is a failure, found
+# after its delete was acknowledged too).
 #
 # The manifest says ``shared`` (generation, hosts' count, each host's run) from the first host's start
 # until ``storagebench datasets join NAME RUN_DIR...`` folds the hosts' parts in.  Each host's read-back
-# learns the versions of the keys it wrote; they go to its run folder as its *part* of the state
+# learns the versions of the keys it wrote or deleted (a deleted key: a row of absent fields); they go to its
+# run folder as its *part* of the state
 # (``dataset-parts/<store>-<name>-host<I>.npz`` and ``.json``), which holds only keys that host owns.
 # ``join`` checks that the parts are of this generation, of distinct hosts, all N present and ended ok,
-# then writes the new state: the old one with each part's keys replaced (key numbers that no host inserted
-# become absent rows), ``complete``, one generation more.
+# then writes the new state: the old one with each part's keys replaced (a key a host deleted and key
+# numbers that no host inserted become absent rows), ``complete``, one generation more, so the next run
+# expects NOT_FOUND for them.
 PARTS = "dataset-parts"
 
 
 def unsupported_hosts(spec: WorkloadSpec, repeat: int, workloads: int) -> str | None:
     """Why ``spec`` cannot run as one of several client hosts on a shared data set (None: it can)."""
-    if spec.deleteproportion > 0:
-        return (f"workload {spec.name!r} deletes: with --host, another host's delete would make every "
-                f"existence check of that key unknowable; run it without --host")
     if repeat > 1:
         return "--host runs one generation of the data set: drop --repeat"
     if workloads > 1:

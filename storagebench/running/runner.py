@@ -566,8 +566,8 @@ class _Worker:
         timed_checks = bool(deadline or not rec.measuring or interval)
         readall = spec.readallfields
         control, stop_slot, my_slot = self.control, self.stop_slot, self.ok_slot
-        # --host I/N: a host writes only the keys it owns; an update chosen on another host's key goes to the
-        # key of this host's stripe beside it (the key distribution's shape is kept)
+        # --host I/N: a host writes and deletes only the keys it owns; an update or delete chosen on another
+        # host's key goes to the key of this host's stripe beside it (the key distribution's shape is kept)
         hosts = spec.hostcount > 1
         done = 0
         while done < todo:
@@ -624,6 +624,9 @@ class _Worker:
                     rows = proxy.scan(ns, key, scanlens[i], rf)
                     check.scan(key, scanlens[i], rows, rf, proxy.last_status, t)
                 elif op == "delete":
+                    if hosts and owned_twin(spec, keynum) != keynum:  # as an update: a key this host owns
+                        keynum = owned_twin(spec, keynum)
+                        key = namer.name(keynum)
                     d = check.delete_issued(keynum, key)
                     proxy.delete(ns, key)
                     check.deleted_key(keynum, key, proxy.last_status, d)

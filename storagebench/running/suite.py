@@ -23,7 +23,7 @@ from storagebench.adapters.base import Adapter, AdapterOptions, Capabilities, Su
 from storagebench.config import RunConfig, plain_options, redacted_options, store_options
 from storagebench.errors import Interrupted, StorageBenchError, Unavailable, Unsupported, UsageError
 from storagebench.measuring.keys import keyed
-from storagebench.measuring.ledger import C_FOREIGN
+from storagebench.measuring.ledger import C_FOREIGN, C_FOREIGN_ABSENT
 from storagebench.measuring.measurement import NOT_FOUND, OK, operation_totals, summarize
 from storagebench.measuring.measurement import encode as encode_hist
 from storagebench.measuring.server import ServerSampler, per_operation, unobserved
@@ -848,7 +848,8 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
         host = None
         if job.spec.hostcount > 1 or job.dataset_data.get("state") == "shared":
             host = {"index": job.spec.hostindex, "count": job.spec.hostcount,
-                    "foreign_versions": job.ledger.counter(C_FOREIGN) if job.ledger is not None else 0}
+                    "foreign_versions": job.ledger.counter(C_FOREIGN) if job.ledger is not None else 0,
+                    "foreign_absent": job.ledger.counter(C_FOREIGN_ABSENT) if job.ledger is not None else 0}
         extra["dataset"] = datasets.record_of(job.dataset_data, phase, host)
     if fault is not None:
         extra["fault"] = {**fault, **outage(fault, outcome.dead_intervals),

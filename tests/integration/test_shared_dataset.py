@@ -6,6 +6,7 @@ line, exit 2, nothing written."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ from storagebench.workloads.values import Values
 
 from storagebench.cli import main
 from storagebench.config import RunConfig, store_options
+from storagebench.errors import NotFound
+from storagebench.measuring.ledger import ABSENT
 from storagebench.measuring.measurement import decode
 from storagebench.registry import load_adapter
 from storagebench.results.files import load_results
@@ -38,14 +41,17 @@ def _cli(tmp_path: Path, run_id: str, *argv: str) -> tuple[int, list[dict[str, A
     return code, load_results(tmp_path / run_id) if (tmp_path / run_id).is_dir() else []
 
 
-def _hosts(tmp_path: Path, store: str, name: str, count: int) -> list[dict[str, Any]]:
-    """``count`` processes, started together, each `run --dataset name --host i/count`."""
+def _hosts(tmp_path: Path, store: str, name: str, count: int, workload: str = "a", mix: list[str] = MIX,
+           env: dict[str, str] | None = None, codes: list[int] | None = None) -> list[dict[str, Any]]:
+    """``count`` processes, started together, each `run --dataset name --host i/count` (exit statuses
+    ``codes``, 0 for each by default)."""
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "storagebench.cli", "run", "--stores", store, "--workloads", "a", "--dataset", name,
-         "--host", f"{i}/{count}", "--clients", "2", *MIX, "--results-dir", str(tmp_path), "--run-id", f"h{i}",
-         "--no-report"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(count)]
+        [sys.executable, "-m", "storagebench.cli", "run", "--stores", store, "--workloads", workload, "--dataset",
+         name, "--host", f"{i}/{count}", "--clients", "2", *mix, "--results-dir", str(tmp_path), "--run-id",
+         f"h{i}", "--no-report"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for i in range(count)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0] * count, outs
+    assert [p.returncode for p in procs] == (codes or [0] * count), outs
     results = []
     for i in range(count):
         (result,) = load_results(tmp_path / f"h{i}")
@@ -134,6 +140,153 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
            f"{int(versions[keynum, 2] >> 36)}/" in results[0]["reason"]
 
 
+#: each host of the delete workload (50 % read, 20 % update, 15 % insert, 15 % delete, uniform)
+DELETES = ["-p", "operationcount=3000"]
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _failures(result: dict[str, Any]) -> list[str]:
+    return [*result["verification"]["first_failures"], *(result.get("readback") or {}).get("first_failures", [])]
+
+
+def _key_numbers(count: int) -> dict[str, int]:
+    """Key name -> key number of the data set (hosts' inserts included), for ``count`` key numbers."""
+    return dict(zip(KeyNamer(WorkloadSpec(name="delete")).names(np.arange(count)), range(count), strict=True))
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_two_hosts_delete_on_one_data_set_and_after_the_join_the_deleted_keys_are_gone(
+        store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hosts run the delete workload at once, each deleting only keys it owns and accepting either answer
+    for the other's keys; joined, the data set's state has the deleted keys absent, and a plain run verifies
+    strictly that they are gone and the rest present, and catches one of them brought back."""
+    reach_engine(store, monkeypatch)
+    ds = Dataset(store, "churn")
+    assert _cli(tmp_path, "load", "load", "--stores", store, "--workloads", "delete", "--dataset", "churn",
+                "-p", f"recordcount={RECORDS}")[0] == 0
+    h0, h1 = _hosts(tmp_path, store, "churn", 2, "delete", DELETES)
+    for r in (h0, h1):
+        assert r["status"] == "ok" and r["readback"]["failures"] == 0, r.get("reason")
+        assert r["verification"]["verified"] and r["operations"]["delete"]["status_counts"].get("OK", 0) > 100
+        assert all(op["status_counts"].get("UNEXPECTED", 0) == 0 for op in r["operations"].values())
+    # keys the other host had deleted answered NOT_FOUND, and were accepted as such (counted)
+    assert h0["dataset"]["hosts"]["foreign_absent"] + h1["dataset"]["hosts"]["foreign_absent"] > 0
+    # each host's part: only keys it owns, the ones it deleted as rows of absent fields
+    deleted: set[int] = set()
+    owned: set[int] = set()
+    for i, r in enumerate((h0, h1)):
+        with np.load(part_paths(tmp_path / f"h{i}", store, "churn", i)[1]) as npz:
+            keys, versions = npz["keys"], npz["versions"]
+        assert (keys % 2 == i).all()
+        gone = keys[(versions == ABSENT).all(axis=1)]
+        assert 0 < len(gone) <= r["operations"]["delete"]["status_counts"]["OK"]
+        deleted |= set(gone.tolist())
+        owned |= set(keys.tolist())
+    assert main(["datasets", "join", "churn", str(tmp_path / "h0"), str(tmp_path / "h1")]) == 0
+    manifest = ds.read()
+    assert manifest["state"] == "complete" and manifest["generation"] == 1
+    versions = np.array(ds.versions())
+    absent = set(np.flatnonzero((versions == ABSENT).all(axis=1)).tolist())
+    # absent: what the hosts deleted, and key numbers above the loaded ones that no host inserted
+    assert absent == deleted | (set(range(RECORDS, len(versions))) - owned)
+    # the store agrees: the absent keys are gone, every other key is there
+    names = _key_numbers(len(versions))
+    adapter = load_adapter(store)(store_options(store, RunConfig()))
+    adapter.connect()
+    try:
+        present = set()
+        for key, keynum in names.items():
+            try:
+                adapter.read(ds.namespace, key)
+                present.add(keynum)
+            except NotFound:
+                pass
+    finally:
+        adapter.close()
+    assert present == set(range(len(versions))) - absent
+    # a plain run verifies every key against the joined state: the deleted ones must answer NOT_FOUND
+    code, results = _cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", "churn",
+                         "-p", "operationcount=2000", "-p", "requestdistribution=uniform")
+    assert code == 0, results
+    (after,) = results
+    assert after["status"] == "ok" and after["verification"]["verified"] and after["dataset"]["generation"] == 2
+    assert after["readback"]["checked"] == len(versions) and after["readback"]["failures"] == 0
+    assert after["operations"]["read"]["status_counts"].get("NOT_FOUND", 0) > 0
+    # one deleted key brought back (its loaded record): the next run says which
+    spec = WorkloadSpec(name="delete")
+    keynum = min(deleted)
+    key = KeyNamer(spec).name(keynum)
+    adapter = load_adapter(store)(store_options(store, RunConfig()))
+    adapter.connect()
+    try:
+        adapter.insert(ds.namespace, key, Values(spec, 42).load_record(key))
+    finally:
+        adapter.close()
+    code, results = _cli(tmp_path, "back", "run", "--stores", store, "--workloads", "c", "--dataset", "churn",
+                         "-p", "operationcount=200")
+    assert code == 1 and results[0]["status"] == "invalid"
+    assert f"{key}: found, but its delete was acknowledged before this was sent" in results[0]["reason"]
+
+
+def _liars(tmp_path: Path) -> dict[str, str]:
+    """The environment of a `storagebench` whose store ``keeps_deleted`` acknowledges deletes and deletes
+    nothing (tests/misbehaving_adapters.py), installed as an adapter (a .dist-info with its entry point)."""
+    dist = tmp_path / "site" / "sbtest_host_liars-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sbtest-host-liars\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text("[storagebench.adapters]\n"
+                                           "keeps_deleted = misbehaving_adapters:KeepsDeleted\n")
+    env = dict(os.environ)  # the test's STORAGEBENCH_HOME and store paths
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), str(TESTS),
+                                         *filter(None, [os.environ.get("PYTHONPATH")])])
+    env["STORAGEBENCH_KEEPS_DELETED_PATH"] = str(tmp_path / "home" / "keeps_deleted.db")
+    return env
+
+
+def test_a_host_whose_store_brings_back_or_loses_its_own_keys_is_caught(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With deletes, a host accepts NOT_FOUND and found for the other hosts' keys, but not for its own: a
+    store that keeps what a host deleted, or loses a key the host owns and never deleted, is caught by that
+    host (the run invalid, the key named), and the data set is left unusable."""
+    names = _key_numbers(RECORDS + 2000)
+    # keeps_deleted: each host's own deletes acknowledged, the records still found after
+    env = _liars(tmp_path)
+    load = subprocess.run([sys.executable, "-m", "storagebench.cli", "load", "--stores", "keeps_deleted",
+                           "--workloads", "delete", "--dataset", "kept", "-p", f"recordcount={RECORDS}",
+                           "--results-dir", str(tmp_path), "--run-id", "load-kept", "--no-report"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert load.returncode == 0, load.stdout + load.stderr
+    for i, r in enumerate(_hosts(tmp_path / "kept", "keeps_deleted", "kept", 2, "delete", DELETES, env, [1, 1])):
+        assert r["status"] == "invalid", r["reason"]
+        failures = _failures(r)
+        assert failures and all("found, but its delete was acknowledged before this was sent" in f
+                                for f in failures), failures
+        # every key named is one this host owns (the other host's kept keys were accepted: it may not delete)
+        named = [names[f.split(": found, but")[0].rpartition(" ")[2]] for f in failures]
+        assert all(n % 2 == i for n in named), (i, named)
+    assert Dataset("keeps_deleted", "kept").read()["state"] == "unusable"
+    # sqlite losing one loaded key of host 0 (gone from the store, never deleted by anyone)
+    assert _cli(tmp_path, "load-lost", "load", "--stores", "sqlite", "--workloads", "delete", "--dataset", "lost",
+                "-p", f"recordcount={RECORDS}")[0] == 0
+    ds = Dataset("sqlite", "lost")
+    key = KeyNamer(WorkloadSpec(name="delete")).name(10)
+    adapter = load_adapter("sqlite")(store_options("sqlite", RunConfig()))
+    adapter.connect()
+    try:
+        adapter.delete(ds.namespace, key)
+    finally:
+        adapter.close()
+    h0, h1 = _hosts(tmp_path / "lost", "sqlite", "lost", 2, "delete", DELETES, codes=[1, 0])
+    assert h0["status"] == "invalid", h0["reason"]
+    failures = _failures(h0)
+    assert failures and all(f"{key}: NOT_FOUND, but the record was loaded" in f for f in failures), failures
+    assert h1["status"] == "ok", h1["reason"]  # to host 1 it is host 0's key: deleted by its owner, maybe
+    assert ds.read()["state"] == "unusable" and "host 0/2" in ds.read()["reason"]
+    capsys.readouterr()
+    assert main(["datasets", "join", "lost", str(tmp_path / "lost" / "h0"), str(tmp_path / "lost" / "h1")]) == 2
+    assert "unusable" in capsys.readouterr().err
+
+
 def test_host_bad_input_is_one_line_exit_2_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _cli(tmp_path, "load", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "good",
@@ -146,7 +299,6 @@ def test_host_bad_input_is_one_line_exit_2_and_writes_nothing(
         (["--workloads", "c", "--dataset", "good", "--host", "0/0"], "the number of hosts must be at least 1"),
         (["--workloads", "c", "--dataset", "good", "--host", "one/2"], "--host 'one/2': give I/N"),
         (["--workloads", "c", "--dataset", "good", "--host", "1"], "--host '1': give I/N"),
-        (["--workloads", "delete", "--dataset", "good", "--host", "0/2"], "workload 'delete' deletes"),
         (["--workloads", "c,b", "--dataset", "good", "--host", "0/2"], "--host runs one workload"),
     ]
     capsys.readouterr()
