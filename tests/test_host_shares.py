@@ -17,8 +17,8 @@ from storagebench.workloads.values import Values
 
 from storagebench.errors import UsageError
 from storagebench.measuring.checks import Checker
-from storagebench.measuring.ledger import C_FOREIGN, Ledger
-from storagebench.measuring.measurement import Recorder
+from storagebench.measuring.ledger import C_FOREIGN, C_FOREIGN_ABSENT, Ledger
+from storagebench.measuring.measurement import NOT_FOUND, Recorder
 from storagebench.results.merge import shared_dataset
 from storagebench.running.datasets import host_part
 
@@ -83,6 +83,39 @@ def test_another_hosts_value_is_judged_by_its_key_and_owner(tmp_path: Path) -> N
     assert problem is not None and "owned (written only) by host 0" in problem
     # a value made for another key is caught whoever wrote it
     assert checker.record_problem(3, owned_by_1, host1.write(owned_by_0), None, 1, 2, None) is not None
+
+
+def test_with_deletes_another_hosts_key_may_be_gone_but_not_the_hosts_own(tmp_path: Path) -> None:
+    """A deleting workload: NOT_FOUND of another host's key is accepted (its owner may have deleted it) and
+    counted; NOT_FOUND of the host's own loaded key, which it never deleted, is still a failure; and on a
+    store whose update is an upsert, another host's key may come back with only the fields updated."""
+    spec = WorkloadSpec(name="delete", recordcount=ROWS, operationcount=100, deleteproportion=0.15,
+                        readproportion=0.8, hostindex=0, hostcount=2)
+    state = tmp_path / "state.npy"
+    np.save(state, np.zeros((ROWS, spec.fieldcount), dtype=np.int64))
+    for update_creates in (False, True):
+        ledger = Ledger(spec, 1)
+        _loaded_before_run(ledger, state)
+        recorder = Recorder()
+        checker = Checker(spec, 42, Values(spec, 42, 1), recorder, 1, ledger, True, update_creates)
+        namer = KeyNamer(spec)
+        rs = ledger.now()
+        assert checker.read("read", 3, namer.name(3), None, None, NOT_FOUND, (rs, None))
+        assert ledger.counter(C_FOREIGN_ABSENT) == 1 and recorder.verify_failures == 0
+        assert not checker.read("read", 4, namer.name(4), None, None, NOT_FOUND, (rs, None))
+        assert recorder.verify_failures == 1 and "NOT_FOUND, but the record was loaded" in recorder.first_failures[0]
+        # host 1 deleted key 3, then updated field2 of it: an upsert store holds field2 alone
+        partial = {"field2": Values(spec, 42, 2).write(namer.name(3), ["field2"])["field2"]}
+        problem = checker.record_problem(3, namer.name(3), partial, None, rs, ledger.now(), None)
+        assert (problem is None) == update_creates, problem
+
+
+def _loaded_before_run(ledger: Ledger, state: Path) -> None:
+    """The ledger of a run on a data set whose every key was loaded (``state``) before the run."""
+    from storagebench.measuring.ledger import BEFORE_RUN, INS
+
+    ledger.key_slots()[:ROWS, INS] = BEFORE_RUN
+    ledger.set_dataset(str(state), 0)
 
 
 def _result(name: str, generation: int, index: int, count: int) -> dict[str, Any]:

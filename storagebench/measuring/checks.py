@@ -267,7 +267,9 @@ class Checker:
         state = self.ledger.key_state(keynum)
         issued, acked = state[DEL_ISSUED], state[DEL_ACK]
         if self.update_creates and self.hosts > 1 and self._foreign_key(keynum):
-            return None, issued > 0  # deleted before the run: its owner's update (an upsert) may re-create it
+            # deleted before the run, or by its owner during it (a deleting workload): its owner's update (an
+            # upsert) may re-create it, with the updated fields only
+            return None, issued > 0 or self.hosts_delete
         recreated = self.update_creates and issued > 0 and state[WRITE_ISSUED] > issued
         if 0 < acked < rs and not recreated:
             return f"{key}: found, but its delete was acknowledged before this was sent", False
