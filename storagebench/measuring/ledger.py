@@ -30,7 +30,8 @@ run (writes of this run have sequence numbers above :attr:`seq_base`).
 A client host of several sharing one data set (``--host I/N``) keeps a ledger of its own writes only: it
 works in the host's *local* key numbers (:func:`~storagebench.workloads.generators.host_keynums`), its
 writers are ``1 + I + N * w`` (slots 1..workers here), and values of other hosts' writes are counted
-(``C_FOREIGN``), not judged against this ledger (:meth:`~storagebench.measuring.checks.Checker._foreign_problem`).
+(``C_FOREIGN``), not judged against this ledger (:meth:`~storagebench.measuring.checks.Checker._foreign_problem`);
+with a workload that deletes, so are NOT_FOUND answers for other hosts' keys (``C_FOREIGN_ABSENT``).
 
 Keys past :attr:`capacity` (inserts beyond the bound :func:`key_capacity` gives) are not tracked: their
 checks are skipped and counted (``untracked``).  An acknowledged write takes one lock (its fields'

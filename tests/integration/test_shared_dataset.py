@@ -1,8 +1,10 @@
 """Several client hosts on one data set (`run --dataset NAME --host I/N`, `datasets join`, `merge`): two
 processes standing for two hosts run at the same time on one loaded data set, reading every key and
 writing and inserting only their own; merged exactly; their inserts disjoint; joined, a later plain run
-verifies every key, inserts of both hosts included, and catches one of them rolled back; bad input is one
-line, exit 2, nothing written."""
+verifies every key, inserts of both hosts included, and catches one of them rolled back; two hosts running
+the delete workload, each deleting only its own keys, joined so that a later plain run verifies the deleted
+keys gone, and a store that keeps or loses a host's own key caught by that host; bad input is one line,
+exit 2, nothing written."""
 
 from __future__ import annotations
 
