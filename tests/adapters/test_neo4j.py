@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from storagebench.adapters.base import Adapter
+from storagebench.adapters.base import Adapter, Join, Support
 from storagebench.adapters.neo4j.adapter import Neo4jAdapter
 from storagebench.adapters.neo4j.service import NEO4J
 
@@ -139,3 +139,30 @@ def test_links_are_relationships_traversed_on_the_server(adapter: Neo4jAdapter) 
         "MATCH (n) WHERE any(label IN labels(n) WHERE label STARTS WITH $ns) RETURN count(n) AS c", ns=ns)
     assert records[0]["c"] == 0
     assert ns not in adapter.list_namespaces()
+
+
+def test_join_is_one_cypher_query_through_the_reference_index(adapter: Neo4jAdapter) -> None:
+    """The join is NATIVE: customers and orders are nodes of one label, the orders found by a seek of the
+    reference property's range index (built by ``create_index`` as the load does), counted and summed per
+    region on the server; the answer is the client-side join's (the base class's, over scans)."""
+    import pyarrow as pa
+
+    assert Neo4jAdapter.capabilities.join is Support.NATIVE
+    ns = f"sbench_t_{uuid.uuid4().hex[:10]}"
+    adapter.prepare(ns, ["field0", "field1", "field2"])
+    try:
+        customers = [f"c{i:04d}" for i in range(200)]
+        orders = [f"o{i:04d}" for i in range(800)]
+        adapter.write_batch(ns, pa.table({
+            "key": customers + orders, "field0": [f"r{i % 20:02d}" for i in range(200)] + ["none"] * 800,
+            "field1": ["none"] * 200 + [f"c{(i * 7) % 230:04d}" for i in range(800)],  # some name no customer
+            "field2": ["0"] * 200 + [str((i * 37) % 1000) for i in range(800)]}))
+        assert adapter.create_index(ns, "field1")
+        for low, high in (("r03", "r05"), ("r00", "r19"), ("r19", "r19"), ("r20", "r99")):
+            join = Join("field0", "field1", "field2", low, high)
+            assert adapter.join(ns, join) == Adapter.join(adapter, ns, join)
+        plan = str(adapter._run(f"EXPLAIN MATCH (o:`{ns}`) WHERE o.field1 = $key RETURN o", key="c0001")
+                   .consume().plan)
+        assert "NodeIndexSeek" in plan  # the reference is indexed
+    finally:
+        adapter.drop(ns)
