@@ -85,6 +85,10 @@ class Capabilities:
     #: a join of two record types with a group-by (count and sum per group); EMULATED = scans of the namespace
     #: and a client-side join (every store can)
     join: Support = Support.EMULATED
+    #: rows that ``write_batch`` writes are records the per-operation calls read (False: the bulk path keeps
+    #: them apart, e.g. Parquet objects beside one object per record; a per-record workload's batched load
+    #: then writes record by record, through the fallback, so its reads find what it loaded)
+    batch_rows_are_records: bool = True
     #: the store keeps what it is given (False only for the null adapter): reads can be verified
     stores_data: bool = True
     #: update of a missing key raises NotFound (instead of silently creating it)

@@ -202,7 +202,8 @@ class HDFSAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         family="file",
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
-        batch_write=Support.NATIVE, batch_read=Support.NATIVE, insert_replaces=True)
+        batch_write=Support.NATIVE, batch_read=Support.NATIVE, insert_replaces=True,
+        batch_rows_are_records=False)  # a batch is a Parquet file of batches/, which reads never open
     options: HDFSOptions
 
     @classmethod

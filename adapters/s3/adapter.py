@@ -131,6 +131,8 @@ class S3Adapter(Adapter):
         family="object",
         update=Support.EMULATED, scan=Support.EMULATED, query=Support.EMULATED,
         batch_write=Support.NATIVE, batch_read=Support.NATIVE, delete_reports_missing=False,
+        # a batch is one Parquet object beside the objects of single records: a read never looks in it
+        batch_rows_are_records=False,
         # the fewest requests each operation makes (an update that loses a race GETs and PUTs again);
         # scan and query list and GET per row: their count varies, so they are not priced
         priced_api="s3", requests={"insert": {"put": 1}, "read": {"get": 1}, "update": {"get": 1, "put": 1},

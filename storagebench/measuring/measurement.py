@@ -429,9 +429,12 @@ class TimedAdapter:
     def update_nested(self, namespace: str, key: str, field: str, path: str, value: str) -> None:
         self._timed("update_nested", self.adapter.update_nested, namespace, key, field, path, value)
 
-    def write_batch(self, namespace: str, batch: Any) -> None:
-        """Native bulk path timed per batch (rows counted); otherwise the per-row fallback, timed per row."""
-        if self.adapter.capabilities.batch_write is Support.NATIVE:
+    def write_batch(self, namespace: str, batch: Any, records: bool = False) -> None:
+        """Native bulk path timed per batch (rows counted); otherwise the per-row fallback, timed per row.
+        ``records``: the rows are a per-record workload's records, so the bulk path is taken only where its
+        rows are records the per-operation calls read (``batch_rows_are_records``)."""
+        caps = self.adapter.capabilities
+        if caps.batch_write is Support.NATIVE and (caps.batch_rows_are_records or not records):
             self._timed("batch_write", self.adapter.write_batch, namespace, batch)
             self._count_rows("batch_write", batch.num_rows)
         elif self.adapter.capabilities.batch_write is Support.UNSUPPORTED:

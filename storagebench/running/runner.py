@@ -508,7 +508,7 @@ class _Worker:
                     else:
                         records = [self.values.load_record(k) for k in keys]
                         cols = {f: [r[f] for r in records] for f in self.fields}
-                    proxy.write_batch(ns, pa.table({"key": keys, **cols}))
+                    proxy.write_batch(ns, pa.table({"key": keys, **cols}), records=True)
                     self._loaded(lo + b, keys, proxy.last_status)
                     self.done += len(keys)
                     if self._failed(proxy):
