@@ -88,8 +88,9 @@ def test_a_batched_load_of_records_is_read_back_on_every_store(store: str, tmp_p
     found = _run(store, ["c"], tmp_path, "-p", "loadbatchsize=25")
     load = next(r for r in found if r["phase"] == "load")
     assert all(r["status"] == "ok" for r in found), [(r["phase"], r["status"], r["reason"]) for r in found]
-    assert load["readback"]["failures"] == 0 and load["readback"]["checked"] > 0
     caps = load_adapter(store).capabilities
+    if caps.stores_data:  # the null adapter keeps nothing: nothing to read back
+        assert load["readback"]["failures"] == 0 and load["readback"]["checked"] > 0
     bulk = caps.batch_write.value == "native" and caps.batch_rows_are_records
     assert ("batch_write" in load["operations"]) == bulk, sorted(load["operations"])
 
