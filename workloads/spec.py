@@ -378,6 +378,8 @@ def apply_ycsb_names(data: dict[str, Any], origin: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for key, value in data.items():
+        if not isinstance(key, str):  # YAML `? ` or `1: x`: a key that is no name
+            raise UsageError(f"invalid workload {origin}: property names are text, got {key!r}")
         if key in ("not_applied", "hostindex", "hostcount"):
             raise UsageError(f"invalid workload {origin}: {key} is set by storagebench"
                              f"{' (run --dataset NAME --host I/N)' if key != 'not_applied' else ''}, not a property")
