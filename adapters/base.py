@@ -295,6 +295,13 @@ class Adapter(ABC):
         collection stats, object sizes, file lengths...), or None when the store cannot tell."""
         return None
 
+    def index_bytes(self, namespace: str) -> int | None:
+        """Bytes the namespace's secondary indexes and edge table take (what :meth:`create_index`,
+        :meth:`create_document_index` and :meth:`create_edge_index` built; never the primary key), as the
+        engine itself reports them, or None when it cannot tell (the default).  The harness reads it
+        before and after each index it builds: the difference is that index's size."""
+        return None
+
     def durability(self) -> Durability:
         """The durability this connection gets for ``options.durability``, read back from the server
         where it can tell (called once per run, after :meth:`connect`, recorded in every result file)."""

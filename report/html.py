@@ -27,6 +27,7 @@ from storagebench.report.cells import (
     cells_frame,
     command_line,
     find_results,
+    format_figure,
     ok_latency,
     samples_frame,
     store_colours,
@@ -140,6 +141,52 @@ def model_matrix(results: Sequence[dict[str, Any]], stores: Sequence[str]) -> di
             cells[model] = {"how": how, "text": text, "ops": per_op}
         rows.append({"store": store, "cells": cells})
     return {"models": [{"key": m, "label": MODEL_LABELS[m]} for m in models], "rows": rows}
+
+
+def index_label(entry: dict[str, Any]) -> str:
+    """What an index a workload declared covers: ``field9.placed (numeric)``, ``field0 links (edge table)``."""
+    if entry.get("edges"):
+        return f"{entry.get('field')} links (edge table)"
+    label = f"{entry.get('field')}.{entry['path']}" if entry.get("path") else str(entry.get("field"))
+    return label + (" (numeric)" if entry.get("numeric") else "")
+
+
+def index_table(results: Sequence[dict[str, Any]], stores: Sequence[str]) -> list[dict[str, Any]]:
+    """Per workload and declared index, per store: what its load phases recorded (``indexes``) — built or
+    not, the build time (median over the loads) and the size the store reported, or the error."""
+    seen: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    graph_stores = set()  # a graph store's edge table is its relationships, made by the load itself
+    for r in results:
+        if r.get("phase") == "load" and r.get("status") == "ok":
+            for entry in r.get("indexes") or []:
+                seen.setdefault((r["workload"], index_label(entry)), {}).setdefault(r["store"], []).append(entry)
+            if (r.get("capabilities") or {}).get("family") == "graph":
+                graph_stores.add(r["store"])
+    rows = []
+    for (workload, label), by_store in sorted(seen.items()):
+        cells: dict[str, dict[str, str]] = {}
+        for store in stores:
+            entries = by_store.get(store)
+            if not entries:
+                cells[store] = {"how": "not-run", "text": "not run"}
+                continue
+            errors = [str(e["error"]) for e in entries if e.get("error")]
+            built = [e for e in entries if e.get("built")]
+            if errors:
+                cells[store] = {"how": "failed", "text": f"failed: {errors[0]}"}
+            elif not built:
+                cells[store] = {"how": "none", "text": "none: the store keeps no such index"}
+            else:
+                seconds = statistics.median(float(e["build_s"]) for e in built if e.get("build_s") is not None)
+                sizes = [int(e["bytes"]) for e in built if isinstance(e.get("bytes"), int)]
+                size = (format_figure("footprint", statistics.median(sizes), "bytes") if sizes
+                        else "size not reported by the store")
+                took = format_figure("load", seconds, "s")
+                text = (f"its relationships, made by the load (checked in {took}) · {size}"
+                        if store in graph_stores and built[0].get("edges") else f"built in {took} · {size}")
+                cells[store] = {"how": "built", "text": text}
+        rows.append({"workload": workload, "index": label, "cells": cells})
+    return rows
 
 
 def workload_mix(result: dict[str, Any]) -> dict[str, float]:
@@ -377,6 +424,7 @@ def page_data(results: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, Any]
                                                                      if w["model"] == m]}
                    for m in order if any(w["model"] == m for w in workload_list)],
         "model_matrix": model_matrix(results, stores),
+        "indexes": index_table(results, stores),
         "colours": colours,
         "dashes": {s: DASHES[list(colours.values())[:i].count(colours[s]) % len(DASHES)]
                    for i, s in enumerate(colours)},

@@ -117,6 +117,11 @@ def test_document_workload_verified_native_and_emulated(isolated_home: Path, tmp
         for index in by_path.values():
             assert index["field"] == "field9"
             assert (index["build_s"] is not None and index["build_s"] > 0) == index["built"], store
+    # each index's size as the store reports it, where it can tell (DuckDB builds none here; Neo4j cannot tell)
+    sized = {s: [i["bytes"] for i in results[(s, "load")]["indexes"]] for s in stores}
+    told = [b for s in ("sqlite", "postgres", "mongodb") if s in stores for b in sized[s]]
+    assert all(b is not None and b > 0 for b in told), sized
+    assert sized["duckdb"] == [None, None] and sized.get("neo4j", [None, None]) == [None, None], sized
     built = {s: [i["built"] for i in results[(s, "load")]["indexes"]] for s in stores}
     assert {s: built[s] for s in ("sqlite", "duckdb", "localdir")} == {
         "sqlite": [True, True], "duckdb": [False, False], "localdir": [False, False]}  # DuckDB: no expressions

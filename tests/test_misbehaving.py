@@ -148,6 +148,7 @@ def test_an_edge_table_that_keeps_deleted_links_is_caught(tmp_path: Path) -> Non
     for store in ("sqlite", "stale_edges"):
         (index,) = results[(store, "load")]["indexes"]
         assert index["edges"] and index["built"], index  # both walk their edge table, not the field
+    assert results[("sqlite", "load")]["indexes"][0]["bytes"] > 0  # the edge table's pages, from dbstat
     healthy = results[("sqlite", "run")]
     assert healthy["status"] == "ok" and healthy["verification"]["verified"], healthy["reason"]
     assert healthy["operations"]["delete"]["status_counts"]["OK"] > 0
@@ -173,7 +174,7 @@ def test_join_lies_are_caught(tmp_path: Path, processes: int) -> None:
     assert healthy["operation_support"]["join"] == "native"
     # the join key's index, built after the load and timed apart from it
     (index,) = results[("sqlite", "load")]["indexes"]
-    assert index["field"] == "field1" and index["built"] and index["build_s"] > 0
+    assert index["field"] == "field1" and index["built"] and index["build_s"] > 0 and index["bytes"] > 0
     for liar in liars:
         r = results[(liar, "run")]
         assert r["status"] == "invalid" and r["verification"]["failures"] > 0, (liar, r["status"], r["reason"])

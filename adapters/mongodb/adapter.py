@@ -276,6 +276,16 @@ class MongoAdapter(Adapter):
             return int(stats["storageSize"]) + int(stats.get("totalIndexSize", 0))
         return int(stats["size"]) if "size" in stats else None
 
+    def index_bytes(self, namespace: str) -> int | None:
+        """collStats: the collection's indexes other than ``_id_`` (the server's ``indexSizes``)."""
+        if self.db is None:
+            raise Unavailable("mongodb: not connected (call connect() first)")
+        with self.translate_errors():
+            sizes = self.db.command("collStats", check_namespace(namespace)).get("indexSizes")
+        if not isinstance(sizes, dict):
+            return None
+        return sum(int(size) for name, size in sizes.items() if name != "_id_")
+
     # -- per operation -----------------------------------------------------------------------------
     def _collection(self, namespace: str) -> Any:
         if self.db is None:

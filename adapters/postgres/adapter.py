@@ -263,6 +263,15 @@ class PostgresAdapter(Adapter):
                         [f'"{check_namespace(namespace)}"', f'"{namespace}$edges"'], fetch="one")
         return int(row[0]) if row and row[0] is not None else None
 
+    def index_bytes(self, namespace: str) -> int | None:
+        """The table's indexes other than its primary key (pg_relation_size of each), and its edge table
+        whole (pg_total_relation_size: rows and primary key)."""
+        row = self._run("SELECT coalesce((SELECT sum(pg_relation_size(indexrelid)) FROM pg_index "
+                        "WHERE indrelid = %s::regclass AND NOT indisprimary), 0) + "
+                        "coalesce(pg_total_relation_size(to_regclass(%s)), 0)",
+                        [f'"{check_namespace(namespace)}"', f'"{namespace}$edges"'], fetch="one")
+        return int(row[0]) if row and row[0] is not None else None
+
     def server_info(self) -> ServerInfo:
         row = self._run("SHOW server_version", fetch="one")
         version, _, build = str(row[0]).partition(" ")

@@ -86,6 +86,14 @@ class SQLiteAdapter(EmbeddedSQLAdapter):
         row = self._execute(sql, [check_namespace(namespace), f"{namespace}$edges"]).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    def index_bytes(self, namespace: str) -> int | None:
+        """Pages of the table's own indexes (``sql`` is NULL for the primary key's automatic one) and of its
+        edge table with its key, from dbstat."""
+        sql = ("SELECT SUM(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE "
+               "(tbl_name = ? AND type = 'index' AND sql IS NOT NULL) OR tbl_name = ?)")
+        row = self._execute(sql, [check_namespace(namespace), f"{namespace}$edges"]).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
     def server_info(self) -> ServerInfo:
         return ServerInfo("SQLite", sqlite3.sqlite_version, {"file": str(self.options.path)})
 

@@ -602,7 +602,8 @@ def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[
     A document workload's finds declare one on the documents' customer, its range queries one on the
     documents' ``placed`` number (``Adapter.create_document_index``; the entry says ``path`` too, and
     ``numeric`` for the range's); a graph workload's links an edge table (``Adapter.create_edge_index``; the
-    entry says ``edges``)."""
+    entry says ``edges``).  Each built index's ``bytes``: what the store's :meth:`Adapter.index_bytes` grew
+    by while it was built (None where the store cannot tell, e.g. DuckDB and Neo4j)."""
     from storagebench.workloads.documents import FIND_PATH, RANGE_PATH
 
     wanted: list[tuple[dict[str, Any], Callable[[], bool]]] = [
@@ -619,6 +620,7 @@ def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[
         wanted.append(({"field": document, "path": RANGE_PATH, "numeric": True},
                        functools.partial(adapter.create_document_index, namespace, document, RANGE_PATH, True)))
     out: list[dict[str, Any]] = []
+    size = _index_bytes(adapter, namespace) if wanted else None
     for entry, create in wanted:
         t0 = time.perf_counter()
         try:
@@ -626,8 +628,20 @@ def build_indexes(adapter: Adapter, namespace: str, spec: WorkloadSpec) -> list[
         except Exception as exc:  # the answers stay right without it (a scan instead): recorded, not fatal
             out.append({**entry, "built": False, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        out.append({**entry, "built": built, "build_s": time.perf_counter() - t0 if built else None})
+        seconds = time.perf_counter() - t0
+        before, size = size, _index_bytes(adapter, namespace) if built else size
+        grew = size - before if built and size is not None and before is not None and size > before else None
+        out.append({**entry, "built": built, "build_s": seconds if built else None, "bytes": grew})
     return out
+
+
+def _index_bytes(adapter: Adapter, namespace: str) -> int | None:
+    """What the store reports its secondary indexes of the namespace take (None: it cannot tell, or the
+    asking failed: an index's size is a nice-to-have, never worth a load)."""
+    try:
+        return adapter.index_bytes(namespace)
+    except Exception:
+        return None
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,18 @@ def test_report_groups_by_model_and_the_matrix_is_the_declared_support(run: Path
     cells = {c["id"]: c for c in data["cells"]}
     assert cells["cell-localdir-graph-run"]["emulated"] == ["graph"]
     assert cells["cell-sqlite-graph-run"]["emulated"] == []
+    # the index each graph workload declares (an edge table), per store as its load recorded it
+    indexes = {(row["workload"], row["index"]): row["cells"] for row in data["indexes"]}
+    assert set(indexes) == {("graph", "field9 links (edge table)"), ("shortestpath", "field9 links (edge table)")}
+    for by_store in indexes.values():
+        assert re.fullmatch(r"built in [\d.,]+ (s|ms|µs) · [\d.,]+ (KiB|MiB|bytes)", by_store["sqlite"]["text"])
+        assert by_store["duckdb"] == by_store["localdir"] == {"how": "none",
+                                                               "text": "none: the store keeps no such index"}
+        if "neo4j" in by_store:  # a graph store: its relationships, whose size Neo4j does not report
+            assert by_store["neo4j"]["text"].startswith("its relationships, made by the load (checked in ")
+            assert by_store["neo4j"]["text"].endswith("· size not reported by the store")
+        if "postgres" in by_store:
+            assert by_store["postgres"]["how"] == "built" and by_store["postgres"]["text"].endswith("KiB")
 
 
 def test_the_document_workload_is_the_document_model() -> None:
@@ -149,6 +162,7 @@ def test_the_model_matrix_is_visible_without_overflow_and_emulation_is_marked(
         assert page.evaluate("(() => { const t = document.querySelector('#model-matrix'); "
                              "return t.getBoundingClientRect().right <= innerWidth && "
                              "t.parentElement.scrollWidth <= t.parentElement.clientWidth; })()")
+        assert page.locator("#index-table td[data-store=sqlite]").first.inner_text().startswith("built in ")
         for store in ("sqlite", "duckdb", "localdir"):
             caps = load_adapter(store).capabilities
             assert page.locator(f"#model-matrix tr[data-store={store}] td[data-model=graph]").inner_text() == \
