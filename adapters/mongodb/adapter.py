@@ -55,6 +55,10 @@ Operations:
 * graph and shortest path (EMULATED, the base class's breadth-first walk, one ``find_one`` per visited
   record): MongoDB's server-side traversal is ``$graphLookup``, but FerretDB 1.24.2 answers it with
   "`aggregate` stage "$graphLookup" is not implemented yet" (error 238, NotImplemented; tried 2026-12-06).
+* reads by key on FerretDB 1.24.2 scan the whole collection: ``find_one({_id: key})`` becomes
+  ``SELECT _jsonb FROM ... WHERE _jsonb->$1 @> $2`` (seen in ``pg_stat_activity``), which the B-tree FerretDB
+  builds on ``(_jsonb -> '_id')`` cannot serve (FerretDB issue #4646).  A read's cost grows with the
+  collection: at 100,000 records the harness's read-back of 20,000 keys did not finish in 15 minutes.
 
 ``server_info()`` reads ``buildInfo``: FerretDB identifies itself with a ``ferretdbVersion`` field and is
 then reported as FerretDB (the wire-protocol version it imitates goes in the details), never as MongoDB.
