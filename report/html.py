@@ -175,12 +175,12 @@ def index_table(results: Sequence[dict[str, Any]], stores: Sequence[str]) -> lis
             if errors:
                 cells[store] = {"how": "failed", "text": f"failed: {errors[0]}"}
             elif not built:
-                cells[store] = {"how": "none", "text": "none: the store keeps no such index"}
+                cells[store] = {"how": "none", "text": "none"}
             else:
                 seconds = statistics.median(float(e["build_s"]) for e in built if e.get("build_s") is not None)
                 sizes = [int(e["bytes"]) for e in built if isinstance(e.get("bytes"), int)]
                 size = (format_figure("footprint", statistics.median(sizes), "bytes") if sizes
-                        else "size not reported by the store")
+                        else "size not reported")
                 took = format_figure("load", seconds, "s")
                 text = (f"its relationships, made by the load (checked in {took}) · {size}"
                         if store in graph_stores and built[0].get("edges") else f"built in {took} · {size}")

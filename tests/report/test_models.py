@@ -101,11 +101,10 @@ def test_report_groups_by_model_and_the_matrix_is_the_declared_support(run: Path
     assert set(indexes) == {("graph", "field9 links (edge table)"), ("shortestpath", "field9 links (edge table)")}
     for by_store in indexes.values():
         assert re.fullmatch(r"built in [\d.,]+ (s|ms|µs) · [\d.,]+ (KiB|MiB|bytes)", by_store["sqlite"]["text"])
-        assert by_store["duckdb"] == by_store["localdir"] == {"how": "none",
-                                                               "text": "none: the store keeps no such index"}
+        assert by_store["duckdb"] == by_store["localdir"] == {"how": "none", "text": "none"}
         if "neo4j" in by_store:  # a graph store: its relationships, whose size Neo4j does not report
             assert by_store["neo4j"]["text"].startswith("its relationships, made by the load (checked in ")
-            assert by_store["neo4j"]["text"].endswith("· size not reported by the store")
+            assert by_store["neo4j"]["text"].endswith("· size not reported")
         if "postgres" in by_store:
             assert by_store["postgres"]["how"] == "built" and by_store["postgres"]["text"].endswith("KiB")
 
@@ -177,6 +176,11 @@ def test_the_model_matrix_is_visible_without_overflow_and_emulation_is_marked(
             == "emulated: graph"
         assert graph.locator("[data-rank-store=sqlite] .emulated, [data-unranked=sqlite] .emulated").count() == 0
         assert graph.locator("[data-rank-store=sqlite], [data-unranked=sqlite]").count() == 1
+        # a long list of emulated operations wraps instead of pushing the page sideways (it did at 390 px:
+        # "hbase emulated: find, find_range, update_nested" was 421 px wide)
+        page.evaluate("document.querySelectorAll('.store .emulated').forEach(e => { e.textContent = "
+                      "'emulated: find, find_range, update_nested, shortest_path, join'; })")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         table_cell = page.locator("#results-table tr[data-store=localdir] td[data-workload=graph]")
         assert "emulated: graph" in table_cell.inner_text()
         SHOTS.mkdir(parents=True, exist_ok=True)
