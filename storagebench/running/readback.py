@@ -12,8 +12,10 @@ all be current (torn), is caught here: each key read is judged by the same
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,53 @@ from storagebench.workloads.values import LOAD_WRITER, Values
 READBACK_KEYS = 20_000
 #: failed reads (errors, not wrong answers) after which the pass stops: it cannot tell what is stored
 MAX_ERRORS = 20
+#: connections reading at once (each its own adapter instance) on a store that takes several processes;
+#: one otherwise.  A key's answer is judged after every read is back, in key order, as one reader would
+READERS = 4
+
+#: one key's answer: the record (None: none), its status, when the read began and ended (ns), the error
+Answer = tuple[Record | None, str, int, int, str]
+
+
+def _read(plan: PhasePlan, names: list[str], readers: int) -> list[Answer]:
+    """Every key's answer, read by ``readers`` threads, each through its own new adapter instance over a
+    contiguous share of the keys.  A reader stops after :data:`MAX_ERRORS` errors (its other keys are not
+    read: the pass stops there)."""
+    bounds = np.linspace(0, len(names), readers + 1).astype(int).tolist()
+
+    def share(lo: int, hi: int) -> list[Answer]:
+        out: list[Answer] = []
+        errors = 0
+        adapter = load_adapter(plan.adapter)(plan.options)
+        try:
+            adapter.connect()
+            for key in names[lo:hi]:
+                t0 = time.perf_counter_ns()
+                got, status, error = None, OK, ""
+                try:
+                    got = adapter.read(plan.namespace, key, None)
+                except NotFound:
+                    status = NOT_FOUND
+                except Exception as exc:
+                    status, error = ERROR, f"{type(exc).__name__}: {exc}"
+                    errors += 1
+                out.append((got, status, t0, time.perf_counter_ns(), error))
+                if errors >= MAX_ERRORS:
+                    break
+        finally:
+            adapter.close()
+        return out
+
+    if readers == 1:
+        return share(0, len(names))
+    with ThreadPoolExecutor(readers, thread_name_prefix="storagebench-readback") as pool:
+        parts = list(pool.map(share, bounds[:-1], bounds[1:]))
+    answers: list[Answer] = []
+    for (lo, hi), part in zip(itertools.pairwise(bounds), parts, strict=True):
+        answers.extend(part)
+        if len(part) < hi - lo:  # that reader stopped on errors: the pass stops at its last one
+            break
+    return answers
 
 
 def keys_to_read(plan: PhasePlan, ledger: Ledger) -> tuple[np.ndarray, int]:
@@ -48,7 +97,8 @@ def keys_to_read(plan: PhasePlan, ledger: Ledger) -> tuple[np.ndarray, int]:
 
 def read_back(plan: PhasePlan, ledger: Ledger, update_creates: bool, must_read: np.ndarray | None = None,
               seen: Callable[[int, str, Record | None], None] | None = None) -> dict[str, Any]:
-    """Read the phase's keys through a new adapter instance; what was found wrong (``failures``).
+    """Read the phase's keys through new adapter instances (:data:`READERS` at once where the store takes
+    several processes); what was found wrong (``failures``).
 
     ``must_read``: key numbers read whatever the sample (a run on a data set: every key it wrote); ``seen``
     gets each key's answer that passed its checks (None: NOT_FOUND)."""
@@ -62,36 +112,25 @@ def read_back(plan: PhasePlan, ledger: Ledger, update_creates: bool, must_read: 
     names = KeyNamer(spec).names(keys)
     unjudged = ledger.counter(C_UNJUDGED)
     errors: list[str] = []
-    adapter = load_adapter(plan.adapter)(plan.options)
     started = time.perf_counter()
     checked = 0
-    try:
-        adapter.connect()
-        for keynum, key in zip(keys.tolist(), names, strict=True):
-            before = checker.before(keynum)
-            t0 = time.perf_counter_ns()
-            got = None
-            try:
-                got = adapter.read(plan.namespace, key, None)
-                status = OK
-            except NotFound:
-                status = NOT_FOUND
-            except Exception as exc:
-                status = ERROR
-                errors.append(f"read of {key}: {type(exc).__name__}: {exc}")
-            recorder.add("read", status, t0, time.perf_counter_ns())
-            if status == ERROR:
-                if len(errors) >= MAX_ERRORS:
-                    break
-                continue
-            if checker.read("read", keynum, key, got, None, status, before) and seen is not None:
-                seen(keynum, key, got)
-            checked += 1
-    finally:
-        adapter.close()
+    readers = READERS if load_adapter(plan.adapter).capabilities.multiprocess and len(names) >= 2 * READERS else 1
+    # fewer answers than keys only when a reader stopped on errors (then so does this loop)
+    for keynum, key, (got, status, t0, t1, error) in zip(keys.tolist(), names, _read(plan, names, readers),
+                                                        strict=False):
+        recorder.add("read", status, t0, t1)
+        if status == ERROR:
+            errors.append(f"read of {key}: {error}")
+            if len(errors) >= MAX_ERRORS:
+                break
+            continue
+        if checker.read("read", keynum, key, got, None, status, checker.before(keynum)) and seen is not None:
+            seen(keynum, key, got)
+        checked += 1
     seconds = time.perf_counter() - started
     return {
-        "connection": "a new adapter instance, after the phase",
+        "connection": "a new adapter instance, after the phase" if readers == 1 else
+                      f"{readers} new adapter instances at once, after the phase",
         "keys": total, "checked": checked, "limit": READBACK_KEYS, "sampled": total > READBACK_KEYS,
         "failures": recorder.verify_failures, "first_failures": list(recorder.first_failures),
         "errors": len(errors), "first_errors": errors[:3],

@@ -61,6 +61,7 @@ def test_load_once_then_two_runs_verified_and_a_corrupted_record_caught(
     assert code == 0, results
     (run1,) = results
     assert run1["phase"] == "run" and run1["status"] == "ok" and run1["readback"]["failures"] == 0
+    assert run1["readback"]["connection"] == "4 new adapter instances at once, after the phase"
     assert run1["dataset"]["generation"] == 1 and run1["dataset"]["seq_base"] == 0
     after1 = np.array(ds.versions())
     writer = after1 >> 36
