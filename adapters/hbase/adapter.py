@@ -63,9 +63,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 FAMILY = "f"
-#: seconds between refreshes of the region server's table metrics (HBase's default
-#: ``hbase.regionserver.metrics.period``, 5000 ms; the service here does not change it)
-METRICS_PERIOD_S = 5.0
 
 
 HBASE_DURABILITY_KEYS = ("hbase.wal.hsync", "hbase.hfile.hsync", "hbase.wal.provider", "fs.file.impl",
@@ -92,6 +89,10 @@ class HBaseOptions(AdapterOptions):
     batch_size: int = 1000
     #: rows per scanner round trip in scan/query/read_batch
     scan_batch_size: int = 1000
+    #: seconds between refreshes of the table metrics seen on JMX: the larger of
+    #: ``hbase.regionserver.metrics.period`` and the metrics2 ``*.period`` (the service here sets both to
+    #: 1 s; an HBase left at its defaults refreshes every 10 s)
+    metrics_period_s: float = 1.0
 
     @field_validator("table_prefix")
     @classmethod
@@ -175,9 +176,10 @@ class HBaseAdapter(Adapter):
 
     def footprint(self, namespace: str) -> int | None:
         """The region server's own table size (store files + memstore), from its JMX table metrics on the
-        info port.  They refresh every ``hbase.regionserver.metrics.period``, so the size is read until two
-        readings a period apart agree.  A table dropped and created again under the same name can show the
-        old table's size until the next refresh (runs use fresh names).  The per-region metrics would
+        info port.  They refresh every ``metrics_period_s``, so the size is read until two readings three
+        periods apart agree (CI once saw the empty table's 256 bytes twice, a period it took for 5 s apart
+        being 10 s).  A table dropped and created again under the same name can show the old table's size
+        until the next refresh (runs use fresh names).  The per-region metrics would
         tell tables apart but refresh only every 45 s.  None without ``info_url``."""
         o = self.options
         if o.info_url is None:
@@ -194,7 +196,8 @@ class HBaseAdapter(Adapter):
             sizes = [int(bean[metric]) for bean in beans if metric in bean]
             return sum(sizes) if sizes else None
 
-        return settled_size(read, timeout_s=4 * METRICS_PERIOD_S, interval_s=METRICS_PERIOD_S + 1.0)
+        period = o.metrics_period_s
+        return settled_size(read, timeout_s=12 * period, interval_s=3 * period)
 
     def server_info(self) -> ServerInfo:
         o = self.options
