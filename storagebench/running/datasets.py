@@ -415,10 +415,32 @@ def describe(ds: Dataset) -> str:
         parts.append(str(data["reason"]))
     if state == "shared":
         shared = data.get("shared") or {}
-        done = sorted(i for i, p in shared.get("parts", {}).items() if p.get("state") == "done")
-        parts.append(f"generation {shared.get('generation')} shared by {shared.get('hosts')} hosts (done: "
-                     f"{', '.join(done) or 'none'}): `storagebench datasets join {ds.name} RUN_DIR...`")
+        hosts = host_states(shared)
+        said = "; ".join(f"{i}: {s}" for i, s in hosts.items())
+        if any(s in ("stopped midway", "failed") for s in hosts.values()):
+            todo = f"its keys' state is unknown: {_drop_hint(ds)}"
+        elif all(s == "done" for s in hosts.values()):
+            todo = f"`storagebench datasets join {ds.name} RUN_DIR...`"
+        else:
+            todo = f"when every host is done, `storagebench datasets join {ds.name} RUN_DIR...`"
+        parts.append(f"generation {shared.get('generation')} shared by {shared.get('hosts')} hosts ({said}): {todo}")
     return "  ".join(parts)
+
+
+def host_states(shared: Mapping[str, Any]) -> dict[str, str]:
+    """Each host of a shared generation, by index: done, failed, running (its process alive), stopped midway
+    (its process gone before it ended) or not started."""
+    parts = shared.get("parts", {})
+    states = {}
+    for i in range(int(shared.get("hosts", 0))):
+        part = parts.get(str(i))
+        if part is None:
+            states[str(i)] = "not started"
+        elif part.get("state") in ("done", "failed"):
+            states[str(i)] = str(part["state"])
+        else:
+            states[str(i)] = "running" if _alive(part.get("pid"), part.get("host")) else "stopped midway"
+    return states
 
 
 def check_idle(ds: Dataset) -> None:
@@ -510,6 +532,11 @@ def check_joinable_host(ds: Dataset, data: Mapping[str, Any], host: tuple[int, i
     shared = data.get("shared") or {}
     parts = shared.get("parts", {})
     n = int(shared.get("hosts", 0))
+    stopped = [i for i, s in host_states(shared).items() if s == "stopped midway"]
+    if stopped:
+        raise UsageError(f"data set {ds.name!r} on {ds.store}: host(s) {', '.join(stopped)} of generation "
+                         f"{shared.get('generation')} stopped midway, so their keys' state is unknown: "
+                         f"{_drop_hint(ds)}")
     if host is None:
         raise UsageError(f"data set {ds.name!r} on {ds.store} is shared by {n} hosts' runs of generation "
                          f"{shared.get('generation')} ({len(parts)} of {n} started): when they are done, fold "
@@ -633,6 +660,11 @@ def join(name: str, run_dirs: list[Path]) -> list[str]:
             raise UsageError(f"data set {name!r} on {store} is {state}, not shared by hosts' runs: nothing to join"
                              + (f" ({data.get('reason')})" if data.get("reason") else ""))
         shared = data["shared"]
+        hosts = host_states(shared)
+        stopped = [i for i, s in hosts.items() if s == "stopped midway"]
+        if stopped:
+            raise UsageError(f"data set {name!r} on {store}: host(s) {', '.join(stopped)} stopped midway, so their "
+                             f"keys' state is unknown: {_drop_hint(ds)}")
         generation, count = int(shared["generation"]), int(shared["hosts"])
         for index, (path, meta) in sorted(by_host.items()):
             if int(meta["generation"]) != generation or int(meta["hosts"]) != count:
@@ -644,11 +676,9 @@ def join(name: str, run_dirs: list[Path]) -> list[str]:
         if missing:
             raise UsageError(f"data set {name!r} on {store}: host(s) {', '.join(map(str, missing))} of {count} "
                              f"missing: give every host's run folder")
-        running = [i for i, p in shared["parts"].items() if p.get("state") != "done"]
+        running = [f"{i}: {s}" for i, s in hosts.items() if s != "done"]
         if running:
-            said = [f"{i}: " + ("running" if _alive(shared["parts"][i].get("pid"), shared["parts"][i].get("host"))
-                                else f"stopped midway, {_drop_hint(ds)}") for i in running]
-            raise UsageError(f"data set {name!r} on {store}: host(s) not done here ({'; '.join(said)})")
+            raise UsageError(f"data set {name!r} on {store}: host(s) not done here ({'; '.join(running)})")
         plans.append((ds, data, by_host))
     lines = []
     for ds, data, by_host in plans:

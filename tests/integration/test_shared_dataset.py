@@ -3,8 +3,9 @@ processes standing for two hosts run at the same time on one loaded data set, re
 writing and inserting only their own; merged exactly; their inserts disjoint; joined, a later plain run
 verifies every key, inserts of both hosts included, and catches one of them rolled back; two hosts running
 the delete workload, each deleting only its own keys, joined so that a later plain run verifies the deleted
-keys gone, and a store that keeps or loses a host's own key caught by that host; bad input is one line,
-exit 2, nothing written."""
+keys gone, and a store that keeps or loses a host's own key caught by that host; a host killed midway
+leaves the other valid and the data set refused with what to do; bad input is one line, exit 2, nothing
+written."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     assert ds.read()["state"] == "shared"
     capsys.readouterr()
     assert main(["datasets", "list"]) == 0
-    assert "generation 1 shared by 2 hosts (done: 0, 1): `storagebench datasets join shared" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "generation 1 shared by 2 hosts (0: done; 1: done): `storagebench datasets join shared" in listed
     # each host's part: only keys it owns; the inserts of the two disjoint, each host's on its stripe
     parts = []
     for i in (0, 1):
@@ -323,3 +325,63 @@ def test_host_bad_input_is_one_line_exit_2_and_writes_nothing(
                  "--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is shared by 2 hosts (generation 1), not 3: run with --host I/2" in err[0]
+
+
+def test_a_host_killed_midway_leaves_the_data_set_refused_with_what_to_do_and_the_other_host_valid(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two hosts on one data set; host 1's process group is killed (SIGKILL) in the middle of its run phase:
+    host 0 still ends ok and verified; the data set then says which host stopped midway, `datasets join`
+    and any later run refuse it in one line with exit 2 and what to do (drop and load again), and nothing
+    in the data set's state is changed by the refusals."""
+    import signal
+    import time
+
+    assert _cli(tmp_path, "load", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
+                "-p", f"recordcount={RECORDS}")[0] == 0
+    ds = Dataset("sqlite", "killed")
+    state_before = ds.state_path.read_bytes()
+    argv = ["run", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed", "--clients", "2",
+            "-p", "operationcount=0", "-p", "maxexecutiontime=6", "--no-report", "--results-dir", str(tmp_path)]
+    survivor = subprocess.Popen([sys.executable, "-m", "storagebench.cli", *argv, "--host", "0/2", "--run-id", "h0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    victim = subprocess.Popen([sys.executable, "-m", "storagebench.cli", *argv, "--host", "1/2", "--run-id", "h1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # host 1 has begun its part of the generation
+        if ds.read().get("shared", {}).get("parts", {}).get("1", {}).get("state") == "running":
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("host 1 never began its run")
+    time.sleep(2.0)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=60)
+    out = survivor.communicate(timeout=300)[0]
+    assert survivor.returncode == 0, out
+    (h0,) = load_results(tmp_path / "h0")
+    assert h0["status"] == "ok" and h0["verification"]["verified"] and h0["readback"]["failures"] == 0
+    assert ds.read()["state"] == "shared"
+    capsys.readouterr()
+    assert main(["datasets", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "(0: done; 1: stopped midway): its keys' state is unknown: `storagebench datasets drop killed " \
+           "--stores sqlite` then `storagebench load`" in listed, listed
+    manifest = ds.manifest_path.read_text()
+    for argv2 in (["datasets", "join", "killed", str(tmp_path / "h0"), str(tmp_path / "h1")],
+                  ["run", "--stores", "sqlite", "--workloads", "c", "--dataset", "killed", "--results-dir",
+                   str(tmp_path / "later"), "--no-report"],
+                  ["run", "--stores", "sqlite", "--workloads", "c", "--dataset", "killed", "--host", "1/2",
+                   "--results-dir", str(tmp_path / "later"), "--no-report"]):
+        code = main(argv2)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1, (argv2, err)
+        assert "host(s) 1 " in err[0] and "stopped midway" in err[0], (argv2, err)
+        assert "`storagebench datasets drop killed --stores sqlite` then `storagebench load`" in err[0], (argv2, err)
+    assert ds.manifest_path.read_text() == manifest and ds.state_path.read_bytes() == state_before
+    assert not (tmp_path / "later").exists()
+    # what the line says to do works: dropped, loaded again, run on
+    assert main(["datasets", "drop", "killed", "--stores", "sqlite"]) == 0
+    assert _cli(tmp_path, "again", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
+                "-p", f"recordcount={RECORDS}")[0] == 0
+    assert _cli(tmp_path, "after", "run", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
+                "-p", "operationcount=500")[0] == 0
