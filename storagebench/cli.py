@@ -409,6 +409,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                         spec.maxexecutiontime if spec.operationcount == 0 else None, config.results_dir)
     run_token = suite.new_run_token()
     stores = suite.preflight(config, None if dataset else run_token)  # a data set outlives any run's resources
+    if dataset is not None:
+        suite.check_datasets_present(stores, dataset)
     run_id = config.run_id or suite.new_run_id()
     run_dir = config.results_dir / run_id
     if run_dir.exists():

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from storagebench import __version__
-from storagebench.errors import UsageError
+from storagebench.errors import Unsupported, UsageError
 from storagebench.measuring.ledger import (
     ABSENT,
     BEFORE_RUN,
@@ -130,6 +130,19 @@ def unsupported(spec: WorkloadSpec, engine: str) -> str | None:
         return ("--engine spark tasks share no ledger, so writes of earlier runs could not be verified: "
                 "use --engine local")
     return None
+
+
+def check_present(ds: Dataset, namespaces: Callable[[], list[str]]) -> None:
+    """Refuse a run on a data set whose records the store no longer holds (its namespace removed outside
+    storagebench: the engine's data wiped, `services down --clean`, a manual drop): every read would fail.
+    ``namespaces``: the store's own list of the harness's namespaces; a store that cannot list them passes."""
+    try:
+        present = namespaces()
+    except Unsupported:
+        return
+    if ds.namespace not in present:
+        raise UsageError(f"data set {ds.name!r} on {ds.store}: the store has no {ds.namespace} (removed outside "
+                         f"storagebench, e.g. the engine's data wiped by `services down --clean`): {_drop_hint(ds)}")
 
 
 def _alive(pid: int | None, host: str | None) -> bool:

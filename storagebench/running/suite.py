@@ -699,6 +699,19 @@ class DatasetUse:
     host: tuple[int, int] | None = None
 
 
+def check_datasets_present(stores: list[StorePlan], use: DatasetUse) -> None:
+    """``run --dataset``: every store still holds the data set's records (before anything is written)."""
+    if use.mode != "run":
+        return
+    for store in stores:
+        adapter = store.adapter(store.options)
+        try:
+            adapter.connect()
+            datasets.check_present(datasets.Dataset(store.name, use.name), adapter.list_namespaces)
+        finally:
+            adapter.close()
+
+
 def _one(config: RunConfig, store: StorePlan, spec: WorkloadSpec, run_dir: Path, run_id: str, token: str,
          progress: Progress | None, echo: Callable[[str], None], context: dict[str, Any],
          unwritten: list[str], manifest: RunManifest | None = None, dataset: DatasetUse | None = None) -> list[Path]:
