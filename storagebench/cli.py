@@ -461,6 +461,9 @@ def _dataset_use(args: argparse.Namespace, config: Any, specs: list[Any]) -> Any
         return None
     mode: Literal["load", "run"] = "load" if args.command == "load" else "run"
     datasets.check_name(args.dataset)
+    if config.engine == "spark" and host is not None:
+        raise UsageError(f"--host {host_text} with --engine spark: the Spark tasks are the data set's hosts; "
+                         f"drop --host")
     if mode == "load" and len(specs) != 1:
         raise UsageError(f"load one workload into data set {args.dataset!r} (its records' shape), got "
                          f"{len(specs)}: {', '.join(s.name for s in specs)}")

@@ -85,6 +85,16 @@ class HostShare(BaseModel):
     foreign_absent: int = Field(default=0, ge=0)
 
 
+class SparkTasks(BaseModel):
+    """The Spark tasks of a run on a data set, each one client host of its generation."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=1)
+    #: values of other tasks' writes, judged by key and owner only (summed over the tasks)
+    foreign_versions: int = Field(ge=0)
+    foreign_absent: int = Field(default=0, ge=0)
+
+
 class DatasetState(BaseModel):
     """The data set a phase loaded (``generation`` 0) or ran on (``storagebench run --dataset``): its
     generation (the how-many-th run on it this is) and the state it began from."""
@@ -102,6 +112,8 @@ class DatasetState(BaseModel):
     #: ``run --dataset NAME --host I/N``: this client host's index and the hosts' count on the shared
     #: generation, and how many values of other hosts' writes it judged by key and owner only
     hosts: HostShare | None = None
+    #: ``run --dataset NAME --engine spark``: the tasks, each a host of the generation (storagebench.spark.hosts)
+    spark_tasks: SparkTasks | None = None
 
 
 class CacheRecord(BaseModel):

@@ -44,8 +44,9 @@ Several client hosts on one data set at the same time (``run --dataset NAME --ho
 
 Not supported on a data set (refused before anything is written): batch, query, graph and join workloads (their
 fixed fields and expected aggregates are computed from a fresh load), split loads (``insertstart`` /
-``insertcount``), ``--engine spark`` (its tasks share no ledger), and time-bounded runs that insert more keys
-than the ledger tracks (the run ends with the data set ``unusable``).  Nor document workloads: their expected
+``insertcount``), a load with ``--engine spark`` (runs on Spark are: each task is a host of the data set,
+:mod:`storagebench.spark.hosts`), and time-bounded runs that insert more keys than the ledger tracks (the
+run ends with the data set ``unusable``).  Nor document workloads: their expected
 finds are computed from a fresh load, and their index is built after it.
 """
 
@@ -126,9 +127,6 @@ def unsupported(spec: WorkloadSpec, engine: str) -> str | None:
                 f"computed from it, the index built after it): run it without --dataset")
     if spec.insertstart or spec.insertcount is not None:
         return "a data set is loaded whole: drop -p insertstart / -p insertcount"
-    if engine == "spark":
-        return ("--engine spark tasks share no ledger, so writes of earlier runs could not be verified: "
-                "use --engine local")
     return None
 
 
@@ -317,7 +315,12 @@ def begin_run(ds: Dataset, data: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 def start_ledger(ledger: Ledger, ds: Dataset, data: Mapping[str, Any]) -> None:
     """The ledger of a run on ``ds``: every key in the state the data set's last run left it."""
-    versions = ds.versions()
+    seed_ledger(ledger, str(ds.state_path), int(data["seq_base"]))
+
+
+def seed_ledger(ledger: Ledger, state_path: str, seq_base: int) -> None:
+    """:func:`start_ledger` from the state file's path (a Spark task knows the path, not the data set)."""
+    versions: np.ndarray = np.load(state_path, mmap_mode="r")
     present = versions != ABSENT
     somewhere, everywhere = present.any(axis=1), present.all(axis=1)
     keys = ledger.key_slots()
@@ -328,7 +331,7 @@ def start_ledger(ledger: Ledger, ds: Dataset, data: Mapping[str, Any]) -> None:
     mine[gone, DEL_ISSUED] = BEFORE_RUN
     mine[gone, DEL_ACK] = BEFORE_RUN
     mine[somewhere & gone, WRITE_ISSUED] = RECREATED
-    ledger.set_dataset(str(ds.state_path), int(data["seq_base"]))
+    ledger.set_dataset(state_path, seq_base)
 
 
 def touched(ledger: Ledger, rows: int) -> np.ndarray:
@@ -342,7 +345,7 @@ def touched(ledger: Ledger, rows: int) -> np.ndarray:
 class StateCapture:
     """Collects, during the read-back pass, the versions of the keys a run touched."""
 
-    def __init__(self, ds: Dataset, spec: WorkloadSpec, seed: int, ledger: Ledger) -> None:
+    def __init__(self, spec: WorkloadSpec, seed: int, ledger: Ledger) -> None:
         self.rows = int(spec.recordcount)
         self.keys = touched(ledger, self.rows)
         self.values = Values(spec, seed)
@@ -583,6 +586,18 @@ def begin_shared(ds: Dataset, run_id: str, host: tuple[int, int]) -> dict[str, A
     return data
 
 
+def begin_tasks(ds: Dataset, data: dict[str, Any], run_id: str, tasks: int) -> dict[str, Any]:
+    """``run --dataset NAME --engine spark``: a shared generation of ``tasks`` hosts, one per Spark task,
+    all registered to this driver (its pid), folded in by the driver when the tasks are done."""
+    with _Lock(ds):
+        data = {**ds.read(), "state": "shared", "last_run_id": run_id,
+                "shared": {"generation": int(data["generation"]) + 1, "hosts": tasks, "engine": "spark",
+                           "parts": {str(i): {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
+                                              "state": "running"} for i in range(tasks)}}}
+        ds.write(data)
+    return data
+
+
 def host_part(found: Mapping[int, list[int]], spec: WorkloadSpec) -> tuple[np.ndarray, np.ndarray]:
     """A host's part of the data set's state: the key numbers (of the data set) and versions of the keys
     its read-back found, ``found`` by this host's local key numbers, keeping only the keys this host owns
@@ -606,27 +621,59 @@ def end_shared(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reas
                capture: StateCapture | None, at: str, run_dir: Path, spec: WorkloadSpec) -> None:
     """This host's run on the shared generation ended: its part of the state goes to its run folder; a run
     that ended otherwise (or whose state is unknown) makes the data set unusable."""
-    index, count = spec.hostindex, spec.hostcount
     why = reason if status != "ok" else (capture.why_not() if capture else "no read-back")
-    generation = int(data["shared"]["generation"])
     if why is None and capture is not None:
         keys, versions = host_part(capture.found, spec)
-        meta_path, npz_path = part_paths(run_dir, ds.store, ds.name, index)
-        meta_path.parent.mkdir(parents=True, exist_ok=True)
-        import io
+        write_part(ds, data, run_id, at, run_dir, spec, keys, versions, capture.ledger.last_seq())
+    mark_part(ds, data, run_id, status, why, at, spec.hostindex, spec.hostcount)
 
-        buffer = io.BytesIO()
-        np.savez(buffer, keys=keys, versions=versions)
-        atomic_write_bytes(npz_path, buffer.getvalue())
-        write_json(meta_path, {"kind": "storagebench.dataset_part", "store": ds.store, "name": ds.name,
-                               "generation": generation, "host_index": index, "hosts": count, "run_id": run_id,
-                               "status": "ok", "at": at, "keys": len(keys), "last_seq": capture.ledger.last_seq(),
-                               "fields": len(spec.field_names()), "load_run_id": data.get("load_run_id")})
+
+def end_tasks(ds: Dataset, data: dict[str, Any], run_id: str, status: str, reason: str,
+              parts: list[dict[str, Any]] | None, at: str, run_dir: Path, spec: WorkloadSpec) -> None:
+    """``run --dataset --engine spark`` ended: each task's part goes to the run folder as a host's would, and
+    when every task's is there, they are folded into the data set (:func:`join`); otherwise it is unusable."""
+    tasks = int(data["shared"]["hosts"])
+    by_index = {int(p["index"]): p for p in parts or []}
+    fields = len(spec.field_names())
+    for index in range(tasks):
+        part = by_index.get(index, {})
+        host = WorkloadSpec.model_validate({**spec.model_dump(), "hostindex": index, "hostcount": tasks})
+        why = (reason or status) if status != "ok" else (part.get("why_not") or (
+            None if "keys" in part else f"Spark task {index} returned no part of the state"))
+        if why is None:
+            write_part(ds, data, run_id, at, run_dir, host, np.asarray(part["keys"], dtype=np.int64),
+                       np.asarray(part["versions"], dtype=np.int64).reshape(-1, fields), int(part["last_seq"]))
+        mark_part(ds, data, run_id, status, why, at, index, tasks)
+    if ds.effective_state(ds.read()) == "shared":
+        join(ds.name, [run_dir], ds.store)
+
+
+def write_part(ds: Dataset, data: Mapping[str, Any], run_id: str, at: str, run_dir: Path, spec: WorkloadSpec,
+               keys: np.ndarray, versions: np.ndarray, last_seq: int) -> None:
+    """Host ``spec.hostindex``'s part of the state (its keys' versions), in ``run_dir``."""
+    import io
+
+    index, count = spec.hostindex, spec.hostcount
+    meta_path, npz_path = part_paths(run_dir, ds.store, ds.name, index)
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, keys=keys, versions=versions)
+    atomic_write_bytes(npz_path, buffer.getvalue())
+    write_json(meta_path, {"kind": "storagebench.dataset_part", "store": ds.store, "name": ds.name,
+                           "generation": int(data["shared"]["generation"]), "host_index": index, "hosts": count,
+                           "run_id": run_id, "status": "ok", "at": at, "keys": len(keys), "last_seq": last_seq,
+                           "fields": len(spec.field_names()), "load_run_id": data.get("load_run_id")})
+
+
+def mark_part(ds: Dataset, data: Mapping[str, Any], run_id: str, status: str, why: str | None, at: str,
+              index: int, count: int) -> None:
+    """Host ``index``'s run ended: done (its part written), or failed, which makes the data set unusable."""
+    generation = int(data["shared"]["generation"])
     with _Lock(ds):
         now = ds.read()
         part = now.get("shared", {}).get("parts", {}).get(str(index), {})
         part.update(state="done" if why is None else "failed", status=status, at=at)
-        if why is not None:
+        if why is not None and now.get("state") != "unusable":
             now.update(state="unusable", reason=f"host {index}/{count} (run {run_id}) of shared generation "
                                                 f"{generation} ended {status}: {why}; what the store holds is unknown")
         ds.write(now)
@@ -654,11 +701,11 @@ def _parts_in(run_dirs: list[Path], name: str) -> dict[str, dict[int, tuple[Path
     return found
 
 
-def join(name: str, run_dirs: list[Path]) -> list[str]:
+def join(name: str, run_dirs: list[Path], store: str | None = None) -> list[str]:
     """Fold the hosts' parts of a shared generation into data set ``name`` (every store whose parts are
-    given); everything is checked before anything is written.  Returns one line per store."""
+    given, or ``store``'s only); everything is checked before anything is written.  One line per store."""
     check_name(name)
-    parts = _parts_in(run_dirs, name)
+    parts = {s: p for s, p in _parts_in(run_dirs, name).items() if store is None or s == store}
     if not parts:
         raise UsageError(f"no part of data set {name!r} in {', '.join(map(str, run_dirs))} (a run with "
                          f"--dataset {name} --host I/N leaves one under RUN_DIR/{PARTS}/)")

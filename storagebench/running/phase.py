@@ -24,4 +24,7 @@ def run_phase(plan: PhasePlan, on_progress: Callable[[int, int], None] | None = 
     exports, job = run_workers_on_spark(plan, plan.workers, on_progress)
     outcome = outcome_of(exports, began, plan)
     outcome.spark = job.as_dict()
+    if plan.dataset is not None:
+        outcome.host_parts = [e.get("host_part") or {"index": i, "why_not": e.get("fatal", "no part")}
+                              for i, e in enumerate(exports)]
     return outcome

@@ -137,3 +137,20 @@ def read_back(plan: PhasePlan, ledger: Ledger, update_creates: bool, must_read: 
         "unjudged_versions": ledger.counter(C_UNJUDGED) - unjudged,
         "seconds": round(seconds, 3), "us_per_key": round(1e6 * seconds / checked, 1) if checked else None,
     }
+
+
+def merged(backs: list[dict[str, Any] | None], connection: str) -> dict[str, Any] | None:
+    """Several read-back passes (Spark tasks', each of its own keys) as one; None when any of them ran none."""
+    done = [b for b in backs if b is not None]
+    if not done or len(done) != len(backs):
+        return None
+    seconds = max(float(b["seconds"]) for b in done)
+    checked = sum(int(b["checked"]) for b in done)
+    return {"connection": connection, "keys": sum(int(b["keys"]) for b in done), "checked": checked,
+            "limit": max(int(b["limit"]) for b in done), "sampled": any(b["sampled"] for b in done),
+            "failures": sum(int(b["failures"]) for b in done),
+            "first_failures": [f for b in done for f in b["first_failures"]][:5],
+            "errors": sum(int(b["errors"]) for b in done),
+            "first_errors": [e for b in done for e in b["first_errors"]][:3],
+            "unjudged_versions": sum(int(b["unjudged_versions"]) for b in done),
+            "seconds": seconds, "us_per_key": round(1e6 * seconds / checked, 1) if checked else None}

@@ -108,6 +108,17 @@ def client_layout(clients: int, multiprocess: bool = True, cores: int | None = N
 
 
 @dataclass(frozen=True)
+class SparkDataset:
+    """What a Spark task needs to run as one client host of a data set (:mod:`storagebench.spark.hosts`)."""
+
+    #: the data set's state file (every executor must see it: this machine's, or a shared filesystem)
+    state_path: str
+    seq_base: int
+    #: the store creates a record on an update of a missing key (the read-back's judgement needs it)
+    update_creates: bool
+
+
+@dataclass(frozen=True)
 class PhasePlan:
     adapter: str
     options: Mapping[str, Any]
@@ -132,6 +143,8 @@ class PhasePlan:
     cooperative: bool = False
     #: a worker stops after this many consecutive failures (0: never; a fault run expects a stretch of them)
     abort_after_failures: int = ABORT_AFTER_FAILURES
+    #: a Spark run on a data set: each task runs as one client host of it (:mod:`storagebench.spark.hosts`)
+    dataset: SparkDataset | None = None
 
     @property
     def workers(self) -> int:
@@ -177,6 +190,8 @@ class PhaseOutcome:
     workers: list[dict[str, Any]] = field(default_factory=list)
     #: how the phase ran on Spark (engine "spark" only)
     spark: dict[str, Any] | None = None
+    #: a Spark run on a data set: each task's read-back and part of the state (:mod:`storagebench.spark.hosts`)
+    host_parts: list[dict[str, Any]] | None = None
     #: the client library as the workers ran it (:meth:`Adapter.client_info` after their connect); when
     #: workers differ, each distinct ``driver`` joined by " | "
     client: dict[str, str] = field(default_factory=dict)
@@ -702,7 +717,8 @@ class _Worker:
 
 
 def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any, start_at: float,
-                       counter: InsertCounter | None = None, reports: Any = None) -> dict[str, Any]:
+                       counter: InsertCounter | None = None, reports: Any = None,
+                       ledger: Ledger | None = None) -> dict[str, Any]:
     """One worker that shares no memory with the others (a Spark task), with a watchdog of its own: the
     coordinator's rules (stall timeout, the run phase's deadline, the stop grace) applied to this worker
     alone, so a store that stops answering ends the task with what it measured instead of hanging it."""
@@ -710,7 +726,7 @@ def run_watched_worker(plan: PhasePlan, worker: int, workers: int, progress: Any
     for other in range(workers):  # the others run elsewhere: none of them holds this worker up
         if other != worker:
             control[workers + 2 + other] = READY
-    job = _Worker(plan, worker, workers, progress, control, counter=counter, reports=reports)
+    job = _Worker(plan, worker, workers, progress, control, counter=counter, ledger=ledger, reports=reports)
     box: dict[str, dict[str, Any]] = {}
     thread = threading.Thread(target=lambda: box.setdefault("export", _guarded(job, start_at)), daemon=True)
     thread.start()

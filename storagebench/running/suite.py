@@ -41,8 +41,8 @@ from storagebench.running import datasets
 from storagebench.running.cache import CacheState, make_cold
 from storagebench.running.faults import FaultInjector, FaultSpec, fault_budget_s, outage
 from storagebench.running.phase import run_phase
-from storagebench.running.readback import read_back
-from storagebench.running.runner import PhaseOutcome, PhasePlan, new_ledger
+from storagebench.running.readback import merged, read_back
+from storagebench.running.runner import PhaseOutcome, PhasePlan, SparkDataset, new_ledger
 from storagebench.services.manager import engine_memory, engine_pids
 from storagebench.workloads import spec as workload_spec
 from storagebench.workloads.models import phase_operations
@@ -235,7 +235,7 @@ def unverified_because(store: StorePlan, config: RunConfig, spec: WorkloadSpec,
         return f"{store.name} keeps no data (stores_data=False): no answer could be checked"
     if spec.kind == "batch":
         return ""
-    if config.engine == "spark":
+    if config.engine == "spark" and readback is None:
         return ("Spark tasks share no ledger: each checked its answers against its own writes only, and no "
                 "read-back pass ran")
     if readback is None:
@@ -666,6 +666,8 @@ class WorkloadRun:
     dataset: datasets.Dataset | None = None
     dataset_data: dict[str, Any] | None = None
     capture: datasets.StateCapture | None = None
+    #: ``run --dataset --engine spark``: each task's read-back and part of the state (spark.hosts)
+    host_parts: list[dict[str, Any]] | None = None
     #: the caches' state when the run phase began (``run --cold``: made cold first)
     cache: CacheState = field(default_factory=CacheState)
 
@@ -783,8 +785,13 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
         if phase == "run":
             assert job.dataset_data is not None
             datasets.start_ledger(job.ledger, ds, job.dataset_data)
-            job.dataset_data = datasets.begin_run(ds, job.dataset_data, job.run_id) if use.host is None else \
-                datasets.begin_shared(ds, job.run_id, use.host)
+            if job.config.engine == "spark":
+                tasks = phase_plan(job.config, job.store, job.spec, "run", job.namespace, job.options).workers
+                job.dataset_data = datasets.begin_tasks(ds, job.dataset_data, job.run_id, tasks)
+            elif use.host is None:
+                job.dataset_data = datasets.begin_run(ds, job.dataset_data, job.run_id)
+            else:
+                job.dataset_data = datasets.begin_shared(ds, job.run_id, use.host)
         else:
             datasets.begin_load(ds, job.spec, job.config.seed, job.run_id)
             job.dataset_data = ds.read()
@@ -817,6 +824,9 @@ def _on_dataset(job: WorkloadRun, use: DatasetUse, progress: Progress | None) ->
             sent = ((result or {}).get("totals") or {}).get("operations", 1)
             datasets.end_run(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
                              job.spec.writes() and sent != 0, "read-only" if sent else "no operation sent")
+        elif job.dataset_data is not None and job.config.engine == "spark":
+            datasets.end_tasks(ds, job.dataset_data, job.run_id, status, reason, job.host_parts, now_iso(),
+                               job.run_dir, job.spec)
         elif job.dataset_data is not None and job.dataset_data.get("state") == "shared":
             datasets.end_shared(ds, job.dataset_data, job.run_id, status, reason, job.capture, now_iso(),
                                 job.run_dir, job.spec)
@@ -841,6 +851,10 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     writing an interrupted phase)."""
     phase_started = now_iso()
     plan = phase_plan(job.config, job.store, job.spec, phase, job.namespace, job.options)
+    if job.dataset is not None and job.dataset_data is not None and phase == "run" and plan.engine == "spark":
+        plan = dataclasses.replace(plan, dataset=SparkDataset(
+            str(job.dataset.state_path), int(job.dataset_data["seq_base"]),
+            not job.store.caps.update_requires_existing))
     label = job.label(phase)
 
     def report(done: int, failed: int) -> None:
@@ -855,9 +869,16 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
     # after an injected fault the read-back counts the acknowledged writes lost even when the run's own
     # reads already caught some (invalid): that count is the fault's answer
     checked = status == "ok" or (fault is not None and status == "invalid")
-    if checked and job.ledger is not None and job.store.caps.stores_data:
+    if outcome.host_parts is not None:  # Spark tasks on a data set: each read its own keys back
+        job.host_parts = outcome.host_parts
+        readback = merged([p.get("readback") for p in outcome.host_parts],
+                          f"each of the {len(outcome.host_parts)} Spark tasks, its own keys and a sample, after its "
+                          f"run phase") if checked else None
+        if readback is not None:
+            status, reason = readback_status(status, reason, readback)
+    elif checked and job.ledger is not None and job.store.caps.stores_data:
         if job.dataset is not None and phase == "run" and status == "ok":
-            job.capture = datasets.StateCapture(job.dataset, job.spec, job.config.seed, job.ledger)
+            job.capture = datasets.StateCapture(job.spec, job.config.seed, job.ledger)
         readback = read_back(plan, job.ledger, not job.store.caps.update_requires_existing,
                              *((job.capture.keys, job.capture.seen) if job.capture else ()))
         status, reason = readback_status(status, reason, readback)
@@ -873,11 +894,16 @@ def _phase(job: WorkloadRun, control: Adapter, phase: str, total: int,
         extra["indexes"] = indexes
     if job.dataset_data is not None:
         host = None
-        if job.spec.hostcount > 1 or job.dataset_data.get("state") == "shared":
+        if job.spec.hostcount > 1 or (job.dataset_data.get("state") == "shared" and job.host_parts is None):
             host = {"index": job.spec.hostindex, "count": job.spec.hostcount,
                     "foreign_versions": job.ledger.counter(C_FOREIGN) if job.ledger is not None else 0,
                     "foreign_absent": job.ledger.counter(C_FOREIGN_ABSENT) if job.ledger is not None else 0}
         extra["dataset"] = datasets.record_of(job.dataset_data, phase, host)
+        if job.host_parts is not None:
+            extra["dataset"]["spark_tasks"] = {
+                "count": len(job.host_parts),
+                "foreign_versions": sum(int(p.get("foreign_versions", 0)) for p in job.host_parts),
+                "foreign_absent": sum(int(p.get("foreign_absent", 0)) for p in job.host_parts)}
     if fault is not None:
         extra["fault"] = {**fault, **outage(fault, outcome.dead_intervals),
                           "failed_operations": operation_totals(outcome.merged)[1],

@@ -66,7 +66,8 @@ def _ack_server(plan: Any, host: str, workers: int) -> AckServer | None:
     """The driver's acknowledged-insert counter, when the run phase chooses keys among its inserts."""
     from storagebench.workloads.generators import chooses_among_inserts
 
-    if plan.phase != "run" or plan.spec.insertproportion <= 0 or not chooses_among_inserts(plan.spec):
+    if (plan.phase != "run" or plan.spec.insertproportion <= 0 or not chooses_among_inserts(plan.spec)
+            or plan.dataset is not None):  # tasks on a data set choose among their own inserts, as hosts do
         return None
     from storagebench.spark.acks import AckServer
 
@@ -84,11 +85,12 @@ def insert_counter_summary(exports: list[dict[str, Any]]) -> dict[str, Any]:
             "refresh_s": REFRESH_S, **total}
 
 
-def _reporter(address: tuple[str, int], worker: int, progress: list[int], stop: threading.Event) -> None:
+def _reporter(address: tuple[str, int], worker: int, progress: list[int], stop: threading.Event,
+              slot: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         while True:
             finished = stop.wait(PROGRESS_INTERVAL_S)
-            message = json.dumps([worker, progress[2 * worker], progress[2 * worker + 1]]).encode()
+            message = json.dumps([worker, progress[2 * slot], progress[2 * slot + 1]]).encode()
             try:
                 sock.sendto(message, address)
             except OSError:
@@ -118,9 +120,11 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
             BarrierTaskContext.get().barrier()
         context = TaskContext.get()
         for worker_id in ids:
+            # a task on a data set runs as a host of one client: its worker is 0 of 1 (spark.hosts)
+            slot = 0 if plan.dataset is not None else worker_id
             progress = [0] * (2 * workers)
             stop = threading.Event()
-            reporter = threading.Thread(target=_reporter, args=(progress_to, worker_id, progress, stop),
+            reporter = threading.Thread(target=_reporter, args=(progress_to, worker_id, progress, stop, slot),
                                         daemon=True)
             reporter.start()
             started = time.time()
@@ -128,8 +132,14 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
             messenger = Messenger(counter, acks_at) if acks_at is not None else None
             sender = Sender(feed_at) if feed_at is not None else None
             try:
-                export = run_watched_worker(plan, worker_id, workers, progress, started, counter,
-                                            sender.reports if sender is not None else None)
+                if plan.dataset is not None:
+                    from storagebench.spark.hosts import run_task
+
+                    export = run_task(plan, worker_id, workers, progress, started,
+                                      sender.reports if sender is not None else None)
+                else:
+                    export = run_watched_worker(plan, worker_id, workers, progress, started, counter,
+                                                sender.reports if sender is not None else None)
             finally:
                 stop.set()
                 reporter.join(timeout=2)
@@ -138,7 +148,7 @@ def _partition(plan_bytes: bytes, workers: int, barrier: bool, archives: list[st
                     sender.close()
             if counted is not None:
                 export["insert_counter"] = counted
-            export["done"], export["failed_ops"] = progress[2 * worker_id], progress[2 * worker_id + 1]
+            export["done"], export["failed_ops"] = progress[2 * slot], progress[2 * slot + 1]
             export["host"] = socket.gethostname()
             export["start_epoch"] = started
             export["partition"] = index
