@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,11 @@ from storagebench.testing.engines import in_ci
 
 
 @pytest.fixture
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """STORAGEBENCH_HOME under the test's temp dir, and every path option of every default (embedded)
-    store pointed there too, so no endpoints file or database of a real `services up` leaks in."""
+    store pointed there too, so no endpoints file or database of a real `services up` leaks in.  After the
+    test, the data sets this home loaded are dropped from their stores (a server outlives the temp dir, and
+    a later load of the same name is refused while the store holds it)."""
     home = tmp_path / "home"
     monkeypatch.setenv("STORAGEBENCH_HOME", str(home))
     for name in available():
@@ -23,7 +26,16 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         for option, info in cls.Options.model_fields.items():
             if info.annotation is Path:
                 monkeypatch.setenv(f"STORAGEBENCH_{name.upper()}_{option.upper()}", str(home / f"{name}-{option}"))
-    return home
+    yield home
+    from storagebench.config import RunConfig, store_options
+    from storagebench.running.datasets import all_datasets
+
+    for ds in all_datasets(None):
+        try:
+            with load_adapter(ds.store)(store_options(ds.store, RunConfig())) as adapter:
+                adapter.drop(ds.namespace)
+        except Exception:  # an engine already down: the next load of that name says what it found
+            pass
 
 
 def _spark_missing() -> str:

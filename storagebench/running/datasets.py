@@ -130,6 +130,20 @@ def unsupported(spec: WorkloadSpec, engine: str) -> str | None:
     return None
 
 
+def check_absent(ds: Dataset, namespaces: Callable[[], list[str]]) -> None:
+    """Refuse a load whose namespace the store already holds: another home's (or machine's) data set of that
+    name, which the load's drop would destroy, or what a load killed before its manifest was written left."""
+    try:
+        present = namespaces()
+    except Unsupported:
+        return
+    if ds.namespace in present:
+        raise UsageError(f"data set {ds.name!r}: {ds.store} already holds {ds.namespace}, which no data set of "
+                         f"this home ({root()}) describes (another home's or machine's data set of that name?): "
+                         f"drop it where it was loaded (`storagebench datasets drop {ds.name} --stores {ds.store}`), "
+                         f"or load under another name")
+
+
 def check_present(ds: Dataset, namespaces: Callable[[], list[str]]) -> None:
     """Refuse a run on a data set whose records the store no longer holds (its namespace removed outside
     storagebench: the engine's data wiped, `services down --clean`, a manual drop): every read would fail.

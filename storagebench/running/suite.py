@@ -702,14 +702,14 @@ class DatasetUse:
 
 
 def check_datasets_present(stores: list[StorePlan], use: DatasetUse) -> None:
-    """``run --dataset``: every store still holds the data set's records (before anything is written)."""
-    if use.mode != "run":
-        return
+    """Before anything is written: ``run --dataset``, every store still holds the data set's records;
+    ``load --dataset``, no store holds a namespace of that name already (the load would drop it)."""
+    check = datasets.check_present if use.mode == "run" else datasets.check_absent
     for store in stores:
         adapter = store.adapter(store.options)
         try:
             adapter.connect()
-            datasets.check_present(datasets.Dataset(store.name, use.name), adapter.list_namespaces)
+            check(datasets.Dataset(store.name, use.name), adapter.list_namespaces)
         finally:
             adapter.close()
 

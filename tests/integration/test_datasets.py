@@ -204,6 +204,30 @@ def test_a_data_set_whose_records_the_store_lost_is_refused_before_the_run(
                 "-p", "operationcount=100")[0] == 0
 
 
+@pytest.mark.parametrize("store", ["postgres"])
+def test_a_load_never_drops_another_homes_data_set_of_the_same_name(
+        store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two homes (two machines, two users) against one server: the second `load --dataset twin` would have
+    dropped the first home's records before loading its own; it is refused in one line, and the first
+    home's data set still verifies."""
+    reach_engine(store, monkeypatch)
+    assert _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", "twin",
+                "-p", "recordcount=200")[0] == 0
+    first = tmp_path / "home"
+    monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "other-home"))
+    capsys.readouterr()
+    code = main(["load", "--stores", store, "--workloads", "a", "--dataset", "twin", "-p", "recordcount=100",
+                 "--results-dir", str(tmp_path / "other")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert f"data set 'twin': {store} already holds sbench_dataset_twin, which no data set of this home" in err[0]
+    assert not (tmp_path / "other").exists() and not Dataset(store, "twin").exists()
+    monkeypatch.setenv("STORAGEBENCH_HOME", str(first))
+    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", "twin",
+                         "-p", "operationcount=200")
+    assert code == 0 and results[0]["readback"]["checked"] == 200 and results[0]["readback"]["failures"] == 0
+
+
 def test_clean_keeps_data_sets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _cli(tmp_path, "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "kept",
                 "-p", "recordcount=100")[0] == 0
