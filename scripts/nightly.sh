@@ -18,6 +18,13 @@
 #   COMMIT_URL   link for a commit with {commit} in it (default: GitHub's, when GITHUB_REPOSITORY is set)
 #   ENGINES      engines to start first with `storagebench services up` (default none)
 #   HARNESS_BENCHMARKS=0 skips the harness benchmarks
+#   DATASET_STORES  stores that keep one named data set from night to night (default none): loaded once
+#                (DATASET_RECORDS records, default 10000000, as data set DATASET, default nightly, by
+#                DATASET_PROCESSES processes, default 2), reloaded only when a killed night left it incomplete
+#                or unusable; each night DATASET_WORKLOADS (default c,a) run on it with DATASET_CLIENTS clients
+#                (default 4) for DATASET_SECONDS each (default 60). Its nights live in $NIGHTS_DIR-dataset and
+#                are compared and published on their own, to $SITE/dataset: their figures are of another data
+#                size and never share a history series with the profile's runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SB="${SB:-.venv/bin/storagebench}"
@@ -66,12 +73,59 @@ if [ "${HARNESS_BENCHMARKS:-1}" != "0" ]; then
     --benchmark-max-time="${BENCHMARK_MAX_TIME:-0.5}" >/dev/null
 fi
 
+# the data set nights: one load, kept; a run on it every night (its generation grows)
+DATASET_STORES="${DATASET_STORES:-}"
+if [ -n "$DATASET_STORES" ]; then
+  DATASET="${DATASET:-nightly}"
+  dataset_nights="$NIGHTS_DIR-dataset"
+  dataset_dir="$dataset_nights/$NIGHT"
+  if [ -e "$dataset_dir" ]; then
+    echo "scripts/nightly.sh: $dataset_dir already exists; choose another NIGHT" >&2
+    exit 2
+  fi
+  dataset_previous="$(find "$dataset_nights" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | tail -n 1 || true)"
+  IFS=, read -r -a dataset_stores <<< "$DATASET_STORES"
+  for store in "${dataset_stores[@]}"; do
+    listed="$("$SB" datasets list --stores "$store" | grep "^$store: $DATASET " || true)"
+    case "$listed" in
+      *"  complete  "*) echo "== data set $DATASET on $store kept: ${listed#*  complete  }" >&2; continue ;;
+      "") ;;
+      *) echo "== data set $DATASET on $store is not usable, dropped and loaded again: $listed" >&2
+         "$SB" datasets drop "$DATASET" --stores "$store" >/dev/null ;;
+    esac
+    echo "== load data set $DATASET on $store: ${DATASET_RECORDS:-10000000} records" >&2
+    "$SB" load --dataset "$DATASET" --stores "$store" --workloads c --processes "${DATASET_PROCESSES:-2}" \
+      -p "recordcount=${DATASET_RECORDS:-10000000}" -p loadbatchsize=1000 --no-report \
+      --results-dir "$dataset_nights-loads" --run-id "$NIGHT-$store" >/dev/null
+  done
+  echo "== night $NIGHT on data set $DATASET: ${DATASET_WORKLOADS:-c,a} on $DATASET_STORES" >&2
+  "$SB" run --dataset "$DATASET" --stores "$DATASET_STORES" --workloads "${DATASET_WORKLOADS:-c,a}" \
+    --clients "${DATASET_CLIENTS:-4}" -p operationcount=0 -p "maxexecutiontime=${DATASET_SECONDS:-60}" \
+    --no-report --results-dir "$dataset_dir" --run-id run >/dev/null
+fi
+
 status=0
+if [ -n "${dataset_previous:-}" ]; then
+  echo "== compare data set nights $(basename "$dataset_previous") -> $NIGHT" >&2
+  "$SB" compare "$dataset_previous" "$dataset_dir" --min-effect "$MIN_EFFECT" --alpha "$ALPHA" \
+    --markdown "$dataset_dir/compare.md" --json "$dataset_dir/compare.json" --fail-on-regression || dataset_status=$?
+  if [ "${dataset_status:-0}" -gt 1 ]; then exit "$dataset_status"; fi
+  if [ "${dataset_status:-0}" -eq 1 ]; then status=1; fi
+elif [ -n "$DATASET_STORES" ]; then
+  echo "first night on the data set: nothing to compare with" > "$dataset_dir/compare.md"
+fi
+if [ -n "$DATASET_STORES" ]; then
+  echo "== publish $SITE/dataset" >&2
+  mapfile -t dataset_all < <(find "$dataset_nights" -mindepth 1 -maxdepth 1 -type d | sort)
+  "$SB" publish "${dataset_all[@]}" -o "$SITE/dataset" "${publish_args[@]}"
+fi
+
 if [ -n "$previous" ]; then
   echo "== compare $(basename "$previous") -> $NIGHT" >&2
   "$SB" compare "$previous" "$night_dir" --min-effect "$MIN_EFFECT" --alpha "$ALPHA" \
-    --markdown "$night_dir/compare.md" --json "$night_dir/compare.json" --fail-on-regression || status=$?
-  if [ "$status" -gt 1 ]; then exit "$status"; fi
+    --markdown "$night_dir/compare.md" --json "$night_dir/compare.json" --fail-on-regression || main_status=$?
+  if [ "${main_status:-0}" -gt 1 ]; then exit "$main_status"; fi
+  if [ "${main_status:-0}" -eq 1 ]; then status=1; fi
 else
   echo "first night: nothing to compare with" > "$night_dir/compare.md"
 fi
@@ -79,7 +133,10 @@ fi
 echo "== publish $SITE" >&2
 mapfile -t nights < <(find "$NIGHTS_DIR" -mindepth 1 -maxdepth 1 -type d | sort)
 "$SB" publish "${nights[@]}" -o "$SITE" --history "$HISTORY" "${publish_args[@]}"
-if [ "$status" -eq 1 ]; then
+if [ "${main_status:-0}" -eq 1 ]; then
   echo "scripts/nightly.sh: regression against $(basename "$previous") (see $night_dir/compare.md)" >&2
+fi
+if [ "${dataset_status:-0}" -eq 1 ]; then
+  echo "scripts/nightly.sh: regression on data set $DATASET against $(basename "$dataset_previous") (see $dataset_dir/compare.md)" >&2
 fi
 exit "$status"

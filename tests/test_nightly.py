@@ -98,3 +98,54 @@ def test_published_site_has_history_change_point_feed_and_harness_health(nights:
     history = pd.read_parquet(site / "history.parquet")
     assert set(history["night"]) == {"n1", "n2", "n3", "n4"}
     assert "test_timing_proxy" in set(history[history["store"] == "harness"]["workload"])
+
+
+def test_data_set_nights_load_once_run_every_night_and_publish_apart(isolated_home: Path, tmp_path: Path) -> None:
+    """DATASET_STORES: the first night loads the data set, the next runs on it without loading (its
+    generation grows), a night killed midway makes the next one drop and load again; the data set's
+    nights are compared and published apart from the profile's (another data size, never one series)."""
+    import os
+
+    base = tmp_path / "nightly"
+    env = {**os.environ, "SB": str(BIN / "storagebench"), "PY": sys.executable,
+           "NIGHTS_DIR": str(base / "nights"), "SITE": str(base / "site"), "PROFILE": "quick",
+           "STORES": "sqlite", "WORKLOADS": "c", "REPEATS": "1", "RECORDS": "50", "OPERATIONS": "100",
+           "HARNESS_BENCHMARKS": "0", "DATASET_STORES": "sqlite", "DATASET_RECORDS": "400",
+           "DATASET_PROCESSES": "1", "DATASET_CLIENTS": "1", "DATASET_SECONDS": "1"}
+    manifest = isolated_home / "datasets" / "sqlite" / "nightly" / "dataset.json"
+
+    def night(name: str) -> str:
+        done = subprocess.run(["bash", str(ROOT / "scripts" / "nightly.sh")], env={**env, "NIGHT": name},
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stderr
+
+    def generations(name: str) -> dict[str, int]:
+        found = {}
+        for path in (base / "nights-dataset" / name / "run").glob("*__run*.json"):
+            result = json.loads(path.read_text())
+            assert result["status"] == "ok" and result["verification"]["verified"], path
+            found[result["workload"]] = result["dataset"]["generation"]
+        return found
+
+    assert "load data set nightly on sqlite: 400 records" in night("n1")
+    loaded_at = json.loads(manifest.read_text())["loaded_at"]
+    assert generations("n1") == {"c": 1, "a": 2}
+    said = night("n2")
+    assert "data set nightly on sqlite kept" in said and "load data set" not in said
+    assert json.loads(manifest.read_text())["loaded_at"] == loaded_at  # no second load
+    assert generations("n2") == {"c": 3, "a": 4}
+    assert (base / "nights-dataset" / "n2" / "compare.json").is_file()
+    # a night killed while it ran on the data set: the next night drops it and loads it again
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "state": "running", "pid": 2**22 + 12345}))
+    said = night("n3")
+    assert "not usable, dropped and loaded again" in said and "load data set nightly on sqlite" in said
+    assert generations("n3") == {"c": 1, "a": 2}
+    import pandas as pd
+
+    apart = pd.read_parquet(base / "site" / "dataset" / "history.parquet")
+    main = pd.read_parquet(base / "site" / "history.parquet")
+    assert set(apart["night"]) == set(main["night"]) == {"n1", "n2", "n3"}
+    assert set(apart["workload"]) == {"a", "c"} and set(main["workload"]) == {"c"}  # never one series
+    assert (base / "site" / "dataset" / "index.html").is_file()
