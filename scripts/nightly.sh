@@ -22,7 +22,8 @@
 #                (DATASET_RECORDS records, default 10000000, as data set DATASET, default nightly, by
 #                DATASET_PROCESSES processes, default 2), reloaded only when a killed night left it incomplete
 #                or unusable; each night DATASET_WORKLOADS (default c,a) run on it with DATASET_CLIENTS clients
-#                (default 4) for DATASET_SECONDS each (default 60). Its nights live in $NIGHTS_DIR-dataset and
+#                (default 4) for DATASET_SECONDS each (default 60), DATASET_REPEATS times (default 5: with
+#                fewer, no change can be significant at alpha 0.05 over its series). Its nights live in $NIGHTS_DIR-dataset and
 #                are compared and published on their own, to $SITE/dataset: their figures are of another data
 #                size and never share a history series with the profile's runs.
 set -euo pipefail
@@ -101,7 +102,7 @@ if [ -n "$DATASET_STORES" ]; then
   echo "== night $NIGHT on data set $DATASET: ${DATASET_WORKLOADS:-c,a} on $DATASET_STORES" >&2
   "$SB" run --dataset "$DATASET" --stores "$DATASET_STORES" --workloads "${DATASET_WORKLOADS:-c,a}" \
     --clients "${DATASET_CLIENTS:-4}" -p operationcount=0 -p "maxexecutiontime=${DATASET_SECONDS:-60}" \
-    --no-report --results-dir "$dataset_dir" --run-id run >/dev/null
+    --repeat "${DATASET_REPEATS:-5}" --no-report --results-dir "$dataset_dir" --run-id run >/dev/null
 fi
 
 status=0

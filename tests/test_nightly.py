@@ -111,7 +111,7 @@ def test_data_set_nights_load_once_run_every_night_and_publish_apart(isolated_ho
            "NIGHTS_DIR": str(base / "nights"), "SITE": str(base / "site"), "PROFILE": "quick",
            "STORES": "sqlite", "WORKLOADS": "c", "REPEATS": "1", "RECORDS": "50", "OPERATIONS": "100",
            "HARNESS_BENCHMARKS": "0", "DATASET_STORES": "sqlite", "DATASET_RECORDS": "400",
-           "DATASET_PROCESSES": "1", "DATASET_CLIENTS": "1", "DATASET_SECONDS": "1"}
+           "DATASET_PROCESSES": "1", "DATASET_CLIENTS": "1", "DATASET_SECONDS": "1", "DATASET_REPEATS": "2"}
     manifest = isolated_home / "datasets" / "sqlite" / "nightly" / "dataset.json"
 
     def night(name: str) -> str:
@@ -120,28 +120,29 @@ def test_data_set_nights_load_once_run_every_night_and_publish_apart(isolated_ho
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stderr
 
-    def generations(name: str) -> dict[str, int]:
-        found = {}
+    def generations(name: str) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
         for path in (base / "nights-dataset" / name / "run").glob("*__run*.json"):
             result = json.loads(path.read_text())
             assert result["status"] == "ok" and result["verification"]["verified"], path
-            found[result["workload"]] = result["dataset"]["generation"]
+            found.setdefault(result["workload"], []).append(result["dataset"]["generation"])
+        assert sorted(found) == ["a", "c"] and all(len(g) == 2 for g in found.values()), found
         return found
 
     assert "load data set nightly on sqlite: 400 records" in night("n1")
     loaded_at = json.loads(manifest.read_text())["loaded_at"]
-    assert generations("n1") == {"c": 1, "a": 2}
+    assert _every_generation(generations("n1")) == [1, 2, 3, 4]  # c and a, two repeats each
     said = night("n2")
     assert "data set nightly on sqlite kept" in said and "load data set" not in said
     assert json.loads(manifest.read_text())["loaded_at"] == loaded_at  # no second load
-    assert generations("n2") == {"c": 3, "a": 4}
+    assert _every_generation(generations("n2")) == [5, 6, 7, 8]
     assert (base / "nights-dataset" / "n2" / "compare.json").is_file()
     # a night killed while it ran on the data set: the next night drops it and loads it again
     data = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**data, "state": "running", "pid": 2**22 + 12345}))
     said = night("n3")
     assert "not usable, dropped and loaded again" in said and "load data set nightly on sqlite" in said
-    assert generations("n3") == {"c": 1, "a": 2}
+    assert _every_generation(generations("n3")) == [1, 2, 3, 4]
     import pandas as pd
 
     apart = pd.read_parquet(base / "site" / "dataset" / "history.parquet")
@@ -149,3 +150,7 @@ def test_data_set_nights_load_once_run_every_night_and_publish_apart(isolated_ho
     assert set(apart["night"]) == set(main["night"]) == {"n1", "n2", "n3"}
     assert set(apart["workload"]) == {"a", "c"} and set(main["workload"]) == {"c"}  # never one series
     assert (base / "site" / "dataset" / "index.html").is_file()
+
+
+def _every_generation(found: dict[str, list[int]]) -> list[int]:
+    return sorted(g for gens in found.values() for g in gens)
