@@ -193,6 +193,7 @@ def publish(nights: Sequence[Path], output: Path, history: Path | None = None, h
         page = build_html(find_results([night]), f"storagebench report — {night.name}")
         atomic_write_text(output / night_report(night.name), _share_plotly(page, plotly_js, "../../plotly.min.js"))
     reports = {n for n in set(merged["night"]) if (output / night_report(str(n))).is_file()}
+    datasets = datasets_of([r for night in with_results for r in find_results([night])])
 
     regressions = regressions_of(merged)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -223,6 +224,24 @@ def publish(nights: Sequence[Path], output: Path, history: Path | None = None, h
     atomic_write_text(output / "index.html", env.get_template("index.html.j2").render(
         title="storagebench nightly", pages=pages, regressions=regressions, generated=now,
         has_harness=not harness_history.empty, latest=latest and night_report(latest), nights=order,
-        min_effect=min_effect, alpha=alpha, css=static("history.css")))
+        min_effect=min_effect, alpha=alpha, css=static("history.css"), datasets=datasets))
     return output / "index.html"
+
+
+def datasets_of(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The named data sets the nights ran on (``run --dataset``), per store: records loaded and the
+    generations these nights saw, one entry per load (a data set dropped and loaded again is another), so
+    the site says what size of data its figures are of."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in results:
+        ds = r.get("dataset")
+        if not isinstance(ds, dict) or not ds.get("generation"):
+            continue
+        load = str(ds.get("load_run_id") or "")
+        entry = seen.setdefault((str(r.get("store")), str(ds.get("name")), load), {
+            "store": r.get("store"), "name": ds.get("name"), "records": int(ds.get("records_loaded") or 0),
+            "load": load, "generations": set()})
+        entry["generations"].add(int(ds["generation"]))
+    return [{**e, "first": min(e["generations"]), "last": max(e["generations"])}
+            for _, e in sorted(seen.items())]
 

@@ -149,7 +149,11 @@ def test_data_set_nights_load_once_run_every_night_and_publish_apart(isolated_ho
     main = pd.read_parquet(base / "site" / "history.parquet")
     assert set(apart["night"]) == set(main["night"]) == {"n1", "n2", "n3"}
     assert set(apart["workload"]) == {"a", "c"} and set(main["workload"]) == {"c"}  # never one series
-    assert (base / "site" / "dataset" / "index.html").is_file()
+    index = (base / "site" / "dataset" / "index.html").read_text()
+    # the reload is another load: said apart
+    assert ("sqlite: nightly, 400 records loaded by run n1-sqlite, generations 1\u20138 in these nights; "
+            "sqlite: nightly, 400 records loaded by run n3-sqlite, generations 1\u20134 in these nights.") in index
+    assert 'id="datasets"' not in (base / "site" / "index.html").read_text()
 
 
 def _every_generation(found: dict[str, list[int]]) -> list[int]:
