@@ -105,13 +105,19 @@ if [ -n "$DATASET_STORES" ]; then
     --repeat "${DATASET_REPEATS:-5}" --no-report --results-dir "$dataset_dir" --run-id run >/dev/null
 fi
 
+# compare night folder $2 with the night before, $1: returns 1 on a regression, exits on a refusal
+judge() {
+  local rc=0
+  echo "== compare $(basename "$1") -> $(basename "$2") ($(basename "$(dirname "$2")"))" >&2
+  "$SB" compare "$1" "$2" --min-effect "$MIN_EFFECT" --alpha "$ALPHA" \
+    --markdown "$2/compare.md" --json "$2/compare.json" --fail-on-regression || rc=$?
+  if [ "$rc" -gt 1 ]; then exit "$rc"; fi
+  return "$rc"
+}
+
 status=0
 if [ -n "${dataset_previous:-}" ]; then
-  echo "== compare data set nights $(basename "$dataset_previous") -> $NIGHT" >&2
-  "$SB" compare "$dataset_previous" "$dataset_dir" --min-effect "$MIN_EFFECT" --alpha "$ALPHA" \
-    --markdown "$dataset_dir/compare.md" --json "$dataset_dir/compare.json" --fail-on-regression || dataset_status=$?
-  if [ "${dataset_status:-0}" -gt 1 ]; then exit "$dataset_status"; fi
-  if [ "${dataset_status:-0}" -eq 1 ]; then status=1; fi
+  judge "$dataset_previous" "$dataset_dir" || { dataset_status=1; status=1; }
 elif [ -n "$DATASET_STORES" ]; then
   echo "first night on the data set: nothing to compare with" > "$dataset_dir/compare.md"
 fi
@@ -122,11 +128,7 @@ if [ -n "$DATASET_STORES" ]; then
 fi
 
 if [ -n "$previous" ]; then
-  echo "== compare $(basename "$previous") -> $NIGHT" >&2
-  "$SB" compare "$previous" "$night_dir" --min-effect "$MIN_EFFECT" --alpha "$ALPHA" \
-    --markdown "$night_dir/compare.md" --json "$night_dir/compare.json" --fail-on-regression || main_status=$?
-  if [ "${main_status:-0}" -gt 1 ]; then exit "$main_status"; fi
-  if [ "${main_status:-0}" -eq 1 ]; then status=1; fi
+  judge "$previous" "$night_dir" || { main_status=1; status=1; }
 else
   echo "first night: nothing to compare with" > "$night_dir/compare.md"
 fi

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from dataset_cases import cli, roll_back_to_loaded_value
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import Values
@@ -37,11 +38,6 @@ RECORDS = 1000
 #: a run phase with reads (of every key), updates and inserts: zipfian, so both hosts meet the hot keys
 MIX = ["-p", "readproportion=0.5", "-p", "updateproportion=0.4", "-p", "insertproportion=0.1",
        "-p", "operationcount=3000"]
-
-
-def _cli(tmp_path: Path, run_id: str, *argv: str) -> tuple[int, list[dict[str, Any]]]:
-    code = main([*argv, "--results-dir", str(tmp_path), "--run-id", run_id, "--no-report"])
-    return code, load_results(tmp_path / run_id) if (tmp_path / run_id).is_dir() else []
 
 
 def _hosts(tmp_path: Path, store: str, name: str, count: int, workload: str = "a", mix: list[str] = MIX,
@@ -72,7 +68,7 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
         store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     reach_engine(store, monkeypatch)
     ds = Dataset(store, "shared")
-    assert _cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", "shared",
+    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", "shared",
                 "-p", f"recordcount={RECORDS}")[0] == 0
     h0, h1 = _hosts(tmp_path, store, "shared", 2)
     for i, r in enumerate((h0, h1)):
@@ -104,7 +100,7 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     assert merged["merge"]["shared_dataset"]["generation"] == 1 and merged["merge"]["shared_dataset"]["hosts"] == 2
     # before the join a plain run is refused; one host's folder alone is refused too
     capsys.readouterr()
-    code, _ = _cli(tmp_path, "early", "run", "--stores", store, "--workloads", "c", "--dataset", "shared")
+    code, _ = cli(tmp_path, "early", "run", "--stores", store, "--workloads", "c", "--dataset", "shared")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "datasets join shared" in err[0]
     assert main(["datasets", "join", "shared", str(tmp_path / "h0")]) == 2
@@ -120,7 +116,7 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     assert (writers[np.isin(sorted(parts[0] | parts[1]), sorted(parts[0]))] % 2 == 1).all()
     assert (writers[np.isin(sorted(parts[0] | parts[1]), sorted(parts[1]))] % 2 == 0).all()
     # a third run reads every key back against the joined state, inserts of both hosts included
-    code, results = _cli(tmp_path, "third", "run", "--stores", store, "--workloads", "c", "--dataset", "shared",
+    code, results = cli(tmp_path, "third", "run", "--stores", store, "--workloads", "c", "--dataset", "shared",
                          "-p", "operationcount=2000", "-p", "requestdistribution=uniform")
     assert code == 0, results
     (third,) = results
@@ -128,16 +124,10 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     assert third["readback"]["checked"] == high and third["readback"]["failures"] == 0
     assert third["operations"]["read"]["status_counts"].get("UNEXPECTED", 0) == 0
     # one of host 1's inserts rolled back to an older valid value of its own: the next run says which
-    spec = WorkloadSpec(name="a")
     keynum = min(parts[1])
-    key = KeyNamer(spec).name(keynum)
-    adapter = load_adapter(store)(store_options(store, RunConfig()))
-    adapter.connect()
-    try:
-        adapter.update(ds.namespace, key, {"field2": Values(spec, 42).load_record(key)["field2"]})
-    finally:
-        adapter.close()
-    code, results = _cli(tmp_path, "fourth", "run", "--stores", store, "--workloads", "c", "--dataset", "shared",
+    key = KeyNamer(WorkloadSpec(name="a")).name(keynum)
+    roll_back_to_loaded_value(store, ds.namespace, key, "field2")
+    code, results = cli(tmp_path, "fourth", "run", "--stores", store, "--workloads", "c", "--dataset", "shared",
                          "-p", "operationcount=200")
     assert code == 1 and results[0]["status"] == "invalid"
     assert f"{key}: field2 holds version 0/0, from before this run, but the data set held version " \
@@ -166,7 +156,7 @@ def test_two_hosts_delete_on_one_data_set_and_after_the_join_the_deleted_keys_ar
     strictly that they are gone and the rest present, and catches one of them brought back."""
     reach_engine(store, monkeypatch)
     ds = Dataset(store, "churn")
-    assert _cli(tmp_path, "load", "load", "--stores", store, "--workloads", "delete", "--dataset", "churn",
+    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "delete", "--dataset", "churn",
                 "-p", f"recordcount={RECORDS}")[0] == 0
     h0, h1 = _hosts(tmp_path, store, "churn", 2, "delete", DELETES)
     for r in (h0, h1):
@@ -209,7 +199,7 @@ def test_two_hosts_delete_on_one_data_set_and_after_the_join_the_deleted_keys_ar
         adapter.close()
     assert present == set(range(len(versions))) - absent
     # a plain run verifies every key against the joined state: the deleted ones must answer NOT_FOUND
-    code, results = _cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", "churn",
+    code, results = cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", "churn",
                          "-p", "operationcount=2000", "-p", "requestdistribution=uniform")
     assert code == 0, results
     (after,) = results
@@ -226,7 +216,7 @@ def test_two_hosts_delete_on_one_data_set_and_after_the_join_the_deleted_keys_ar
         adapter.insert(ds.namespace, key, Values(spec, 42).load_record(key))
     finally:
         adapter.close()
-    code, results = _cli(tmp_path, "back", "run", "--stores", store, "--workloads", "c", "--dataset", "churn",
+    code, results = cli(tmp_path, "back", "run", "--stores", store, "--workloads", "c", "--dataset", "churn",
                          "-p", "operationcount=200")
     assert code == 1 and results[0]["status"] == "invalid"
     assert f"{key}: found, but its delete was acknowledged before this was sent" in results[0]["reason"]
@@ -270,7 +260,7 @@ def test_a_host_whose_store_brings_back_or_loses_its_own_keys_is_caught(
         assert all(n % 2 == i for n in named), (i, named)
     assert Dataset("keeps_deleted", "kept").read()["state"] == "unusable"
     # sqlite losing one loaded key of host 0 (gone from the store, never deleted by anyone)
-    assert _cli(tmp_path, "load-lost", "load", "--stores", "sqlite", "--workloads", "delete", "--dataset", "lost",
+    assert cli(tmp_path, "load-lost", "load", "--stores", "sqlite", "--workloads", "delete", "--dataset", "lost",
                 "-p", f"recordcount={RECORDS}")[0] == 0
     ds = Dataset("sqlite", "lost")
     key = KeyNamer(WorkloadSpec(name="delete")).name(10)
@@ -293,7 +283,7 @@ def test_a_host_whose_store_brings_back_or_loses_its_own_keys_is_caught(
 
 def test_host_bad_input_is_one_line_exit_2_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _cli(tmp_path, "load", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "good",
+    assert cli(tmp_path, "load", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "good",
                 "-p", f"recordcount={RECORDS}")[0] == 0
     ds = Dataset("sqlite", "good")
     manifest = ds.manifest_path.read_text()
@@ -314,7 +304,7 @@ def test_host_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert set(tmp_path.iterdir()) == runs  # no run folder
     assert ds.manifest_path.read_text() == manifest
     # a host index that already ran in this generation is refused before anything is written
-    assert _cli(tmp_path, "h0", "run", "--stores", "sqlite", "--workloads", "c", "--dataset", "good",
+    assert cli(tmp_path, "h0", "run", "--stores", "sqlite", "--workloads", "c", "--dataset", "good",
                 "--host", "0/2", "-p", "operationcount=100")[0] == 0
     capsys.readouterr()
     assert main(["run", "--stores", "sqlite", "--workloads", "c", "--dataset", "good", "--host", "0/2",
@@ -336,7 +326,7 @@ def test_a_host_killed_midway_leaves_the_data_set_refused_with_what_to_do_and_th
     import signal
     import time
 
-    assert _cli(tmp_path, "load", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
+    assert cli(tmp_path, "load", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
                 "-p", f"recordcount={RECORDS}")[0] == 0
     ds = Dataset("sqlite", "killed")
     state_before = ds.state_path.read_bytes()
@@ -381,7 +371,7 @@ def test_a_host_killed_midway_leaves_the_data_set_refused_with_what_to_do_and_th
     assert not (tmp_path / "later").exists()
     # what the line says to do works: dropped, loaded again, run on
     assert main(["datasets", "drop", "killed", "--stores", "sqlite"]) == 0
-    assert _cli(tmp_path, "again", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
+    assert cli(tmp_path, "again", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
                 "-p", f"recordcount={RECORDS}")[0] == 0
-    assert _cli(tmp_path, "after", "run", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
+    assert cli(tmp_path, "after", "run", "--stores", "sqlite", "--workloads", "a", "--dataset", "killed",
                 "-p", "operationcount=500")[0] == 0

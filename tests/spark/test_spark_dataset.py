@@ -6,18 +6,14 @@ catches one of them rolled back; --host with Spark is refused in one line (a loa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from dataset_cases import cli, roll_back_to_loaded_value
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
-from storagebench.workloads.values import Values
 
 from storagebench.cli import main
-from storagebench.config import RunConfig, store_options
-from storagebench.registry import load_adapter
-from storagebench.results.files import load_results
 from storagebench.running.datasets import Dataset, part_paths
 from storagebench.testing.engines import reach_engine
 
@@ -28,19 +24,14 @@ MIX = ["-p", "readproportion=0.5", "-p", "updateproportion=0.4", "-p", "insertpr
        "-p", "operationcount=2000"]
 
 
-def _cli(tmp_path: Path, run_id: str, *argv: str) -> tuple[int, list[dict[str, Any]]]:
-    code = main([*argv, "--results-dir", str(tmp_path), "--run-id", run_id, "--no-report"])
-    return code, load_results(tmp_path / run_id) if (tmp_path / run_id).is_dir() else []
-
-
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_spark_tasks_run_on_a_data_set_as_its_hosts_and_a_later_local_run_verifies_their_writes(
         store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reach_engine(store, monkeypatch)
     ds = Dataset(store, "sp")
-    assert _cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", "sp",
+    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", "sp",
                 "-p", f"recordcount={RECORDS}")[0] == 0
-    code, results = _cli(tmp_path, "spark", "run", "--stores", store, "--workloads", "a", "--dataset", "sp",
+    code, results = cli(tmp_path, "spark", "run", "--stores", store, "--workloads", "a", "--dataset", "sp",
                          "--engine", "spark", "--spark-master", "local[2]", "--clients", "2", *MIX)
     assert code == 0, results
     (run,) = results
@@ -64,23 +55,17 @@ def test_spark_tasks_run_on_a_data_set_as_its_hosts_and_a_later_local_run_verifi
     for task in (0, 1):  # task i writes as host i/2's only client: writer 1 + i
         assert ((versions[sorted(inserted[task])] >> 36) == 1 + task).all()
     # a later local run reads every key back against the state the tasks left, their inserts included
-    code, results = _cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", "sp",
+    code, results = cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", "sp",
                          "-p", "operationcount=1000", "-p", "requestdistribution=uniform")
     assert code == 0, results
     (after,) = results
     assert after["readback"]["checked"] == manifest["keys"] and after["readback"]["failures"] == 0
     assert after["operations"]["read"]["status_counts"].get("UNEXPECTED", 0) == 0
     # one of task 1's inserts rolled back to an older valid value: the next run says which
-    spec = WorkloadSpec(name="a")
     keynum = min(inserted[1])
-    key = KeyNamer(spec).name(keynum)
-    adapter = load_adapter(store)(store_options(store, RunConfig()))
-    adapter.connect()
-    try:
-        adapter.update(ds.namespace, key, {"field3": Values(spec, 42).load_record(key)["field3"]})
-    finally:
-        adapter.close()
-    code, results = _cli(tmp_path, "caught", "run", "--stores", store, "--workloads", "c", "--dataset", "sp",
+    key = KeyNamer(WorkloadSpec(name="a")).name(keynum)
+    roll_back_to_loaded_value(store, ds.namespace, key, "field3")
+    code, results = cli(tmp_path, "caught", "run", "--stores", store, "--workloads", "c", "--dataset", "sp",
                          "-p", "operationcount=200")
     assert code == 1 and results[0]["status"] == "invalid"
     assert f"{key}: field3 holds version 0/0, from before this run, but the data set held version 2/" \
@@ -88,7 +73,7 @@ def test_spark_tasks_run_on_a_data_set_as_its_hosts_and_a_later_local_run_verifi
 
 
 def test_host_with_spark_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _cli(tmp_path, "load", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "sp",
+    assert cli(tmp_path, "load", "load", "--stores", "sqlite", "--workloads", "a", "--dataset", "sp",
                 "-p", "recordcount=100")[0] == 0
     manifest = Dataset("sqlite", "sp").manifest_path.read_text()
     capsys.readouterr()
