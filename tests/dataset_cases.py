@@ -4,6 +4,7 @@ key's field back to its loaded value (an older valid version the verifier must c
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -31,3 +32,14 @@ def roll_back_to_loaded_value(store: str, namespace: str, key: str, field: str) 
         adapter.update(namespace, key, {field: Values(spec, 42).load_record(key)[field]})
     finally:
         adapter.close()
+
+
+#: this test session's mark on the data sets it loads on server stores, so that two sessions against one
+#: server (helpers side by side, or a rerun after a session killed before its teardown dropped them) never
+#: meet on one namespace (a load refuses a namespace another home holds)
+SESSION = secrets.token_hex(3)
+
+
+def unique(base: str) -> str:
+    """A data set name of this session: ``base`` and :data:`SESSION` (a-z and 0-9)."""
+    return f"{base}{SESSION}"

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from dataset_cases import unique
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec, resolve
 from storagebench.workloads.values import Values
@@ -47,16 +48,17 @@ def _adapter(store: str) -> Any:
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_load_once_then_two_runs_verified_and_a_corrupted_record_caught(
         store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = unique("t1")
     reach_engine(store, monkeypatch)
-    ds = Dataset(store, "t1")
-    code, results = _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", "t1",
+    ds = Dataset(store, name)
+    code, results = _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", name,
                          "-p", f"recordcount={RECORDS}")
     assert code == 0 and [r["phase"] for r in results] == ["load"]
     manifest = ds.read()
     assert manifest["state"] == "complete" and manifest["records"] == RECORDS and manifest["load_seconds"] > 0
     assert manifest["footprint"]["bytes"] > 0 and manifest["shape"]["fieldcount"] == 10
     # run 1: updates, inserts and deletes, two clients; no load phase
-    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "delete", "--dataset", "t1",
+    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "delete", "--dataset", name,
                          "-p", "operationcount=2000", "--clients", "2")
     assert code == 0, results
     (run1,) = results
@@ -71,7 +73,7 @@ def test_load_once_then_two_runs_verified_and_a_corrupted_record_caught(
     base = ds.read()["seq_base"]
     assert base > 0
     # run 2 reads every key (its read-back) holding run 1's versions, all verified, and writes its own
-    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "a", "--dataset", "t1",
+    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "a", "--dataset", name,
                          "-p", "operationcount=2000")
     assert code == 0, results
     (run2,) = results
@@ -90,16 +92,16 @@ def test_load_once_then_two_runs_verified_and_a_corrupted_record_caught(
         adapter.update(ds.namespace, key, {"field3": Values(spec, 42).load_record(key)["field3"]})
     finally:
         adapter.close()
-    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", "t1",
+    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", name,
                          "-p", "operationcount=500")
     assert code == 1
     assert results[0]["status"] == "invalid"
     said = f"{key}: field3 holds version 0/0, from before this run"
     assert said in results[0]["verification"]["first_failures"][0]
     assert ds.read()["state"] == "unusable" and said in ds.read()["reason"]
-    code, _ = _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", "t1")
+    code, _ = _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", name)
     assert code == 2
-    assert main(["datasets", "drop", "t1", "--stores", store]) == 0
+    assert main(["datasets", "drop", name, "--stores", store]) == 0
     adapter = _adapter(store)
     try:
         assert ds.namespace not in adapter.list_namespaces() and not ds.exists()
@@ -178,10 +180,11 @@ def test_a_data_set_whose_records_the_store_lost_is_refused_before_the_run(
     """The engine's data removed behind the manifest's back (seen on Kudu: `services down --clean`, then a
     run on the 10 M-record data set failed 300,389 of 300,389 answers as NOT_FOUND): refused before the run
     in one line saying what to do, exit 2, no run folder, the manifest as it was."""
+    name = unique("lost")
     reach_engine(store, monkeypatch)
-    assert _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", "lost",
+    assert _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", name,
                 "-p", "recordcount=200")[0] == 0
-    ds = Dataset(store, "lost")
+    ds = Dataset(store, name)
     adapter = _adapter(store)
     try:
         adapter.drop(ds.namespace)
@@ -190,17 +193,17 @@ def test_a_data_set_whose_records_the_store_lost_is_refused_before_the_run(
     manifest = ds.manifest_path.read_text()
     runs = set(tmp_path.iterdir())
     capsys.readouterr()
-    code = main(["run", "--stores", store, "--workloads", "c", "--dataset", "lost", "--results-dir", str(tmp_path)])
+    code = main(["run", "--stores", store, "--workloads", "c", "--dataset", name, "--results-dir", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
-    assert f"data set 'lost' on {store}: the store has no sbench_dataset_lost" in err[0]
-    assert f"`storagebench datasets drop lost --stores {store}` then `storagebench load`" in err[0]
+    assert f"data set '{name}' on {store}: the store has no sbench_dataset_{name}" in err[0]
+    assert f"`storagebench datasets drop {name} --stores {store}` then `storagebench load`" in err[0]
     assert set(tmp_path.iterdir()) == runs and ds.manifest_path.read_text() == manifest
     # what the line says to do works
-    assert main(["datasets", "drop", "lost", "--stores", store]) == 0
-    assert _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", "lost",
+    assert main(["datasets", "drop", name, "--stores", store]) == 0
+    assert _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", name,
                 "-p", "recordcount=200")[0] == 0
-    assert _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", "lost",
+    assert _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", name,
                 "-p", "operationcount=100")[0] == 0
 
 
@@ -210,20 +213,21 @@ def test_a_load_never_drops_another_homes_data_set_of_the_same_name(
     """Two homes (two machines, two users) against one server: the second `load --dataset twin` would have
     dropped the first home's records before loading its own; it is refused in one line, and the first
     home's data set still verifies."""
+    name = unique("twin")
     reach_engine(store, monkeypatch)
-    assert _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", "twin",
+    assert _cli(tmp_path, "load", "--stores", store, "--workloads", "a", "--dataset", name,
                 "-p", "recordcount=200")[0] == 0
     first = tmp_path / "home"
     monkeypatch.setenv("STORAGEBENCH_HOME", str(tmp_path / "other-home"))
     capsys.readouterr()
-    code = main(["load", "--stores", store, "--workloads", "a", "--dataset", "twin", "-p", "recordcount=100",
+    code = main(["load", "--stores", store, "--workloads", "a", "--dataset", name, "-p", "recordcount=100",
                  "--results-dir", str(tmp_path / "other")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
-    assert f"data set 'twin': {store} already holds sbench_dataset_twin, which no data set of this home" in err[0]
-    assert not (tmp_path / "other").exists() and not Dataset(store, "twin").exists()
+    assert f"data set '{name}': {store} already holds sbench_dataset_{name}, which no data set of this home" in err[0]
+    assert not (tmp_path / "other").exists() and not Dataset(store, name).exists()
     monkeypatch.setenv("STORAGEBENCH_HOME", str(first))
-    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", "twin",
+    code, results = _cli(tmp_path, "run", "--stores", store, "--workloads", "c", "--dataset", name,
                          "-p", "operationcount=200")
     assert code == 0 and results[0]["readback"]["checked"] == 200 and results[0]["readback"]["failures"] == 0
 

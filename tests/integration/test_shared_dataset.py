@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dataset_cases import cli, roll_back_to_loaded_value
+from dataset_cases import cli, roll_back_to_loaded_value, unique
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
 from storagebench.workloads.values import Values
@@ -66,11 +66,12 @@ def _total(result: dict[str, Any]) -> int:
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
         store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    name = unique("shared")
     reach_engine(store, monkeypatch)
-    ds = Dataset(store, "shared")
-    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", "shared",
+    ds = Dataset(store, name)
+    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", name,
                 "-p", f"recordcount={RECORDS}")[0] == 0
-    h0, h1 = _hosts(tmp_path, store, "shared", 2)
+    h0, h1 = _hosts(tmp_path, store, name, 2)
     for i, r in enumerate((h0, h1)):
         assert r["status"] == "ok" and r["readback"]["failures"] == 0, r.get("reason")
         assert r["dataset"]["generation"] == 1 and r["dataset"]["hosts"]["index"] == i
@@ -81,11 +82,11 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     capsys.readouterr()
     assert main(["datasets", "list"]) == 0
     listed = capsys.readouterr().out
-    assert "generation 1 shared by 2 hosts (0: done; 1: done): `storagebench datasets join shared" in listed
+    assert f"generation 1 shared by 2 hosts (0: done; 1: done): `storagebench datasets join {name}" in listed
     # each host's part: only keys it owns; the inserts of the two disjoint, each host's on its stripe
     parts = []
     for i in (0, 1):
-        with np.load(part_paths(tmp_path / f"h{i}", store, "shared", i)[1]) as npz:
+        with np.load(part_paths(tmp_path / f"h{i}", store, name, i)[1]) as npz:
             keys = npz["keys"]
         assert (keys % 2 == i).all()
         parts.append(set(keys[keys >= RECORDS].tolist()))
@@ -96,17 +97,17 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     (merged,) = load_results(tmp_path / "merged")
     assert merged["totals"]["operations"] == h0["totals"]["operations"] + h1["totals"]["operations"] == 6000
     assert _total(merged) == _total(h0) + _total(h1)
-    assert merged["merge"]["shared_dataset"]["name"] == "shared"
+    assert merged["merge"]["shared_dataset"]["name"] == name
     assert merged["merge"]["shared_dataset"]["generation"] == 1 and merged["merge"]["shared_dataset"]["hosts"] == 2
     # before the join a plain run is refused; one host's folder alone is refused too
     capsys.readouterr()
-    code, _ = cli(tmp_path, "early", "run", "--stores", store, "--workloads", "c", "--dataset", "shared")
+    code, _ = cli(tmp_path, "early", "run", "--stores", store, "--workloads", "c", "--dataset", name)
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "datasets join shared" in err[0]
-    assert main(["datasets", "join", "shared", str(tmp_path / "h0")]) == 2
+    assert code == 2 and len(err) == 1 and f"datasets join {name}" in err[0]
+    assert main(["datasets", "join", name, str(tmp_path / "h0")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "host(s) 1 of 2 missing" in err[0]
-    assert main(["datasets", "join", "shared", str(tmp_path / "h0"), str(tmp_path / "h1")]) == 0
+    assert main(["datasets", "join", name, str(tmp_path / "h0"), str(tmp_path / "h1")]) == 0
     manifest = ds.read()
     high = max(max(parts[0]), max(parts[1])) + 1
     assert manifest["state"] == "complete" and manifest["generation"] == 1 and manifest["keys"] == high
@@ -116,7 +117,7 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     assert (writers[np.isin(sorted(parts[0] | parts[1]), sorted(parts[0]))] % 2 == 1).all()
     assert (writers[np.isin(sorted(parts[0] | parts[1]), sorted(parts[1]))] % 2 == 0).all()
     # a third run reads every key back against the joined state, inserts of both hosts included
-    code, results = cli(tmp_path, "third", "run", "--stores", store, "--workloads", "c", "--dataset", "shared",
+    code, results = cli(tmp_path, "third", "run", "--stores", store, "--workloads", "c", "--dataset", name,
                          "-p", "operationcount=2000", "-p", "requestdistribution=uniform")
     assert code == 0, results
     (third,) = results
@@ -127,7 +128,7 @@ def test_two_hosts_share_one_data_set_merged_joined_and_verified_after(
     keynum = min(parts[1])
     key = KeyNamer(WorkloadSpec(name="a")).name(keynum)
     roll_back_to_loaded_value(store, ds.namespace, key, "field2")
-    code, results = cli(tmp_path, "fourth", "run", "--stores", store, "--workloads", "c", "--dataset", "shared",
+    code, results = cli(tmp_path, "fourth", "run", "--stores", store, "--workloads", "c", "--dataset", name,
                          "-p", "operationcount=200")
     assert code == 1 and results[0]["status"] == "invalid"
     assert f"{key}: field2 holds version 0/0, from before this run, but the data set held version " \
@@ -154,11 +155,12 @@ def test_two_hosts_delete_on_one_data_set_and_after_the_join_the_deleted_keys_ar
     """Two hosts run the delete workload at once, each deleting only keys it owns and accepting either answer
     for the other's keys; joined, the data set's state has the deleted keys absent, and a plain run verifies
     strictly that they are gone and the rest present, and catches one of them brought back."""
+    name = unique("churn")
     reach_engine(store, monkeypatch)
-    ds = Dataset(store, "churn")
-    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "delete", "--dataset", "churn",
+    ds = Dataset(store, name)
+    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "delete", "--dataset", name,
                 "-p", f"recordcount={RECORDS}")[0] == 0
-    h0, h1 = _hosts(tmp_path, store, "churn", 2, "delete", DELETES)
+    h0, h1 = _hosts(tmp_path, store, name, 2, "delete", DELETES)
     for r in (h0, h1):
         assert r["status"] == "ok" and r["readback"]["failures"] == 0, r.get("reason")
         assert r["verification"]["verified"] and r["operations"]["delete"]["status_counts"].get("OK", 0) > 100
@@ -169,14 +171,14 @@ def test_two_hosts_delete_on_one_data_set_and_after_the_join_the_deleted_keys_ar
     deleted: set[int] = set()
     owned: set[int] = set()
     for i, r in enumerate((h0, h1)):
-        with np.load(part_paths(tmp_path / f"h{i}", store, "churn", i)[1]) as npz:
+        with np.load(part_paths(tmp_path / f"h{i}", store, name, i)[1]) as npz:
             keys, versions = npz["keys"], npz["versions"]
         assert (keys % 2 == i).all()
         gone = keys[(versions == ABSENT).all(axis=1)]
         assert 0 < len(gone) <= r["operations"]["delete"]["status_counts"]["OK"]
         deleted |= set(gone.tolist())
         owned |= set(keys.tolist())
-    assert main(["datasets", "join", "churn", str(tmp_path / "h0"), str(tmp_path / "h1")]) == 0
+    assert main(["datasets", "join", name, str(tmp_path / "h0"), str(tmp_path / "h1")]) == 0
     manifest = ds.read()
     assert manifest["state"] == "complete" and manifest["generation"] == 1
     versions = np.array(ds.versions())
@@ -199,7 +201,7 @@ def test_two_hosts_delete_on_one_data_set_and_after_the_join_the_deleted_keys_ar
         adapter.close()
     assert present == set(range(len(versions))) - absent
     # a plain run verifies every key against the joined state: the deleted ones must answer NOT_FOUND
-    code, results = cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", "churn",
+    code, results = cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", name,
                          "-p", "operationcount=2000", "-p", "requestdistribution=uniform")
     assert code == 0, results
     (after,) = results
@@ -216,7 +218,7 @@ def test_two_hosts_delete_on_one_data_set_and_after_the_join_the_deleted_keys_ar
         adapter.insert(ds.namespace, key, Values(spec, 42).load_record(key))
     finally:
         adapter.close()
-    code, results = cli(tmp_path, "back", "run", "--stores", store, "--workloads", "c", "--dataset", "churn",
+    code, results = cli(tmp_path, "back", "run", "--stores", store, "--workloads", "c", "--dataset", name,
                          "-p", "operationcount=200")
     assert code == 1 and results[0]["status"] == "invalid"
     assert f"{key}: found, but its delete was acknowledged before this was sent" in results[0]["reason"]

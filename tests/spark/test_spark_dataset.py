@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_cases import cli, roll_back_to_loaded_value
+from dataset_cases import cli, roll_back_to_loaded_value, unique
 from storagebench.workloads.generators import KeyNamer
 from storagebench.workloads.spec import WorkloadSpec
 
@@ -27,11 +27,12 @@ MIX = ["-p", "readproportion=0.5", "-p", "updateproportion=0.4", "-p", "insertpr
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_spark_tasks_run_on_a_data_set_as_its_hosts_and_a_later_local_run_verifies_their_writes(
         store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = unique("sp")
     reach_engine(store, monkeypatch)
-    ds = Dataset(store, "sp")
-    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", "sp",
+    ds = Dataset(store, name)
+    assert cli(tmp_path, "load", "load", "--stores", store, "--workloads", "a", "--dataset", name,
                 "-p", f"recordcount={RECORDS}")[0] == 0
-    code, results = cli(tmp_path, "spark", "run", "--stores", store, "--workloads", "a", "--dataset", "sp",
+    code, results = cli(tmp_path, "spark", "run", "--stores", store, "--workloads", "a", "--dataset", name,
                          "--engine", "spark", "--spark-master", "local[2]", "--clients", "2", *MIX)
     assert code == 0, results
     (run,) = results
@@ -46,7 +47,7 @@ def test_spark_tasks_run_on_a_data_set_as_its_hosts_and_a_later_local_run_verifi
     assert manifest["state"] == "complete" and manifest["generation"] == 1 and manifest["keys"] > RECORDS
     inserted = []
     for task in (0, 1):
-        with np.load(part_paths(tmp_path / "spark", store, "sp", task)[1]) as npz:
+        with np.load(part_paths(tmp_path / "spark", store, name, task)[1]) as npz:
             keys = npz["keys"]
         assert (keys % 2 == task).all()  # each task wrote only the keys it owns
         inserted.append(set(keys[keys >= RECORDS].tolist()))
@@ -55,7 +56,7 @@ def test_spark_tasks_run_on_a_data_set_as_its_hosts_and_a_later_local_run_verifi
     for task in (0, 1):  # task i writes as host i/2's only client: writer 1 + i
         assert ((versions[sorted(inserted[task])] >> 36) == 1 + task).all()
     # a later local run reads every key back against the state the tasks left, their inserts included
-    code, results = cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", "sp",
+    code, results = cli(tmp_path, "after", "run", "--stores", store, "--workloads", "c", "--dataset", name,
                          "-p", "operationcount=1000", "-p", "requestdistribution=uniform")
     assert code == 0, results
     (after,) = results
@@ -65,7 +66,7 @@ def test_spark_tasks_run_on_a_data_set_as_its_hosts_and_a_later_local_run_verifi
     keynum = min(inserted[1])
     key = KeyNamer(WorkloadSpec(name="a")).name(keynum)
     roll_back_to_loaded_value(store, ds.namespace, key, "field3")
-    code, results = cli(tmp_path, "caught", "run", "--stores", store, "--workloads", "c", "--dataset", "sp",
+    code, results = cli(tmp_path, "caught", "run", "--stores", store, "--workloads", "c", "--dataset", name,
                          "-p", "operationcount=200")
     assert code == 1 and results[0]["status"] == "invalid"
     assert f"{key}: field3 holds version 0/0, from before this run, but the data set held version 2/" \
